@@ -1,0 +1,3 @@
+module github.com/bridgeway/bridgeway
+
+go 1.26.8
