@@ -1,0 +1,78 @@
+package upstream
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics count upstream activity by route and kind. A nil *Metrics is valid
+// and counts nothing.
+type Metrics struct {
+	connects   *prometheus.CounterVec
+	failures   *prometheus.CounterVec
+	reconnects *prometheus.CounterVec
+	messages   *prometheus.CounterVec
+}
+
+// NewMetrics registers the upstream counters on reg (nil: not registered,
+// still usable). Registering twice on one registry reuses the first set.
+//
+//   - bridgeway_upstream_connects_total: WebSocket handshakes and SSE streams
+//     opened; successful poll/longpoll requests.
+//   - bridgeway_upstream_failures_total: failed dials and requests, abnormal
+//     drops, bad answers (status, content type, invalid JSON, too large).
+//   - bridgeway_upstream_reconnects_total: connections made again after one
+//     was lost; for poll/longpoll, the first success after failures.
+//   - bridgeway_upstream_messages_total: messages appended to the log.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	labels := []string{"route", "kind"}
+	vec := func(name, help string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "bridgeway", Subsystem: "upstream", Name: name, Help: help,
+		}, labels)
+		if reg == nil {
+			return c
+		}
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+					return existing
+				}
+			}
+			panic(err) // a name clash with another collector type is a programming error
+		}
+		return c
+	}
+	return &Metrics{
+		connects:   vec("connects_total", "Upstream connections opened (websocket, sse) or successful requests (poll, longpoll)."),
+		failures:   vec("failures_total", "Failed upstream dials, requests and abnormal drops."),
+		reconnects: vec("reconnects_total", "Upstream connections re-established after a loss or failures."),
+		messages:   vec("messages_total", "Messages read from upstreams."),
+	}
+}
+
+// counters are one route+kind's counters, resolved once per Conn so the hot
+// path does no label lookups.
+type counters struct {
+	connects, failures, reconnects, messages prometheus.Counter
+}
+
+func (m *Metrics) forRoute(route, kind string) counters {
+	if m == nil {
+		return counters{}
+	}
+	return counters{
+		connects:   m.connects.WithLabelValues(route, kind),
+		failures:   m.failures.WithLabelValues(route, kind),
+		reconnects: m.reconnects.WithLabelValues(route, kind),
+		messages:   m.messages.WithLabelValues(route, kind),
+	}
+}
+
+func inc(c prometheus.Counter) {
+	if c != nil {
+		c.Inc()
+	}
+}

@@ -1,0 +1,328 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// Small buffers and a shared write buffer pool: an idle upstream connection
+// should cost little memory, since session mode opens one per client.
+const (
+	wsReadBufferSize  = 2048
+	wsWriteBufferSize = 2048
+	// closeGrace bounds the write of our close frame when Run stops.
+	closeGrace = time.Second
+)
+
+var wsWriteBufferPool = &sync.Pool{}
+
+// handshakeHeaders are set by the WebSocket dialer itself; gorilla refuses a
+// request header that duplicates them, so they are dropped from Options.Header.
+var handshakeHeaders = []string{
+	"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
+	"Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+}
+
+// wsConn is a WebSocket upstream. Reads happen only in Run; writes (Send) go
+// through writeSlot, a one-slot semaphore, so there is exactly one writer at a
+// time and a caller can give up waiting when its ctx ends. Pings and the
+// final close frame use WriteControl, which gorilla allows concurrently.
+//
+// Keepalive: a ping every route heartbeat; the connection is declared dead
+// when nothing (message or pong) arrived for two heartbeats, which catches a
+// blackholed upstream that never closes the TCP connection.
+type wsConn struct {
+	s      *settings
+	cnt    counters
+	dialer *websocket.Dialer
+	header http.Header
+
+	closed    context.Context // done once Close was called
+	closeFunc context.CancelFunc
+	writeSlot chan struct{}
+
+	mu          sync.Mutex
+	ws          *websocket.Conn // nil while disconnected
+	subprotocol string
+	ended       bool // Run returned or Close was called: Send fails with ErrClosed
+}
+
+var _ Conn = (*wsConn)(nil)
+
+func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
+	u := *s.url
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	}
+	s.url = &u
+	header := s.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	for _, h := range handshakeHeaders {
+		header.Del(h)
+	}
+	closed, closeFunc := context.WithCancel(context.Background())
+	c := &wsConn{
+		s:   s,
+		cnt: s.Metrics.forRoute(s.Route.Path, s.kind),
+		dialer: &websocket.Dialer{
+			HandshakeTimeout: s.timeout,
+			ReadBufferSize:   wsReadBufferSize,
+			WriteBufferSize:  wsWriteBufferSize,
+			WriteBufferPool:  wsWriteBufferPool,
+			Subprotocols:     s.Subprotocols,
+		},
+		header:    header,
+		closed:    closed,
+		closeFunc: closeFunc,
+		writeSlot: make(chan struct{}, 1),
+	}
+	ws, err := c.dial(ctx)
+	if err != nil {
+		if !s.Reconnect {
+			closeFunc()
+			return nil, err
+		}
+		s.log.Warn("first upstream dial failed, will retry", zap.Error(err))
+		return c, nil
+	}
+	c.setConn(ws)
+	return c, nil
+}
+
+func (c *wsConn) dial(ctx context.Context) (*websocket.Conn, error) {
+	ws, resp, err := c.dialer.DialContext(ctx, c.s.url.String(), c.header)
+	if err != nil {
+		inc(c.cnt.failures)
+		if resp != nil {
+			return nil, fmt.Errorf("upstream: websocket handshake: status %d: %w", resp.StatusCode, err)
+		}
+		return nil, fmt.Errorf("upstream: websocket dial: %w", err)
+	}
+	inc(c.cnt.connects)
+	ws.SetReadLimit(c.s.maxBytes)
+	return ws, nil
+}
+
+func (c *wsConn) setConn(ws *websocket.Conn) {
+	c.mu.Lock()
+	c.ws = ws
+	c.subprotocol = ws.Subprotocol()
+	c.mu.Unlock()
+}
+
+func (c *wsConn) current() *websocket.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws
+}
+
+func (c *wsConn) Subprotocol() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subprotocol
+}
+
+func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
+	runCtx, stop := runContext(ctx, c.closed)
+	defer stop()
+	defer func() {
+		c.mu.Lock()
+		c.ended = true
+		ws := c.ws
+		c.ws = nil
+		c.mu.Unlock()
+		if ws != nil {
+			ws.Close()
+		}
+	}()
+
+	backoff := NewBackoff(c.s.minDelay, c.s.maxDelay)
+	ws := c.current()
+	hadConn := ws != nil
+	for {
+		if runCtx.Err() != nil {
+			return endInfo(c.closed)
+		}
+		if ws == nil {
+			if !c.s.Reconnect || !sleep(runCtx, backoff.Next()) {
+				return endInfo(c.closed)
+			}
+			var err error
+			if ws, err = c.dial(runCtx); err != nil {
+				c.s.log.Debug("upstream redial failed", zap.Error(err))
+				continue
+			}
+			backoff.Reset()
+			c.setConn(ws)
+			if hadConn {
+				inc(c.cnt.reconnects)
+				sink.Gap("upstream reconnected")
+			}
+			hadConn = true
+		}
+		info := c.readLoop(runCtx, ws, sink)
+		c.mu.Lock()
+		c.ws = nil
+		c.mu.Unlock()
+		ws.Close()
+		ws = nil
+		if c.stopping(runCtx) {
+			return endInfo(c.closed)
+		}
+		if !c.s.Reconnect {
+			return info
+		}
+		c.s.log.Info("upstream websocket lost, reconnecting",
+			zap.Int("code", info.Code), zap.String("reason", info.Reason))
+	}
+}
+
+// readLoop appends every message of one connection until it ends, and owns
+// the goroutine that pings the upstream and hangs up when runCtx ends.
+func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.Sink) msg.CloseInfo {
+	pongWait := 2 * c.s.heartbeat
+	ws.SetReadDeadline(time.Now().Add(pongWait))
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.keepalive(runCtx, ws, done) })
+	defer wg.Wait()
+	defer close(done)
+
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			if c.stopping(runCtx) {
+				return endInfo(c.closed)
+			}
+			return c.readEnd(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(pongWait))
+		inc(c.cnt.messages)
+		sink.Append(msg.Message{Data: data, Binary: mt == websocket.BinaryMessage})
+	}
+}
+
+func (c *wsConn) keepalive(runCtx context.Context, ws *websocket.Conn, done <-chan struct{}) {
+	ticker := time.NewTicker(c.s.heartbeat)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-runCtx.Done():
+			info := endInfo(c.closed)
+			payload := websocket.FormatCloseMessage(info.Code, info.Reason)
+			_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
+			ws.Close() // unblocks ReadMessage
+			return
+		case <-ticker.C:
+			// A failed ping shows up as a read error or deadline soon enough.
+			_ = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.timeout))
+		}
+	}
+}
+
+// stopping reports whether Run must end: ctx done or Close called. Close
+// marks c.closed before it closes the socket, so a read error caused by our
+// own hang-up is never mistaken for an upstream failure.
+func (c *wsConn) stopping(runCtx context.Context) bool {
+	return c.closed.Err() != nil || runCtx.Err() != nil
+}
+
+// readEnd turns a read error into the CloseInfo that clients will see.
+func (c *wsConn) readEnd(err error) msg.CloseInfo {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		code := ce.Code
+		switch code {
+		case websocket.CloseNoStatusReceived:
+			code = CloseNormal // 1005 must not be sent on the wire
+		case websocket.CloseAbnormalClosure:
+			inc(c.cnt.failures)
+		}
+		return msg.CloseInfo{Code: code, Reason: ce.Text}
+	case errors.Is(err, websocket.ErrReadLimit):
+		inc(c.cnt.failures)
+		return msg.CloseInfo{Code: websocket.CloseMessageTooBig, Reason: "upstream message too large"}
+	}
+	inc(c.cnt.failures)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return msg.CloseInfo{Code: CloseAbnormal, Reason: "upstream keepalive timed out"}
+	}
+	return msg.CloseInfo{Code: CloseAbnormal, Reason: "upstream connection lost"}
+}
+
+func (c *wsConn) Send(ctx context.Context, m msg.Message) error {
+	if int64(len(m.Data)) > c.s.maxBytes {
+		return ErrMessageTooLarge
+	}
+	select {
+	case c.writeSlot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed.Done():
+		return ErrClosed
+	}
+	defer func() { <-c.writeSlot }()
+
+	c.mu.Lock()
+	ws, ended := c.ws, c.ended
+	c.mu.Unlock()
+	switch {
+	case ended || c.closed.Err() != nil:
+		return ErrClosed
+	case ws == nil:
+		return ErrNotConnected
+	}
+	deadline := time.Now().Add(c.s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ws.SetWriteDeadline(deadline)
+	mt := websocket.TextMessage
+	if m.Binary {
+		mt = websocket.BinaryMessage
+	}
+	if err := ws.WriteMessage(mt, m.Data); err != nil {
+		return fmt.Errorf("upstream: websocket write: %w", err)
+	}
+	return nil
+}
+
+// Close makes Run return (it sends the upstream a 1000 close frame). A
+// connection that Dial opened but Run never took over is closed here.
+func (c *wsConn) Close() error {
+	c.closeFunc()
+	c.mu.Lock()
+	c.ended = true
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		// Run (if running) also hangs up; closing twice is harmless.
+		payload := websocket.FormatCloseMessage(CloseNormal, "")
+		_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
+		ws.Close()
+	}
+	return nil
+}
