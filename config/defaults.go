@@ -1,0 +1,153 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Default values, as documented in docs/configuration.md.
+const (
+	DefaultListen            = ":8080"
+	DefaultAdminListen       = "127.0.0.1:9090"
+	DefaultTLSListen         = ":8443"
+	DefaultACMECA            = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultACMEStorage       = "./data/certs"
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultMaxConnections    = 20000
+	DefaultReadHeaderTimeout = Duration(10 * time.Second)
+	DefaultMaxHeaderBytes    = Size(64 << 10)
+	DefaultMaxMessageBytes   = Size(1 << 20)
+	DefaultMaxBodyBytes      = Size(1 << 20)
+	DefaultShutdownTimeout   = Duration(15 * time.Second)
+	DefaultBuffer            = 1024
+	DefaultSessionTTL        = Duration(30 * time.Second)
+	DefaultHeartbeat         = Duration(15 * time.Second)
+	DefaultPollTimeout       = Duration(25 * time.Second)
+	DefaultIdleClose         = Duration(30 * time.Second)
+	DefaultInterval          = Duration(2 * time.Second)
+	DefaultTimeout           = Duration(30 * time.Second)
+	DefaultReconnectMin      = Duration(500 * time.Millisecond)
+	DefaultReconnectMax      = Duration(30 * time.Second)
+)
+
+// AllTransports is the default transport list, in the order clients try them.
+var AllTransports = []string{
+	TransportWebSocket, TransportSSE, TransportLongPoll,
+	TransportPoll, TransportStream, TransportJSONP,
+}
+
+// applyDefaults fills every key the file did not give. set reports whether
+// a key path was written in the file, so an explicit 0 or "" is kept (and
+// judged by validation) instead of silently replaced.
+func applyDefaults(c *Config, set func(path string) bool) {
+	if !set("listen") {
+		c.Listen = DefaultListen
+	}
+	if c.Admin.Listen == nil {
+		c.Admin.Listen = ptr(DefaultAdminListen)
+	}
+	if !set("log.level") {
+		c.Log.Level = DefaultLogLevel
+	}
+	if !set("log.format") {
+		c.Log.Format = DefaultLogFormat
+	}
+	if c.Log.Access == nil {
+		c.Log.Access = ptr(true)
+	}
+	l := &c.Limits
+	if !set("limits.max_connections") {
+		l.MaxConnections = DefaultMaxConnections
+	}
+	if !set("limits.read_header_timeout") {
+		l.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if !set("limits.max_header_bytes") {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if !set("limits.max_message_bytes") {
+		l.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if !set("limits.max_body_bytes") {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if !set("shutdown_timeout") {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.TLS != nil {
+		applyTLSDefaults(c.TLS, set)
+	}
+	for i := range c.Routes {
+		applyRouteDefaults(&c.Routes[i], fmt.Sprintf("routes[%d].", i), set)
+	}
+}
+
+func applyTLSDefaults(t *TLS, set func(string) bool) {
+	if !set("tls.listen") {
+		t.Listen = DefaultTLSListen
+	}
+	if t.RedirectHTTP == nil {
+		t.RedirectHTTP = ptr(true)
+	}
+	if t.ACME != nil {
+		if !set("tls.acme.ca") {
+			t.ACME.CA = DefaultACMECA
+		}
+		if !set("tls.acme.storage") {
+			t.ACME.Storage = DefaultACMEStorage
+		}
+	}
+}
+
+func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
+	u := &r.Upstream
+	if !set(prefix + "upstream.kind") {
+		u.Kind = kindFromURL(u.URL)
+	}
+	if !set(prefix + "upstream.interval") {
+		u.Interval = DefaultInterval
+	}
+	if !set(prefix + "upstream.timeout") {
+		u.Timeout = DefaultTimeout
+	}
+	if !set(prefix + "upstream.reconnect.min") {
+		u.Reconnect.Min = DefaultReconnectMin
+	}
+	if !set(prefix + "upstream.reconnect.max") {
+		u.Reconnect.Max = DefaultReconnectMax
+	}
+	if !set(prefix + "upstream.split") {
+		u.Split = SplitNone
+	}
+	if !set(prefix + "mode") {
+		r.Mode = ModeSession
+	}
+	// A pass-through route (kind http) serves no bridged transports.
+	if !set(prefix+"transports") && u.Kind != KindHTTP {
+		r.Transports = append([]string(nil), AllTransports...)
+	}
+	if !set(prefix + "buffer") {
+		r.Buffer = DefaultBuffer
+	}
+	if !set(prefix + "session_ttl") {
+		r.SessionTTL = DefaultSessionTTL
+	}
+	if !set(prefix + "heartbeat") {
+		r.Heartbeat = DefaultHeartbeat
+	}
+	if !set(prefix + "poll_timeout") {
+		r.PollTimeout = DefaultPollTimeout
+	}
+	if !set(prefix + "idle_close") {
+		r.IdleClose = DefaultIdleClose
+	}
+	if r.Snapshot == nil {
+		r.Snapshot = ptr(true)
+	}
+	if !set(prefix + "slow_client") {
+		r.SlowClient = SlowDropOldest
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestDefaultsFilledIn(t *testing.T) {
+	c, err := parseWithEnv("min.yaml", []byte("routes:\n  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n  - path: /app\n    upstream: {url: \"http://127.0.0.1:9002\"}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("path", c.Path, "min.yaml")
+	check("listen", c.Listen, ":8080")
+	check("admin.listen", *c.Admin.Listen, "127.0.0.1:9090")
+	check("tls", c.TLS, (*TLS)(nil))
+	check("cluster", c.Cluster, (*Cluster)(nil))
+	check("log.level", c.Log.Level, "info")
+	check("log.format", c.Log.Format, "json")
+	check("log.access", *c.Log.Access, true)
+	check("max_connections", c.Limits.MaxConnections, 20000)
+	check("max_connections_per_ip", c.Limits.MaxConnectionsPerIP, 0)
+	check("read_header_timeout", c.Limits.ReadHeaderTimeout.D(), 10*time.Second)
+	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))
+	check("max_message_bytes", c.Limits.MaxMessageBytes, Size(1<<20))
+	check("max_body_bytes", c.Limits.MaxBodyBytes, Size(1<<20))
+	check("shutdown_timeout", c.ShutdownTimeout.D(), 15*time.Second)
+
+	r := c.Routes[0]
+	check("kind", r.Upstream.Kind, KindWebSocket)
+	check("mode", r.Mode, ModeSession)
+	check("transports", r.Transports, []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"})
+	check("buffer", r.Buffer, 1024)
+	check("session_ttl", r.SessionTTL.D(), 30*time.Second)
+	check("heartbeat", r.Heartbeat.D(), 15*time.Second)
+	check("poll_timeout", r.PollTimeout.D(), 25*time.Second)
+	check("idle_close", r.IdleClose.D(), 30*time.Second)
+	check("snapshot", *r.Snapshot, true)
+	check("client_send", r.ClientSend, false)
+	check("slow_client", r.SlowClient, SlowDropOldest)
+	check("sse_padding", r.SSEPadding, Size(0))
+	check("interval", r.Upstream.Interval.D(), 2*time.Second)
+	check("timeout", r.Upstream.Timeout.D(), 30*time.Second)
+	check("reconnect.min", r.Upstream.Reconnect.Min.D(), 500*time.Millisecond)
+	check("reconnect.max", r.Upstream.Reconnect.Max.D(), 30*time.Second)
+	check("split", r.Upstream.Split, SplitNone)
+	check("serves sse", r.Serves(TransportSSE), true)
+
+	p := c.Routes[1]
+	check("pass-through kind", p.Upstream.Kind, KindHTTP)
+	check("pass-through transports", p.Transports, []string(nil))
+	check("pass-through", p.PassThrough(), true)
+}
+
+func TestTLSDefaults(t *testing.T) {
+	c, err := parseWithEnv("tls.yaml", []byte(`
+tls:
+  acme: {domains: [app.example.com]}
+admin: {listen: ""}
+routes: [{path: /, upstream: {url: "http://127.0.0.1:1"}}]
+`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.Listen != ":8443" || !*c.TLS.RedirectHTTP {
+		t.Errorf("tls = %+v", *c.TLS)
+	}
+	if c.TLS.ACME.CA != DefaultACMECA || c.TLS.ACME.Storage != "./data/certs" {
+		t.Errorf("acme = %+v", *c.TLS.ACME)
+	}
+	if *c.Admin.Listen != "" || c.AdminListen() != "" {
+		t.Errorf("explicit empty admin.listen must stay empty (off), got %q", *c.Admin.Listen)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }

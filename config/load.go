@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Load reads and validates a config file: defaults are filled in and ${VAR}
+// expanded from the environment. On any problem it returns an ErrorList
+// with every problem found; the file name in it is path as given.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse does what Load does for bytes; name is used as the file name in
+// error messages and as Config.Path.
+func Parse(name string, data []byte) (*Config, error) {
+	return parseWithEnv(name, data, os.LookupEnv)
+}
+
+func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	d := newDecoder(name, env)
+	cfg := &Config{Path: name}
+	root, ok := d.parseDocument(data)
+	if ok {
+		d.collectAnchors(root)
+		d.decode("", root, reflect.ValueOf(cfg).Elem())
+	}
+	if len(d.errs) == 0 {
+		applyDefaults(cfg, func(path string) bool { _, ok := d.seen[path]; return ok })
+		v := &validator{d: d, cfg: cfg}
+		v.validate()
+	}
+	if len(d.errs) > 0 {
+		return nil, d.errs.sortAndDedupe()
+	}
+	return cfg, nil
+}
+
+// parseDocument parses the YAML text and returns the single document body.
+func (d *decoder) parseDocument(data []byte) (ast.Node, bool) {
+	file, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		p, msg := pos{1, 1}, err.Error()
+		if ye, ok := err.(yaml.Error); ok {
+			msg = ye.GetMessage()
+			if tk := ye.GetToken(); tk != nil {
+				p = tokenPos(tk.Position)
+			}
+		}
+		d.errorAt(p, "", "yaml: %s", msg)
+		return nil, false
+	}
+	var bodies []*ast.DocumentNode
+	for _, doc := range file.Docs {
+		if doc != nil && doc.Body != nil {
+			bodies = append(bodies, doc)
+		}
+	}
+	if len(bodies) == 0 {
+		return nil, true
+	}
+	if len(bodies) > 1 {
+		d.errorAt(nodePos(bodies[1].Body), "", "only one YAML document is allowed (found a second one)")
+		return nil, false
+	}
+	return bodies[0].Body, true
+}
