@@ -112,8 +112,9 @@ const (
 // with backoff); config errors still fail.
 //
 // websocket and sse dial (handshake / response headers) in Dial; poll makes
-// its first request in Dial; longpoll makes no request in Dial because a
-// long-poll upstream may hold its answer for a long time.
+// its first request in Dial only with Reconnect=false (to answer 502 early);
+// longpoll makes no request in Dial because a long-poll upstream may hold its
+// answer for a long time.
 func Dial(ctx context.Context, opts Options) (Conn, error) {
 	s, err := newSettings(opts)
 	if err != nil {

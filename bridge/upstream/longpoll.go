@@ -1,0 +1,86 @@
+package upstream
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// longPollConn loops GET requests that the upstream holds until it has
+// something new. Each 2xx body is delivered (see deliverBody); 204 and 304
+// mean nothing new and the next request goes out at once, but never sooner
+// than reconnect.min after the previous one started, so an upstream that
+// does not actually hold requests is not hammered. The previous answer's
+// ETag / Last-Modified go back as If-None-Match / If-Modified-Since, which
+// is how the upstream knows where we are: transient failures are retried
+// with backoff and need no gap. Dial makes no request (see Dial).
+type longPollConn struct {
+	*httpBase
+}
+
+var _ Conn = (*longPollConn)(nil)
+
+func dialLongPoll(_ context.Context, s *settings) (Conn, error) {
+	return &longPollConn{httpBase: newHTTPBase(s)}, nil
+}
+
+func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
+	runCtx, stop := runContext(ctx, c.closed)
+	defer stop()
+	defer c.transport.CloseIdleConnections()
+
+	var cond conditional
+	backoff := NewBackoff(c.s.minDelay, c.s.maxDelay)
+	failing := false
+	for {
+		if c.stopping(runCtx) {
+			return endInfo(c.closed)
+		}
+		started := time.Now()
+		r := c.fetch(runCtx, cond)
+		if c.stopping(runCtx) {
+			return endInfo(c.closed)
+		}
+		switch classify(r) {
+		case outcomeTransient, outcomePermanent:
+			inc(c.cnt.failures)
+			if classify(r) == outcomePermanent && !c.s.Reconnect {
+				return msg.CloseInfo{Code: CloseBadGateway, Reason: r.describe()}
+			}
+			failing = true
+			c.s.log.Debug("long-poll request failed", zap.String("error", r.describe()))
+			if !sleep(runCtx, backoff.Next()) {
+				return endInfo(c.closed)
+			}
+			continue
+		}
+		inc(c.cnt.connects)
+		if failing {
+			inc(c.cnt.reconnects)
+			failing = false
+		}
+		backoff.Reset()
+		cond.update(r)
+		switch classify(r) {
+		case outcomeBody:
+			deliverBody(r.body, c.s.Route.Upstream.Split, sink, c.cnt)
+			continue
+		case outcomeSkipped:
+			inc(c.cnt.failures)
+			sink.Gap("upstream body too large")
+		}
+		if !sleep(runCtx, c.s.minDelay-time.Since(started)) {
+			return endInfo(c.closed)
+		}
+	}
+}
+
+// Close makes Run return; an in-flight request is cancelled.
+func (c *longPollConn) Close() error {
+	c.closeFunc()
+	c.transport.CloseIdleConnections()
+	return nil
+}
