@@ -22,7 +22,10 @@ type decoder struct {
 	// seen maps a key path ("routes[0].upstream.url") to the position of the
 	// value the file gave for it. A key missing from seen was not written
 	// (or was null), which is how defaults tell "absent" from "explicit 0".
-	seen    map[string]pos
+	seen map[string]pos
+	// bad holds key paths whose value could not be read; validation stays
+	// quiet about them so one mistake gives one message.
+	bad     map[string]bool
 	anchors []anchorDef
 	env     func(string) (string, bool)
 }
@@ -34,10 +37,18 @@ type anchorDef struct {
 }
 
 func newDecoder(file string, env func(string) (string, bool)) *decoder {
-	return &decoder{file: file, seen: map[string]pos{}, env: env}
+	return &decoder{file: file, seen: map[string]pos{}, bad: map[string]bool{}, env: env}
 }
 
+// errorAt reports that the value at path could not be read.
 func (d *decoder) errorAt(p pos, path, format string, args ...any) {
+	d.bad[path] = true
+	d.report(p, path, format, args...)
+}
+
+// report records a problem without marking path unreadable (unknown or
+// duplicate keys: the mapping itself is still usable).
+func (d *decoder) report(p pos, path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
 		msg = path + ": " + msg
@@ -325,13 +336,16 @@ func (d *decoder) decodeStruct(path string, n ast.Node, p pos, v reflect.Value) 
 			continue
 		}
 		if at, dup := first[key]; dup {
-			d.errorAt(kp, path, "duplicate key %q (first at line %d)", key, at.line)
+			d.report(kp, path, "duplicate key %q (first at line %d)", key, at.line)
 			continue
 		}
 		first[key] = kp
 		idx, known := fields[key]
+		if !known && path == "" && strings.HasPrefix(key, "x-") {
+			continue // extension key: a place for anchors, ignored
+		}
 		if !known {
-			d.errorAt(kp, path, "unknown key %q%s", key, suggest(key, fields))
+			d.report(kp, path, "unknown key %q%s", key, suggest(key, fields))
 			continue
 		}
 		d.decode(joinPath(path, key), mv.Value, v.Field(idx))
@@ -355,7 +369,7 @@ func (d *decoder) decodeMerge(path string, mv *ast.MappingValueNode, v reflect.V
 	}
 	for _, s := range sources {
 		if _, ok := asMapping(s); !ok {
-			d.errorAt(p, path, "merge key << wants a mapping, got %s", describe(s))
+			d.report(p, path, "merge key << wants a mapping, got %s", describe(s))
 			continue
 		}
 		d.decodeStruct(path, s, p, v)
@@ -379,7 +393,7 @@ func (d *decoder) keyName(path string, k ast.Node) (string, pos, bool) {
 	}
 	s, ok := scalarText(k)
 	if !ok {
-		d.errorAt(p, path, "keys must be plain strings, got %s", describe(k))
+		d.report(p, path, "keys must be plain strings, got %s", describe(k))
 		return "", p, false
 	}
 	return s, p, true
@@ -419,7 +433,7 @@ func (d *decoder) decodeMap(path string, n ast.Node, p pos, v reflect.Value) {
 			if mv.Key != nil {
 				kp = nodePos(mv.Key)
 			}
-			d.errorAt(kp, path, "merge keys are not supported here")
+			d.report(kp, path, "merge keys are not supported here")
 			continue
 		}
 		key, kp, ok := d.keyName(path, mv.Key)
@@ -427,7 +441,7 @@ func (d *decoder) decodeMap(path string, n ast.Node, p pos, v reflect.Value) {
 			continue
 		}
 		if at, dup := first[key]; dup {
-			d.errorAt(kp, path, "duplicate key %q (first at line %d)", key, at.line)
+			d.report(kp, path, "duplicate key %q (first at line %d)", key, at.line)
 			continue
 		}
 		first[key] = kp

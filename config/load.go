@@ -35,7 +35,9 @@ func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*C
 		d.collectAnchors(root)
 		d.decode("", root, reflect.ValueOf(cfg).Elem())
 	}
-	if len(d.errs) == 0 {
+	// Validation runs even after decode errors, to report every problem in
+	// one pass; it skips values that could not be read.
+	if ok && !d.bad[""] {
 		applyDefaults(cfg, func(path string) bool { _, ok := d.seen[path]; return ok })
 		v := &validator{d: d, cfg: cfg}
 		v.validate()
