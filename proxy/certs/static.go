@@ -1,0 +1,56 @@
+package certs
+
+import (
+	"crypto/tls"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// loadKeyPair reads a static PEM certificate chain and its private key. Each
+// error names the file at fault so an operator can fix the config.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	if certFile == "" {
+		return tls.Certificate{}, errorf("tls.cert_file is empty but tls.key_file %q is set", keyFile)
+	}
+	if keyFile == "" {
+		return tls.Certificate{}, errorf("tls.key_file is empty but tls.cert_file %q is set", certFile)
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, errorf("read cert_file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, errorf("read key_file: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, errorf("cert_file %q with key_file %q: %w", certFile, keyFile, err)
+	}
+	return cert, nil
+}
+
+// logStaticCert says which names the certificate covers and warns when it
+// is not valid now: a static certificate is never renewed by the gateway.
+func logStaticCert(logger *zap.Logger, certFile string, cert tls.Certificate) {
+	leaf := cert.Leaf
+	if leaf == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("file", certFile),
+		zap.Strings("names", leaf.DNSNames),
+		zap.Time("not_after", leaf.NotAfter),
+	}
+	now := time.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		logger.Warn("static certificate has expired", fields...)
+	case now.Before(leaf.NotBefore):
+		logger.Warn("static certificate is not valid yet", fields...)
+	default:
+		logger.Info("static certificate loaded", fields...)
+	}
+}
