@@ -105,7 +105,8 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	if !set(prefix + "upstream.kind") {
 		u.Kind = kindFromURL(u.URL)
 	}
-	if !set(prefix + "upstream.interval") {
+	// Interval only means something to a poller; other kinds keep 0.
+	if !set(prefix+"upstream.interval") && u.Kind == KindPoll {
 		u.Interval = DefaultInterval
 	}
 	if !set(prefix + "upstream.timeout") {

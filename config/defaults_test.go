@@ -7,7 +7,7 @@ import (
 )
 
 func TestDefaultsFilledIn(t *testing.T) {
-	c, err := parseWithEnv("min.yaml", []byte("routes:\n  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n  - path: /app\n    upstream: {url: \"http://127.0.0.1:9002\"}\n"), noEnv)
+	c, err := parseWithEnv("min.yaml", []byte("routes:\n  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n  - path: /app\n    upstream: {url: \"http://127.0.0.1:9002\"}\n  - path: /poll\n    upstream: {url: \"http://127.0.0.1:9003\", kind: poll}\n"), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("client_send", r.ClientSend, false)
 	check("slow_client", r.SlowClient, SlowDropOldest)
 	check("sse_padding", r.SSEPadding, Size(0))
-	check("interval", r.Upstream.Interval.D(), 2*time.Second)
+	check("interval (not a poller)", r.Upstream.Interval.D(), time.Duration(0))
 	check("timeout", r.Upstream.Timeout.D(), 30*time.Second)
 	check("reconnect.min", r.Upstream.Reconnect.Min.D(), 500*time.Millisecond)
 	check("reconnect.max", r.Upstream.Reconnect.Max.D(), 30*time.Second)
@@ -57,6 +57,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("pass-through kind", p.Upstream.Kind, KindHTTP)
 	check("pass-through transports", p.Transports, []string(nil))
 	check("pass-through", p.PassThrough(), true)
+	check("poll interval", c.Routes[2].Upstream.Interval.D(), 2*time.Second)
 }
 
 func TestTLSDefaults(t *testing.T) {

@@ -26,7 +26,7 @@ func (v *validator) route(prefix string, r *Route) {
 		v.errorf(prefix+".mode", "mode broadcast cannot be used with upstream kind http (a pass-through proxy has no shared upstream)")
 	}
 	if passThrough {
-		if v.set(prefix + ".transports") {
+		if len(r.Transports) > 0 {
 			v.errorf(prefix+".transports", "transports are not used by upstream kind http (a pass-through proxy serves requests as they come)")
 		}
 	} else {
@@ -160,7 +160,7 @@ func (v *validator) upstreamOptions(prefix string, u *Upstream, mode string) {
 		if u.Interval <= 0 {
 			v.errorf(prefix+".interval", "must be greater than 0")
 		}
-	} else if v.set(prefix + ".interval") {
+	} else if u.Interval != 0 {
 		v.errorf(prefix+".interval", "interval is only used by kind poll")
 	}
 	if u.Timeout <= 0 {
