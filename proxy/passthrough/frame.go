@@ -1,0 +1,123 @@
+package passthrough
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// WebSocket framing (RFC 6455 section 5.2), just enough for the tunnel to
+// copy whole frames and inject a close frame between two of them. Payloads
+// are never unmasked or inspected.
+
+const (
+	opClose = 0x8
+
+	// maxFrameLength caps a declared payload length. RFC 6455 allows up to
+	// 2^63-1; nothing real comes near 2^62, and a larger value is a broken or
+	// hostile peer.
+	maxFrameLength = 1 << 62
+	// maxControlPayload is the RFC 6455 limit for control frames.
+	maxControlPayload = 125
+	// maxFrameHeader is 2 + 8 (64-bit length) + 4 (mask key).
+	maxFrameHeader = 14
+
+	closeGoingAway    = 1001
+	closeProtocolErr  = 1002
+	closeInternalErr  = 1011
+	reasonShutdown    = "gateway shutting down"
+	reasonBadUpstream = "upstream protocol error"
+	reasonBadClient   = "client protocol error"
+)
+
+// errFrame is a frame header the tunnel refuses to copy.
+var errFrame = errors.New("websocket frame")
+
+// frameHeader is a parsed frame header; raw holds its bytes as received so
+// the frame is forwarded verbatim.
+type frameHeader struct {
+	fin    bool
+	opcode byte
+	masked bool
+	length int64
+	raw    []byte
+}
+
+func (h frameHeader) isControl() bool { return h.opcode&0x8 != 0 }
+
+// readFrameHeader reads one frame header into buf (at least maxFrameHeader
+// bytes) and validates the declared length.
+func readFrameHeader(r io.Reader, buf []byte) (frameHeader, error) {
+	var h frameHeader
+	if _, err := io.ReadFull(r, buf[:2]); err != nil {
+		return h, err
+	}
+	h.fin = buf[0]&0x80 != 0
+	h.opcode = buf[0] & 0x0f
+	h.masked = buf[1]&0x80 != 0
+	n := 2
+	switch length := buf[1] & 0x7f; length {
+	case 126:
+		if _, err := io.ReadFull(r, buf[n:n+2]); err != nil {
+			return h, noEOF(err)
+		}
+		h.length = int64(binary.BigEndian.Uint16(buf[n:]))
+		n += 2
+	case 127:
+		if _, err := io.ReadFull(r, buf[n:n+8]); err != nil {
+			return h, noEOF(err)
+		}
+		v := binary.BigEndian.Uint64(buf[n:])
+		if v > maxFrameLength {
+			return h, fmt.Errorf("%w: declared length %d is too large", errFrame, v)
+		}
+		h.length = int64(v)
+		n += 8
+	default:
+		h.length = int64(length)
+	}
+	if h.masked {
+		if _, err := io.ReadFull(r, buf[n:n+4]); err != nil {
+			return h, noEOF(err)
+		}
+		n += 4
+	}
+	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
+		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
+	}
+	h.raw = buf[:n]
+	return h, nil
+}
+
+// noEOF turns an EOF inside a header into ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// closeFrame builds a close frame with code and reason. Frames towards the
+// upstream (client to server direction) must be masked.
+func closeFrame(code uint16, reason string, masked bool) []byte {
+	if len(reason) > maxControlPayload-2 {
+		reason = reason[:maxControlPayload-2]
+	}
+	payload := make([]byte, 2+len(reason))
+	binary.BigEndian.PutUint16(payload, code)
+	copy(payload[2:], reason)
+
+	frame := []byte{0x80 | opClose, byte(len(payload))}
+	if masked {
+		var key [4]byte
+		_, _ = rand.Read(key[:]) // crypto/rand.Read never fails
+		frame[1] |= 0x80
+		frame = append(frame, key[:]...)
+		for i := range payload {
+			payload[i] ^= key[i%4]
+		}
+	}
+	return append(frame, payload...)
+}

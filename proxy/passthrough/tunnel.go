@@ -1,0 +1,261 @@
+package passthrough
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+const (
+	// closeGrace is how long the other direction may keep going once one
+	// side of a tunnel has ended (enough to finish a closing handshake).
+	closeGrace = 5 * time.Second
+	// closeWriteTimeout bounds writing an injected close frame.
+	closeWriteTimeout = 5 * time.Second
+	// frameBufferSize is the pooled copy buffer; frames up to this size
+	// (header included) go out in one write.
+	frameBufferSize = 8 << 10
+)
+
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, frameBufferSize)
+	return &b
+}}
+
+// tunnel relays one WebSocket connection frame by frame in both directions.
+// It owns two copier goroutines (pumpUpstreamToClient, pumpClientToUpstream);
+// serve, running in the handler's goroutine, waits for both and closes
+// both connections.
+type tunnel struct {
+	h          *Handler
+	client     net.Conn
+	upstream   net.Conn
+	toClient   *direction
+	toUpstream *direction
+	done       chan struct{} // closed when both connections are closed
+
+	mu      sync.Mutex // guards graceAt and deadline changes
+	graceAt time.Time  // zero until one side ended
+	endOnce sync.Once
+	cutOnce sync.Once
+}
+
+// direction is one half of a tunnel: frames read from src are written
+// whole to dst, so the gateway can put its own close frame between two.
+type direction struct {
+	name string
+	src  io.Reader
+	dst  net.Conn
+	mask bool // frames injected towards the upstream must be masked
+	// lock is held (a token in the channel) while a frame goes to dst; a
+	// channel so an injector can give up when its context ends.
+	lock chan struct{}
+	// Guarded by lock:
+	closeSent bool // the gateway sent its own close to dst: forward nothing more
+	broken    bool // dst stopped mid-frame or is shut: inject nothing
+	hdrBuf    [maxFrameHeader]byte
+}
+
+func newTunnel(h *Handler, client net.Conn, clientReader io.Reader, upstream net.Conn, upstreamReader io.Reader) *tunnel {
+	return &tunnel{
+		h:          h,
+		client:     client,
+		upstream:   upstream,
+		toClient:   &direction{name: "upstream_to_client", src: upstreamReader, dst: client, lock: make(chan struct{}, 1)},
+		toUpstream: &direction{name: "client_to_upstream", src: clientReader, dst: upstream, mask: true, lock: make(chan struct{}, 1)},
+		done:       make(chan struct{}),
+	}
+}
+
+func (d *direction) acquire() { d.lock <- struct{}{} }
+func (d *direction) release() { <-d.lock }
+
+// serve writes the 101 to the client and relays frames until both
+// directions have ended. It runs in the handler's goroutine.
+func (t *tunnel) serve(response []byte) {
+	defer close(t.done)
+	started := time.Now()
+
+	// Hold the client direction while the 101 goes out, so a concurrent
+	// Shutdown cannot put a close frame in front of it.
+	t.toClient.acquire()
+	if !t.h.register(t) {
+		t.toClient.release()
+		_, _ = t.client.Write(shuttingDownResponse)
+		t.closeBoth()
+		return
+	}
+	defer t.h.unregister(t)
+	_ = t.client.SetWriteDeadline(time.Now().Add(t.h.timeout))
+	_, err := t.client.Write(response)
+	_ = t.client.SetWriteDeadline(time.Time{})
+	t.toClient.release()
+	if err != nil {
+		t.closeBoth()
+		return
+	}
+	t.h.log.Debug("websocket tunnel open", zap.String("upstream", t.h.upstream.host))
+
+	var pumps sync.WaitGroup
+	pumps.Go(t.pumpUpstreamToClient)
+	pumps.Go(t.pumpClientToUpstream)
+	pumps.Wait()
+	t.closeBoth()
+	t.h.log.Debug("websocket tunnel closed", zap.Duration("duration", time.Since(started)))
+}
+
+// shuttingDownResponse answers an upgrade that raced with Shutdown after
+// the client connection was already taken over.
+var shuttingDownResponse = func() []byte {
+	body := `{"error":"shutting_down","message":"the gateway is shutting down"}` + "\n"
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient, reasonBadUpstream) }
+func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream, reasonBadClient) }
+
+// pump copies d until its source ends, then propagates the end to d's
+// destination and gives the other direction closeGrace to finish.
+func (t *tunnel) pump(d *direction, badFrameReason string) {
+	err := d.copyFrames()
+	if errors.Is(err, errFrame) {
+		t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
+		ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
+		t.sendClose(ctx, d, closeProtocolErr, badFrameReason)
+		cancel()
+	}
+	t.startGrace()
+	d.acquire()
+	d.broken = true
+	d.release()
+	closeWrite(d.dst)
+}
+
+// copyFrames forwards whole frames from src to dst. Once the gateway has
+// sent its own close to dst, frames from src are read and dropped until
+// src's close frame (the answer to the gateway's close to src) arrives.
+func (d *direction) copyFrames() error {
+	for {
+		h, err := readFrameHeader(d.src, d.hdrBuf[:])
+		if err != nil {
+			return err
+		}
+		d.acquire()
+		if d.closeSent {
+			d.release()
+			if _, err := io.CopyN(io.Discard, d.src, h.length); err != nil {
+				return noEOF(err)
+			}
+			if h.opcode == opClose {
+				return nil
+			}
+			continue
+		}
+		err = copyFrame(d.dst, d.src, h)
+		if err != nil {
+			d.broken = true
+		}
+		d.release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// copyFrame writes one frame (header already read) from src to dst.
+func copyFrame(dst io.Writer, src io.Reader, h frameHeader) error {
+	bufp := framePool.Get().(*[]byte)
+	defer framePool.Put(bufp)
+	buf := *bufp
+	n := copy(buf, h.raw)
+	remaining := h.length
+	for {
+		if remaining > 0 {
+			chunk := min(remaining, int64(len(buf)-n))
+			if _, err := io.ReadFull(src, buf[n:n+int(chunk)]); err != nil {
+				return noEOF(err)
+			}
+			remaining -= chunk
+			n += int(chunk)
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return err
+		}
+		if remaining == 0 {
+			return nil
+		}
+		n = 0
+	}
+}
+
+// goAway sends close 1001 to the client and to the upstream, each at a
+// frame boundary. The pumps then wait for both closing answers.
+func (t *tunnel) goAway(ctx context.Context) {
+	t.sendClose(ctx, t.toClient, closeGoingAway, reasonShutdown)
+	t.sendClose(ctx, t.toUpstream, closeGoingAway, reasonShutdown)
+}
+
+// sendClose injects a close frame into d's destination between two frames.
+func (t *tunnel) sendClose(ctx context.Context, d *direction, code uint16, reason string) {
+	select {
+	case d.lock <- struct{}{}:
+	case <-ctx.Done():
+		return
+	case <-t.done:
+		return
+	}
+	defer d.release()
+	if d.closeSent || d.broken {
+		return
+	}
+	d.closeSent = true
+	deadline := time.Now().Add(closeWriteTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	t.mu.Lock()
+	_ = d.dst.SetWriteDeadline(deadline)
+	t.mu.Unlock()
+	_, err := d.dst.Write(closeFrame(code, reason, d.mask))
+	t.mu.Lock()
+	_ = d.dst.SetWriteDeadline(t.graceAt)
+	t.mu.Unlock()
+	if err != nil {
+		d.broken = true
+	}
+}
+
+// startGrace bounds the rest of the tunnel's life once one side ended.
+func (t *tunnel) startGrace() {
+	t.endOnce.Do(func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.graceAt = time.Now().Add(closeGrace)
+		_ = t.client.SetDeadline(t.graceAt)
+		_ = t.upstream.SetDeadline(t.graceAt)
+	})
+}
+
+// cut closes both connections at once (Shutdown past its deadline).
+func (t *tunnel) cut() { t.closeBoth() }
+
+func (t *tunnel) closeBoth() {
+	t.cutOnce.Do(func() {
+		_ = t.client.Close()
+		_ = t.upstream.Close()
+	})
+}
+
+// closeWrite half-closes conn so its peer reads EOF after the last frame.
+func closeWrite(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
