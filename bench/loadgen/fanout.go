@@ -1,0 +1,427 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SubGroup is a number of subscribers over one transport.
+type SubGroup struct {
+	Transport string `json:"transport"`
+	Count     int    `json:"count"`
+}
+
+// FanoutConfig describes one fan-out run: subscribers connect, the server's
+// idle memory is read, then messages are published at Rate for Duration.
+type FanoutConfig struct {
+	Label   string // scenario name, for reports
+	Server  string // name of the server under test, for reports
+	Dialect string // DialectBridgeway or DialectNchan
+	// URL is the subscriber base URL; "{run}" is replaced by the run ID
+	// (a fresh nchan channel per run).
+	URL  string
+	Subs []SubGroup
+	// PublishURL: messages are POSTed there (nchan's publisher location).
+	PublishURL string
+	// UpstreamListen: instead, the run serves an upstream on this address
+	// (UpstreamKind websocket or sse) that the gateway's route points at.
+	UpstreamListen string
+	UpstreamKind   string
+
+	Rate     float64       // messages per second; 0 = connect and measure memory only
+	Duration time.Duration // publishing time
+	Size     int           // payload bytes
+	// Settle is the pause after connecting, before memory is read.
+	Settle time.Duration
+	// Drain bounds the wait for the last deliveries after publishing ended.
+	Drain           time.Duration
+	ConnectTimeout  time.Duration
+	DialConcurrency int
+	// ServerPIDs are the server's processes (descendants are included).
+	ServerPIDs []int
+	// Progress receives human progress lines; nil discards them.
+	Progress io.Writer
+}
+
+func (c *FanoutConfig) defaults() {
+	if c.Dialect == "" {
+		c.Dialect = DialectBridgeway
+	}
+	if c.Size <= 0 {
+		c.Size = 128
+	}
+	if c.Settle <= 0 {
+		c.Settle = 2 * time.Second
+	}
+	if c.Drain <= 0 {
+		c.Drain = 5 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 60 * time.Second
+	}
+	if c.DialConcurrency <= 0 {
+		c.DialConcurrency = 64
+	}
+	if c.UpstreamKind == "" {
+		c.UpstreamKind = UpstreamWebSocket
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+func (c *FanoutConfig) validate() error {
+	if c.Dialect != DialectBridgeway && c.Dialect != DialectNchan {
+		return fmt.Errorf("fanout: unknown dialect %q (bridgeway or nchan)", c.Dialect)
+	}
+	if c.URL == "" {
+		return errors.New("fanout: no subscriber URL")
+	}
+	total := 0
+	for _, g := range c.Subs {
+		switch g.Transport {
+		case TransportWebSocket, TransportSSE, TransportLongPoll, TransportStream:
+		default:
+			return fmt.Errorf("fanout: unknown transport %q", g.Transport)
+		}
+		if g.Transport == TransportStream && c.Dialect == DialectNchan {
+			return errors.New("fanout: nchan has no NDJSON stream transport")
+		}
+		if g.Count < 0 {
+			return fmt.Errorf("fanout: negative subscriber count for %s", g.Transport)
+		}
+		total += g.Count
+	}
+	if total == 0 {
+		return errors.New("fanout: no subscribers")
+	}
+	if c.Rate > 0 && (c.PublishURL == "") == (c.UpstreamListen == "") {
+		return errors.New("fanout: give exactly one of a publish URL or an upstream listen address")
+	}
+	if c.Rate > 0 && c.Duration <= 0 {
+		return errors.New("fanout: publishing needs a duration")
+	}
+	return nil
+}
+
+// TransportResult is the part of a result for one transport.
+type TransportResult struct {
+	Transport  string  `json:"transport"`
+	Subs       int     `json:"subscribers"`
+	Connected  int     `json:"connected"`
+	Delivered  uint64  `json:"delivered"`
+	Lost       uint64  `json:"lost"`
+	Duplicated uint64  `json:"duplicated"`
+	OutOfOrder uint64  `json:"out_of_order"`
+	Gaps       uint64  `json:"gaps"`
+	Latency    Latency `json:"latency"`
+}
+
+// FanoutResult is what a fan-out run measured.
+type FanoutResult struct {
+	Mode    string `json:"mode"` // "fanout"
+	Label   string `json:"label"`
+	Server  string `json:"server"`
+	Dialect string `json:"dialect"`
+	Run     string `json:"run"`
+	Date    string `json:"date"`
+
+	Subscribers int      `json:"subscribers"`
+	Connected   int      `json:"connected"`
+	Failed      int      `json:"failed"`
+	Dropped     int      `json:"dropped"`
+	Errors      []string `json:"errors,omitempty"`
+
+	Rate          float64 `json:"rate"`
+	Size          int     `json:"size"`
+	Published     uint64  `json:"published"`
+	PublishErrors uint64  `json:"publish_errors"`
+	PublishRate   float64 `json:"publish_rate"`
+
+	Expected      uint64  `json:"expected"`
+	Delivered     uint64  `json:"delivered"`
+	Lost          uint64  `json:"lost"`
+	Duplicated    uint64  `json:"duplicated"`
+	OutOfOrder    uint64  `json:"out_of_order"`
+	Foreign       uint64  `json:"foreign"`
+	Gaps          uint64  `json:"gaps"`
+	DeliveriesSec float64 `json:"deliveries_per_sec"`
+	PollRequests  uint64  `json:"poll_requests"`
+	PollCyclesSec float64 `json:"poll_cycles_per_sec"`
+	Latency       Latency `json:"latency"`
+
+	PerTransport []TransportResult `json:"per_transport"`
+
+	ServerProcs      int     `json:"server_procs"`
+	ServerCPUSec     float64 `json:"server_cpu_sec"`
+	CPUPerDeliveryUs float64 `json:"cpu_per_delivery_us"`
+	RSSIdleKiB       uint64  `json:"rss_idle_kib"`
+	RSSConnectedKiB  uint64  `json:"rss_connected_kib"`
+	RSSEndKiB        uint64  `json:"rss_end_kib"`
+	RSSPerConnKiB    float64 `json:"rss_per_conn_kib"`
+	WindowSec        float64 `json:"window_sec"`
+}
+
+func newRunID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type subGroupState struct {
+	SubGroup
+	hist     histogram
+	trackers []*tracker
+}
+
+// RunFanout runs one fan-out measurement.
+func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, g := range cfg.Subs {
+		total += g.Count
+	}
+	if err := ensureFDs(total); err != nil {
+		return nil, err
+	}
+	run := newRunID()
+	res := &FanoutResult{
+		Mode: "fanout", Label: cfg.Label, Server: cfg.Server, Dialect: cfg.Dialect,
+		Run: run, Date: time.Now().UTC().Format(time.RFC3339), Subscribers: total,
+		Rate: cfg.Rate, Size: cfg.Size,
+	}
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(cfg.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
+	}
+
+	var pub publisher
+	if cfg.Rate > 0 {
+		if cfg.UpstreamListen != "" {
+			up, err := startUpstreamServer(cfg.UpstreamListen, cfg.UpstreamKind)
+			if err != nil {
+				return nil, err
+			}
+			pub = up
+		} else {
+			pub = newHTTPPublisher(strings.ReplaceAll(cfg.PublishURL, "{run}", run))
+		}
+		defer pub.close()
+	}
+
+	idle, err := sampleProcs(cfg.ServerPIDs)
+	if err != nil {
+		return nil, err
+	}
+	res.RSSIdleKiB = idle.RSSKiB
+
+	// Connect every subscriber, a bounded number of handshakes at a time.
+	env := newSubscriberEnv(cfg.Dialect, strings.ReplaceAll(cfg.URL, "{run}", run), total)
+	defer env.close()
+	live := &liveCounts{}
+	groups := make([]*subGroupState, len(cfg.Subs))
+	subCtx, stopSubs := context.WithCancel(ctx)
+	defer stopSubs()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, cfg.DialConcurrency)
+	connectStart := time.Now()
+	progress("connecting %d subscribers to %s (%s dialect)", total, env.base, cfg.Dialect)
+	stopped := false
+	for gi, g := range cfg.Subs {
+		gs := &subGroupState{SubGroup: g}
+		groups[gi] = gs
+		for i := 0; i < g.Count && !stopped; i++ {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				stopped = true
+				continue
+			}
+			t := newTracker(run, &gs.hist, live)
+			gs.trackers = append(gs.trackers, t)
+			var once sync.Once
+			ready := func() { once.Do(func() { <-sem }) }
+			wg.Add(1)
+			go func(transport string) {
+				defer wg.Done()
+				env.subscribe(subCtx, transport, t, ready)
+			}(g.Transport)
+		}
+	}
+	deadline := time.Now().Add(cfg.ConnectTimeout)
+	for int(live.connected.Load()+live.failed.Load()) < total && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	progress("connected %d, failed %d in %.1fs", live.connected.Load(), live.failed.Load(), time.Since(connectStart).Seconds())
+	sleepCtx(ctx, cfg.Settle)
+	conn, err := sampleProcs(cfg.ServerPIDs)
+	if err != nil {
+		return nil, err
+	}
+	res.RSSConnectedKiB = conn.RSSKiB
+	connected := live.connected.Load()
+	if connected > 0 && len(cfg.ServerPIDs) > 0 {
+		res.RSSPerConnKiB = float64(int64(conn.RSSKiB)-int64(idle.RSSKiB)) / float64(connected)
+	}
+	res.ServerProcs = conn.Procs
+
+	if pub != nil && ctx.Err() == nil {
+		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := pub.waitReady(readyCtx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		before, err := sampleProcs(cfg.ServerPIDs)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		progress("publishing %.0f msg/s of %d bytes for %s", cfg.Rate, cfg.Size, cfg.Duration)
+		res.Published, res.PublishErrors = publishLoop(ctx, pub, run, cfg)
+		pubElapsed := time.Since(start)
+		res.PublishRate = float64(res.Published) / pubElapsed.Seconds()
+		want := uint64(live.connected.Load()) * res.Published
+		drainEnd := time.Now().Add(cfg.Drain)
+		for live.unique.Load() < want && time.Now().Before(drainEnd) && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		after, err := sampleProcs(cfg.ServerPIDs)
+		if err != nil {
+			return nil, err
+		}
+		end := time.Now()
+		if last := live.lastNanos.Load(); last > 0 && time.Unix(0, last).Before(end) {
+			end = time.Unix(0, last)
+		}
+		window := end.Sub(start)
+		res.WindowSec = window.Seconds()
+		res.ServerCPUSec = (after.CPU - before.CPU).Seconds()
+		res.PollRequests = live.pollReqs.Load()
+		if window > 0 {
+			res.DeliveriesSec = float64(live.unique.Load()) / window.Seconds()
+			res.PollCyclesSec = float64(res.PollRequests) / window.Seconds()
+		}
+		progress("published %d (%.1f/s), delivered %d of %d", res.Published, res.PublishRate, live.unique.Load(), want)
+	}
+	end, err := sampleProcs(cfg.ServerPIDs)
+	if err == nil {
+		res.RSSEndKiB = end.RSSKiB
+	}
+
+	stopSubs()
+	wg.Wait()
+	res.aggregate(groups, live)
+	if res.Delivered > 0 && len(cfg.ServerPIDs) > 0 {
+		res.CPUPerDeliveryUs = res.ServerCPUSec * 1e6 / float64(res.Delivered)
+	}
+	return res, nil
+}
+
+// publishLoop publishes at cfg.Rate for cfg.Duration. It keeps to a
+// schedule: a slow publish is followed by the next at once (and the
+// achieved rate is reported), so a saturated server shows up as such.
+func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfig) (published, failed uint64) {
+	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	start := time.Now()
+	end := start.Add(cfg.Duration)
+	buf := make([]byte, 0, cfg.Size+64)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for seq := uint64(1); ctx.Err() == nil; seq++ {
+		due := start.Add(time.Duration(seq-1) * interval)
+		if !due.Before(end) {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return published, failed
+			}
+		}
+		buf = appendPayload(buf[:0], run, seq, time.Now().UnixNano(), cfg.Size)
+		if err := pub.publish(ctx, buf); err != nil {
+			failed++
+		}
+		// A failed publish still used its sequence number: subscribers
+		// count it as lost, which is what a user would see.
+		published++
+	}
+	return published, failed
+}
+
+func (r *FanoutResult) aggregate(groups []*subGroupState, live *liveCounts) {
+	var all histogram
+	errs := map[string]int{}
+	for _, g := range groups {
+		tr := TransportResult{Transport: g.Transport, Subs: g.Count}
+		for _, t := range g.trackers {
+			if t.err != nil {
+				errs[shortErr(t.err)]++
+			}
+			if !t.connected {
+				continue
+			}
+			tr.Connected++
+			tr.Delivered += t.unique
+			if r.Published > t.unique {
+				tr.Lost += r.Published - t.unique
+			}
+			tr.Duplicated += t.dups
+			tr.OutOfOrder += t.outOfOrd
+			tr.Gaps += t.gaps
+			r.Foreign += t.foreign
+		}
+		tr.Latency = g.hist.summary()
+		all.merge(&g.hist)
+		r.PerTransport = append(r.PerTransport, tr)
+		r.Connected += tr.Connected
+		r.Delivered += tr.Delivered
+		r.Lost += tr.Lost
+		r.Duplicated += tr.Duplicated
+		r.OutOfOrder += tr.OutOfOrder
+		r.Gaps += tr.Gaps
+	}
+	r.Failed = int(live.failed.Load())
+	r.Dropped = int(live.dropped.Load())
+	r.Expected = uint64(r.Connected) * r.Published
+	r.Latency = all.summary()
+	for e, n := range errs {
+		r.Errors = append(r.Errors, fmt.Sprintf("%dx %s", n, e))
+	}
+	sort.Strings(r.Errors)
+	if len(r.Errors) > 8 {
+		r.Errors = r.Errors[:8]
+	}
+}
+
+// shortErr keeps error texts groupable: port numbers and addresses vary.
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

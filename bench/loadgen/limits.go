@@ -1,0 +1,30 @@
+package loadgen
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// fdHeadroom is what a run needs besides one descriptor per subscriber:
+// publisher, upstream server, /proc reads, stdio.
+const fdHeadroom = 64
+
+// ensureFDs raises the soft open-file limit to the hard one and checks that
+// conns connections fit. Clients and server share the machine but not the
+// per-process limit, so a run beyond it needs several generator processes.
+func ensureFDs(conns int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("limits: raise open files to %d: %w", lim.Max, err)
+		}
+	}
+	if need := uint64(conns + fdHeadroom); need > lim.Cur {
+		return fmt.Errorf("limits: %d connections need %d open files, this process may have %d: split the load over several generator processes", conns, need, lim.Cur)
+	}
+	return nil
+}

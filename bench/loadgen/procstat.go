@@ -1,0 +1,138 @@
+package loadgen
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat. It is
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// procSample is the server's CPU time and resident memory at one moment,
+// summed over the given processes and all their descendants (nginx's
+// workers are children of its master).
+type procSample struct {
+	CPU    time.Duration
+	RSSKiB uint64
+	Procs  int
+}
+
+// sampleProcs reads /proc for roots and their descendants.
+func sampleProcs(roots []int) (procSample, error) {
+	var s procSample
+	if len(roots) == 0 {
+		return s, nil
+	}
+	pids, err := withDescendants(roots)
+	if err != nil {
+		return s, err
+	}
+	for _, pid := range pids {
+		st, err := readStat(pid)
+		if err != nil {
+			continue // exited between listing and reading
+		}
+		rss, err := readRSS(pid)
+		if err != nil {
+			continue
+		}
+		s.CPU += time.Duration(st.utime+st.stime) * time.Second / clockTicks
+		s.RSSKiB += rss
+		s.Procs++
+	}
+	if s.Procs == 0 {
+		return s, fmt.Errorf("procstat: none of the pids %v is running", roots)
+	}
+	return s, nil
+}
+
+type statFields struct {
+	ppid         int
+	utime, stime uint64
+}
+
+func readStat(pid int) (statFields, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return statFields{}, err
+	}
+	return parseStat(b)
+}
+
+// parseStat reads /proc/PID/stat; the command name may hold spaces and
+// parentheses, so fields are counted after the last ')'.
+func parseStat(b []byte) (statFields, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return statFields{}, fmt.Errorf("procstat: malformed stat")
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0]=state f[1]=ppid ... f[11]=utime f[12]=stime
+	if len(f) < 13 {
+		return statFields{}, fmt.Errorf("procstat: short stat")
+	}
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	ut, err2 := strconv.ParseUint(string(f[11]), 10, 64)
+	stt, err3 := strconv.ParseUint(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return statFields{}, fmt.Errorf("procstat: bad stat fields")
+	}
+	return statFields{ppid: ppid, utime: ut, stime: stt}, nil
+}
+
+// readRSS returns VmRSS in KiB from /proc/PID/status.
+func readRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := bytes.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.ParseUint(string(f[0]), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("procstat: no VmRSS for pid %d", pid)
+}
+
+// withDescendants returns roots plus every process whose ancestor is one.
+func withDescendants(roots []int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("procstat: %w", err)
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil {
+			continue
+		}
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	seen := map[int]bool{}
+	var out []int
+	queue := append([]int(nil), roots...)
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		out = append(out, pid)
+		queue = append(queue, children[pid]...)
+	}
+	return out, nil
+}

@@ -1,0 +1,298 @@
+package loadgen
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Results are the JSON lines of several runs, read back for a table.
+type Results struct {
+	Fanout []*FanoutResult
+	Echo   []*EchoResult
+}
+
+// ReadResults reads JSON lines (other lines are skipped, so a whole log can
+// be fed in).
+func ReadResults(r io.Reader) (*Results, error) {
+	out := &Results{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var head struct {
+			Mode string `json:"mode"`
+		}
+		if err := json.Unmarshal([]byte(line), &head); err != nil {
+			continue
+		}
+		switch head.Mode {
+		case "fanout":
+			var f FanoutResult
+			if err := json.Unmarshal([]byte(line), &f); err != nil {
+				return nil, fmt.Errorf("results: %w", err)
+			}
+			out.Fanout = append(out.Fanout, &f)
+		case "echo":
+			var e EchoResult
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				return nil, fmt.Errorf("results: %w", err)
+			}
+			out.Echo = append(out.Echo, &e)
+		}
+	}
+	return out, sc.Err()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// key keeps first-seen order of scenarios and servers.
+type orderedKeys struct {
+	keys []string
+	seen map[string]bool
+}
+
+func (o *orderedKeys) add(k string) {
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	if !o.seen[k] {
+		o.seen[k] = true
+		o.keys = append(o.keys, k)
+	}
+}
+
+// fanoutRow is the median over the repetitions of one scenario on one server.
+type fanoutRow struct {
+	label, server                string
+	reps                         int
+	subs, connected              int
+	lost, dups, ooo, gaps        uint64
+	expected, delivered          uint64
+	pubRate, delivSec, pollSec   float64
+	cpuUs, p50, p90, p99, maxLat float64
+	rssPerConn                   float64
+}
+
+func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers orderedKeys) {
+	groups := map[string][]*FanoutResult{}
+	for _, r := range rs {
+		labels.add(r.Label)
+		servers.add(r.Server)
+		k := r.Label + "\x00" + r.Server
+		groups[k] = append(groups[k], r)
+	}
+	rows = map[string]*fanoutRow{}
+	for k, g := range groups {
+		row := &fanoutRow{label: g[0].Label, server: g[0].Server, reps: len(g)}
+		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn []float64
+		for _, r := range g {
+			row.subs = r.Subscribers
+			row.lost += r.Lost
+			row.dups += r.Duplicated
+			row.ooo += r.OutOfOrder
+			row.gaps += r.Gaps
+			row.expected += r.Expected
+			row.delivered += r.Delivered
+			conn = append(conn, float64(r.Connected))
+			pub = append(pub, r.PublishRate)
+			deliv = append(deliv, r.DeliveriesSec)
+			poll = append(poll, r.PollCyclesSec)
+			cpu = append(cpu, r.CPUPerDeliveryUs)
+			p50 = append(p50, r.Latency.P50us)
+			p90 = append(p90, r.Latency.P90us)
+			p99 = append(p99, r.Latency.P99us)
+			mx = append(mx, r.Latency.MaxUs)
+			rss = append(rss, r.RSSPerConnKiB)
+		}
+		row.connected = int(median(conn))
+		row.pubRate, row.delivSec, row.pollSec = median(pub), median(deliv), median(poll)
+		row.cpuUs, row.p50, row.p90, row.p99, row.maxLat = median(cpu), median(p50), median(p90), median(p99), median(mx)
+		row.rssPerConn = median(rss)
+		rows[k] = row
+	}
+	return rows, labels, servers
+}
+
+// echoRow is the median over the repetitions of one echo scenario on one server.
+type echoRow struct {
+	label, server         string
+	reps, conns           int
+	tripsSec, cpuUs       float64
+	p50, p99, maxLat, rss float64
+	unexpected            uint64
+}
+
+func echoRows(rs []*EchoResult) (rows map[string]*echoRow, labels, servers orderedKeys) {
+	groups := map[string][]*EchoResult{}
+	for _, r := range rs {
+		labels.add(r.Label)
+		servers.add(r.Server)
+		k := r.Label + "\x00" + r.Server
+		groups[k] = append(groups[k], r)
+	}
+	rows = map[string]*echoRow{}
+	for k, g := range groups {
+		row := &echoRow{label: g[0].Label, server: g[0].Server, reps: len(g), conns: g[0].Conns}
+		var trips, cpu, p50, p99, mx, rss []float64
+		for _, r := range g {
+			trips = append(trips, r.RoundTripsSec)
+			cpu = append(cpu, r.CPUPerRoundTripUs)
+			p50 = append(p50, r.Latency.P50us)
+			p99 = append(p99, r.Latency.P99us)
+			mx = append(mx, r.Latency.MaxUs)
+			rss = append(rss, r.RSSPerConnKiB)
+			row.unexpected += r.Unexpected
+		}
+		row.tripsSec, row.cpuUs = median(trips), median(cpu)
+		row.p50, row.p99, row.maxLat, row.rss = median(p50), median(p99), median(mx), median(rss)
+		rows[k] = row
+	}
+	return rows, labels, servers
+}
+
+// WriteMarkdown writes the side-by-side tables (medians of repetitions).
+func (res *Results) WriteMarkdown(w io.Writer) {
+	if len(res.Fanout) > 0 {
+		rows, labels, servers := fanoutRows(res.Fanout)
+		fmt.Fprintln(w, "### Fan-out and idle memory (medians; lost/dup/ooo summed over repetitions)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| scenario | server | reps | subs (connected) | msg/s sent | delivered / expected | lost | dup | ooo | gaps | deliveries/s | poll cycles/s | CPU µs/delivery | p50 | p99 | max | RSS KiB/conn |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, l := range labels.keys {
+			for _, s := range servers.keys {
+				r := rows[l+"\x00"+s]
+				if r == nil {
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %.1f | %d / %d | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %.2f |\n",
+					r.label, r.server, r.reps, r.subs, r.connected, r.pubRate, r.delivered, r.expected,
+					r.lost, r.dups, r.ooo, r.gaps, r.delivSec, zeroDash(r.pollSec, "%.0f"), zeroDash(r.cpuUs, "%.2f"),
+					usText(r.p50), usText(r.p99), usText(r.maxLat), r.rssPerConn)
+			}
+		}
+		fmt.Fprintln(w)
+		writeFanoutRatios(w, rows, labels, servers)
+	}
+	if len(res.Echo) > 0 {
+		rows, labels, servers := echoRows(res.Echo)
+		fmt.Fprintln(w, "### WebSocket echo (medians)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| scenario | server | reps | conns | round trips/s | CPU µs/round trip | p50 | p99 | max | RSS KiB/conn | unexpected frames |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, l := range labels.keys {
+			for _, s := range servers.keys {
+				r := rows[l+"\x00"+s]
+				if r == nil {
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %s | %s | %s | %s | %.2f | %d |\n",
+					r.label, r.server, r.reps, r.conns, r.tripsSec, zeroDash(r.cpuUs, "%.2f"),
+					usText(r.p50), usText(r.p99), usText(r.maxLat), r.rss, r.unexpected)
+			}
+		}
+		fmt.Fprintln(w)
+		writeEchoRatios(w, rows, labels, servers)
+	}
+}
+
+// peerFirst orders servers so that the peer (a name holding "nginx") is
+// the base of every ratio, whatever order the runs came in.
+func peerFirst(servers orderedKeys) []string {
+	var peers, others []string
+	for _, s := range servers.keys {
+		if strings.Contains(s, "nginx") {
+			peers = append(peers, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	return append(peers, others...)
+}
+
+// writeFanoutRatios compares every other server with the peer of each
+// scenario.
+func writeFanoutRatios(w io.Writer, rows map[string]*fanoutRow, labels, servers orderedKeys) {
+	header := false
+	for _, l := range labels.keys {
+		var base *fanoutRow
+		for _, s := range peerFirst(servers) {
+			r := rows[l+"\x00"+s]
+			if r == nil {
+				continue
+			}
+			if base == nil {
+				base = r
+				continue
+			}
+			if !header {
+				fmt.Fprintln(w, "| scenario | ratio | CPU/delivery | p99 latency | deliveries/s | poll cycles/s | RSS/conn |")
+				fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+				header = true
+			}
+			fmt.Fprintf(w, "| %s | %s ÷ %s | %s | %s | %s | %s | %s |\n", l, r.server, base.server,
+				ratio(r.cpuUs, base.cpuUs), ratio(r.p99, base.p99), ratio(r.delivSec, base.delivSec),
+				ratio(r.pollSec, base.pollSec), ratio(r.rssPerConn, base.rssPerConn))
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+}
+
+func writeEchoRatios(w io.Writer, rows map[string]*echoRow, labels, servers orderedKeys) {
+	header := false
+	for _, l := range labels.keys {
+		var base *echoRow
+		for _, s := range peerFirst(servers) {
+			r := rows[l+"\x00"+s]
+			if r == nil {
+				continue
+			}
+			if base == nil {
+				base = r
+				continue
+			}
+			if !header {
+				fmt.Fprintln(w, "| scenario | ratio | round trips/s | CPU/round trip | p99 latency |")
+				fmt.Fprintln(w, "|---|---|---|---|---|")
+				header = true
+			}
+			fmt.Fprintf(w, "| %s | %s ÷ %s | %s | %s | %s |\n", l, r.server, base.server,
+				ratio(r.tripsSec, base.tripsSec), ratio(r.cpuUs, base.cpuUs), ratio(r.p99, base.p99))
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+}
+
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func zeroDash(v float64, format string) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}

@@ -1,0 +1,82 @@
+package loadgen
+
+import (
+	"bytes"
+	"sync/atomic"
+	"time"
+)
+
+// maxTrackedSeq bounds each subscriber's seen-set (a bitset of 1 bit per
+// sequence number): 16M messages is far beyond any run of this tool.
+const maxTrackedSeq = 1 << 24
+
+// tracker is one subscriber's account of what it received. It is owned by
+// the subscriber's goroutine; the run reads it only after that goroutine
+// ended, except for the atomics used to watch progress.
+type tracker struct {
+	run  []byte
+	hist *histogram  // shared per transport
+	live *liveCounts // shared by the whole run
+
+	seen      []uint64 // bitset over sequence numbers
+	unique    uint64
+	dups      uint64
+	outOfOrd  uint64
+	foreign   uint64 // not a payload of this run (snapshot of an older run, other traffic)
+	gaps      uint64 // explicit gap markers from the server
+	maxSeq    uint64
+	connected bool
+	err       error
+}
+
+// liveCounts lets the run watch progress while subscribers are running.
+type liveCounts struct {
+	unique    atomic.Uint64 // first deliveries of a sequence number, all subscribers
+	deliver   atomic.Uint64 // every delivery including duplicates
+	connected atomic.Int64
+	failed    atomic.Int64
+	dropped   atomic.Int64 // connections that ended before the run did
+	lastNanos atomic.Int64 // time of the latest first delivery
+	pollReqs  atomic.Uint64
+}
+
+func newTracker(run string, hist *histogram, live *liveCounts) *tracker {
+	return &tracker{run: []byte(run), hist: hist, live: live}
+}
+
+// deliver records one received payload.
+func (t *tracker) deliver(p []byte, now time.Time) {
+	run, seq, sent, err := parsePayload(p)
+	if err != nil || !bytes.Equal(run, t.run) || seq == 0 || seq >= maxTrackedSeq {
+		t.foreign++
+		return
+	}
+	t.live.deliver.Add(1)
+	word, bit := seq/64, uint64(1)<<(seq%64)
+	for uint64(len(t.seen)) <= word {
+		t.seen = append(t.seen, 0)
+	}
+	if t.seen[word]&bit != 0 {
+		t.dups++
+		return
+	}
+	t.seen[word] |= bit
+	t.unique++
+	if seq < t.maxSeq {
+		t.outOfOrd++
+	} else {
+		t.maxSeq = seq
+	}
+	nowNanos := now.UnixNano()
+	t.hist.add(time.Duration(nowNanos - sent))
+	t.live.unique.Add(1)
+	t.live.lastNanos.Store(nowNanos)
+}
+
+// markConnected is called once the server has accepted the subscription.
+func (t *tracker) markConnected() {
+	if !t.connected {
+		t.connected = true
+		t.live.connected.Add(1)
+	}
+}

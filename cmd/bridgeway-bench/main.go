@@ -1,0 +1,231 @@
+// Command bridgeway-bench is bridgeway's load generator.
+//
+//	bridgeway-bench fanout -url URL -subs sse=5000,websocket=5000 (-publish URL | -upstream-listen ADDR) ...
+//	bridgeway-bench echo -url ws://... -conns 100 -duration 10s
+//	bridgeway-bench echo-server -listen 127.0.0.1:18092
+//	bridgeway-bench table results.jsonl...
+//
+// fanout and echo print a human table, then the same result as one JSON
+// line (also appended to -json FILE) for scripts. bench/compare.sh runs
+// them side by side against nginx+nchan.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bench/loadgen"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bridgeway-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cmd := "fanout"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "fanout":
+		return runFanout(ctx, args, stdout, stderr)
+	case "echo":
+		return runEcho(ctx, args, stdout, stderr)
+	case "echo-server":
+		return runEchoServer(ctx, args, stderr)
+	case "table":
+		return runTable(args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: bridgeway-bench fanout|echo|echo-server|table [flags]; -h after a command lists its flags")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (fanout, echo, echo-server, table)", cmd)
+}
+
+// pidList is a repeatable flag of comma-separated pids; "@FILE" reads a pid file.
+type pidList []int
+
+func (p *pidList) String() string { return fmt.Sprint(*p) }
+
+func (p *pidList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if name, ok := strings.CutPrefix(f, "@"); ok {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("pid file: %w", err)
+			}
+			f = strings.TrimSpace(string(b))
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("bad pid %q", f)
+		}
+		*p = append(*p, pid)
+	}
+	return nil
+}
+
+// parseSubs reads "sse=5000,websocket=5000".
+func parseSubs(v string) ([]loadgen.SubGroup, error) {
+	var out []loadgen.SubGroup
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, count, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("-subs: want transport=count, got %q", part)
+		}
+		out = append(out, loadgen.SubGroup{Transport: name, Count: n})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-subs: no subscribers")
+	}
+	return out, nil
+}
+
+func appendJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("json: %w", err)
+	}
+	defer f.Close()
+	return loadgen.WriteJSONLine(f, v)
+}
+
+func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadgen.FanoutConfig
+	var pids pidList
+	subs := fs.String("subs", "sse=100", "subscribers per transport: websocket|sse|longpoll|stream=N, comma-separated")
+	fs.StringVar(&cfg.Label, "label", "fanout", "scenario name for reports")
+	fs.StringVar(&cfg.Server, "server", "", "name of the server under test, for reports")
+	fs.StringVar(&cfg.Dialect, "dialect", loadgen.DialectBridgeway, "wire dialect: bridgeway or nchan")
+	fs.StringVar(&cfg.URL, "url", "", "subscriber base URL (bridgeway route, or nchan sub location); {run} becomes the run id")
+	fs.StringVar(&cfg.PublishURL, "publish", "", "publish by HTTP POST to this URL (nchan pub location); {run} becomes the run id")
+	fs.StringVar(&cfg.UpstreamListen, "upstream-listen", "", "publish through a built-in upstream listening here (the gateway route points at it)")
+	fs.StringVar(&cfg.UpstreamKind, "upstream-kind", loadgen.UpstreamWebSocket, "built-in upstream kind: websocket or sse")
+	fs.Float64Var(&cfg.Rate, "rate", 200, "messages per second (0: connect and measure memory only)")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time")
+	fs.IntVar(&cfg.Size, "size", 128, "payload bytes")
+	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause after connecting before memory is read")
+	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "longest wait for the last deliveries")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 60*time.Second, "longest wait for all subscribers to connect")
+	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "handshakes in flight at once")
+	fs.Var(&pids, "pid", "server pid(s) to measure, comma-separated or @pidfile; descendants included (repeatable)")
+	jsonPath := fs.String("json", "", "also append the JSON result line to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	groups, err := parseSubs(*subs)
+	if err != nil {
+		return err
+	}
+	cfg.Subs, cfg.ServerPIDs, cfg.Progress = groups, pids, stderr
+	res, err := loadgen.RunFanout(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res.WriteHuman(stdout)
+	if err := loadgen.WriteJSONLine(stdout, res); err != nil {
+		return err
+	}
+	return appendJSON(*jsonPath, res)
+}
+
+func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadgen.EchoConfig
+	var pids pidList
+	fs.StringVar(&cfg.Label, "label", "echo", "scenario name for reports")
+	fs.StringVar(&cfg.Server, "server", "", "name of the server under test, for reports")
+	fs.StringVar(&cfg.URL, "url", "", "ws:// URL that echoes (session route, pass-through route, proxy)")
+	fs.IntVar(&cfg.Conns, "conns", 100, "WebSocket connections, each with one message in flight")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo time")
+	fs.IntVar(&cfg.Size, "size", 128, "payload bytes")
+	fs.DurationVar(&cfg.Settle, "settle", time.Second, "pause after connecting before memory is read")
+	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "handshakes in flight at once")
+	fs.Var(&pids, "pid", "server pid(s) to measure, comma-separated or @pidfile; descendants included (repeatable)")
+	jsonPath := fs.String("json", "", "also append the JSON result line to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.ServerPIDs, cfg.Progress = pids, stderr
+	res, err := loadgen.RunEcho(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res.WriteHuman(stdout)
+	if err := loadgen.WriteJSONLine(stdout, res); err != nil {
+		return err
+	}
+	return appendJSON(*jsonPath, res)
+}
+
+func runEchoServer(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("echo-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:18092", "address of the WebSocket echo upstream")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv, err := loadgen.StartEchoServer(*listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "echo server on", srv.Addr())
+	<-ctx.Done()
+	srv.Close()
+	return nil
+}
+
+func runTable(args []string, stdout io.Writer) error {
+	all := &loadgen.Results{}
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	for _, name := range args {
+		var r io.Reader = os.Stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return fmt.Errorf("table: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		res, err := loadgen.ReadResults(r)
+		if err != nil {
+			return err
+		}
+		all.Fanout = append(all.Fanout, res.Fanout...)
+		all.Echo = append(all.Echo, res.Echo...)
+	}
+	all.WriteMarkdown(stdout)
+	return nil
+}
