@@ -1,0 +1,32 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// configFlag parses the -c/--config flag shared by run and validate.
+func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+	fs := flag.NewFlagSet("bridgeway "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var path string
+	fs.StringVar(&path, "c", "", "config file")
+	fs.StringVar(&path, "config", "", "config file (same as -c)")
+	if err := fs.Parse(args); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "bridgeway %s: %v\n", name, err)
+		}
+		return "", false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bridgeway %s: unexpected argument %q\n", name, fs.Arg(0))
+		return "", false
+	}
+	if path == "" {
+		fmt.Fprintf(stderr, "bridgeway %s: -c FILE is required\n", name)
+		return "", false
+	}
+	return path, true
+}

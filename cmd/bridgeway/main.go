@@ -1,0 +1,45 @@
+// Command bridgeway runs the gateway. Subcommands: run, validate, version
+// (see usage). Each subcommand lives in its own file.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  bridgeway run -c FILE        run the gateway (also: bridgeway -c FILE)
+  bridgeway validate -c FILE   check a config file: prints ok, or FILE:LINE:COL: message lines
+  bridgeway version            print version, commit and Go version
+`
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch cmd := args[0]; {
+	case cmd == "run":
+		return runCommand(args[1:], stdout, stderr)
+	case cmd == "validate":
+		return validateCommand(args[1:], stdout, stderr)
+	case cmd == "version" || cmd == "-version" || cmd == "--version":
+		return versionCommand(stdout)
+	case cmd == "help" || cmd == "-h" || cmd == "-help" || cmd == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case strings.HasPrefix(cmd, "-"):
+		// bridgeway -c FILE is bridgeway run -c FILE.
+		return runCommand(args, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "bridgeway: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}

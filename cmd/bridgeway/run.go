@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/proxy"
+)
+
+// startTimeout bounds the start-up (binding listeners, loading certificates).
+const startTimeout = time.Minute
+
+// runCommand runs the gateway until SIGTERM or SIGINT; SIGHUP reloads.
+func runCommand(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("run", args, stderr)
+	if !ok {
+		return 2
+	}
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	return runGateway(path, stderr, signals, nil)
+}
+
+// runGateway is runCommand without the process-wide parts, so tests can
+// drive it: signals carries SIGHUP/SIGTERM/SIGINT, started (optional) sees
+// the running server. Logs go to logOut.
+func runGateway(path string, logOut io.Writer, signals <-chan os.Signal, started func(*proxy.Server)) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		printConfigError(logOut, err)
+		return 1
+	}
+	logger, err := newLogger(cfg.Log, logOut)
+	if err != nil {
+		fmt.Fprintf(logOut, "bridgeway: %v\n", err)
+		return 1
+	}
+	defer func() { _ = logger.Sync() }()
+	v, c := buildVersion()
+	logger.Info("starting", zap.String("version", v), zap.String("commit", c), zap.String("config", path))
+
+	reg := prometheus.NewRegistry()
+	factory, clientJS := bridgeWiring(logger, reg, cfg)
+	srv, err := proxy.New(cfg, proxy.Deps{Logger: logger, Registry: reg, Bridge: factory, ClientJS: clientJS})
+	if err != nil {
+		logger.Error("cannot build the gateway", zap.Error(err))
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	err = srv.Start(ctx)
+	cancel()
+	if err != nil {
+		logger.Error("cannot start the gateway", zap.Error(err))
+		_ = srv.Shutdown(context.Background())
+		return 1
+	}
+	if started != nil {
+		started(srv)
+	}
+
+	for sig := range signals {
+		if sig == syscall.SIGHUP {
+			reload(srv, path, logger)
+			continue
+		}
+		logger.Info("signal received, draining", zap.String("signal", sig.String()))
+		return drain(srv, signals, logger)
+	}
+	return drain(srv, nil, logger)
+}
+
+// reload re-reads the file; an invalid file is logged and ignored, the old
+// config keeps serving.
+func reload(srv *proxy.Server, path string, logger *zap.Logger) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		logger.Error("reload: invalid config ignored, the running config keeps serving", zap.Error(err))
+		return
+	}
+	if err := srv.Reload(cfg); err != nil {
+		logger.Error("reload failed, the running config keeps serving", zap.Error(err))
+	}
+}
+
+// drain shuts the server down (bounded by shutdown_timeout). A second
+// SIGTERM/SIGINT during the drain exits at once with code 1.
+func drain(srv *proxy.Server, signals <-chan os.Signal, logger *zap.Logger) int {
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				logger.Warn("drain ended by its deadline", zap.Error(err))
+			}
+			logger.Info("stopped")
+			return 0
+		case sig, ok := <-signals:
+			if !ok {
+				signals = nil
+				continue
+			}
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			logger.Warn("second signal during drain, exiting now", zap.String("signal", sig.String()))
+			return 1
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+)
+
+// recorder wraps the ResponseWriter to learn the status and byte count of a
+// response for metrics and the access log. It keeps Flush and Hijack working
+// (SSE streaming, WebSocket tunnels) and counts the bytes of hijacked
+// connections too.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	bytes    atomic.Int64 // atomic: tunnels write from copier goroutines
+	hijacked bool
+	onHijack func()
+}
+
+var (
+	_ http.Flusher  = (*recorder)(nil)
+	_ http.Hijacker = (*recorder)(nil)
+)
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	if r.status == 0 && code == http.StatusSwitchingProtocols {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes.Add(int64(n))
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	_ = r.FlushError()
+}
+
+func (r *recorder) FlushError() error {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return http.NewResponseController(r.ResponseWriter).Flush()
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	r.hijacked = true
+	if r.status == 0 {
+		r.status = http.StatusSwitchingProtocols
+	}
+	if r.onHijack != nil {
+		r.onHijack()
+	}
+	return &countingConn{Conn: conn, written: &r.bytes}, brw, nil
+}
+
+// Unwrap lets http.ResponseController reach deadlines and the like.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// statusCode is what the access log and metrics report. A handler that wrote
+// nothing answered 200 as far as net/http is concerned.
+func (r *recorder) statusCode() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
+
+// countingConn counts bytes written to a hijacked connection.
+type countingConn struct {
+	net.Conn
+	written *atomic.Int64
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("proxy: connection cannot half-close")
+}

@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// wireGuard watches the plaintext bytes of a plain-listener connection for
+// what net/http hides from handlers: a request head carrying both
+// Content-Length and Transfer-Encoding. net/http follows RFC 9112 (drops
+// Content-Length, reads chunked), which is safe, but such a request is a
+// smuggling attempt and bridgeway refuses it with 400 before any upstream
+// sees it.
+//
+// The scan is line based and keeps a few bytes of state per connection.
+// A body that contains text shaped like a request head with both headers
+// taints the connection too; only chunked requests on a tainted connection
+// are refused, so legitimate traffic is not affected.
+type wireGuard struct {
+	prefix    [24]byte // first bytes of the current line
+	prefixLen int
+	lineLen   int
+	tail      uint64 // last 8 bytes of the current line, CR excluded
+	inHead    bool
+	sawCL     bool
+	sawTE     bool
+	tainted   atomic.Bool
+	off       atomic.Bool // set after a hijack: tunnels are not HTTP
+}
+
+// scan is called from the connection's single reader goroutine.
+func (g *wireGuard) scan(b []byte) {
+	if g.off.Load() {
+		return
+	}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
+		}
+		g.feed(seg)
+		if i < 0 {
+			return
+		}
+		g.endLine()
+		b = b[i+1:]
+	}
+}
+
+func (g *wireGuard) feed(seg []byte) {
+	for _, c := range seg {
+		if c == '\r' {
+			continue
+		}
+		if g.prefixLen < len(g.prefix) {
+			g.prefix[g.prefixLen] = c
+			g.prefixLen++
+		}
+		g.tail = g.tail<<8 | uint64(c)
+		g.lineLen++
+	}
+}
+
+var (
+	tailHTTP10 = packTail("HTTP/1.0")
+	tailHTTP11 = packTail("HTTP/1.1")
+)
+
+func packTail(s string) uint64 {
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		v = v<<8 | uint64(s[i])
+	}
+	return v
+}
+
+func (g *wireGuard) endLine() {
+	line := g.prefix[:g.prefixLen]
+	switch {
+	case g.lineLen == 0:
+		if g.inHead && g.sawCL && g.sawTE {
+			g.tainted.Store(true)
+		}
+		g.inHead = false
+	case (g.tail == tailHTTP11 || g.tail == tailHTTP10) && looksLikeMethod(line):
+		g.inHead, g.sawCL, g.sawTE = true, false, false
+	case g.inHead:
+		lower := bytes.ToLower(line)
+		if bytes.HasPrefix(lower, []byte("content-length:")) {
+			g.sawCL = true
+		} else if bytes.HasPrefix(lower, []byte("transfer-encoding:")) {
+			g.sawTE = true
+		}
+	}
+	g.prefixLen, g.lineLen, g.tail = 0, 0, 0
+}
+
+// looksLikeMethod reports whether line starts with an upper-case token and a space.
+func looksLikeMethod(line []byte) bool {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return false
+	}
+	for _, c := range line[:sp] {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// ambiguousLength reports whether r must be refused: a chunked request on a
+// connection where a head with both length headers was seen.
+func (g *wireGuard) ambiguousLength(r *http.Request) bool {
+	return g != nil && len(r.TransferEncoding) > 0 && g.tainted.Load()
+}
+
+// netHTTPErrorHeaders is what net/http writes after the status line of the
+// errors it answers itself before any handler runs (bad request line,
+// headers too large, ...).
+const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// jsonForCannedError recognises one of net/http's own plain-text error
+// answers (written in a single Write straight to the connection) and returns
+// the same status with a JSON body instead. A handler's response never
+// matches: it carries a Date header and its body is not its status line.
+func jsonForCannedError(b []byte) ([]byte, bool) {
+	const statusPrefix = "HTTP/1.1 "
+	if !bytes.HasPrefix(b, []byte(statusPrefix)) {
+		return nil, false
+	}
+	idx := bytes.Index(b, []byte(netHTTPErrorHeaders))
+	if idx < len(statusPrefix)+3 {
+		return nil, false
+	}
+	statusText := b[len(statusPrefix):idx]
+	body := b[idx+len(netHTTPErrorHeaders):]
+	code, err := strconv.Atoi(string(statusText[:3]))
+	if err != nil || code < 400 || code > 599 {
+		return nil, false
+	}
+	message := string(body)
+	if !bytes.Equal(body, statusText) && message != "Unsupported transfer encoding" {
+		return nil, false
+	}
+	if code == http.StatusNotImplemented {
+		return rawJSONResponse(code, "not_implemented", "unsupported transfer encoding", ""), true
+	}
+	if code == http.StatusRequestHeaderFieldsTooLarge {
+		return rawJSONResponse(code, "header_too_large", "request headers are larger than max_header_bytes", ""), true
+	}
+	return rawJSONResponse(code, "bad_request", "malformed request: "+strings.TrimSpace(string(statusText[3:])), ""), true
+}
