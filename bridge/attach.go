@@ -1,0 +1,134 @@
+package bridge
+
+import (
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// attachment is one client connection's hold on a session or topic, and
+// its reader of the log.
+type attachment struct {
+	sess    *session // session mode
+	top     *topic   // broadcast mode
+	rd      *msglog.Reader
+	fresh   bool // the session was opened by this request
+	tm      *transportMetrics
+	release func()
+}
+
+// sessionID is "" in broadcast mode.
+func (a *attachment) sessionID() string {
+	if a.sess == nil {
+		return ""
+	}
+	return a.sess.id
+}
+
+func (a *attachment) log() *msglog.Log { return a.rd.Log() }
+
+// countOut records delivered messages.
+func (a *attachment) countOut(msgs, bytes int) {
+	if msgs == 0 {
+		return
+	}
+	a.tm.messagesOut.Add(float64(msgs))
+	a.tm.bytesOut.Add(float64(bytes))
+	if a.sess != nil {
+		a.sess.countOut(msgs, bytes)
+	}
+}
+
+// attach resolves what a reading transport serves, per CONTRACT.md 4:
+//   - session mode: a cursor names its session (its epoch is the session
+//     id) and the position; ?session= alone reads from the oldest retained
+//     message; neither opens a new session (owned: ends with this
+//     connection).
+//   - broadcast mode: the topic of the path's placeholders; a cursor of an
+//     older incarnation yields a gap; no cursor starts at the latest message
+//     (snapshot) or at the end.
+func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool) (*attachment, *apiError) {
+	var c wire.Cursor
+	hasCursor := cursor != ""
+	if hasCursor {
+		var err error
+		if c, err = wire.ParseCursor(cursor); err != nil {
+			return nil, errBadCursor
+		}
+	}
+	a := &attachment{tm: h.metrics.transports[transport]}
+	if h.set.broadcast {
+		t, aerr := h.subscribe(req)
+		if aerr != nil {
+			return nil, aerr
+		}
+		a.top, a.release = t, t.detach
+		if hasCursor {
+			rd, err := msglog.ResumeReader(t.log, c)
+			if err != nil {
+				t.detach()
+				return nil, errBadCursor
+			}
+			a.rd = rd
+		} else if h.set.snapshot {
+			a.rd = msglog.NewReader(t.log, t.log.LatestMessage())
+		} else {
+			_, last := t.log.Bounds()
+			a.rd = msglog.NewReader(t.log, last)
+		}
+		a.tm.clients.Inc()
+		return a, nil
+	}
+
+	sid := req.r.URL.Query().Get("session")
+	var s *session
+	switch {
+	case hasCursor:
+		if sid != "" && sid != c.Epoch {
+			return nil, errBadCursor
+		}
+		var aerr *apiError
+		if s, aerr = h.lookupSession(req, c.Epoch); aerr != nil {
+			return nil, aerr
+		}
+		rd, err := msglog.ResumeReader(s.log, c)
+		if err != nil {
+			return nil, errBadCursor
+		}
+		a.rd = rd
+	case sid != "":
+		var aerr *apiError
+		if s, aerr = h.lookupSession(req, sid); aerr != nil {
+			return nil, aerr
+		}
+		first, _ := s.log.Bounds()
+		a.rd = msglog.NewReader(s.log, first-1)
+	default:
+		var aerr *apiError
+		if s, aerr = h.openSession(req, transport, owned); aerr != nil {
+			return nil, aerr
+		}
+		a.fresh = true
+		a.rd = msglog.NewReader(s.log, 0)
+	}
+	if !s.attach(transport) {
+		return nil, errSessionNotFound
+	}
+	a.sess, a.release = s, s.detach
+	a.tm.clients.Inc()
+	return a, nil
+}
+
+// done releases the attachment.
+func (a *attachment) done() {
+	a.tm.clients.Dec()
+	a.release()
+}
+
+// slowDisconnect ends what a too-slow reader was attached to: the whole
+// session (no-loss is broken), or just this subscriber of a topic.
+func (h *RouteHandler) slowDisconnect(a *attachment) {
+	a.tm.slowClients.Inc()
+	if a.sess != nil {
+		a.sess.end(closeSlowClient, "slow client")
+	}
+}

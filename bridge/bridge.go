@@ -1,0 +1,167 @@
+// Package bridge serves bridged routes: it keeps one ordered, bounded log
+// per session (mode session) or topic (mode broadcast), fed by an upstream
+// adapter (bridge/upstream), and serves it to clients over WebSocket, SSE,
+// long-poll, polling, JSONP and NDJSON streaming, with cursors for resume.
+//
+// The log (bridge/msglog) and the byte formats (bridge/wire) know nothing of
+// HTTP; the transports live in this package (one file each) because they
+// share the session's state: held polls, credentials, idempotent sends.
+package bridge
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/routing"
+)
+
+// Deps are what the bridge needs from its host.
+type Deps struct {
+	Logger   *zap.Logger
+	Registry prometheus.Registerer
+	Limits   config.Limits
+}
+
+// Bridge builds route handlers that share metrics and limits.
+type Bridge struct {
+	log      *zap.Logger
+	limits   config.Limits
+	metrics  *metrics
+	upstream *upstream.Metrics
+}
+
+// New makes a Bridge. A nil Logger logs nothing; a nil Registry registers
+// nothing.
+func New(deps Deps) *Bridge {
+	lg := deps.Logger
+	if lg == nil {
+		lg = zap.NewNop()
+	}
+	return &Bridge{
+		log:      lg.Named("bridge"),
+		limits:   deps.Limits,
+		metrics:  newMetrics(deps.Registry),
+		upstream: upstream.NewMetrics(deps.Registry),
+	}
+}
+
+// Defaults for route settings left at zero (config normally fills them).
+const (
+	defaultBuffer          = 1024
+	defaultSessionTTL      = 30 * time.Second
+	defaultHeartbeat       = 15 * time.Second
+	defaultPollTimeout     = 25 * time.Second
+	defaultIdleClose       = 30 * time.Second
+	defaultMaxMessageBytes = 1 << 20
+	defaultMaxBodyBytes    = 1 << 20
+	defaultMaxSessions     = 20000
+	// minLogBytes is the smallest byte bound of one log; the bound is
+	// max(minLogBytes, 4*max_message_bytes) so a full buffer of large
+	// messages cannot take unbounded memory.
+	minLogBytes = 16 << 20
+)
+
+// NewRoute builds the handler of one bridged route. It satisfies
+// proxy.RouteHandler (http.Handler + Close).
+func (b *Bridge) NewRoute(route config.Route) (*RouteHandler, error) {
+	pattern, err := routing.Compile(route.Path)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: route %q: %w", route.Path, err)
+	}
+	if route.Upstream.Kind == config.KindHTTP {
+		return nil, fmt.Errorf("bridge: route %q: kind http is a pass-through, not a bridge", route.Path)
+	}
+	switch route.Mode {
+	case "", config.ModeSession, config.ModeBroadcast:
+	default:
+		return nil, fmt.Errorf("bridge: route %q: unknown mode %q", route.Path, route.Mode)
+	}
+	s := newSettings(route, b.limits)
+	h := &RouteHandler{
+		bridge:   b,
+		route:    route,
+		pattern:  pattern,
+		set:      s,
+		log:      b.log.With(zap.String("route", route.Path)),
+		metrics:  b.metrics.forRoute(route.Path),
+		origins:  newOriginPolicy(route.Origins),
+		sessions: map[string]*session{},
+		topics:   map[string]*topic{},
+		shutdown: make(chan struct{}),
+	}
+	return h, nil
+}
+
+// settings are a route's values with defaults applied.
+type settings struct {
+	broadcast       bool
+	transports      map[string]bool
+	buffer          int
+	logBytes        int64
+	sessionTTL      time.Duration
+	heartbeat       time.Duration
+	pollTimeout     time.Duration
+	idleClose       time.Duration
+	snapshot        bool
+	clientSend      bool
+	slowDisconnect  bool
+	ssePadding      int
+	maxMessageBytes int64
+	maxBodyBytes    int64
+	maxSessions     int
+}
+
+func newSettings(r config.Route, lim config.Limits) settings {
+	s := settings{
+		broadcast:       r.Mode == config.ModeBroadcast,
+		transports:      map[string]bool{},
+		buffer:          orInt(r.Buffer, defaultBuffer),
+		sessionTTL:      orDur(r.SessionTTL.D(), defaultSessionTTL),
+		heartbeat:       orDur(r.Heartbeat.D(), defaultHeartbeat),
+		pollTimeout:     orDur(r.PollTimeout.D(), defaultPollTimeout),
+		idleClose:       orDur(r.IdleClose.D(), defaultIdleClose),
+		snapshot:        config.Bool(r.Snapshot, true),
+		clientSend:      r.ClientSend,
+		slowDisconnect:  r.SlowClient == config.SlowDisconnect,
+		ssePadding:      min(int(r.SSEPadding), 64<<10),
+		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
+		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
+		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),
+	}
+	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)
+	ts := r.Transports
+	if len(ts) == 0 {
+		ts = []string{config.TransportWebSocket, config.TransportSSE, config.TransportLongPoll,
+			config.TransportPoll, config.TransportStream, config.TransportJSONP}
+	}
+	for _, t := range ts {
+		s.transports[t] = true
+	}
+	return s
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orInt64(v, def int64) int64 {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,218 @@
+package bridge
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+const (
+	// pollMaxMessages and pollMaxBytes bound one poll answer; the client
+	// polls again for the rest.
+	pollMaxMessages = 1000
+	pollMaxBytes    = 1 << 20
+)
+
+var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$`)
+
+// servePollEndpoint is /poll: long-poll, short poll (wait=0) or JSONP
+// (callback=NAME), each a transport of its own in the route's list.
+func (h *RouteHandler) servePollEndpoint(req *request) {
+	r := req.r
+	if r.Method == http.MethodOptions {
+		if allowed, cross := h.origins.check(r); allowed && cross {
+			preflight(req.w, r)
+			return
+		}
+		if allowed, _ := h.origins.check(r); !allowed {
+			writeError(req.w, errOriginRefused)
+			return
+		}
+		req.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(req.w, errMethod)
+		return
+	}
+	q := r.URL.Query()
+	transport := config.TransportLongPoll
+	switch {
+	case q.Has("callback"):
+		transport = config.TransportJSONP
+	case q.Get("wait") == "0":
+		transport = config.TransportPoll
+	}
+	h.serveTransport(req, transport, h.servePoll)
+}
+
+// servePoll answers one poll (see CONTRACT.md 4, long-poll and polling).
+func (h *RouteHandler) servePoll(req *request, transport string) {
+	q := req.r.URL.Query()
+	callback := q.Get("callback")
+	if transport == config.TransportJSONP && !callbackPattern.MatchString(callback) {
+		writeError(req.w, errBadCallback)
+		return
+	}
+	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
+	defer a.done()
+
+	wait := h.set.pollTimeout
+	if q.Get("wait") == "0" || a.fresh {
+		wait = 0
+	}
+	var superseded <-chan struct{}
+	if a.sess != nil && wait > 0 {
+		var release func()
+		superseded, release = a.sess.holdPoll()
+		defer release()
+	}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+
+	ans := pollAnswer{}
+	for {
+		ans = h.collect(a)
+		if ans.nonEmpty() || wait == 0 {
+			break
+		}
+		select {
+		case <-ans.wait:
+			continue
+		case <-timeout:
+		case <-superseded:
+		case <-req.r.Context().Done():
+			return
+		case <-h.shuttingDown():
+		}
+		break
+	}
+	h.writePoll(req, a, transport, callback, &ans)
+}
+
+// pollAnswer is what one poll returns.
+type pollAnswer struct {
+	gap     *msglog.Gap
+	entries []*msglog.Entry
+	closed  *msg.CloseInfo
+	wait    <-chan struct{}
+}
+
+func (p *pollAnswer) nonEmpty() bool {
+	return p.gap != nil || len(p.entries) > 0 || p.closed != nil
+}
+
+// collect reads what follows the cursor: at most one gap (first), then
+// messages up to the next gap marker or the size bounds.
+func (h *RouteHandler) collect(a *attachment) pollAnswer {
+	start := a.rd.Pos()
+	res := a.rd.Next(pollMaxMessages)
+	ans := pollAnswer{wait: res.Wait}
+	if g := res.Gap; g != nil {
+		if g.Overrun && h.set.slowDisconnect {
+			h.slowDisconnect(a)
+			ans.closed = &msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"}
+			return ans
+		}
+		ans.gap = g
+	}
+	size := 0
+	for i, e := range res.Entries {
+		if e.Kind == msglog.KindGap {
+			if ans.gap != nil || i > 0 {
+				break // one gap per answer, before its messages
+			}
+			ans.gap = &msglog.Gap{From: e.PrevCursor, To: e.Cursor, ToSeq: e.Seq, Reason: e.GapReason}
+			continue
+		}
+		if i > 0 && size+len(e.Msg.Data) > pollMaxBytes {
+			break
+		}
+		size += len(e.Msg.Data)
+		ans.entries = append(ans.entries, e)
+	}
+	// Un-read what did not fit; the next poll starts there.
+	last := start
+	if ans.gap != nil {
+		last = ans.gap.ToSeq
+	}
+	if n := len(ans.entries); n > 0 {
+		last = ans.entries[n-1].Seq
+	}
+	a.rd.Rewind(last)
+	if res.Closed && ans.gap == nil && len(ans.entries) == 0 {
+		info := res.Info
+		ans.closed = &info
+	}
+	return ans
+}
+
+// writePoll writes {"session":ID,"cursor":C,"messages":[...],"gap":{...},
+// "closed":{...}}, wrapped as /**/NAME(...); for JSONP.
+func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callback string, ans *pollAnswer) {
+	var b []byte
+	if transport == config.TransportJSONP {
+		b = append(b, "/**/"...)
+		b = append(b, callback...)
+		b = append(b, '(')
+	}
+	b = append(b, '{')
+	if id := a.sessionID(); id != "" {
+		b = append(b, `"session":`...)
+		b = wire.AppendJSONString(b, id)
+		b = append(b, `,"send":`...)
+		b = wire.AppendJSONString(b, req.prefix+"/send?session="+id)
+		b = append(b, ',')
+	}
+	b = append(b, `"cursor":`...)
+	b = wire.AppendJSONString(b, a.rd.Cursor())
+	b = append(b, `,"messages":[`...)
+	bytes := 0
+	for i, e := range ans.entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e.Encoded(msglog.FormatJSON, encodeJSON)...)
+		bytes += len(e.Msg.Data)
+	}
+	b = append(b, ']')
+	if g := ans.gap; g != nil {
+		a.tm.gaps.Inc()
+		b = append(b, `,"gap":`...)
+		b = wire.AppendGapJSON(b, g.From, g.To)
+	}
+	if c := ans.closed; c != nil {
+		b = append(b, `,"closed":`...)
+		b = wire.AppendCloseJSON(b, c.Code, c.Reason)
+	}
+	b = append(b, '}')
+	hdr := req.w.Header()
+	if transport == config.TransportJSONP {
+		b = append(b, ");"...)
+		hdr.Set("Content-Type", "application/javascript")
+	} else {
+		hdr.Set("Content-Type", "application/json")
+	}
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	req.w.WriteHeader(http.StatusOK)
+	if req.r.Method != http.MethodHead {
+		_, _ = req.w.Write(b)
+	}
+	a.countOut(len(ans.entries), bytes)
+}

@@ -1,0 +1,202 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/routing"
+)
+
+// RouteHandler serves every request under one bridged route. It satisfies
+// proxy.RouteHandler.
+type RouteHandler struct {
+	bridge  *Bridge
+	route   config.Route
+	pattern routing.Pattern
+	set     settings
+	log     *zap.Logger
+	metrics *routeMetrics
+	origins originPolicy
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	topics   map[string]*topic
+	closing  bool
+	active   int           // requests being served
+	idle     chan struct{} // closed when closing and active reaches 0
+	shutdown chan struct{} // closed by Close: every client loop ends
+	runs     sync.WaitGroup
+}
+
+// ServeHTTP dispatches per CONTRACT.md section 3.
+func (h *RouteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	params, rest, ok := h.pattern.Match(r.URL.Path)
+	if !ok {
+		writeError(w, errNotFound)
+		return
+	}
+	if !h.enter() {
+		writeError(w, errShuttingDown)
+		return
+	}
+	defer h.exit()
+	prefix := strings.TrimSuffix(r.URL.Path, rest)
+	req := &request{h: h, w: w, r: r, params: params, prefix: prefix}
+	switch rest {
+	case "":
+		switch {
+		case isWebSocketUpgrade(r):
+			h.serveTransport(req, config.TransportWebSocket, h.serveWebSocket)
+		case acceptsEventStream(r):
+			h.serveTransport(req, config.TransportSSE, h.serveSSE)
+		default:
+			writeError(w, errNotFound)
+		}
+	case "/ws":
+		h.serveTransport(req, config.TransportWebSocket, h.serveWebSocket)
+	case "/sse":
+		h.serveTransport(req, config.TransportSSE, h.serveSSE)
+	case "/poll":
+		h.servePollEndpoint(req)
+	case "/stream":
+		h.serveTransport(req, config.TransportStream, h.serveStream)
+	case "/send":
+		h.serveSend(req)
+	default:
+		writeError(w, errNotFound)
+	}
+}
+
+// request carries one client request through the handlers.
+type request struct {
+	h      *RouteHandler
+	w      http.ResponseWriter
+	r      *http.Request
+	params map[string]string
+	prefix string // the route path as the client wrote it (placeholders filled)
+}
+
+func (h *RouteHandler) serveTransport(req *request, transport string, serve func(*request, string)) {
+	if !h.set.transports[transport] {
+		writeError(req.w, errTransportOff)
+		return
+	}
+	if !h.checkOrigin(req) {
+		return
+	}
+	serve(req, transport)
+}
+
+// checkOrigin refuses a disallowed Origin (403) and sets CORS headers for an
+// allowed cross-origin one.
+func (h *RouteHandler) checkOrigin(req *request) bool {
+	allowed, cross := h.origins.check(req.r)
+	if !allowed {
+		writeError(req.w, errOriginRefused)
+		return false
+	}
+	if cross {
+		setCORS(req.w, req.r)
+	}
+	return true
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(strings.ToLower(v), "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// enter counts a request in; false once Close has begun.
+func (h *RouteHandler) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.active++
+	return true
+}
+
+func (h *RouteHandler) exit() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active--
+	if h.closing && h.active == 0 {
+		close(h.idle)
+	}
+}
+
+// Close ends the route: WebSocket clients get 1001, SSE streams get
+// "retry:" and EOF, held polls are answered, streams end; then sessions and
+// topics close their upstreams. It returns when all of that is done or ctx
+// ends.
+func (h *RouteHandler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closing = true
+	h.idle = make(chan struct{})
+	if h.active == 0 {
+		close(h.idle)
+	}
+	close(h.shutdown)
+	h.mu.Unlock()
+
+	select {
+	case <-h.idle:
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
+	sessions := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	topics := make([]*topic, 0, len(h.topics))
+	for _, t := range h.topics {
+		topics = append(topics, t)
+	}
+	h.mu.Unlock()
+	for _, s := range sessions {
+		s.end(closeShutdown, "shutdown")
+	}
+	for _, t := range topics {
+		t.end("shutdown")
+	}
+	done := make(chan struct{})
+	go func() { h.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shuttingDown is closed when Close begins.
+func (h *RouteHandler) shuttingDown() <-chan struct{} { return h.shutdown }

@@ -1,0 +1,167 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/upstream"
+)
+
+// serveSend is POST /send?session=ID[&seq=N]: client messages for the
+// upstream from transports that cannot send (SSE, polls, stream).
+func (h *RouteHandler) serveSend(req *request) {
+	r, w := req.r, req.w
+	allowed, cross := h.origins.check(r)
+	if !allowed {
+		writeError(w, errOriginRefused)
+		return
+	}
+	if r.Method == http.MethodOptions {
+		if cross {
+			preflight(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if cross {
+		setCORS(w, r)
+	}
+	if r.Method != http.MethodPost {
+		writeError(w, errMethod)
+		return
+	}
+	if h.set.broadcast && !h.set.clientSend {
+		writeError(w, errSendNotAllowed)
+		return
+	}
+	seq := int64(-1)
+	if v := r.URL.Query().Get("seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, errBadSeq)
+			return
+		}
+		seq = n
+	}
+	msgs, aerr := h.readSendBody(req)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	tm := h.metrics.transports["send"]
+	bytes := 0
+	for _, m := range msgs {
+		bytes += len(m.Data)
+	}
+
+	var err error
+	if h.set.broadcast {
+		t, aerr := h.subscribe(req)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		err = sendAll(req, t.conn, msgs)
+		t.detach()
+	} else {
+		id := r.URL.Query().Get("session")
+		if id == "" {
+			writeError(w, errMissingSession)
+			return
+		}
+		s, aerr := h.lookupSession(req, id)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		if closed, _ := s.log.Closed(); closed {
+			writeError(w, errSessionClosed)
+			return
+		}
+		err = s.send(r.Context(), seq, msgs)
+		if err == nil {
+			s.countIn(len(msgs), bytes)
+		}
+	}
+	if err != nil {
+		writeError(w, sendError(err))
+		return
+	}
+	tm.messagesIn.Add(float64(len(msgs)))
+	tm.bytesIn.Add(float64(bytes))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func sendAll(req *request, conn upstream.Conn, msgs []msg.Message) error {
+	for _, m := range msgs {
+		if err := conn.Send(req.r.Context(), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sendError(err error) *apiError {
+	switch {
+	case errors.Is(err, upstream.ErrSendUnsupported):
+		return errorf(http.StatusMethodNotAllowed, "send_unsupported", "this route's upstream does not accept messages")
+	case errors.Is(err, upstream.ErrClosed):
+		return errSessionClosed
+	case errors.Is(err, upstream.ErrNotConnected):
+		return errUpstreamDown
+	case errors.Is(err, upstream.ErrMessageTooLarge):
+		return errMessageTooLarge
+	default:
+		return errorf(http.StatusBadGateway, "upstream_send_failed", "the message could not be sent upstream")
+	}
+}
+
+// readSendBody turns the body into messages by Content-Type.
+func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set.maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errBodyTooLarge
+		}
+		return nil, errorf(http.StatusBadRequest, "bad_body", "the request body could not be read")
+	}
+	ct := req.r.Header.Get("Content-Type")
+	mediaType := "text/plain"
+	if ct != "" {
+		if mediaType, _, err = mime.ParseMediaType(ct); err != nil {
+			return nil, errContentType
+		}
+	}
+	var msgs []msg.Message
+	switch mediaType {
+	case "text/plain":
+		msgs = []msg.Message{{Data: body}}
+	case "application/octet-stream":
+		msgs = []msg.Message{{Data: body, Binary: true}}
+	case "application/json":
+		var batch struct {
+			Messages []string `json:"messages"`
+		}
+		if json.Unmarshal(body, &batch) != nil || batch.Messages == nil {
+			return nil, errBadBody
+		}
+		for _, s := range batch.Messages {
+			msgs = append(msgs, msg.Message{Data: []byte(s)})
+		}
+	default:
+		return nil, errContentType
+	}
+	for _, m := range msgs {
+		if int64(len(m.Data)) > h.set.maxMessageBytes {
+			return nil, errMessageTooLarge
+		}
+	}
+	return msgs, nil
+}

@@ -1,0 +1,381 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/routing"
+)
+
+// Close codes the bridge itself reports.
+const (
+	closeNormal     = 1000
+	closeShutdown   = 1001 // gateway going away
+	closeSlowClient = 1008 // slow_client: disconnect
+	closeBadGateway = 1014
+)
+
+// session is one client conversation in session mode: a log, one upstream
+// connection and the client's sends.
+type session struct {
+	id      string
+	h       *RouteHandler
+	log     *msglog.Log
+	conn    upstream.Conn
+	creds   [32]byte // sha256 of the opening request's Cookie and Authorization
+	bound   bool     // creds were present when opening
+	cancel  context.CancelFunc
+	started time.Time
+	// owned sessions belong to one WebSocket connection and end with it.
+	owned bool
+
+	mu         sync.Mutex
+	clients    int
+	idleGen    int // invalidates an armed TTL timer
+	timer      *time.Timer
+	ended      bool
+	heldPoll   chan struct{} // closed to end the held long-poll
+	transports map[string]bool
+	reason     string
+
+	sendMu  sync.Mutex
+	lastSeq int64 // highest acknowledged send seq; -1 before any
+
+	msgsIn, msgsOut, bytesIn, bytesOut int64 // under mu
+}
+
+// newSessionID is 128 bits from the CSPRNG, base64url (22 characters).
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// credentialHash binds a session to the Cookie and Authorization of the
+// request that opened it; only the hash is kept.
+func credentialHash(r *http.Request) (sum [32]byte, present bool) {
+	cookie := strings.Join(r.Header.Values("Cookie"), "; ")
+	auth := strings.Join(r.Header.Values("Authorization"), ", ")
+	if cookie == "" && auth == "" {
+		return sum, false
+	}
+	return sha256.Sum256([]byte(cookie + "\x00" + auth)), true
+}
+
+func (s *session) credentialsMatch(r *http.Request) bool {
+	if !s.bound {
+		return true
+	}
+	sum, _ := credentialHash(r)
+	return subtle.ConstantTimeCompare(sum[:], s.creds[:]) == 1
+}
+
+// openSession dials the upstream for a new session and starts reading it.
+func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
+	h.mu.Lock()
+	if len(h.sessions) >= h.set.maxSessions {
+		h.mu.Unlock()
+		return nil, errTooManySessions
+	}
+	h.mu.Unlock()
+	id := newSessionID()
+	s := &session{
+		id:         id,
+		h:          h,
+		started:    time.Now(),
+		owned:      owned,
+		transports: map[string]bool{transport: true},
+		lastSeq:    -1,
+	}
+	s.creds, s.bound = credentialHash(req.r)
+	s.log = msglog.New(msglog.Options{
+		Epoch:    id,
+		Capacity: h.set.buffer,
+		MaxBytes: h.set.logBytes,
+		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
+	})
+	conn, err := upstream.Dial(req.r.Context(), h.upstreamOptions(req, false))
+	if err != nil {
+		h.metrics.dialFailures.Inc()
+		h.log.Warn("upstream dial failed", zap.String("transport", transport), zap.Error(err))
+		return nil, errUpstream
+	}
+	s.conn = conn
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		cancel()
+		_ = conn.Close()
+		return nil, errShuttingDown
+	}
+	h.sessions[id] = s
+	h.runs.Add(1)
+	h.mu.Unlock()
+	h.metrics.sessionsOpen.Inc()
+	h.metrics.sessionsTotal.Inc()
+	go s.run(runCtx)
+	return s, nil
+}
+
+// run reads the upstream into the log until it ends; the session then
+// stays (closed) until its clients have read the end or the TTL passes.
+func (s *session) run(ctx context.Context) {
+	defer s.h.runs.Done()
+	info := s.conn.Run(ctx, s.log)
+	s.log.Close(info)
+	s.mu.Lock()
+	if s.reason == "" {
+		s.reason = "upstream closed: " + info.Reason
+	}
+	s.mu.Unlock()
+}
+
+// upstreamOptions builds the dial options: URL with placeholders filled,
+// route headers, forwarded client headers and X-Forwarded-*.
+func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Options {
+	hdr := http.Header{}
+	for k, v := range h.route.Upstream.Headers {
+		hdr.Set(k, v)
+	}
+	if !reconnect {
+		for _, name := range h.route.Upstream.ForwardHeaders {
+			for _, v := range req.r.Header.Values(name) {
+				hdr.Add(name, v)
+			}
+		}
+		if ip, _, err := net.SplitHostPort(req.r.RemoteAddr); err == nil {
+			hdr.Set("X-Forwarded-For", ip)
+		}
+		proto := "http"
+		if req.r.TLS != nil {
+			proto = "https"
+		}
+		hdr.Set("X-Forwarded-Proto", proto)
+		hdr.Set("X-Forwarded-Host", req.r.Host)
+	}
+	var subprotocols []string
+	if isWebSocketUpgrade(req.r) {
+		for _, v := range req.r.Header.Values("Sec-Websocket-Protocol") {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					subprotocols = append(subprotocols, p)
+				}
+			}
+		}
+	}
+	return upstream.Options{
+		Route:           h.route,
+		URL:             fillURL(h.route.Upstream.URL, req.params),
+		Header:          hdr,
+		Subprotocols:    subprotocols,
+		Reconnect:       reconnect,
+		MaxMessageBytes: h.set.maxMessageBytes,
+		Logger:          h.bridge.log,
+		Metrics:         h.bridge.upstream,
+	}
+}
+
+// fillURL puts placeholder values into the upstream URL, escaped for the
+// part (path or query) they land in.
+func fillURL(raw string, params map[string]string) string {
+	if len(params) == 0 {
+		return raw
+	}
+	path, query, hasQuery := strings.Cut(raw, "?")
+	pathVals := make(map[string]string, len(params))
+	queryVals := make(map[string]string, len(params))
+	for k, v := range params {
+		pathVals[k] = url.PathEscape(v)
+		queryVals[k] = url.QueryEscape(v)
+	}
+	out := routing.Fill(path, pathVals)
+	if hasQuery {
+		out += "?" + routing.Fill(query, queryVals)
+	}
+	return out
+}
+
+// lookupSession finds a session and checks the request's credentials.
+func (h *RouteHandler) lookupSession(req *request, id string) (*session, *apiError) {
+	h.mu.Lock()
+	s := h.sessions[id]
+	h.mu.Unlock()
+	if s == nil {
+		return nil, errSessionNotFound
+	}
+	if !s.credentialsMatch(req.r) {
+		return nil, errForbiddenCreds
+	}
+	return s, nil
+}
+
+// attach counts a client in; false when the session already ended.
+func (s *session) attach(transport string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.clients++
+	s.idleGen++
+	s.transports[transport] = true
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	return true
+}
+
+// detach counts a client out; the last one arms the TTL (an owned session
+// ends at once).
+func (s *session) detach() {
+	s.mu.Lock()
+	s.clients--
+	if s.clients > 0 || s.ended {
+		s.mu.Unlock()
+		return
+	}
+	if s.owned {
+		s.mu.Unlock()
+		s.end(closeNormal, "client left")
+		return
+	}
+	s.idleGen++
+	gen := s.idleGen
+	s.timer = time.AfterFunc(s.h.set.sessionTTL, func() { s.expire(gen) })
+	s.mu.Unlock()
+}
+
+func (s *session) expire(gen int) {
+	s.mu.Lock()
+	stale := gen != s.idleGen || s.clients > 0
+	s.mu.Unlock()
+	if !stale {
+		s.end(closeNormal, "session ttl expired")
+	}
+}
+
+// end closes the session's upstream and forgets the session. Idempotent.
+func (s *session) end(code int, reason string) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.reason == "" {
+		s.reason = reason
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.heldPoll != nil {
+		close(s.heldPoll)
+		s.heldPoll = nil
+	}
+	s.mu.Unlock()
+
+	s.log.Close(msg.CloseInfo{Code: code, Reason: reason})
+	s.cancel()
+	_ = s.conn.Close()
+	h := s.h
+	h.mu.Lock()
+	delete(h.sessions, s.id)
+	h.mu.Unlock()
+	h.metrics.sessionsOpen.Dec()
+	s.logEnd()
+}
+
+func (s *session) logEnd() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := make([]string, 0, len(s.transports))
+	for t := range s.transports {
+		ts = append(ts, t)
+	}
+	s.h.log.Info("session finished",
+		zap.String("session", s.id[:8]), // a prefix: the full id is a bearer secret
+		zap.Strings("transports", ts),
+		zap.Int64("messages_in", s.msgsIn),
+		zap.Int64("messages_out", s.msgsOut),
+		zap.Int64("bytes_in", s.bytesIn),
+		zap.Int64("bytes_out", s.bytesOut),
+		zap.Duration("duration", time.Since(s.started)),
+		zap.String("reason", s.reason))
+}
+
+// countOut and countIn keep the per-session totals for the finish line.
+func (s *session) countOut(msgs, bytes int) {
+	s.mu.Lock()
+	s.msgsOut += int64(msgs)
+	s.bytesOut += int64(bytes)
+	s.mu.Unlock()
+}
+
+func (s *session) countIn(msgs, bytes int) {
+	s.mu.Lock()
+	s.msgsIn += int64(msgs)
+	s.bytesIn += int64(bytes)
+	s.mu.Unlock()
+}
+
+// holdPoll registers a long-poll as the session's held one, ending any
+// previous one at once; release with the returned func.
+func (s *session) holdPoll() (superseded <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.heldPoll != nil {
+		close(s.heldPoll)
+	}
+	if s.ended {
+		close(ch)
+	} else {
+		s.heldPoll = ch
+	}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		if s.heldPoll == ch {
+			s.heldPoll = nil
+		}
+		s.mu.Unlock()
+	}
+}
+
+// send forwards client messages to the upstream in order, once per seq.
+func (s *session) send(ctx context.Context, seq int64, msgs []msg.Message) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if seq >= 0 && seq <= s.lastSeq {
+		return nil // a retry of an acknowledged send
+	}
+	for _, m := range msgs {
+		if err := s.conn.Send(ctx, m); err != nil {
+			return err
+		}
+	}
+	if seq >= 0 {
+		s.lastSeq = seq
+	}
+	return nil
+}
+
+var errEnded = errors.New("bridge: session ended")

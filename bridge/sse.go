@@ -1,0 +1,95 @@
+package bridge
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// serveSSE is GET /sse (or the route path with Accept: text/event-stream).
+func (h *RouteHandler) serveSSE(req *request, transport string) {
+	r := req.r
+	cursor := r.Header.Get("Last-Event-ID")
+	if cursor == "" {
+		cursor = r.URL.Query().Get("lastEventId")
+	}
+	a, aerr := h.attach(req, transport, cursor, false)
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
+	defer a.done()
+
+	hdr := req.w.Header()
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	req.w.WriteHeader(http.StatusOK)
+
+	sw := &sseWriter{w: req.w, rc: http.NewResponseController(req.w)}
+	defer sw.rc.SetWriteDeadline(time.Time{})
+	b := sw.scratch[:0]
+	if n := h.set.ssePadding; n > 0 {
+		b = append(b, ':')
+		for range n {
+			b = append(b, ' ')
+		}
+		b = append(b, '\n')
+	}
+	b = append(b, "retry: 2000\n\n"...)
+	if id := a.sessionID(); id != "" {
+		b = append(b, "event: session\ndata: "...)
+		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = append(b, "\n\n"...)
+	}
+	if sw.write(b) != nil || sw.flush() != nil {
+		return
+	}
+	h.pump(r.Context(), a, sw)
+}
+
+// appendSessionJSON is {"session":ID,"send":URL,"cursor":C}.
+func appendSessionJSON(b []byte, id, prefix, cursor string) []byte {
+	b = append(b, `{"session":`...)
+	b = wire.AppendJSONString(b, id)
+	b = append(b, `,"send":`...)
+	b = wire.AppendJSONString(b, prefix+"/send?session="+id)
+	b = append(b, `,"cursor":`...)
+	b = wire.AppendJSONString(b, cursor)
+	return append(b, '}')
+}
+
+// sseWriter writes SSE events; message events are the log's cached bytes.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	scratch [512]byte
+}
+
+func (s *sseWriter) write(b []byte) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeWait))
+	_, err := s.w.Write(b)
+	return err
+}
+
+func (s *sseWriter) entry(e *msglog.Entry) (int, error) {
+	return len(e.Msg.Data), s.write(e.Encoded(msglog.FormatSSE, encodeSSE))
+}
+
+func (s *sseWriter) gap(g *msglog.Gap) error {
+	data := wire.AppendGapJSON(s.scratch[:0], g.From, g.To)
+	return s.write(wire.AppendSSE(nil, g.To, "gap", data))
+}
+
+func (s *sseWriter) close(info msg.CloseInfo) error {
+	data := wire.AppendCloseJSON(s.scratch[:0], info.Code, info.Reason)
+	return s.write(wire.AppendSSE(nil, "", "close", data))
+}
+
+func (s *sseWriter) heartbeat() error { return s.write([]byte(":\n")) }
+func (s *sseWriter) goingAway() error { return s.write([]byte("retry: 2000\n\n")) }
+func (s *sseWriter) flush() error     { return s.rc.Flush() }

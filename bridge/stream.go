@@ -1,0 +1,103 @@
+package bridge
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// maxStreamPadding bounds ?padding=.
+const maxStreamPadding = 64 << 10
+
+// serveStream is GET /stream: chunked NDJSON, one JSON object a line.
+// Lines: a session line first in session mode, message objects, gap and
+// closed lines; a bare newline is a heartbeat.
+func (h *RouteHandler) serveStream(req *request, transport string) {
+	q := req.r.URL.Query()
+	padding := 0
+	if p := q.Get("padding"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			writeError(req.w, errorf(http.StatusBadRequest, "bad_padding", "padding must be a non-negative integer"))
+			return
+		}
+		padding = min(n, maxStreamPadding)
+	}
+	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
+	defer a.done()
+
+	hdr := req.w.Header()
+	hdr.Set("Content-Type", "application/x-ndjson")
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	req.w.WriteHeader(http.StatusOK)
+
+	sw := &ndjsonWriter{w: req.w, rc: http.NewResponseController(req.w)}
+	defer sw.rc.SetWriteDeadline(time.Time{})
+	var b []byte
+	if padding > 0 {
+		b = make([]byte, padding, padding+1)
+		for i := range b {
+			b[i] = ' '
+		}
+		b = append(b, '\n')
+	}
+	if id := a.sessionID(); id != "" {
+		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = append(b, '\n')
+	}
+	if len(b) > 0 && (sw.write(b) != nil || sw.flush() != nil) {
+		return
+	}
+	h.pump(req.r.Context(), a, sw)
+}
+
+type ndjsonWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	scratch [256]byte
+}
+
+func (s *ndjsonWriter) write(b []byte) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeWait))
+	_, err := s.w.Write(b)
+	return err
+}
+
+var newline = []byte{'\n'}
+
+func (s *ndjsonWriter) entry(e *msglog.Entry) (int, error) {
+	if err := s.write(e.Encoded(msglog.FormatJSON, encodeJSON)); err != nil {
+		return 0, err
+	}
+	_, err := s.w.Write(newline)
+	return len(e.Msg.Data), err
+}
+
+// gap is {"id":TO,"gap":{"from":F,"to":T}}: its id is where to resume.
+func (s *ndjsonWriter) gap(g *msglog.Gap) error {
+	b := append(s.scratch[:0], `{"id":`...)
+	b = wire.AppendJSONString(b, g.To)
+	b = append(b, `,"gap":`...)
+	b = wire.AppendGapJSON(b, g.From, g.To)
+	return s.write(append(b, "}\n"...))
+}
+
+func (s *ndjsonWriter) close(info msg.CloseInfo) error {
+	b := append(s.scratch[:0], `{"closed":`...)
+	b = wire.AppendCloseJSON(b, info.Code, info.Reason)
+	return s.write(append(b, "}\n"...))
+}
+
+func (s *ndjsonWriter) heartbeat() error { return s.write(newline) }
+func (s *ndjsonWriter) goingAway() error { return nil }
+func (s *ndjsonWriter) flush() error     { return s.rc.Flush() }

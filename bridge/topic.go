@@ -1,0 +1,208 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/upstream"
+)
+
+// topic is one shared upstream in broadcast mode, fanned out to every
+// subscriber through its log. One per route and placeholder values.
+type topic struct {
+	key   string
+	h     *RouteHandler
+	log   *msglog.Log
+	ready chan struct{} // closed when the dial finished (conn or dialErr set)
+	conn  upstream.Conn
+	err   *apiError
+
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	subs    int
+	idleGen int
+	timer   *time.Timer
+	ended   bool
+}
+
+func topicKey(params map[string]string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(params[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// newEpoch names one incarnation of a topic in its cursors.
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// subscribe finds or opens the request's topic and counts a subscriber in;
+// call unsubscribe when done.
+func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
+	key := topicKey(req.params)
+	for {
+		h.mu.Lock()
+		if h.closing {
+			h.mu.Unlock()
+			return nil, errShuttingDown
+		}
+		t := h.topics[key]
+		created := false
+		if t == nil {
+			t = &topic{key: key, h: h, ready: make(chan struct{})}
+			t.log = msglog.New(msglog.Options{
+				Epoch:    newEpoch(),
+				Capacity: h.set.buffer,
+				MaxBytes: h.set.logBytes,
+				OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
+			})
+			h.topics[key] = t
+			h.runs.Add(1)
+			created = true
+		}
+		h.mu.Unlock()
+		if created {
+			t.open(req)
+		}
+		select {
+		case <-t.ready:
+		case <-req.r.Context().Done():
+			return nil, errShuttingDown
+		}
+		if t.err != nil {
+			return nil, t.err
+		}
+		if t.attach() {
+			return t, nil
+		}
+		// It ended between lookup and attach: take the next incarnation.
+	}
+}
+
+// open dials the shared upstream (reconnecting: only config errors fail) and
+// starts reading it. Called once, by the subscriber that created the topic.
+func (t *topic) open(req *request) {
+	h := t.h
+	// Dial outside any request's lifetime: the topic outlives its first
+	// subscriber.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	conn, err := upstream.Dial(ctx, h.upstreamOptions(req, true))
+	if err != nil {
+		h.metrics.dialFailures.Inc()
+		h.log.Warn("topic upstream dial failed", zap.Error(err))
+		t.err = errUpstream
+		cancel()
+		h.mu.Lock()
+		if h.topics[t.key] == t {
+			delete(h.topics, t.key)
+		}
+		h.mu.Unlock()
+		h.runs.Done()
+		close(t.ready)
+		return
+	}
+	t.conn = conn
+	h.metrics.topicsOpen.Inc()
+	close(t.ready)
+	go t.run(ctx)
+}
+
+func (t *topic) run(ctx context.Context) {
+	defer t.h.runs.Done()
+	info := t.conn.Run(ctx, t.log)
+	t.log.Close(info)
+}
+
+func (t *topic) attach() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return false
+	}
+	t.subs++
+	t.idleGen++
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	return true
+}
+
+// detach counts a subscriber out; the last one arms idle_close.
+func (t *topic) detach() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subs--
+	if t.subs > 0 || t.ended {
+		return
+	}
+	t.idleGen++
+	gen := t.idleGen
+	t.timer = time.AfterFunc(t.h.set.idleClose, func() {
+		t.mu.Lock()
+		stale := gen != t.idleGen || t.subs > 0
+		t.mu.Unlock()
+		if !stale {
+			t.end("idle")
+		}
+	})
+}
+
+// end closes the shared upstream and forgets the topic. Idempotent.
+func (t *topic) end(reason string) {
+	t.mu.Lock()
+	if t.ended {
+		t.mu.Unlock()
+		return
+	}
+	t.ended = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.mu.Unlock()
+	<-t.ready // a topic is only ended after its dial finished
+	if t.err != nil {
+		return
+	}
+	code := closeNormal
+	if reason == "shutdown" {
+		code = closeShutdown
+	}
+	t.log.Close(msg.CloseInfo{Code: code, Reason: reason})
+	t.cancel()
+	_ = t.conn.Close()
+	h := t.h
+	h.mu.Lock()
+	if h.topics[t.key] == t {
+		delete(h.topics, t.key)
+	}
+	h.mu.Unlock()
+	h.metrics.topicsOpen.Dec()
+	h.log.Debug("topic closed", zap.String("reason", reason))
+}

@@ -1,0 +1,222 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// closeGrace is how long we wait for the client's close frame after ours.
+const closeGrace = 5 * time.Second
+
+// wsWriteBuffers are shared by all connections between writes: idle
+// connections hold no write buffer.
+var wsWriteBuffers = &sync.Pool{}
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 4096,
+	WriteBufferPool: wsWriteBuffers,
+	// Origins are checked by the route before upgrading.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// serveWebSocket is the route path with Upgrade: websocket, or /ws. In
+// session mode a new connection opens its own session (closed with it) and
+// frames pass unchanged; ?session=&cursor= attach to an existing one. In
+// broadcast mode it subscribes to the topic. ?format=json sends message
+// objects instead of raw data.
+func (h *RouteHandler) serveWebSocket(req *request, transport string) {
+	q := req.r.URL.Query()
+	jsonFormat := q.Get("format") == "json"
+	a, aerr := h.attach(req, transport, q.Get("cursor"), true)
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
+	defer a.done()
+	var respHeader http.Header
+	if a.sess != nil {
+		if p := a.sess.conn.Subprotocol(); p != "" {
+			respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
+		}
+	}
+	// The upgrade writes its own error answer on failure.
+	ws, err := upgrader.Upgrade(req.w, req.r, respHeader)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
+	c.serve(req.r.Context())
+}
+
+// wsClient is one client WebSocket: the handler goroutine reads, one
+// writer goroutine (pump) writes.
+type wsClient struct {
+	h    *RouteHandler
+	a    *attachment
+	ws   *websocket.Conn
+	json bool
+}
+
+func (c *wsClient) serve(ctx context.Context) {
+	pongWait := 2*c.h.set.heartbeat + closeGrace
+	c.ws.SetReadLimit(c.h.set.maxMessageBytes)
+	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+
+	writerCtx, stopWriter := context.WithCancel(ctx)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		w := &wsWriter{c: c}
+		c.h.pump(writerCtx, c.a, w)
+		// Our close frame is out (or the connection broke): give the
+		// client a moment to answer, then unblock the reader.
+		_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	}()
+	defer func() {
+		stopWriter()
+		<-writerDone
+	}()
+
+	for {
+		kind, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return // includes ErrReadLimit, after which gorilla sent 1009
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if err := c.forward(ctx, kind, data); err != nil {
+			c.closeWith(err)
+			return
+		}
+	}
+}
+
+// forward sends one client frame to the upstream.
+func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
+	m := msg.Message{Data: data, Binary: kind == websocket.BinaryMessage}
+	a := c.a
+	var err error
+	switch {
+	case a.sess != nil:
+		err = a.sess.send(ctx, -1, []msg.Message{m})
+		if err == nil {
+			a.sess.countIn(1, len(data))
+		}
+	case !c.h.set.clientSend:
+		return errSendNotAllowed
+	default:
+		err = a.top.conn.Send(ctx, m)
+	}
+	if err != nil {
+		return err
+	}
+	a.tm.messagesIn.Inc()
+	a.tm.bytesIn.Add(float64(len(data)))
+	return nil
+}
+
+// closeWith ends the connection after a failed client send.
+func (c *wsClient) closeWith(err error) {
+	code, reason := websocket.CloseInternalServerErr, "upstream send failed"
+	switch {
+	case errors.Is(err, errSendNotAllowed), errors.Is(err, upstream.ErrSendUnsupported):
+		code, reason = websocket.ClosePolicyViolation, "sending is not allowed on this route"
+	case errors.Is(err, upstream.ErrMessageTooLarge):
+		code, reason = websocket.CloseMessageTooBig, "message too large"
+	case errors.Is(err, upstream.ErrClosed):
+		return // the writer delivers the upstream's own close
+	case errors.Is(err, upstream.ErrNotConnected):
+		code, reason = websocket.CloseTryAgainLater, "upstream reconnecting"
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
+}
+
+// wsWriter is the writer goroutine's view of the connection. Raw frames in
+// session mode and broadcast; JSON objects with ?format=json.
+type wsWriter struct {
+	c *wsClient
+}
+
+func (w *wsWriter) write(kind int, b []byte) error {
+	ws := w.c.ws
+	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return ws.WriteMessage(kind, b)
+}
+
+func (w *wsWriter) entry(e *msglog.Entry) (int, error) {
+	if w.c.json {
+		return len(e.Msg.Data), w.write(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
+	}
+	if e.Kind == msglog.KindGap {
+		// A raw WebSocket cannot carry a gap in-band without changing the
+		// app's protocol; upstream reconnect gaps are only counted.
+		return 0, nil
+	}
+	kind := websocket.TextMessage
+	if e.Msg.Binary {
+		kind = websocket.BinaryMessage
+	}
+	return len(e.Msg.Data), w.write(kind, e.Msg.Data)
+}
+
+func (w *wsWriter) gap(g *msglog.Gap) error {
+	if w.c.json {
+		b := []byte(`{"id":`)
+		b = wire.AppendJSONString(b, g.To)
+		b = append(b, `,"gap":`...)
+		b = wire.AppendGapJSON(b, g.From, g.To)
+		return w.write(websocket.TextMessage, append(b, '}'))
+	}
+	// Raw frames cannot say "you missed some": close rather than skip.
+	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
+	return errors.New("bridge: gap on a raw websocket")
+}
+
+func (w *wsWriter) close(info msg.CloseInfo) error {
+	code := clientCloseCode(info.Code)
+	reason := info.Reason
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	return w.c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
+}
+
+func (w *wsWriter) heartbeat() error {
+	return w.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+}
+
+func (w *wsWriter) goingAway() error {
+	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
+}
+
+func (w *wsWriter) flush() error { return nil }
+
+// clientCloseCode maps an upstream close code to one that may be sent on
+// the wire: 1005 (no status) becomes 1000, 1006/1015 (abnormal, TLS)
+// become 1014 (bad gateway), other reserved values 1011.
+func clientCloseCode(code int) int {
+	switch {
+	case code == 1005 || code == 0:
+		return closeNormal
+	case code == 1006 || code == 1015:
+		return closeBadGateway
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
+		return code
+	default:
+		return websocket.CloseInternalServerErr
+	}
+}
