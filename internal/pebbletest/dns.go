@@ -3,35 +3,85 @@ package pebbletest
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
+	"sync"
 	"testing"
+	"time"
 )
 
-// startLoopbackDNS runs a tiny UDP DNS server that answers every A question
-// with 127.0.0.1 and every other question with an empty NOERROR answer. Pebble
+// startLoopbackDNS runs a tiny DNS server, over TCP (what Pebble's VA uses)
+// and UDP on the same loopback port, that answers every A question with
+// 127.0.0.1 and every other question with an empty NOERROR answer. Pebble
 // is started with -dnsserver pointing here, so its validation authority finds
 // the test gateway on loopback for any domain name ("gw.bridgeway.test") and
 // never depends on /etc/hosts (where "localhost" may resolve to ::1 first,
 // and Pebble dials only the first address). It is stopped by t.Cleanup.
 func startLoopbackDNS(t testing.TB) string {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pebbletest: dns listen: %v", err)
+	var (
+		tcpLn   net.Listener
+		udpConn net.PacketConn
+		err     error
+	)
+	// The UDP port may be taken by someone else: try a few TCP ports.
+	for range 10 {
+		tcpLn, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("pebbletest: dns listen: %v", err)
+		}
+		udpConn, err = net.ListenPacket("udp", tcpLn.Addr().String())
+		if err == nil {
+			break
+		}
+		_ = tcpLn.Close()
 	}
-	done := make(chan struct{})
+	if err != nil {
+		t.Fatalf("pebbletest: dns listen udp: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]struct{}{}
+	wg.Add(2)
 	go func() {
-		defer close(done)
-		serveLoopbackDNS(conn)
+		defer wg.Done()
+		serveLoopbackDNSUDP(udpConn)
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := tcpLn.Accept()
+			if err != nil {
+				return // closed by cleanup
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveLoopbackDNSTCP(c)
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			}()
+		}
 	}()
 	t.Cleanup(func() {
-		_ = conn.Close()
-		<-done
+		_ = udpConn.Close()
+		_ = tcpLn.Close()
+		mu.Lock()
+		for c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
 	})
-	return conn.LocalAddr().String()
+	return tcpLn.Addr().String()
 }
 
-func serveLoopbackDNS(conn net.PacketConn) {
+func serveLoopbackDNSUDP(conn net.PacketConn) {
 	buf := make([]byte, 512) // classic DNS over UDP limit
 	for {
 		n, addr, err := conn.ReadFrom(buf)
@@ -43,6 +93,35 @@ func serveLoopbackDNS(conn net.PacketConn) {
 			continue // not a question we understand: let the client time out
 		}
 		_, _ = conn.WriteTo(reply, addr)
+	}
+}
+
+// serveLoopbackDNSTCP answers length-prefixed queries until the client
+// hangs up, a query is malformed, or the connection idles for a while.
+func serveLoopbackDNSTCP(c net.Conn) {
+	defer func() { _ = c.Close() }()
+	var size [2]byte
+	buf := make([]byte, 4096)
+	for {
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(size[:]))
+		if n > len(buf) {
+			return
+		}
+		if _, err := io.ReadFull(c, buf[:n]); err != nil {
+			return
+		}
+		reply, err := loopbackAnswer(buf[:n])
+		if err != nil {
+			return
+		}
+		msg := binary.BigEndian.AppendUint16(nil, uint16(len(reply)))
+		if _, err := c.Write(append(msg, reply...)); err != nil {
+			return
+		}
 	}
 }
 
