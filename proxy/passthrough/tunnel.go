@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -60,10 +61,18 @@ type direction struct {
 	closeSent bool // the gateway sent its own close to dst: forward nothing more
 	broken    bool // dst stopped mid-frame or is shut: inject nothing
 	hdrBuf    [maxFrameHeader]byte
+	// forwardedClose is set once a peer's close frame went through.
+	forwardedClose atomic.Bool
+	other          *direction
 }
 
+// errClosingHandshakeDone ends a pump once both peers' close frames went
+// through: nothing more may follow, so the tunnel can close at once instead
+// of waiting for the client to drop the TCP connection.
+var errClosingHandshakeDone = errors.New("closing handshake done")
+
 func newTunnel(h *Handler, client net.Conn, clientReader io.Reader, upstream net.Conn, upstreamReader io.Reader) *tunnel {
-	return &tunnel{
+	t := &tunnel{
 		h:          h,
 		client:     client,
 		upstream:   upstream,
@@ -71,6 +80,8 @@ func newTunnel(h *Handler, client net.Conn, clientReader io.Reader, upstream net
 		toUpstream: &direction{name: "client_to_upstream", src: clientReader, dst: upstream, mask: true, lock: make(chan struct{}, 1)},
 		done:       make(chan struct{}),
 	}
+	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
+	return t
 }
 
 func (d *direction) acquire() { d.lock <- struct{}{} }
@@ -125,6 +136,10 @@ func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream, reasonBadClient) 
 // destination and gives the other direction closeGrace to finish.
 func (t *tunnel) pump(d *direction, badFrameReason string) {
 	err := d.copyFrames()
+	if errors.Is(err, errClosingHandshakeDone) {
+		t.closeBoth()
+		return
+	}
 	if errors.Is(err, errFrame) {
 		t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
 		ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
@@ -165,6 +180,12 @@ func (d *direction) copyFrames() error {
 		d.release()
 		if err != nil {
 			return err
+		}
+		if h.opcode == opClose {
+			d.forwardedClose.Store(true)
+			if d.other.forwardedClose.Load() {
+				return errClosingHandshakeDone
+			}
 		}
 	}
 }
