@@ -99,7 +99,10 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 	})
 	st.magic = certmagic.New(st.cache, certmagic.Config{
 		Storage: st.storage,
-		Logger:  logger.Named("magic"),
+		// Clients that send no SNI (old ones, access by IP address) get
+		// the first domain's certificate rather than a failed handshake.
+		DefaultServerName: domains[0],
+		Logger:            logger.Named("magic"),
 	})
 	st.issuer = certmagic.NewACMEIssuer(st.magic, certmagic.ACMEIssuer{
 		CA:           ca,

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,6 +145,17 @@ func TestACMEHTTP01(t *testing.T) {
 		t.Fatal("Pebble never fetched an HTTP-01 answer from HTTPHandler")
 	}
 
+	// A client that sends no SNI gets the first domain's certificate.
+	conn, err := tls.Dial("tcp", httpsLn.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("handshake without SNI: %v", err)
+	}
+	names := conn.ConnectionState().PeerCertificates[0].DNSNames
+	_ = conn.Close()
+	if len(names) != 1 || names[0] != testDomain {
+		t.Fatalf("without SNI got a certificate for %v", names)
+	}
+
 	// Other plain requests still reach next.
 	resp, body := get(t, plainClient(t), "http://"+plainLn.Addr().String()+"/other")
 	if resp.StatusCode != http.StatusOK || body != "hello over HTTP/1.1" {
@@ -166,25 +178,39 @@ func TestACMEHTTP01(t *testing.T) {
 }
 
 // TestACMETLSALPN01 obtains a certificate validated over TLS-ALPN-01 on the
-// HTTPS listener served with m.TLSConfig() (Pebble's httpPort is closed).
+// HTTPS listener served with m.TLSConfig(). HTTP-01 cannot succeed: the
+// plain listener Pebble checks answers 404 to everything (and, being busy,
+// keeps certmagic from serving challenges on a listener of its own).
 func TestACMETLSALPN01(t *testing.T) {
-	httpsLn, closedLn := listen(t), listen(t)
-	closedPort := closedLn.Addr().(*net.TCPAddr).Port
-	_ = closedLn.Close()
+	httpsLn, plainLn := listen(t), listen(t)
+	plainPort := plainLn.Addr().(*net.TCPAddr).Port
+	serveHTTP(t, plainLn, http.NotFoundHandler())
 	p := pebbletest.Run(t, pebbletest.Options{
-		HTTPPort: closedPort,
+		HTTPPort: plainPort,
 		TLSPort:  httpsLn.Addr().(*net.TCPAddr).Port,
 	})
 
-	m, err := New(context.Background(), acmeConfig(p, httpsLn.Addr().String(), t.TempDir()), zaptest.NewLogger(t))
+	m, err := New(context.Background(), acmeConfig(p, httpsLn.Addr().String(), t.TempDir()),
+		zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	defer m.Close()
-	serveHTTPS(t, httpsLn, m.TLSConfig(), protoHandler)
+	var alpnHellos atomic.Int64
+	tlsCfg := m.TLSConfig()
+	tlsCfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if slices.Contains(hello.SupportedProtos, "acme-tls/1") {
+			alpnHellos.Add(1)
+		}
+		return nil, nil // keep tlsCfg
+	}
+	serveHTTPS(t, httpsLn, tlsCfg, protoHandler)
 
 	waitReady(t, m)
 	checkServedByPebble(t, p, httpsLn.Addr().String())
+	if alpnHellos.Load() == 0 {
+		t.Fatal("Pebble never made a TLS-ALPN-01 handshake")
+	}
 }
 
 // TestACMECloseWhileCANeverAnswers: Close returns promptly and leaves no
