@@ -28,7 +28,14 @@ type decoder struct {
 	bad     map[string]bool
 	anchors []anchorDef
 	env     func(string) (string, bool)
+	dropped int // problems not kept once maxCollected was reached
 }
+
+// Bounds on the problems kept: aliases can repeat one bad value many times.
+const (
+	maxCollected = 10000
+	maxReported  = 100
+)
 
 type anchorDef struct {
 	name   string
@@ -49,6 +56,10 @@ func (d *decoder) errorAt(p pos, path, format string, args ...any) {
 // report records a problem without marking path unreadable (unknown or
 // duplicate keys: the mapping itself is still usable).
 func (d *decoder) report(p pos, path, format string, args ...any) {
+	if len(d.errs) >= maxCollected {
+		d.dropped++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
 		msg = path + ": " + msg

@@ -43,7 +43,7 @@ func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*C
 		v.validate()
 	}
 	if len(d.errs) > 0 {
-		return nil, d.errs.sortAndDedupe()
+		return nil, d.finalErrors()
 	}
 	return cfg, nil
 }
@@ -76,4 +76,16 @@ func (d *decoder) parseDocument(data []byte) (ast.Node, bool) {
 		return nil, false
 	}
 	return bodies[0].Body, true
+}
+
+// finalErrors sorts the problems and keeps the first maxReported, ending
+// with a line that says how many more there were.
+func (d *decoder) finalErrors() ErrorList {
+	list := d.errs.sortAndDedupe()
+	if more := len(list) - maxReported + d.dropped; more > 0 && len(list) > maxReported {
+		next := list[maxReported]
+		list = append(list[:maxReported], &Error{File: d.file, Line: next.Line, Col: next.Col,
+			Msg: fmt.Sprintf("too many problems: %d more not shown", more)})
+	}
+	return list
 }

@@ -114,3 +114,23 @@ func TestMarshalRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestTooManyProblemsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("routes:\n  - path: /a\n    upstream: {url: \"ws://h:1\"}\n    transports: [")
+	for i := 0; i < 500; i++ {
+		b.WriteString("bad, ")
+	}
+	b.WriteString("bad]\n")
+	_, err := parseWithEnv("many.yaml", []byte(b.String()), noEnv)
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v", err)
+	}
+	if len(list) != maxReported+1 {
+		t.Fatalf("got %d lines, want %d", len(list), maxReported+1)
+	}
+	if last := list[len(list)-1]; last.Msg != "too many problems: 401 more not shown" || last.Line != 4 {
+		t.Errorf("last line = %q", last.Error())
+	}
+}
