@@ -94,6 +94,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		if err != nil {
 			return nil, errBadCursor
 		}
+		s.log.Ack(c.Seq) // the client has everything up to its cursor
 		a.rd = rd
 	case sid != "":
 		var aerr *apiError

@@ -18,6 +18,12 @@ const (
 	batchSize = 64
 )
 
+// slowClientWait is how long a session's upstream is held back (flow
+// control) for a client that does not take its messages before the oldest
+// are dropped (slow_client: drop_oldest → gap; disconnect → closed). A var
+// so tests can shorten it.
+var slowClientWait = writeWait
+
 // streamWriter is a push transport's view of the wire (SSE, NDJSON
 // stream, WebSocket). pump drives it; it only formats and writes.
 type streamWriter interface {
@@ -78,6 +84,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 			if w.flush() != nil {
 				return
 			}
+			a.log().Ack(a.rd.Pos())
 			continue
 		}
 		select {

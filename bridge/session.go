@@ -107,6 +107,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 		Epoch:    id,
 		Capacity: h.set.buffer,
 		MaxBytes: h.set.logBytes,
+		AckWait:  slowClientWait,
 		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 	})
 	conn, err := upstream.Dial(req.r.Context(), h.upstreamOptions(req, false))

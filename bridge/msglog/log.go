@@ -10,6 +10,7 @@ package msglog
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/wire"
@@ -71,6 +72,14 @@ type Options struct {
 	Capacity int
 	// MaxBytes bounds the retained payload bytes; 0 means no byte bound.
 	MaxBytes int64
+	// AckWait turns on flow control (session mode): when the log is full
+	// and its oldest entry was not yet acknowledged (Ack), Append waits up
+	// to AckWait for the client to catch up before evicting. This turns a
+	// burst into backpressure on the upstream instead of a gap, while a
+	// client that stays stuck still cannot hold memory or the upstream
+	// for longer. Zero: never wait (broadcast: a slow subscriber must
+	// not delay the others).
+	AckWait time.Duration
 	// OnEvict is called (under the log's lock, keep it cheap) with the number
 	// of message entries dropped to make room.
 	OnEvict func(n int)
@@ -85,6 +94,7 @@ type Log struct {
 	capacity int
 	maxBytes int64
 	onEvict  func(int)
+	ackWait  time.Duration
 
 	mu     sync.Mutex
 	ring   []*Entry
@@ -95,6 +105,8 @@ type Log struct {
 	closed bool
 	info   msg.CloseInfo
 	wake   chan struct{}
+	acked  uint64        // highest position the client acknowledged
+	space  chan struct{} // closed when acked advances or the log closes
 }
 
 // New makes an empty log.
@@ -107,6 +119,7 @@ func New(opts Options) *Log {
 		capacity: opts.Capacity,
 		maxBytes: opts.MaxBytes,
 		onEvict:  opts.OnEvict,
+		ackWait:  opts.AckWait,
 		ring:     make([]*Entry, 0, min(opts.Capacity, 64)),
 		next:     1,
 		wake:     make(chan struct{}),
@@ -128,6 +141,7 @@ func (l *Log) Gap(reason string) { l.add(KindGap, msg.Message{}, reason) }
 func (l *Log) add(kind Kind, m msg.Message, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.waitForSpace()
 	if l.closed {
 		return
 	}
@@ -150,6 +164,49 @@ func (l *Log) add(kind Kind, m msg.Message, reason string) {
 	l.push(e)
 	close(l.wake)
 	l.wake = make(chan struct{})
+}
+
+// waitForSpace blocks (lock released) while flow control says the oldest
+// entry is still unacknowledged, at most ackWait. Called with l.mu held.
+func (l *Log) waitForSpace() {
+	if l.ackWait <= 0 {
+		return
+	}
+	var timer *time.Timer
+	for !l.closed && l.count >= l.capacity && l.ring[l.head].Seq > l.acked {
+		if timer == nil {
+			timer = time.NewTimer(l.ackWait)
+			defer timer.Stop()
+		}
+		if l.space == nil {
+			l.space = make(chan struct{})
+		}
+		space := l.space
+		l.mu.Unlock()
+		select {
+		case <-space:
+			l.mu.Lock()
+		case <-timer.C:
+			l.mu.Lock()
+			return
+		}
+	}
+}
+
+// Ack records that the client has everything up to seq (it sent that
+// cursor back, or a stream wrote it out), so those entries may be evicted
+// without loss.
+func (l *Log) Ack(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq <= l.acked {
+		return
+	}
+	l.acked = seq
+	if l.space != nil {
+		close(l.space)
+		l.space = nil
+	}
 }
 
 // push stores e, evicting the oldest entries beyond capacity or bytes.
@@ -194,6 +251,10 @@ func (l *Log) Close(info msg.CloseInfo) {
 	l.closed = true
 	l.info = info
 	close(l.wake)
+	if l.space != nil {
+		close(l.space)
+		l.space = nil
+	}
 }
 
 // Closed reports whether Close was called, and its info.

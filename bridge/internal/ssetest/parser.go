@@ -24,6 +24,7 @@ type Parser struct {
 	r         *bufio.Reader
 	started   bool
 	lastID    string
+	idBuffer  string
 	eventType string
 	data      strings.Builder
 	hasData   bool
@@ -101,7 +102,7 @@ func (p *Parser) Next() (Event, error) {
 			p.hasData = true
 		case "id":
 			if !strings.ContainsRune(value, 0) {
-				p.lastID = value
+				p.idBuffer = value
 			}
 		case "retry":
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 && isDigits(value) {
@@ -121,6 +122,9 @@ func isDigits(s string) bool {
 }
 
 func (p *Parser) dispatch() (Event, bool) {
+	// The last event ID only changes when an event is complete, so a
+	// stream cut mid-event resumes before it.
+	p.lastID = p.idBuffer
 	data := p.data.String()
 	typ := p.eventType
 	p.data.Reset()
