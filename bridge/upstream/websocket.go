@@ -147,7 +147,7 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		c.ws = nil
 		c.mu.Unlock()
 		if ws != nil {
-			ws.Close()
+			c.hangUp(ws) // stopped before reading it
 		}
 	}()
 
@@ -229,16 +229,22 @@ func (c *wsConn) keepalive(runCtx context.Context, ws *websocket.Conn, done <-ch
 		case <-done:
 			return
 		case <-runCtx.Done():
-			info := endInfo(c.closed)
-			payload := websocket.FormatCloseMessage(info.Code, info.Reason)
-			_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
-			ws.Close() // unblocks ReadMessage
+			c.hangUp(ws) // unblocks ReadMessage
 			return
 		case <-ticker.C:
 			// A failed ping shows up as a read error or deadline soon enough.
 			_ = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.timeout))
 		}
 	}
+}
+
+// hangUp tells the upstream why we leave (1000 after Close, 1001 when ctx
+// ended) and closes the socket.
+func (c *wsConn) hangUp(ws *websocket.Conn) {
+	info := endInfo(c.closed)
+	payload := websocket.FormatCloseMessage(info.Code, info.Reason)
+	_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
+	ws.Close()
 }
 
 // stopping reports whether Run must end: ctx done or Close called. Close
@@ -319,10 +325,7 @@ func (c *wsConn) Close() error {
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
-		// Run (if running) also hangs up; closing twice is harmless.
-		payload := websocket.FormatCloseMessage(CloseNormal, "")
-		_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
-		ws.Close()
+		c.hangUp(ws) // Run, if running, hangs up too; closing twice is harmless
 	}
 	return nil
 }
