@@ -1,0 +1,261 @@
+/* bridgeway browser client: plain ES5, no dependencies. See docs/client.md */
+(function (g) {
+"use strict";
+var jn = 0;
+function noop() {}
+function parse(s) { try { return JSON.parse(s); } catch (e) { return null; } }
+function qs(u, p) {
+	var s = [], k;
+	for (k in p) if (p[k] != null) s.push(k + "=" + encodeURIComponent(p[k]));
+	return s.length ? u + (u.indexOf("?") < 0 ? "?" : "&") + s.join("&") : u;
+}
+function b64(buf) {
+	var b = new Uint8Array(buf), s = "", i;
+	for (i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+	return g.btoa(s);
+}
+function backoff(n) { return Math.min(30000, 250 * Math.pow(2, n)) * (0.5 + Math.random() / 2); }
+function herr(st, body) { var o = parse(body) || {}; return { status: st, error: o.error || "http_" + st }; }
+
+function xhr(c, method, url, body, type, cb) {
+	var x = new XMLHttpRequest(), done = 0;
+	x.open(method, url, true);
+	if (type) x.setRequestHeader("Content-Type", type);
+	x.withCredentials = c._wc;
+	x.timeout = c._pt;
+	x.onreadystatechange = function () {
+		if (x.readyState === 4 && !done) { done = 1; cb(x.status, x.responseText); }
+	};
+	x.send(body);
+	return { abort: function () { done = 1; x.abort(); } };
+}
+function getJSON(c, url, cb) {
+	return xhr(c, "GET", url, null, null, function (st, body) {
+		var r = st === 200 && parse(body);
+		if (r) cb(null, r); else cb(herr(st, body));
+	});
+}
+// JSONP: a script tag; a late or failed script calls a no-op.
+function jsonp(c, url, cb) {
+	var name = "__bw" + (++jn), s = document.createElement("script"), done = 0, t;
+	function fin(err, r) {
+		if (done) return;
+		done = 1; clearTimeout(t); g[name] = noop;
+		if (s.parentNode) s.parentNode.removeChild(s);
+		if (cb) cb(err, r);
+	}
+	g[name] = function (r) { fin(r && r.error ? r : null, r); };
+	s.onerror = function () { fin({ status: 0, error: "jsonp_failed" }); };
+	t = setTimeout(function () { fin({ status: 0, error: "timeout" }); }, c._pt);
+	s.src = qs(url, { callback: name });
+	document.documentElement.appendChild(s);
+	return { abort: function () { cb = null; fin(); } };
+}
+
+// T[name](c, a) runs attempt a of connection c; a.stop ends it, a.send sends.
+var T = {
+	websocket: function (c, a) {
+		if (!g.WebSocket) return c._drop(a, "unsupported");
+		var raw = c.o.wsFormat === "raw", u = document.createElement("a"), ws;
+		// A session opened by a WebSocket ends with it: open it by a poll.
+		if (!raw && !c._boot) {
+			c._boot = a.stop = getJSON(c, c._u("/poll", { wait: 0 }), function (e, r) {
+				if (a !== c._a) return;
+				if (r && r.session) c.session = r.session;
+				T.websocket(c, a);
+			}).abort;
+			return;
+		}
+		u.href = c._u("/ws", raw ? {} : { format: "json", session: c.session, cursor: c.cursor });
+		ws = new g.WebSocket(u.href.replace(/^http/, "ws"));
+		ws.binaryType = "arraybuffer";
+		a.stop = function () { ws.close(); };
+		a.send = function (d) { if (ws.readyState !== 1) return false; ws.send(d); return true; };
+		ws.onopen = function () { c._up(a); };
+		ws.onmessage = function (e) {
+			var d = e.data;
+			if (typeof d !== "string") c._msg(a, { data: b64(d), binary: true });
+			else if (raw) c._msg(a, { data: d });
+			else if ((d = parse(d))) c._obj(a, d);
+		};
+		// 1001, 1005, 1006, 1011-1014: resume; other codes are the app's.
+		ws.onclose = function (e) {
+			if (a.up && !/^10(0[156]|1[1-4])$/.test(e.code)) c._end(a, e.code, e.reason);
+			else c._drop(a, "websocket closed " + e.code);
+		};
+	},
+	sse: function (c, a) {
+		if (!g.EventSource) return c._drop(a, "unsupported");
+		var es = new g.EventSource(c._u("/sse", { session: c.session, lastEventId: c.cursor }), { withCredentials: c._wc }),
+			names = ["message", "binary", "session", "gap", "close"].concat(c.o.events || []), i;
+		a.stop = function () { es.close(); };
+		// The first event, not onopen, proves that bytes flow (a buffering
+		// proxy sends headers, holds the body).
+		function on(name) {
+			es.addEventListener(name, function (e) {
+				var d = e.data, id = e.lastEventId, b = name === "binary";
+				c._obj(a, name === "session" ? parse(d) || {} : name === "gap" ? { id: id, gap: parse(d) } :
+					name === "close" ? { closed: parse(d) || {} } : { id: id, data: d, event: b ? "" : name, binary: b });
+			});
+		}
+		for (i = 0; i < names.length; i++) on(names[i]);
+		es.onerror = function () { c._drop(a, "sse error"); };
+	},
+	stream: function (c, a) {
+		var x = new XMLHttpRequest(), off = 0;
+		x.open("GET", c._u("/stream", { session: c.session, cursor: c.cursor, padding: c.o.padding }), true);
+		x.withCredentials = c._wc;
+		a.stop = function () { x.abort(); };
+		function feed() {
+			var t = x.responseText || "", i, o;
+			if (x.status === 200 && t.length) c._up(a);
+			while (a === c._a && (i = t.indexOf("\n", off)) >= 0) {
+				o = parse(t.slice(off, i)); off = i + 1;
+				if (o) c._obj(a, o);
+			}
+			// responseText only grows: recycle.
+			if (off > 1048576) c._drop(a, "recycle");
+		}
+		x.onprogress = feed;
+		x.onreadystatechange = function () {
+			if (x.readyState !== 4) return;
+			if (x.status !== 200) return c._fail(a, herr(x.status, x.responseText));
+			feed(); c._drop(a, "stream ended");
+		};
+		x.send(null);
+	},
+	longpoll: function (c, a) { poll(c, a, getJSON, {}); },
+	poll: function (c, a) { poll(c, a, getJSON, { wait: 0 }); },
+	jsonp: function (c, a) { poll(c, a, jsonp, {}); }
+};
+function poll(c, a, get, p) {
+	var t, req;
+	a.stop = function () { clearTimeout(t); if (req) req.abort(); };
+	(function once() {
+		p.session = c.session; p.cursor = c.cursor;
+		req = get(c, c._u("/poll", p), function (err, r) {
+			var i, m = r && r.messages || [];
+			if (a !== c._a) return;
+			if (err) return c._fail(a, err);
+			c._obj(a, { session: r.session, gap: r.gap });
+			for (i = 0; i < m.length; i++) c._msg(a, m[i]);
+			if (a !== c._a) return;
+			if (r.cursor) c.cursor = r.cursor;
+			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
+			t = setTimeout(once, p.wait === 0 ? c.o.interval || 1000 : 0);
+		});
+	})();
+}
+
+function Conn(url, o) {
+	var c = this, q = url.indexOf("?");
+	c.o = o = o || {};
+	c._p = (q < 0 ? url : url.slice(0, q)).replace(/\/+$/, "");
+	c._q = q < 0 ? "" : url.slice(q + 1);
+	c.transports = o.transports || ["websocket", "sse", "longpoll"];
+	c.transport = c.session = c.cursor = c._a = null;
+	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
+	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000;
+	c._out = []; c._seq = c._i = c._n = 0;
+	c._t = setTimeout(function () { c._start(); }, 0);
+}
+Conn.prototype = {
+	_u: function (path, p) { return qs(this._p + path + (this._q ? "?" + this._q : ""), p); },
+	_start: function () {
+		var c = this, name = c.transports[c._i], a = { name: name };
+		c._a = a;
+		a.timer = setTimeout(function () { c._drop(a, "timeout"); }, c.o.timeout || 5000);
+		if (T[name]) T[name](c, a); else c._drop(a, "unknown transport");
+	},
+	_up: function (a) {
+		var c = this;
+		if (a !== c._a || a.up) return;
+		a.up = true; clearTimeout(a.timer);
+		c.transport = a.name;
+		c.onopen({ transport: a.name, session: c.session, resumed: !!c._was });
+		c._was = true;
+		c._flush();
+	},
+	// o: a message, or a session, gap or closed notice.
+	_obj: function (a, o) {
+		var c = this;
+		if (a !== c._a) return;
+		if (o.session && o.data === undefined) {
+			c.session = o.session;
+			if (o.cursor && !c.cursor) c.cursor = o.cursor;
+		}
+		c._up(a);
+		if (o.gap) { c.ongap(o.gap); if (o.id) c.cursor = o.id; }
+		else if (o.closed) c._end(a, o.closed.code, o.closed.reason);
+		else if (o.data !== undefined) c._msg(a, o);
+	},
+	_msg: function (a, m) {
+		var c = this;
+		if (a !== c._a) return;
+		if (m.id) { if (m.id === c.cursor) return; c.cursor = m.id; }
+		c._n = 0;
+		c.onmessage({ data: m.data, event: m.event || "message", id: m.id || null, binary: !!m.binary });
+	},
+	_end: function (a, code, reason) {
+		if (a !== this._a) return;
+		this._stop();
+		this.onclose({ code: code || 1000, reason: reason || "", wasClean: true });
+	},
+	// An HTTP failure: an unknown session is final, anything else a drop.
+	_fail: function (a, err) {
+		if (/^session_(not_found|closed)$/.test(err.error)) this._end(a, 4404, err.error);
+		else this._drop(a, err.error);
+	},
+	// A working transport that drops is retried; one that never came up
+	// falls through (after the last: backoff, then round again).
+	_drop: function (a, why) {
+		var c = this, d = 0;
+		if (a !== c._a) return;
+		c._kill();
+		if (!a.up) c._i = (c._i + 1) % c.transports.length;
+		if (a.up || !c._i) d = c._n++ ? backoff(c._n) : 0;
+		if (!a.up && !c._i) c.onerror({ type: "error", message: "all failed, last " + a.name + ": " + why });
+		c._t = setTimeout(function () { c._start(); }, d);
+	},
+	_kill: function () {
+		var a = this._a;
+		clearTimeout(this._t);
+		this._a = this.transport = null;
+		if (a) { clearTimeout(a.timer); if (a.stop) a.stop(); }
+	},
+	_stop: function () { this._kill(); this._closed = true; this._out = []; },
+	send: function (data) {
+		if (this._closed) return false;
+		this._out.push(data); this._flush();
+		return true;
+	},
+	// One POST at a time, in order, strings batched; a retry keeps its seq.
+	_flush: function () {
+		var c = this, a = c._a, q = c._out, d = q[0], k = 0, n = 0;
+		if (!a || !a.up || c._busy || d === undefined) return;
+		if (a.send) { while (q.length && a.send(q[0])) q.shift(); return; }
+		if (!c._sq) {
+			c._sq = ++c._seq;
+			while (k < 100 && typeof q[k] === "string" && (n += q[k].length) < 65536) k++;
+			c._k = k || 1;
+		}
+		if (c._k > 1) d = JSON.stringify({ messages: q.slice(0, c._k) });
+		c._busy = 1;
+		xhr(c, "POST", c._u("/send", { session: c.session, seq: c._sq }), d, c._k > 1 ? "application/json" : typeof d === "string" ? "text/plain" : "application/octet-stream", function (st, body) {
+			c._busy = 0;
+			if (st >= 200 && st < 500 && st !== 408 && st !== 429) {
+				q.splice(0, c._k); c._sq = c._sn = 0;
+				if (st >= 300) c.onerror({ type: "send", status: st, message: herr(st, body).error });
+				return c._flush();
+			}
+			setTimeout(function () { c._flush(); }, backoff(c._sn = (c._sn || 0) + 1));
+		});
+	},
+	close: function () {
+		if (this._closed) return;
+		this._stop();
+		this.onclose({ code: 1000, reason: "client", wasClean: true });
+	}
+};
+g.bridgeway = { connect: function (url, options) { return new Conn(url, options); } };
+})(this);

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/bridgeway/bridgeway/internal/testdeps"
+)
+
+// One headless Chromium serves the whole package; each test gets its own tab
+// (and browser context, so no cookies or cache leak between tests).
+var browser struct {
+	once sync.Once
+	ctx  context.Context // browser context; tabs derive from it
+	stop func()
+	err  error
+}
+
+// stopBrowser ends the shared browser; TestMain calls it after all tests.
+func stopBrowser() {
+	if browser.stop != nil {
+		browser.stop()
+	}
+}
+
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := testdeps.LookPath(t, "chromium", "chromium-browser")
+	browser.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bridgeway-e2e-chromium-")
+		if err != nil {
+			browser.err = err
+			return
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(path),
+			chromedp.UserDataDir(dir),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
+			chromedp.Flag("disable-extensions", true),
+			chromedp.WindowSize(1280, 900),
+		)
+		ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+		// The first Run starts the browser; its context must not time out.
+		if err := chromedp.Do(ctx); err != nil {
+			cancelBrowser()
+			cancelAlloc()
+			os.RemoveAll(dir)
+			browser.err = err
+			return
+		}
+		browser.ctx = ctx
+		browser.stop = func() {
+			cancelBrowser()
+			cancelAlloc()
+			os.RemoveAll(dir)
+		}
+	})
+	if browser.err != nil {
+		t.Fatalf("start chromium: %v", browser.err)
+	}
+	return browser.ctx
+}
+
+// newTab opens a fresh tab in its own browser context and forwards the page's
+// console to the test log. Everything is closed when the test ends.
+func newTab(t *testing.T) context.Context {
+	t.Helper()
+	parent := startBrowser(t)
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("open tab: %v", err)
+	}
+	logCtx, stopLog := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for m, err := range chromedp.Console(logCtx) {
+			if err != nil {
+				return
+			}
+			t.Logf("browser %s: %s", m.Type, m.Text)
+		}
+	}()
+	t.Cleanup(func() {
+		stopLog()
+		wg.Wait()
+		cancel()
+	})
+	return ctx
+}
+
+// deadline bounds one browser step so that a broken test fails instead of
+// hanging; it is never an assertion about speed.
+const deadline = 60 * time.Second
+
+// run runs actions with the step deadline.
+func run(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, deadline)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// eval evaluates a JavaScript expression and decodes its JSON value.
+func eval[T any](t *testing.T, tab context.Context, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, deadline)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("eval %.80q: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate until it is truthy; on the deadline it
+// fails the test with the page's state (describe is evaluated for the message).
+func waitFor(t *testing.T, tab context.Context, predicate, describe string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, deadline)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+predicate+")",
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(deadline-time.Second)))
+	if err != nil {
+		state := "?"
+		if describe != "" {
+			sctx, scancel := context.WithTimeout(tab, 5*time.Second)
+			if s, e := chromedp.Run(sctx, chromedp.Evaluate[string]("JSON.stringify("+describe+")")); e == nil {
+				state = s
+			}
+			scancel()
+		}
+		t.Fatalf("waiting for %s: %v; state: %.2000s", predicate, err, state)
+	}
+}

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/bridge/client"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+// gateway is the real bridge, its routes mounted as cmd/bridgeway mounts
+// them, plus the client library and the test page, all on one origin.
+type gateway struct {
+	URL string
+	app *appServer
+}
+
+// testRoutes are the routes every e2e test can use; APP is the app's ws://
+// base URL.
+const testRoutes = `
+routes:
+  - path: /chat
+    upstream: {url: "APP/chat"}
+  - path: /nows
+    upstream: {url: "APP/chat"}
+    transports: [sse, longpoll]
+  - path: /onlypoll
+    upstream: {url: "APP/chat"}
+    transports: [longpoll]
+  - path: /ticker
+    upstream: {url: "APP/ticker"}
+    mode: broadcast
+`
+
+func newGateway(t *testing.T) *gateway {
+	t.Helper()
+	app := newAppServer(t)
+	cfg, err := config.Parse("e2e.yaml", []byte(strings.ReplaceAll(testRoutes, "APP", app.URL())))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logger := zap.NewNop()
+	if os.Getenv("BRIDGEWAY_E2E_LOG") == "1" {
+		logger, _ = zap.NewDevelopment()
+	}
+	b := bridge.New(bridge.Deps{Logger: logger, Registry: prometheus.NewRegistry(), Limits: cfg.Limits})
+	mux := http.NewServeMux()
+	mux.Handle(client.Path, client.Handler())
+	mux.HandleFunc("/test.html", servePage)
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	var handlers []*bridge.RouteHandler
+	for _, route := range cfg.Routes {
+		h, err := b.NewRoute(route)
+		if err != nil {
+			t.Fatalf("route %s: %v", route.Path, err)
+		}
+		handlers = append(handlers, h)
+		mux.Handle(route.Path, h)
+		mux.Handle(route.Path+"/", h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, h := range handlers {
+			if err := h.Close(ctx); err != nil {
+				t.Errorf("close route: %v", err)
+			}
+		}
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return &gateway{URL: srv.URL, app: app}
+}

@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/chromedp/chromedp"
+	"testing"
+)
+
+// TestEachTransportForced pins the library to one transport at a time: 500
+// messages from the app arrive once and in order, and 100 sends reach the
+// app and come back in order.
+func TestEachTransportForced(t *testing.T) {
+	gw := newGateway(t)
+	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
+		t.Run(transport, func(t *testing.T) {
+			tab := newTab(t)
+			run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
+			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat", {transports: [%q], timeout: 20000, interval: 50})`, transport))
+			waitFor(t, tab, `S.opens.length === 1`, `summary()`)
+			if got := eval[string](t, tab, `S.opens[0].transport`); got != transport {
+				t.Fatalf("opened on %q, want %q", got, transport)
+			}
+			eval[bool](t, tab, `S.c.send("burst:500")`)
+			waitFor(t, tab, `datas("n:").length >= 500`, `summary()`)
+			eval[bool](t, tab, `(function () { for (var i = 1; i <= 100; i++) S.c.send("e" + i); return true; })()`)
+			waitFor(t, tab, `datas("echo:").length >= 100`, `summary()`)
+
+			assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 500)
+			assertSequence(t, eval[[]string](t, tab, `datas("echo:")`), "echo:e", 100)
+			assertClean(t, tab)
+			if transport != "websocket" {
+				// Text transports carry cursors; each is new.
+				if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 600 {
+					t.Errorf("%d distinct ids for 600 messages", n)
+				}
+			}
+		})
+	}
+}
+
+// assertSequence checks got is exactly prefix1 … prefixN.
+func assertSequence(t *testing.T, got []string, prefix string, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Errorf("got %d messages with prefix %q, want %d", len(got), prefix, n)
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("%s%d", prefix, i+1); m != want {
+			t.Fatalf("message %d is %q, want %q (duplicate or out of order)", i, m, want)
+		}
+	}
+}
+
+// assertClean checks the connection reported no error, gap or close.
+func assertClean(t *testing.T, tab context.Context) {
+	t.Helper()
+	if s := eval[string](t, tab, `JSON.stringify([S.errors, S.gaps, S.closes])`); s != `[[],[],[]]` {
+		t.Errorf("errors, gaps, closes: %s", s)
+	}
+}

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// appServer is the WebSocket application behind the gateway, written as an
+// ordinary gorilla/websocket app that knows nothing of bridgeway. Each
+// connection understands a few text commands:
+//
+//	burst:N     sends "n:1" … "n:N" at once
+//	pace:N      sends "n:1" … "n:N", one every paceEvery
+//	close:CODE  closes the connection with CODE and reason "bye"
+//	anything    is echoed back as "echo:" + text; binary frames come back unchanged
+//
+// Connections on /ticker instead receive "tick:1", "tick:2", … every tickEvery.
+type appServer struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	accepted int
+	wg       sync.WaitGroup
+	done     chan struct{}
+}
+
+const (
+	paceEvery = time.Millisecond
+	tickEvery = 20 * time.Millisecond
+)
+
+var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+
+func newAppServer(t *testing.T) *appServer {
+	t.Helper()
+	a := &appServer{done: make(chan struct{})}
+	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
+	t.Cleanup(func() {
+		close(a.done)
+		a.srv.CloseClientConnections()
+		a.srv.Close()
+		a.wg.Wait()
+	})
+	return a
+}
+
+// URL is the ws:// base of the app.
+func (a *appServer) URL() string { return "ws" + strings.TrimPrefix(a.srv.URL, "http") }
+
+// Accepted counts WebSocket connections the app accepted.
+func (a *appServer) Accepted() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.accepted
+}
+
+func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	a.accepted++
+	a.mu.Unlock()
+	a.wg.Add(1)
+	defer a.wg.Done()
+	defer conn.Close()
+	if r.URL.Path == "/ticker" {
+		a.tick(conn)
+		return
+	}
+	// One writer: the reader hands every outgoing frame to out.
+	out := make(chan frame, 64)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for f := range out {
+			if f.close != 0 {
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.close, "bye"), time.Now().Add(time.Second))
+				return
+			}
+			if err := conn.WriteMessage(f.kind, f.data); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(out); <-writerDone }()
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		if !a.command(out, writerDone, kind, data) {
+			return
+		}
+	}
+}
+
+type frame struct {
+	kind  int
+	data  []byte
+	close int
+}
+
+// command handles one client frame; false ends the connection.
+func (a *appServer) command(out chan<- frame, writerDone <-chan struct{}, kind int, data []byte) bool {
+	send := func(f frame) bool {
+		select {
+		case out <- f:
+			return true
+		case <-writerDone:
+			return false
+		case <-a.done:
+			return false
+		}
+	}
+	text := string(data)
+	if kind == websocket.BinaryMessage {
+		return send(frame{kind: kind, data: data})
+	}
+	verb, arg, _ := strings.Cut(text, ":")
+	n, _ := strconv.Atoi(arg)
+	switch verb {
+	case "burst", "pace":
+		for i := 1; i <= n; i++ {
+			if verb == "pace" {
+				select {
+				case <-time.After(paceEvery):
+				case <-a.done:
+					return false
+				}
+			}
+			if !send(frame{kind: websocket.TextMessage, data: []byte(fmt.Sprintf("n:%d", i))}) {
+				return false
+			}
+		}
+		return true
+	case "close":
+		send(frame{close: n})
+		return false
+	}
+	return send(frame{kind: websocket.TextMessage, data: []byte("echo:" + text)})
+}
+
+func (a *appServer) tick(conn *websocket.Conn) {
+	go func() { // notice the peer going away
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				conn.Close()
+				return
+			}
+		}
+	}()
+	ticker := time.NewTicker(tickEvery)
+	defer ticker.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-a.done:
+			return
+		case <-ticker.C:
+		}
+		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := conn.WriteMessage(websocket.TextMessage, []byte("tick:"+strconv.Itoa(i))); err != nil {
+			return
+		}
+	}
+}
