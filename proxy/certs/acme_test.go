@@ -106,17 +106,23 @@ func (s *statusRecorder) WriteHeader(code int) {
 // TestACMEHTTP01 obtains a certificate from a real Pebble that validates
 // HTTP-01 on the plain listener (TLS-ALPN-01 cannot succeed: Pebble's
 // tlsPort is closed), serves it, and loads it from storage after a restart.
+// Like the gateway, it calls New before binding its listeners: certmagic
+// must not take their ports in between.
 func TestACMEHTTP01(t *testing.T) {
-	plainLn, httpsLn := listen(t), listen(t)
-	plainPort := plainLn.Addr().(*net.TCPAddr).Port
+	plainAddr, httpsAddr := reservePort(t), reservePort(t)
+	plainPort := portOf(plainAddr)
 	p := pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
-	cfg := acmeConfig(p, httpsLn.Addr().String(), t.TempDir())
+	cfg := acmeConfig(p, httpsAddr, t.TempDir())
 
 	m, err := New(context.Background(), cfg, zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	defer m.Close()
+	// Give the background work time to reach the CA before we bind: with
+	// no wait for the listeners, certmagic would bind a port first.
+	time.Sleep(300 * time.Millisecond)
+	plainLn, httpsLn := listenOn(t, plainAddr), listenOn(t, httpsAddr)
 	if got := strings.Join(m.TLSConfig().NextProtos, ","); got != "h2,http/1.1,acme-tls/1" {
 		t.Fatalf("NextProtos = %s", got)
 	}

@@ -102,6 +102,24 @@ func serveHTTP(t *testing.T, ln net.Listener, handler http.Handler) {
 	})
 }
 
+// reservePort returns a loopback address that was free a moment ago.
+func reservePort(t *testing.T) string {
+	t.Helper()
+	ln := listen(t)
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func listenOn(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s (taken by certmagic?): %v", addr, err)
+	}
+	return ln
+}
+
 func listen(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
