@@ -29,6 +29,8 @@ type decoder struct {
 	anchors []anchorDef
 	env     func(string) (string, bool)
 	dropped int // problems not kept once maxCollected was reached
+	// via, when set, is the alias or merge key being decoded through.
+	via *pos
 }
 
 // Bounds on the problems kept: aliases can repeat one bad value many times.
@@ -59,6 +61,9 @@ func (d *decoder) report(p pos, path, format string, args ...any) {
 	if len(d.errs) >= maxCollected {
 		d.dropped++
 		return
+	}
+	if d.via != nil {
+		p = *d.via
 	}
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
@@ -123,14 +128,13 @@ func (v anchorVisitor) Visit(n ast.Node) ast.Visitor {
 // the value came through one, so the user sees the line they wrote.
 func (d *decoder) resolve(path string, n ast.Node) (ast.Node, pos, bool) {
 	p := nodePos(n)
+	viaAlias := false
 	for hops := 0; hops < 64; hops++ {
 		switch m := n.(type) {
 		case *ast.AnchorNode:
 			n = m.Value
-			p = nodePos(n)
 		case *ast.TagNode:
 			n = m.Value
-			p = nodePos(n)
 		case *ast.AliasNode:
 			target := d.lookupAnchor(m)
 			if target == nil {
@@ -141,13 +145,31 @@ func (d *decoder) resolve(path string, n ast.Node) (ast.Node, pos, bool) {
 				d.errorAt(p, path, "unknown alias *%s", name)
 				return nil, p, false
 			}
-			n = target
+			n, viaAlias = target, true
 		default:
+			if d.via != nil {
+				return n, *d.via, true
+			}
+			if !viaAlias {
+				p = nodePos(n)
+			}
 			return n, p, true
 		}
 	}
 	d.errorAt(p, path, "aliases nested too deeply")
 	return nil, p, false
+}
+
+// through runs fn with every position inside it reported at p: content
+// reached through an alias or merge key is placed where it is used.
+func (d *decoder) through(p pos, fn func()) {
+	if d.via != nil {
+		fn()
+		return
+	}
+	d.via = &p
+	defer func() { d.via = nil }()
+	fn()
 }
 
 func (d *decoder) lookupAnchor(a *ast.AliasNode) ast.Node {
@@ -171,8 +193,13 @@ var (
 
 // decode fills v from n. Problems are recorded; v keeps what could be read.
 func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
+	_, isAlias := n.(*ast.AliasNode)
 	n, p, ok := d.resolve(path, n)
 	if !ok || isNull(n) {
+		return
+	}
+	if isAlias && d.via == nil {
+		d.through(p, func() { d.decode(path, n, v) })
 		return
 	}
 	d.seen[path] = p
@@ -368,6 +395,10 @@ func (d *decoder) decodeMerge(path string, mv *ast.MappingValueNode, v reflect.V
 	if !ok {
 		return
 	}
+	d.through(nodePos(mv.Key), func() { d.mergeFrom(path, src, p, v) })
+}
+
+func (d *decoder) mergeFrom(path string, src ast.Node, p pos, v reflect.Value) {
 	var sources []ast.Node
 	if seq, isSeq := src.(*ast.SequenceNode); isSeq {
 		for _, item := range seq.Values {

@@ -128,7 +128,8 @@ type Route struct {
 	Upstream Upstream `yaml:"upstream"`
 	// Mode: session | broadcast. Default session.
 	Mode string `yaml:"mode"`
-	// Transports served to clients. Default all six.
+	// Transports served to clients. Default all six (AllTransports); empty
+	// for kind http, which serves no bridged transports.
 	Transports []string `yaml:"transports"`
 	// Buffer is the number of messages kept per session/topic. Default 1024.
 	Buffer int `yaml:"buffer"`
@@ -159,7 +160,8 @@ type Upstream struct {
 	// Kind: websocket | sse | longpoll | poll | http. Default from the scheme
 	// (ws/wss → websocket, http/https → http).
 	Kind string `yaml:"kind"`
-	// Interval between requests (poll only). Default 2s.
+	// Interval between requests (poll only). Default 2s for kind poll; 0
+	// for every other kind.
 	Interval Duration `yaml:"interval"`
 	// Timeout per upstream request / handshake. Default 30s.
 	Timeout Duration `yaml:"timeout"`

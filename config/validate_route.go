@@ -180,11 +180,16 @@ func (v *validator) upstreamOptions(prefix string, u *Upstream, mode string) {
 		u.Kind != KindLongPoll && u.Kind != KindPoll {
 		v.errorf(prefix+".split", "split is only used by kinds longpoll and poll")
 	}
+	canonical := map[string]string{}
 	for _, name := range sortedKeys(u.Headers) {
 		key := prefix + ".headers." + name
 		if !validHeaderName(name) {
 			v.errorf(key, "bad header name %q", name)
 		}
+		if other, dup := canonical[strings.ToLower(name)]; dup {
+			v.errorf(key, "header %q given twice (also as %q; header names ignore case)", name, other)
+		}
+		canonical[strings.ToLower(name)] = name
 		if strings.ContainsAny(u.Headers[name], "\r\n\x00") {
 			v.errorf(key, "header value must not contain line breaks or NUL")
 		}
