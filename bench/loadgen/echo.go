@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,7 @@ type EchoResult struct {
 	Latency           Latency `json:"latency"`
 	ServerProcs       int     `json:"server_procs"`
 	ServerCPUSec      float64 `json:"server_cpu_sec"`
+	ClientCPUSec      float64 `json:"client_cpu_sec"`
 	CPUPerRoundTripUs float64 `json:"cpu_per_round_trip_us"`
 	RSSIdleKiB        uint64  `json:"rss_idle_kib"`
 	RSSConnectedKiB   uint64  `json:"rss_connected_kib"`
@@ -127,6 +129,12 @@ func RunEcho(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 	}()
 	res.Connected = len(conns)
 	res.Failed = cfg.Conns - len(conns)
+	if res.Connected == 0 {
+		for e, n := range errs {
+			res.Errors = append(res.Errors, fmt.Sprintf("%dx %s", n, e))
+		}
+		return nil, fmt.Errorf("echo: no connection: %s", strings.Join(res.Errors, "; "))
+	}
 	sleepCtx(ctx, cfg.Settle)
 	connected, err := sampleProcs(cfg.ServerPIDs)
 	if err != nil {
@@ -145,6 +153,7 @@ func RunEcho(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Progress, "echoing over %d connections for %s\n", len(conns), cfg.Duration)
+	clientBefore := selfCPU()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	runCtx, cancel := context.WithDeadline(ctx, end.Add(10*time.Second))
@@ -175,6 +184,7 @@ func RunEcho(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 	res.RoundTripsSec = float64(res.RoundTrips) / elapsed.Seconds()
 	res.Latency = hist.summary()
 	res.ServerCPUSec = (after.CPU - before.CPU).Seconds()
+	res.ClientCPUSec = (selfCPU() - clientBefore).Seconds()
 	if res.RoundTrips > 0 && len(cfg.ServerPIDs) > 0 {
 		res.CPUPerRoundTripUs = res.ServerCPUSec * 1e6 / float64(res.RoundTrips)
 	}

@@ -163,6 +163,7 @@ type FanoutResult struct {
 	ServerProcs      int     `json:"server_procs"`
 	ServerCPUSec     float64 `json:"server_cpu_sec"`
 	CPUPerDeliveryUs float64 `json:"cpu_per_delivery_us"`
+	ClientCPUSec     float64 `json:"client_cpu_sec"`
 	RSSIdleKiB       uint64  `json:"rss_idle_kib"`
 	RSSConnectedKiB  uint64  `json:"rss_connected_kib"`
 	RSSEndKiB        uint64  `json:"rss_end_kib"`
@@ -270,6 +271,12 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	res.RSSConnectedKiB = conn.RSSKiB
 	connected := live.connected.Load()
+	if connected == 0 {
+		stopSubs()
+		wg.Wait()
+		res.aggregate(groups, live)
+		return nil, fmt.Errorf("fanout: no subscriber connected: %s", strings.Join(res.Errors, "; "))
+	}
 	if connected > 0 && len(cfg.ServerPIDs) > 0 {
 		res.RSSPerConnKiB = float64(int64(conn.RSSKiB)-int64(idle.RSSKiB)) / float64(connected)
 	}
@@ -286,6 +293,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		clientBefore := selfCPU()
 		start := time.Now()
 		progress("publishing %.0f msg/s of %d bytes for %s", cfg.Rate, cfg.Size, cfg.Duration)
 		res.Published, res.PublishErrors = publishLoop(ctx, pub, run, cfg)
@@ -307,6 +315,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		window := end.Sub(start)
 		res.WindowSec = window.Seconds()
 		res.ServerCPUSec = (after.CPU - before.CPU).Seconds()
+		res.ClientCPUSec = (selfCPU() - clientBefore).Seconds()
 		res.PollRequests = live.pollReqs.Load()
 		if window > 0 {
 			res.DeliveriesSec = float64(live.unique.Load()) / window.Seconds()

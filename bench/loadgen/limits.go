@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // fdHeadroom is what a run needs besides one descriptor per subscriber:
@@ -27,4 +28,14 @@ func ensureFDs(conns int) error {
 		return fmt.Errorf("limits: %d connections need %d open files, this process may have %d: split the load over several generator processes", conns, need, lim.Cur)
 	}
 	return nil
+}
+
+// selfCPU is this process's user+system CPU time: the generator's own cost,
+// reported so a run whose client saturated the machine can be told apart.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

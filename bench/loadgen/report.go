@@ -26,8 +26,8 @@ func (r *FanoutResult) WriteHuman(w io.Writer) {
 			t.Transport, t.Connected, t.Delivered, t.Lost, t.Duplicated, t.OutOfOrder, t.Gaps, latencyText(t.Latency))
 	}
 	if r.ServerProcs > 0 {
-		fmt.Fprintf(tw, "server cpu\t%.2f s over %.1f s = %.2f µs per delivery (%d processes)\n",
-			r.ServerCPUSec, r.WindowSec, r.CPUPerDeliveryUs, r.ServerProcs)
+		fmt.Fprintf(tw, "server cpu\t%.2f s over %.1f s = %.2f µs per delivery (%d processes); generator %.2f s\n",
+			r.ServerCPUSec, r.WindowSec, r.CPUPerDeliveryUs, r.ServerProcs, r.ClientCPUSec)
 		fmt.Fprintf(tw, "server rss\tidle %d KiB, connected %d KiB, end %d KiB = %.2f KiB per connection\n",
 			r.RSSIdleKiB, r.RSSConnectedKiB, r.RSSEndKiB, r.RSSPerConnKiB)
 	}
@@ -46,7 +46,8 @@ func (r *EchoResult) WriteHuman(w io.Writer) {
 		r.RoundTrips, r.WindowSec, r.RoundTripsSec, r.Unexpected, r.Size)
 	fmt.Fprintf(tw, "latency\t%s\n", latencyText(r.Latency))
 	if r.ServerProcs > 0 {
-		fmt.Fprintf(tw, "server cpu\t%.2f s = %.2f µs per round trip (%d processes)\n", r.ServerCPUSec, r.CPUPerRoundTripUs, r.ServerProcs)
+		fmt.Fprintf(tw, "server cpu\t%.2f s = %.2f µs per round trip (%d processes); generator %.2f s\n",
+			r.ServerCPUSec, r.CPUPerRoundTripUs, r.ServerProcs, r.ClientCPUSec)
 		fmt.Fprintf(tw, "server rss\tidle %d KiB, connected %d KiB = %.2f KiB per connection\n",
 			r.RSSIdleKiB, r.RSSConnectedKiB, r.RSSPerConnKiB)
 	}

@@ -184,7 +184,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %.1f | %d / %d | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %.2f |\n",
 					r.label, r.server, r.reps, r.subs, r.connected, r.pubRate, r.delivered, r.expected,
 					r.lost, r.dups, r.ooo, r.gaps, r.delivSec, zeroDash(r.pollSec, "%.0f"), zeroDash(r.cpuUs, "%.2f"),
-					usText(r.p50), usText(r.p99), usText(r.maxLat), r.rssPerConn)
+					latText(r.p50), latText(r.p99), latText(r.maxLat), r.rssPerConn)
 			}
 		}
 		fmt.Fprintln(w)
@@ -204,7 +204,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 				}
 				fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %s | %s | %s | %s | %.2f | %d |\n",
 					r.label, r.server, r.reps, r.conns, r.tripsSec, zeroDash(r.cpuUs, "%.2f"),
-					usText(r.p50), usText(r.p99), usText(r.maxLat), r.rss, r.unexpected)
+					latText(r.p50), latText(r.p99), latText(r.maxLat), r.rss, r.unexpected)
 			}
 		}
 		fmt.Fprintln(w)
@@ -288,6 +288,13 @@ func ratio(a, b float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func latText(us float64) string {
+	if us == 0 {
+		return "–"
+	}
+	return usText(us)
 }
 
 func zeroDash(v float64, format string) string {

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of bridgeway and nginx+nchan / nginx as a WebSocket
+# reverse proxy, on loopback, with the same loads, alternating, several
+# repetitions. Writes bench/results/latest.md (medians) and latest.jsonl.
+#
+#   bench/compare.sh            # full run (~15-20 minutes)
+#   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
+#   bench/compare.sh --reps 5 --only fanout,echo-pass
+#
+# Environment: FANOUT_RATE (default 200 msg/s), LONGPOLL_RATE (default 2),
+# DURATION (default 10s), NGINX_WORKERS (default: one per core), and the
+# ports BENCH_*_PORT below. Needs root only to install nginx+nchan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+QUICK=0
+REPS=3
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; REPS=1 ;;
+    --reps) REPS="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export BENCH_BRIDGEWAY_PORT=${BENCH_BRIDGEWAY_PORT:-18080}
+export BENCH_NCHAN_PORT=${BENCH_NCHAN_PORT:-18081}
+export BENCH_PROXY_PORT=${BENCH_PROXY_PORT:-18082}
+export BENCH_UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18091}
+export BENCH_ECHO_PORT=${BENCH_ECHO_PORT:-18092}
+NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
+FANOUT_RATE=${FANOUT_RATE:-200}
+LONGPOLL_RATE=${LONGPOLL_RATE:-2}
+DURATION=${DURATION:-10s}
+NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+
+# ---- install and build -------------------------------------------------
+if ! command -v nginx >/dev/null 2>&1 || [ ! -f "$NCHAN_MODULE" ]; then
+  echo "== installing nginx and nchan"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+WORK=$(mktemp -d /tmp/bridgeway-bench.XXXXXX)
+RESULTS="$REPO/bench/results"
+mkdir -p "$RESULTS" "$WORK/nginx/tmp"
+JSONL="$WORK/results.jsonl"
+LOG="$RESULTS/latest.log"
+: >"$LOG"
+
+echo "== building bridgeway and bridgeway-bench into $WORK"
+go build -o "$WORK/bridgeway" ./cmd/bridgeway
+go build -o "$WORK/bench" ./cmd/bridgeway-bench
+BENCH="$WORK/bench"
+
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+sed -e "s#@NCHAN_MODULE@#$NCHAN_MODULE#" -e "s#@WORKERS@#$NGINX_WORKERS#" \
+    -e "s#@PREFIX@#$WORK/nginx#g" -e "s#@NCHAN_PORT@#$BENCH_NCHAN_PORT#" \
+    -e "s#@PROXY_PORT@#$BENCH_PROXY_PORT#" -e "s#@ECHO_PORT@#$BENCH_ECHO_PORT#" \
+    bench/configs/nginx-nchan.conf.in >"$WORK/nginx/nginx.conf"
+
+# ---- processes (only the ones this script started are ever stopped) ------
+ECHO_PID="" NGINX_PID="" BW_PID=""
+
+wait_port() { # host:port
+  local i
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+stop_pid() { # pid signal
+  [ -n "$1" ] || return 0
+  kill "-$2" "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+start_nginx() {
+  "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+  NGINX_PID=$!
+  wait_port "127.0.0.1:$BENCH_NCHAN_PORT"
+  wait_port "127.0.0.1:$BENCH_PROXY_PORT"
+}
+stop_nginx() { stop_pid "$NGINX_PID" QUIT; NGINX_PID=""; }
+
+start_bridgeway() {
+  "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
+  BW_PID=$!
+  wait_port "127.0.0.1:$BENCH_BRIDGEWAY_PORT"
+}
+stop_bridgeway() { stop_pid "$BW_PID" TERM; BW_PID=""; }
+
+cleanup() {
+  stop_bridgeway
+  stop_nginx
+  stop_pid "$ECHO_PID" TERM
+}
+trap cleanup EXIT
+
+"$BENCH" echo-server -listen "127.0.0.1:$BENCH_ECHO_PORT" 2>>"$WORK/echo.log" &
+ECHO_PID=$!
+wait_port "127.0.0.1:$BENCH_ECHO_PORT"
+
+# ---- scenarios -------------------------------------------------------
+if [ "$QUICK" = 1 ]; then
+  FAN_SUBS="sse=100,websocket=100"; FAN_RATE=50; DUR=3s
+  IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20
+else
+  FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; DUR=$DURATION
+  IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=100
+fi
+NCHAN_SUB="http://127.0.0.1:$BENCH_NCHAN_PORT/sub/{run}"
+NCHAN_PUB="http://127.0.0.1:$BENCH_NCHAN_PORT/pub/{run}"
+BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
+
+SCENARIOS="fanout idle-sse idle-ws session-mem longpoll echo-pass echo-session"
+selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# run_one SCENARIO SERVER: a fresh server process per run, so every memory
+# baseline is an idle process and no run inherits another's heap.
+run_one() {
+  local sc=$1 server=$2 pid args=() out="$WORK/run.out"
+  if [ "$server" = bridgeway ]; then
+    start_bridgeway || { echo "   bridgeway did not start (see $WORK/bridgeway.log)" | tee -a "$LOG"; stop_bridgeway; return 0; }
+    pid=$BW_PID
+  else
+    start_nginx || { echo "   nginx did not start (see $WORK/nginx/error.log)" | tee -a "$LOG"; stop_nginx; return 0; }
+    pid=$NGINX_PID
+  fi
+  local common=(-server "$server" -pid "$pid" -json "$JSONL")
+  case "$sc/$server" in
+    fanout/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
+    fanout/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
+    idle-sse/nginx-nchan) args=(fanout -label "idle sse=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -subs "sse=$IDLE_N" -rate 0 -settle 3s) ;;
+    idle-sse/bridgeway) args=(fanout -label "idle sse=$IDLE_N" -url "$BW/bcast" -subs "sse=$IDLE_N" -rate 0 -settle 3s) ;;
+    idle-ws/nginx-nchan) args=(fanout -label "idle websocket=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -subs "websocket=$IDLE_N" -rate 0 -settle 3s) ;;
+    idle-ws/bridgeway) args=(fanout -label "idle websocket=$IDLE_N" -url "$BW/bcast" -subs "websocket=$IDLE_N" -rate 0 -settle 3s) ;;
+    # nginx's peer of a session with its own upstream WebSocket: a proxied WebSocket.
+    session-mem/nginx-proxy) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -dialect nchan -url "http://127.0.0.1:$BENCH_PROXY_PORT/echo" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;
+    session-mem/bridgeway) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -url "$BW/session" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;
+    longpoll/nginx-nchan) args=(fanout -label "longpoll=$LP_N @${LP_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "longpoll=$LP_N" -rate "$LP_RATE" -duration "$DUR" -drain 15s) ;;
+    longpoll/bridgeway) args=(fanout -label "longpoll=$LP_N @${LP_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "longpoll=$LP_N" -rate "$LP_RATE" -duration "$DUR" -drain 15s) ;;
+    echo-pass/nginx-proxy) args=(echo -label "ws echo pass-through, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_PROXY_PORT/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
+    echo-pass/bridgeway) args=(echo -label "ws echo pass-through, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_BRIDGEWAY_PORT/pass/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
+    echo-session/nginx-proxy) args=(echo -label "ws echo session route, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_PROXY_PORT/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
+    echo-session/bridgeway) args=(echo -label "ws echo session route, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_BRIDGEWAY_PORT/session/ws" -conns "$ECHO_CONNS" -duration "$DUR") ;;
+    *) echo "no such run $sc/$server" >&2; return 1 ;;
+  esac
+  echo "== $(date -u +%H:%M:%S) $sc on $server" | tee -a "$LOG"
+  local rc=0
+  "$BENCH" "${args[@]}" "${common[@]}" >"$out" 2>&1 || rc=$?
+  cat "$out" >>"$LOG"
+  # the human table only: no JSON line, no progress lines
+  grep -v -e '^{' -e '^[0-9][0-9]:[0-9][0-9]:' -e '^connecting ' -e '^echoing ' "$out" | sed 's/^/   /' || true
+  [ "$rc" = 0 ] || echo "   run failed (exit $rc)" | tee -a "$LOG"
+  if [ "$server" = bridgeway ]; then stop_bridgeway; else stop_nginx; fi
+  sleep 1
+}
+
+peer_of() { case "$1" in session-mem|echo-pass|echo-session) echo nginx-proxy ;; *) echo nginx-nchan ;; esac; }
+
+START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for rep in $(seq 1 "$REPS"); do
+  for sc in $SCENARIOS; do
+    selected "$sc" || continue
+    peer=$(peer_of "$sc")
+    # alternate who goes first, so neither always runs on a warmer machine
+    if [ $((rep % 2)) = 1 ]; then order="$peer bridgeway"; else order="bridgeway $peer"; fi
+    for server in $order; do run_one "$sc" "$server"; done
+  done
+done
+
+# ---- table -------------------------------------------------------------
+cp "$JSONL" "$RESULTS/latest.jsonl" 2>/dev/null || : >"$RESULTS/latest.jsonl"
+{
+  echo "## bridgeway vs nginx+nchan — $START"
+  echo
+  echo "Command: \`bench/compare.sh $([ "$QUICK" = 1 ] && echo --quick) --reps $REPS${ONLY:+ --only $ONLY}\`"
+  echo "(FANOUT_RATE=$FAN_RATE LONGPOLL_RATE=$LP_RATE DURATION=$DUR NGINX_WORKERS=$NGINX_WORKERS)"
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, open files $(ulimit -n), kernel $(uname -r)"
+  echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')"
+  echo
+  "$BENCH" table "$RESULTS/latest.jsonl"
+} >"$RESULTS/latest.md"
+echo
+cat "$RESULTS/latest.md"
+echo "== results: $RESULTS/latest.md (runs logged in $LOG)"
