@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
@@ -65,11 +66,38 @@ func (d *decoder) report(p pos, path, format string, args ...any) {
 	if d.via != nil {
 		p = *d.via
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := fmt.Sprintf(format, clipArgs(args)...)
 	if path != "" {
 		msg = path + ": " + msg
 	}
 	d.errs = append(d.errs, &Error{File: d.file, Line: p.line, Col: p.col, Msg: msg})
+}
+
+// maxShown bounds how much of a value a message repeats.
+const maxShown = 100
+
+// clip shortens a long value for a message.
+func clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	cut := maxShown - 20
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// composed is a message already built from clipped parts.
+type composed string
+
+func clipArgs(args []any) []any {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
+	return args
 }
 
 // nodePos is where a node starts; never less than 1:1.
@@ -248,7 +276,7 @@ func describe(n ast.Node) string {
 	case *ast.SequenceNode:
 		return "a list"
 	case *ast.StringNode:
-		return strconv.Quote(m.Value)
+		return strconv.Quote(clip(m.Value))
 	case *ast.LiteralNode:
 		return "a block string"
 	case *ast.BoolNode:
@@ -287,7 +315,7 @@ func (d *decoder) scalarString(path string, n ast.Node, p pos, want string) (str
 	}
 	out, problems := expandEnv(s, d.env)
 	for _, msg := range problems {
-		d.errorAt(p, path, "%s", msg)
+		d.errorAt(p, path, "%s", composed(msg))
 	}
 	return out, len(problems) == 0
 }

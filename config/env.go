@@ -37,7 +37,7 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) 
 			i += 2 + end
 			name, def, hasDef := strings.Cut(inner, ":-")
 			if !validEnvName(name) {
-				problems = append(problems, fmt.Sprintf("bad variable name in ${%s} (want letters, digits and _, not starting with a digit)", inner))
+				problems = append(problems, fmt.Sprintf("bad variable name in ${%s} (want letters, digits and _, not starting with a digit)", clip(inner)))
 				continue
 			}
 			val, set := lookup(name)
@@ -49,7 +49,7 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) 
 			case set:
 				// Set but empty, no default: empty, like the shell.
 			default:
-				problems = append(problems, fmt.Sprintf("environment variable %s is not set (use ${%s:-default} to give a default)", name, name))
+				problems = append(problems, fmt.Sprintf("environment variable %s is not set (use ${%s:-default} to give a default)", clip(name), clip(name)))
 			}
 		default:
 			b.WriteByte(c)

@@ -134,3 +134,16 @@ func TestTooManyProblemsAreCapped(t *testing.T) {
 		t.Errorf("last line = %q", last.Error())
 	}
 }
+
+func TestLongValuesAreClippedInMessages(t *testing.T) {
+	long := strings.Repeat("a", 5000)
+	_, err := parseWithEnv("long.yaml", []byte("routes:\n  - path: /a\n    upstream: {url: \"ws://h:1\"}\n    slow_client: "+long+"\n    buffer: "+long+"\n"), noEnv)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if len(line) > 300 || !strings.Contains(line, "…") {
+			t.Errorf("message not clipped: %d bytes: %.120s", len(line), line)
+		}
+	}
+}
