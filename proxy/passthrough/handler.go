@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,8 +64,8 @@ type Handler struct {
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 
-	mu      sync.Mutex
-	closing bool
+	mu      sync.Mutex  // guards tunnels and the closing transition
+	closing atomic.Bool // set once by Shutdown; read lock-free per request
 	tunnels map[*tunnel]struct{}
 }
 
@@ -152,6 +153,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	if h.closing.Load() {
+		// A request that was in flight during Shutdown put its upstream
+		// connection back in the idle pool: close it, nobody will reuse it.
+		h.transport.CloseIdleConnections()
+	}
 }
 
 // rewrite is the ReverseProxy hook, also used to build WebSocket handshakes.
@@ -199,7 +205,7 @@ func (h *Handler) Tunnels() int {
 // In-flight plain HTTP requests are the server's to drain.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
-	h.closing = true
+	h.closing.Store(true)
 	open := make([]*tunnel, 0, len(h.tunnels))
 	for t := range h.tunnels {
 		open = append(open, t)
@@ -239,7 +245,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 func (h *Handler) register(t *tunnel) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closing {
+	if h.closing.Load() {
 		return false
 	}
 	h.tunnels[t] = struct{}{}
@@ -252,8 +258,4 @@ func (h *Handler) unregister(t *tunnel) {
 	delete(h.tunnels, t)
 }
 
-func (h *Handler) isClosing() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closing
-}
+func (h *Handler) isClosing() bool { return h.closing.Load() }

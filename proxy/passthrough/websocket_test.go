@@ -591,3 +591,126 @@ func TestWSSUpstreamUntrusted(t *testing.T) {
 		t.Errorf("upstream error kinds %v", k)
 	}
 }
+
+// TestWebSocketHandshakeHeaders: the upstream handshake follows the same
+// path rule and header rules as plain requests.
+func TestWebSocketHandshakeHeaders(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	up := newRawUpstream(t, func(conn net.Conn, req *http.Request) {
+		got <- req
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: "+acceptKey(req.Header.Get("Sec-WebSocket-Key"))+"\r\nSet-Cookie: s=1\r\n"+
+			"X-Hop-Resp: no\r\nConnection: X-Hop-Resp\r\n\r\n")
+	})
+	rt := route("/live/{room}", up.url()+"/rooms/{room}")
+	rt.Upstream.Headers = map[string]string{"X-Api-Key": "k"}
+	gw := newGateway(t, rt, nil)
+
+	conn, err := net.Dial("tcp", hostOf(gw.srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(testDeadline))
+	io.WriteString(conn, "GET /live/r%201/ws?x=1 HTTP/1.1\r\nHost: public.example\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade, X-Hop\r\nX-Hop: no\r\nSec-WebSocket-Key: "+clientKey+"\r\nSec-WebSocket-Version: 13\r\n"+
+		"Origin: https://public.example\r\nCookie: a=b\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Set-Cookie") != "s=1" || res.Header.Get("X-Hop-Resp") != "" {
+		t.Errorf("client got %d %v", res.StatusCode, res.Header)
+	}
+	req := <-got
+	if req.RequestURI != "/rooms/r%201/ws?x=1" {
+		t.Errorf("upstream request URI %q", req.RequestURI)
+	}
+	want := map[string]string{
+		"Host": hostOf2(up.url()), "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "public.example",
+		"X-Forwarded-Proto": "http", "X-Api-Key": "k", "Origin": "https://public.example", "Cookie": "a=b",
+		"Upgrade": "websocket", "Connection": "Upgrade", "Sec-Websocket-Key": clientKey,
+	}
+	req.Header.Set("Host", req.Host)
+	for name, v := range want {
+		if got := req.Header.Values(name); len(got) != 1 || got[0] != v {
+			t.Errorf("upstream %s = %q, want %q", name, got, v)
+		}
+	}
+	for _, name := range []string{"X-Hop", "Forwarded"} {
+		if v := req.Header.Get(name); v != "" {
+			t.Errorf("upstream got %s: %q", name, v)
+		}
+	}
+}
+
+func hostOf2(url string) string { return strings.TrimPrefix(url, "http://") }
+
+// TestHTTPSUpstreamUntrusted: a plain request to an https upstream with an
+// unknown certificate is a 502 of kind tls.
+func TestHTTPSUpstreamUntrusted(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(up.Close)
+	gw := newGateway(t, route("/", up.URL), nil)
+	res, body := rawRequest(t, hostOf(gw.srv), "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+	expectJSONError(t, res, body, http.StatusBadGateway, "bad_gateway")
+	if k := gw.errors.list(); !slices.Equal(k, []string{KindTLS}) {
+		t.Errorf("upstream error kinds %v", k)
+	}
+}
+
+// TestShutdownClosesPooledConnections: a request in flight during Shutdown
+// completes, and its upstream connection is closed rather than pooled.
+func TestShutdownClosesPooledConnections(t *testing.T) {
+	release := make(chan struct{})
+	closed := make(chan struct{}, 4)
+	arrived := make(chan struct{}, 1)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trySend(arrived, struct{}{})
+		<-release
+		io.WriteString(w, "done")
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			trySend(closed, struct{}{})
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	gw := newGateway(t, route("/", up.URL), nil)
+
+	type result struct {
+		body string
+		err  error
+	}
+	results := make(chan result, 1)
+	go func() {
+		res, err := gw.srv.Client().Get(gw.srv.URL + "/")
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		results <- result{string(b), err}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(testDeadline):
+		t.Fatal("the request never reached the upstream")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	if err := gw.h.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if r := <-results; r.err != nil || r.body != "done" {
+		t.Fatalf("in-flight request: %q %v", r.body, r.err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(testDeadline):
+		t.Fatal("the upstream connection stayed open after Shutdown")
+	}
+}
