@@ -15,14 +15,16 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/pebbletest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// goleak, tolerant only of certmagic's own never-stopped goroutines
+	// (the ACME test runs certmagic through proxy/certs).
+	pebbletest.VerifyTestMain(m)
 }
 
 // testTimeout only keeps a broken test from hanging; nothing asserts on time.

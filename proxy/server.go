@@ -65,6 +65,10 @@ type Server struct {
 	retiring                sync.WaitGroup // closes of routes removed by reloads
 	retireCtx               context.Context
 	cancelRetire            context.CancelFunc
+	// lifeCtx lives from New to the end of Shutdown: background work of
+	// the certificate manager (ACME, renewals) runs under it.
+	lifeCtx    context.Context
+	cancelLife context.CancelFunc
 }
 
 // New builds the server and the handlers of every route; it binds nothing.
@@ -93,11 +97,13 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		rejects:      newRejecter(),
 	}
 	s.retireCtx, s.cancelRetire = context.WithCancel(context.Background())
+	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
 	set, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
 	if err != nil {
 		s.cancelRetire()
+		s.cancelLife()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	s.routes.Store(set)
@@ -107,7 +113,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 // Start binds every listener (plain, TLS when configured, admin unless
 // turned off) and serves them in the background. It returns once all are
 // listening; ":0" ports are fine (see Addr, TLSAddr, AdminAddr). ctx bounds
-// the start-up (certificate manager set-up), not the server's life.
+// the start-up only; ACME work continues in the background until Shutdown.
 func (s *Server) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,7 +155,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if plainRaw != nil {
 			opts = append(opts, certs.WithHTTPChallengePort(plainRaw.Addr().(*net.TCPAddr).Port))
 		}
-		if s.certs, err = certs.New(ctx, cfg.TLS, s.log, opts...); err != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("proxy: start: %w", err)
+		}
+		if s.certs, err = certs.New(s.lifeCtx, cfg.TLS, s.log, opts...); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
 		tlsConfig := s.certs.TLSConfig()

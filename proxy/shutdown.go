@@ -89,6 +89,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.certs != nil {
 		s.certs.Close()
 	}
+	s.cancelLife()
 	if forced != nil {
 		s.log.Warn("drain deadline reached, remaining connections closed", zap.Error(forced))
 		return fmt.Errorf("proxy: shutdown: %w", forced)

@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestReload(t *testing.T) {
+	app := startUpstream(t, "app")
+	other := startUpstream(t, "other")
+	first := baseYAML + "routes:\n" + route("/app", app.URL) + route("/chat", "ws://127.0.0.1:1/chat") + route("/gone", "ws://127.0.0.1:1/gone")
+	s := startServer(t, first, Deps{})
+	c := newClient(t)
+	base := "http://" + s.Addr()
+	tunnel := dialWS(t, "ws://"+s.Addr()+"/app/ws")
+
+	if resp, _ := get(t, c, base+"/new"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/new before reload: %d", resp.StatusCode)
+	}
+
+	// /app unchanged, /chat changed, /gone removed, /new added.
+	second := baseYAML + "routes:\n" + route("/app", app.URL) + route("/chat", "ws://127.0.0.1:2/chat") + route("/new", other.URL)
+	if err := s.Reload(parseConfig(t, second)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+
+	resp, body := get(t, c, base+"/new/x")
+	var got echoReply
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || got.Upstream != "other" {
+		t.Fatalf("/new after reload: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, c, base+"/gone"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/gone after reload: %d", resp.StatusCode)
+	}
+	if _, body := get(t, c, base+"/chat"); !strings.Contains(body, "127.0.0.1:2") {
+		t.Fatalf("/chat still served by the old handler: %s", body)
+	}
+	// The open tunnel on the unchanged route keeps going.
+	assertEcho(t, tunnel, "still here")
+	// Removed and changed bridged routes are closed; their replacements built.
+	eventually(t, "retired routes to close", func() bool {
+		_, chatClosed := s.bridge.counts("/chat")
+		_, goneClosed := s.bridge.counts("/gone")
+		return chatClosed == 1 && goneClosed == 1
+	})
+	if built, _ := s.bridge.counts("/chat"); built != 2 {
+		t.Errorf("/chat built %d times, want 2", built)
+	}
+
+	// A reload that fails (a route handler cannot be built) changes nothing.
+	s.bridge.mu.Lock()
+	s.bridge.fail = "/broken"
+	s.bridge.mu.Unlock()
+	third := baseYAML + "routes:\n" + route("/broken", "ws://127.0.0.1:1/b") + route("/third", other.URL)
+	if err := s.Reload(parseConfig(t, third)); err == nil {
+		t.Fatal("Reload with a failing route succeeded")
+	}
+	if resp, _ := get(t, c, base+"/third"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/third served after a failed reload")
+	}
+	if resp, _ := get(t, c, base+"/new"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/new no longer served after a failed reload")
+	}
+	assertEcho(t, tunnel, "and still")
+
+	_, metrics := get(t, c, "http://"+s.AdminAddr()+"/metrics")
+	for _, want := range []string{
+		`bridgeway_proxy_config_reloads_total{result="ok"} 1`,
+		`bridgeway_proxy_config_reloads_total{result="error"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestReloadChangedPassThroughRouteClosesItsTunnels(t *testing.T) {
+	a := startUpstream(t, "a")
+	b := startUpstream(t, "b")
+	s := startServer(t, baseYAML+"routes:\n"+route("/app", a.URL), Deps{})
+	tunnel := dialWS(t, "ws://"+s.Addr()+"/app/ws")
+	if err := s.Reload(parseConfig(t, baseYAML+"routes:\n"+route("/app", b.URL))); err != nil {
+		t.Fatal(err)
+	}
+	// Documented: a changed route's handler is shut down, tunnels get 1001.
+	if err := readUntilClose(tunnel); !strings.Contains(err.Error(), "1001") {
+		t.Fatalf("tunnel of the changed route ended with %v, want 1001", err)
+	}
+	_, body := get(t, newClient(t), "http://"+s.Addr()+"/app")
+	var got echoReply
+	if json.Unmarshal([]byte(body), &got) != nil || got.Upstream != "b" {
+		t.Fatalf("changed route not serving the new upstream: %s", body)
+	}
+}
