@@ -71,19 +71,25 @@ func (s *recSink) gaps() []string {
 	return out
 }
 
-// waitUntil polls cond each time the sink changes (and every 10ms, for
-// conditions on other state) until it holds or waitLimit passes.
+// waitUntil waits for cond, checking each time the sink changes.
 func (s *recSink) waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	waitFor(t, what, cond, s.changed)
+}
+
+// waitFor polls cond when wake fires and every 10ms until it holds or
+// waitLimit passes (then the test fails: the limit only prevents hangs).
+func waitFor(t *testing.T, what string, cond func() bool, wake <-chan struct{}) {
 	t.Helper()
 	deadline := time.After(waitLimit)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		select {
-		case <-s.changed:
+		case <-wake:
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("timed out waiting for %s; sink has %d messages, gaps %q", what, len(s.messages()), s.gaps())
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
