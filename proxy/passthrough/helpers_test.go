@@ -55,7 +55,7 @@ type gateway struct {
 
 // newGateway mounts a Handler for route in a real HTTP server. Cleanup shuts
 // the handler down (ending tunnels) before the server closes.
-func newGateway(t *testing.T, route config.Route, tlsConfig *tls.Config) *gateway {
+func newGateway(t testing.TB, route config.Route, tlsConfig *tls.Config) *gateway {
 	t.Helper()
 	kinds := &errorKinds{}
 	h, err := newHandler(Options{
@@ -83,7 +83,7 @@ func route(path, upstream string) config.Route {
 }
 
 // rawRequest sends req bytes on a fresh connection and reads one response.
-func rawRequest(t *testing.T, addr, req string) (*http.Response, string) {
+func rawRequest(t testing.TB, addr, req string) (*http.Response, string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -32,7 +32,7 @@ type echoUpstream struct {
 	offers chan string
 }
 
-func newEchoUpstream(t *testing.T, tlsServer bool, protocols ...string) *echoUpstream {
+func newEchoUpstream(t testing.TB, tlsServer bool, protocols ...string) *echoUpstream {
 	t.Helper()
 	e := &echoUpstream{closes: make(chan int, 16), offers: make(chan string, 16)}
 	upgrader := websocket.Upgrader{Subprotocols: protocols}
@@ -79,7 +79,7 @@ func wsURL(srv *httptest.Server, path string) string {
 	return "ws://" + hostOf(srv) + path
 }
 
-func dialWS(t *testing.T, url string, protocols ...string) *websocket.Conn {
+func dialWS(t testing.TB, url string, protocols ...string) *websocket.Conn {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: testDeadline, Subprotocols: protocols}
 	c, res, err := d.Dial(url, nil)
