@@ -22,7 +22,7 @@ type versionedUpstream struct {
 	mu       sync.Mutex
 	version  int
 	body     string
-	status   int           // answered instead while failures > 0
+	status   int // answered instead while failures > 0
 	failures int
 	changed  chan struct{} // closed and replaced on publish
 	ifNone   []string      // If-None-Match of every request

@@ -94,7 +94,7 @@ func (u *scriptedUpstream) sawIfNoneMatch(etag string) bool {
 func TestPollDeliversOnlyRealChanges(t *testing.T) {
 	up := &scriptedUpstream{script: []step{
 		{status: 200, body: "a"},
-		{status: 200, body: "a"},                                // same body: not a change
+		{status: 200, body: "a"},                               // same body: not a change
 		{status: 200, body: "a", delay: 80 * time.Millisecond}, // slower than the interval
 		{status: 500},
 		{status: 503, delay: 40 * time.Millisecond},
