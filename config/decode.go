@@ -32,6 +32,9 @@ type decoder struct {
 	dropped int // problems not kept once maxCollected was reached
 	// via, when set, is the alias or merge key being decoded through.
 	via *pos
+	// open holds the collections being decoded, to refuse an alias that
+	// points back into its own node (it would recurse without end).
+	open map[ast.Node]bool
 }
 
 // Bounds on the problems kept: aliases can repeat one bad value many times.
@@ -47,7 +50,7 @@ type anchorDef struct {
 }
 
 func newDecoder(file string, env func(string) (string, bool)) *decoder {
-	return &decoder{file: file, seen: map[string]pos{}, bad: map[string]bool{}, env: env}
+	return &decoder{file: file, seen: map[string]pos{}, bad: map[string]bool{}, open: map[ast.Node]bool{}, env: env}
 }
 
 // errorAt reports that the value at path could not be read.
@@ -173,6 +176,10 @@ func (d *decoder) resolve(path string, n ast.Node) (ast.Node, pos, bool) {
 				d.errorAt(p, path, "unknown alias *%s", name)
 				return nil, p, false
 			}
+			if d.open[target] {
+				d.errorAt(p, path, "alias *%s refers to a node that contains it", m.Value.GetToken().Value)
+				return nil, p, false
+			}
 			n, viaAlias = target, true
 		default:
 			if d.via != nil {
@@ -231,6 +238,10 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 		return
 	}
 	d.seen[path] = p
+	if isCollection(n) {
+		d.open[n] = true
+		defer delete(d.open, n)
+	}
 	switch v.Type() {
 	case durationType:
 		d.decodeDuration(path, n, p, v)
@@ -261,6 +272,14 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 	default:
 		panic("config: no decoder for " + v.Type().String())
 	}
+}
+
+func isCollection(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+		return true
+	}
+	return false
 }
 
 func isNull(n ast.Node) bool {
@@ -442,7 +461,13 @@ func (d *decoder) mergeFrom(path string, src ast.Node, p pos, v reflect.Value) {
 			d.report(p, path, "merge key << wants a mapping, got %s", describe(s))
 			continue
 		}
+		if d.open[s] {
+			d.report(p, path, "merge key << refers to a node that contains it")
+			continue
+		}
+		d.open[s] = true
 		d.decodeStruct(path, s, p, v)
+		delete(d.open, s)
 	}
 }
 
