@@ -38,6 +38,9 @@ func (v *validator) validate() {
 	v.limits(&c.Limits)
 	if c.TLS != nil {
 		v.tls(c.TLS)
+		if c.Admin.Listen != nil && *c.Admin.Listen != "" {
+			v.distinctAddr("admin.listen", *c.Admin.Listen, "tls.listen", c.TLS.Listen)
+		}
 	}
 	if c.Cluster != nil {
 		v.cluster(c.Cluster)
