@@ -1,7 +1,3 @@
-// Package passthrough is the plain reverse proxy behind routes whose upstream
-// kind is http: every request under the route goes to the upstream, SSE and
-// other streaming responses unbuffered, WebSocket upgrades through a
-// frame-aware tunnel that can be closed with 1001 on shutdown.
 package passthrough
 
 import (

@@ -714,3 +714,45 @@ func TestShutdownClosesPooledConnections(t *testing.T) {
 		t.Fatal("the upstream connection stayed open after Shutdown")
 	}
 }
+
+// TestWebSocketCompressionPassesThrough: permessage-deflate is negotiated
+// end to end; compressed frames (RSV1) cross the tunnel untouched.
+func TestWebSocketCompressionPassesThrough(t *testing.T) {
+	upgrader := websocket.Upgrader{EnableCompression: true}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, data); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	gw := newGateway(t, route("/ws", up.URL), nil)
+	d := websocket.Dialer{HandshakeTimeout: testDeadline, EnableCompression: true}
+	c, res, err := d.Dial(wsURL(gw.srv, "/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ext := res.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("extension not negotiated: %q", ext)
+	}
+	msg := strings.Repeat("compress me ", 1000)
+	for range 10 {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, data, err := c.ReadMessage(); err != nil || string(data) != msg {
+			t.Fatalf("echo len %d, %v", len(data), err)
+		}
+	}
+}
