@@ -97,7 +97,7 @@ func newTab(t *testing.T) context.Context {
 			if err != nil {
 				return
 			}
-			t.Logf("browser %s: %s", m.Type, m.Text)
+			t.Logf("browser %s: %s (%s)", m.Type, m.Text, m.URL)
 		}
 	}()
 	t.Cleanup(func() {

@@ -22,6 +22,8 @@ import (
 //	close:CODE  closes the connection with CODE and reason "bye"
 //	anything    is echoed back as "echo:" + text; binary frames come back unchanged
 //
+// Every connection first gets "hi:1", which tells a test whether the
+// messages an app sends at once when a session opens reach the client.
 // Connections on /ticker instead receive "tick:1", "tick:2", … every tickEvery.
 type appServer struct {
 	srv      *httptest.Server
@@ -92,6 +94,7 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer func() { close(out); <-writerDone }()
+	out <- frame{kind: websocket.TextMessage, data: []byte("hi:1")}
 	for {
 		kind, data, err := conn.ReadMessage()
 		if err != nil {

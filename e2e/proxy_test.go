@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// testProxy is an intermediary between the browser and the gateway, like a
+// corporate proxy. Pass-through by default (WebSocket upgrades included),
+// and it can cut every client connection at once (cut). With buffering set
+// it refuses WebSocket upgrades and holds the body of streaming responses
+// (SSE, NDJSON) until they end, sending only the headers: a proxy that
+// buffers whole responses.
+type testProxy struct {
+	URL       string
+	buffering bool
+	target    *url.URL
+	srv       *httptest.Server
+	rp        *httputil.ReverseProxy
+	transport *http.Transport
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	refused int            // WebSocket upgrades refused
+	held    map[string]int // streaming responses held, by path suffix
+}
+
+func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testProxy{buffering: buffering, target: u, conns: map[net.Conn]struct{}{}, held: map[string]int{},
+		transport: &http.Transport{}}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
+		Transport:     p.transport,
+		FlushInterval: -1,
+	}
+	p.srv = httptest.NewUnstartedServer(p)
+	p.srv.Listener = &trackingListener{Listener: p.srv.Listener, p: p}
+	p.srv.Start()
+	p.URL = p.srv.URL
+	t.Cleanup(func() {
+		p.cut()
+		p.srv.Close()
+		p.transport.CloseIdleConnections()
+	})
+	return p
+}
+
+func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.buffering {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
+			http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
+			return
+		}
+		if suffix := streamingSuffix(r); suffix != "" {
+			p.hold(w, r, suffix)
+			return
+		}
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+func streamingSuffix(r *http.Request) string {
+	for _, s := range []string{"/sse", "/stream"} {
+		if strings.HasSuffix(r.URL.Path, s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// maxHeld bounds what hold keeps of one response.
+const maxHeld = 4 << 20
+
+// hold forwards the request, sends the answer's status and headers at once
+// and keeps the body until the gateway ends it (or the client goes).
+func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string) {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host = p.target.Scheme, p.target.Host
+	resp, err := p.transport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	p.mu.Lock()
+	p.held[suffix]++
+	p.mu.Unlock()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	http.NewResponseController(w).Flush()
+	var body bytes.Buffer
+	if _, err := io.Copy(&body, io.LimitReader(resp.Body, maxHeld)); err != nil {
+		return // the client went away while we held its stream
+	}
+	_, _ = w.Write(body.Bytes())
+}
+
+// cut closes every client connection, hijacked WebSockets included.
+func (p *testProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// counts returns refused upgrades and held streams.
+func (p *testProxy) counts() (refused int, held map[string]int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	held = map[string]int{}
+	for k, v := range p.held {
+		held[k] = v
+	}
+	return p.refused, held
+}
+
+type trackingListener struct {
+	net.Listener
+	p *testProxy
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.p.mu.Lock()
+	l.p.conns[c] = struct{}{}
+	l.p.mu.Unlock()
+	return &trackedConn{Conn: c, p: l.p}, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	p *testProxy
+}
+
+func (c *trackedConn) Close() error {
+	c.p.mu.Lock()
+	delete(c.p.conns, c.Conn)
+	c.p.mu.Unlock()
+	return c.Conn.Close()
+}
