@@ -10,12 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	VerifyTestMain(m)
 }
 
 func TestRunServesDirectoryAndIssuerRoot(t *testing.T) {

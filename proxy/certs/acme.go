@@ -88,8 +88,11 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 		domains:  domains,
 		logger:   logger,
 		httpPort: o.httpChallengePort,
-		tlsPort:  portOf(cfg.Listen),
+		tlsPort:  o.tlsALPNChallengePort,
 		done:     make(chan struct{}),
+	}
+	if st.tlsPort == 0 {
+		st.tlsPort = portOf(cfg.Listen)
 	}
 	// The cache needs the config and the config needs the cache: the
 	// callback closes over st, filled in just below.
@@ -114,14 +117,29 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 		// them busy and lets HTTPHandler / TLSConfig answer.
 		AltHTTPPort:    st.httpPort,
 		AltTLSALPNPort: st.tlsPort,
-		Logger:         logger.Named("acme"),
+		// With no known HTTPS port certmagic would bind :443 for
+		// TLS-ALPN-01, which can collide with anything; HTTP-01 remains.
+		DisableTLSALPNChallenge: st.tlsPort == 0,
+		Logger:                  logger.Named("acme"),
 	})
-	st.magic.Issuers = []certmagic.Issuer{st.issuer}
+	st.magic.Issuers = []certmagic.Issuer{nonInteractiveIssuer{st.issuer}}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	st.ctx, st.cancel = context.WithCancel(ctx)
 	return st, nil
+}
+
+// nonInteractiveIssuer keeps certmagic from ever prompting on the terminal.
+// ManageSync obtains "interactively", and an interactive PreCheck with no
+// email configured asks for one on stdin (and prints to stdout): a daemon
+// must never do that. Every other method is the ACMEIssuer's. Cost: certmagic
+// recognises its own *ACMEIssuer only by type, so renewals do not send the
+// ARI "replaces" hint.
+type nonInteractiveIssuer struct{ *certmagic.ACMEIssuer }
+
+func (i nonInteractiveIssuer) PreCheck(ctx context.Context, names []string, _ bool) error {
+	return i.ACMEIssuer.PreCheck(ctx, names, false)
 }
 
 // start runs the background work that loads or obtains the certificates.

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,32 @@ func checkServedByPebble(t *testing.T, p *pebbletest.Pebble, addr string) {
 	}
 }
 
+// captureStdout sends os.Stdout to a file for the rest of the test; the
+// returned func restores it and returns what was written.
+func captureStdout(t *testing.T) func() string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = f
+	restored := false
+	restore := func() string {
+		if !restored {
+			os.Stdout = old
+			restored = true
+		}
+		data, _ := os.ReadFile(f.Name())
+		return string(data)
+	}
+	t.Cleanup(func() {
+		restore()
+		_ = f.Close()
+	})
+	return restore
+}
+
 // challengeCounter counts HTTP-01 challenge requests answered with 200.
 type challengeCounter struct {
 	next http.Handler
@@ -113,6 +140,10 @@ func TestACMEHTTP01(t *testing.T) {
 	plainPort := portOf(plainAddr)
 	p := pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
 	cfg := acmeConfig(p, httpsAddr, t.TempDir())
+	// No email: certmagic would prompt for one on the terminal (stdout and
+	// stdin) when obtaining through ManageSync; the gateway must not.
+	cfg.ACME.Email = ""
+	stdout := captureStdout(t)
 
 	m, err := New(context.Background(), cfg, zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
 	if err != nil {
@@ -146,6 +177,9 @@ func TestACMEHTTP01(t *testing.T) {
 		t.Fatalf("Err after Ready: %v", m.Err())
 	}
 	checkServedByPebble(t, p, httpsLn.Addr().String())
+	if out := stdout(); strings.Contains(out, "Email address") {
+		t.Fatalf("certmagic prompted on stdout:\n%s", out)
+	}
 	challenges := counter.ok.Load()
 	if challenges == 0 {
 		t.Fatal("Pebble never fetched an HTTP-01 answer from HTTPHandler")
@@ -196,8 +230,9 @@ func TestACMETLSALPN01(t *testing.T) {
 		TLSPort:  httpsLn.Addr().(*net.TCPAddr).Port,
 	})
 
-	m, err := New(context.Background(), acmeConfig(p, httpsLn.Addr().String(), t.TempDir()),
-		zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
+	// tls.listen ":0" says no port: the option gives the real one.
+	m, err := New(context.Background(), acmeConfig(p, "127.0.0.1:0", t.TempDir()), zaptest.NewLogger(t),
+		WithHTTPChallengePort(plainPort), WithTLSALPNChallengePort(httpsLn.Addr().(*net.TCPAddr).Port))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -37,7 +37,8 @@ type Manager struct {
 type Option func(*options)
 
 type options struct {
-	httpChallengePort int
+	httpChallengePort    int
+	tlsALPNChallengePort int
 }
 
 // WithHTTPChallengePort tells the ACME issuer the port of the gateway's plain
@@ -48,6 +49,14 @@ type options struct {
 // tries to bind :80 itself while a challenge is pending if :80 is free.
 func WithHTTPChallengePort(port int) Option {
 	return func(o *options) { o.httpChallengePort = port }
+}
+
+// WithTLSALPNChallengePort tells the ACME issuer the port of the gateway's
+// HTTPS listener, for when cfg.Listen does not say it (":0"). Without a
+// known port the TLS-ALPN-01 challenge is disabled rather than letting
+// certmagic bind :443 itself; HTTP-01 still works.
+func WithTLSALPNChallengePort(port int) Option {
+	return func(o *options) { o.tlsALPNChallengePort = port }
 }
 
 // New prepares certificates for cfg (must be non-nil).

@@ -114,3 +114,35 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		})
 	}
 }
+
+// With no known HTTPS port, certmagic must not be allowed to bind :443 for
+// TLS-ALPN-01; with one, TLS-ALPN-01 stays on and targets it.
+func TestTLSALPNPortFromListenOrOption(t *testing.T) {
+	for _, tc := range []struct {
+		listen   string
+		opts     []Option
+		disabled bool
+		port     int
+	}{
+		{":8443", nil, false, 8443},
+		{"127.0.0.1:0", nil, true, 0},
+		{"127.0.0.1:0", []Option{WithTLSALPNChallengePort(9443)}, false, 9443},
+	} {
+		cfg := &config.TLS{Listen: tc.listen, ACME: &config.ACME{
+			Domains: []string{"x.test"}, CA: "https://127.0.0.1:1/dir", Storage: t.TempDir(),
+		}}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no background work needed
+		m, err := New(ctx, cfg, nil, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if got := m.acme.issuer.DisableTLSALPNChallenge; got != tc.disabled {
+			t.Errorf("listen %s: TLS-ALPN disabled = %v, want %v", tc.listen, got, tc.disabled)
+		}
+		if got := m.acme.issuer.AltTLSALPNPort; got != tc.port {
+			t.Errorf("listen %s: TLS-ALPN port %d, want %d", tc.listen, got, tc.port)
+		}
+	}
+}
