@@ -66,8 +66,10 @@ func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		cond.update(r)
 		switch classify(r) {
 		case outcomeBody:
-			deliverBody(r.body, c.s.Route.Upstream.Split, sink, c.cnt)
-			continue
+			if len(r.body) > 0 { // some servers end a held poll with an empty 200
+				deliverBody(r.body, c.s.Route.Upstream.Split, sink, c.cnt)
+				continue
+			}
 		case outcomeSkipped:
 			inc(c.cnt.failures)
 			sink.Gap("upstream body too large")
