@@ -54,6 +54,11 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 		if d == "" {
 			return nil, errorf("tls.acme.domains holds an empty name")
 		}
+		if strings.Contains(d, "*") {
+			// Wildcards need the DNS-01 challenge, which needs a DNS
+			// provider API: not supported.
+			return nil, errorf("tls.acme.domains: wildcard %q needs DNS-01 validation, which is not supported", d)
+		}
 		domains = append(domains, d)
 	}
 	if len(domains) == 0 {

@@ -93,6 +93,7 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		{"key of another cert", &config.TLS{CertFile: otherCert, KeyFile: keyFile}, []string{otherCert, keyFile, "does not match"}},
 		{"acme without domains", &config.TLS{ACME: &config.ACME{Storage: t.TempDir()}}, []string{"domains is empty"}},
 		{"acme empty domain", &config.TLS{ACME: &config.ACME{Domains: []string{" "}, Storage: t.TempDir()}}, []string{"empty name"}},
+		{"acme wildcard", &config.TLS{ACME: &config.ACME{Domains: []string{"*.example.com"}, Storage: t.TempDir()}}, []string{"wildcard", "*.example.com", "DNS-01"}},
 		{"acme missing ca_root", &config.TLS{ACME: &config.ACME{Domains: []string{"x.test"}, CARoot: missing, Storage: t.TempDir()}}, []string{"ca_root", missing}},
 		{"acme garbage ca_root", &config.TLS{ACME: &config.ACME{Domains: []string{"x.test"}, CARoot: garbage, Storage: t.TempDir()}}, []string{"ca_root", garbage, "no PEM"}},
 	}
