@@ -84,10 +84,15 @@ func TestDrainClosesTunnelsAndTurnsNotReady(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || decodeError(t, body) != "not_ready" {
 		t.Fatalf("readyz while draining: %d %s", resp.StatusCode, body)
 	}
-	// New connections are refused.
-	if _, err := c.Get("http://" + s.Addr() + "/app"); err == nil {
-		t.Errorf("a new request was accepted during the drain")
-	}
+	// New connections are refused once the listener is closed (it closes
+	// concurrently with the tunnels, so poll).
+	eventually(t, "new connections to be refused", func() bool {
+		resp, err := c.Get("http://" + s.Addr() + "/app")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
 	// The in-flight request finishes normally once its upstream answers.
 	close(up.release)
 	if got := <-inflight; got != "slow done" {

@@ -285,3 +285,28 @@ routes:
 		t.Fatalf("chunked request: %d %s", resp.StatusCode, body)
 	}
 }
+
+// With the default max_header_bytes (64KiB) 2,000 small headers are a valid
+// request and reach the upstream, while one header of 100 KiB gets 431.
+func TestManyHeadersWithDefaultLimits(t *testing.T) {
+	up := startUpstream(t, "app")
+	s := startServer(t, baseYAML+"routes:\n"+route("/app", up.URL), Deps{})
+	var b strings.Builder
+	b.WriteString("GET /app HTTP/1.1\r\nHost: x\r\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "X-H%d: v\r\n", i)
+	}
+	b.WriteString("\r\n")
+	c := rawConn(t, s.Addr())
+	resp, body := roundTrip(t, c, bufio.NewReader(c), b.String())
+	if resp.StatusCode != http.StatusOK || up.requests.Load() != 1 {
+		t.Fatalf("2000 headers: %d %s (upstream saw %d)", resp.StatusCode, body, up.requests.Load())
+	}
+
+	c = rawConn(t, s.Addr())
+	_, _ = io.WriteString(c, "GET /app HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\n\r\n")
+	resp, body = readRaw(t, c)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || decodeError(t, body) != "header_too_large" {
+		t.Fatalf("100 KiB header: %d %s", resp.StatusCode, body)
+	}
+}

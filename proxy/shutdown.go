@@ -79,7 +79,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.rejects.wait()
 
 	if s.adminSrv != nil {
-		adminCtx, adminCancel := context.WithTimeout(context.Background(), adminGrace)
+		// Admin requests are short: they get what is left of the drain
+		// deadline, at most adminGrace, so Shutdown stays within it.
+		adminCtx, adminCancel := context.WithTimeout(ctx, adminGrace)
 		if err := s.adminSrv.Shutdown(adminCtx); err != nil {
 			_ = s.adminSrv.Close()
 		}
