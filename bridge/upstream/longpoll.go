@@ -10,8 +10,8 @@ import (
 )
 
 // longPollConn loops GET requests that the upstream holds until it has
-// something new. Each 2xx body is delivered (see deliverBody); 204 and 304
-// mean nothing new and the next request goes out at once, but never sooner
+// something new. Each non-empty 2xx body is delivered (see deliverBody);
+// 204, 304 and an empty 200 mean nothing new and the next request goes out at once, but never sooner
 // than reconnect.min after the previous one started, so an upstream that
 // does not actually hold requests is not hammered. The previous answer's
 // ETag / Last-Modified go back as If-None-Match / If-Modified-Since, which
