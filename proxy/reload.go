@@ -49,7 +49,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.retiring.Add(1)
 		go func() {
 			defer s.retiring.Done()
-			ctx, cancel := context.WithTimeout(s.retireCtx, timeout)
+			ctx, cancel := context.WithTimeout(s.lifeCtx, timeout)
 			defer cancel()
 			closeEntries(ctx, retired, s.log)
 		}()

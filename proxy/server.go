@@ -22,7 +22,8 @@ import (
 
 // Deps are what the server needs from its surroundings.
 type Deps struct {
-	// Logger is required; the server names its own children.
+	// Logger receives everything (nil: no logs); the server names its
+	// own children ("proxy", "access", "proxy.certs", ...).
 	Logger *zap.Logger
 	// Registry receives the proxy's metrics and is served on /metrics.
 	// nil: a fresh registry.
@@ -63,10 +64,9 @@ type Server struct {
 	plainLn, tlsLn, adminLn net.Listener
 	serving                 sync.WaitGroup // Serve goroutines
 	retiring                sync.WaitGroup // closes of routes removed by reloads
-	retireCtx               context.Context
-	cancelRetire            context.CancelFunc
-	// lifeCtx lives from New to the end of Shutdown: background work of
-	// the certificate manager (ACME, renewals) runs under it.
+	// lifeCtx lives from New to the forced end of Shutdown: background
+	// work (ACME and renewals, closes of routes retired by reloads) runs
+	// under it.
 	lifeCtx    context.Context
 	cancelLife context.CancelFunc
 }
@@ -96,13 +96,11 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		cfg:          cfg,
 		rejects:      newRejecter(),
 	}
-	s.retireCtx, s.cancelRetire = context.WithCancel(context.Background())
 	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
 	set, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
 	if err != nil {
-		s.cancelRetire()
 		s.cancelLife()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}

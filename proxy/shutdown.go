@@ -74,7 +74,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.limiter.closeAll()
-	s.cancelRetire()
+	s.cancelLife()
 	s.retiring.Wait()
 	s.rejects.wait()
 
@@ -91,7 +91,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.certs != nil {
 		s.certs.Close()
 	}
-	s.cancelLife()
 	if forced != nil {
 		s.log.Warn("drain deadline reached, remaining connections closed", zap.Error(forced))
 		return fmt.Errorf("proxy: shutdown: %w", forced)
