@@ -28,7 +28,7 @@ import (
 type appServer struct {
 	srv      *httptest.Server
 	mu       sync.Mutex
-	accepted int
+	accepted map[string]int // by path
 	wg       sync.WaitGroup
 	done     chan struct{}
 }
@@ -42,7 +42,7 @@ var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return
 
 func newAppServer(t *testing.T) *appServer {
 	t.Helper()
-	a := &appServer{done: make(chan struct{})}
+	a := &appServer{done: make(chan struct{}), accepted: map[string]int{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(func() {
 		close(a.done)
@@ -56,11 +56,11 @@ func newAppServer(t *testing.T) *appServer {
 // URL is the ws:// base of the app.
 func (a *appServer) URL() string { return "ws" + strings.TrimPrefix(a.srv.URL, "http") }
 
-// Accepted counts WebSocket connections the app accepted.
-func (a *appServer) Accepted() int {
+// Accepted counts WebSocket connections the app accepted on path.
+func (a *appServer) Accepted(path string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.accepted
+	return a.accepted[path]
 }
 
 func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +69,7 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	a.accepted++
+	a.accepted[r.URL.Path]++
 	a.mu.Unlock()
 	a.wg.Add(1)
 	defer a.wg.Done()
