@@ -36,6 +36,7 @@ type Upstreams struct {
 	feed  *eventFeed
 
 	done     chan struct{} // closed by Close: handlers and goroutines end
+	stopped  chan struct{} // closed when Close has finished
 	mu       sync.Mutex
 	closed   bool
 	handlers sync.WaitGroup // running handlers (WebSocket ones outlive server.Close)
@@ -58,9 +59,10 @@ func start(ctx context.Context, logger *zap.Logger, tick time.Duration) (*Upstre
 		return nil, fmt.Errorf("demo: listen: %w", err)
 	}
 	u := &Upstreams{
-		base: "http://" + ln.Addr().String(),
-		log:  logger.Named("demo"),
-		done: make(chan struct{}),
+		base:    "http://" + ln.Addr().String(),
+		log:     logger.Named("demo"),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	u.clock = newClock(tick)
 	u.chat = newChatServer(u.log.Named("ws"), u.done, &u.workers)
@@ -85,7 +87,9 @@ func start(ctx context.Context, logger *zap.Logger, tick time.Duration) (*Upstre
 			u.log.Error("demo server stopped", zap.Error(err))
 		}
 	})
+	u.mu.Lock() // Close, run by AfterFunc, must see stopCtx set
 	u.stopCtx = context.AfterFunc(ctx, func() { u.Close() })
+	u.mu.Unlock()
 	u.log.Info("demo upstreams started", zap.String("base", u.base))
 	return u, nil
 }
@@ -128,16 +132,20 @@ func (u *Upstreams) JSONURL() string { return u.base + TimePath }
 // LongPollURL is the JSON document for long-polling.
 func (u *Upstreams) LongPollURL() string { return u.base + LongPollPath }
 
-// Close stops everything and waits for every goroutine it started. Idempotent.
+// Close stops everything and waits for every goroutine it started.
+// Idempotent; every caller waits until the shutdown is complete.
 func (u *Upstreams) Close() error {
 	u.mu.Lock()
 	if u.closed {
 		u.mu.Unlock()
+		<-u.stopped
 		return nil
 	}
 	u.closed = true
+	stopCtx := u.stopCtx
 	u.mu.Unlock()
-	u.stopCtx()
+	defer close(u.stopped)
+	stopCtx()
 	close(u.done)
 	err := u.server.Close()
 	u.chat.closeAll()

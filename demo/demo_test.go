@@ -279,3 +279,13 @@ func TestCloseSaysGoingAwayAndStopsEverything(t *testing.T) {
 		t.Errorf("BaseURL %q, Addr %q", u.BaseURL(), u.Addr())
 	}
 }
+
+func TestStartWithDoneContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	u, err := start(ctx, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Close() // waits for the AfterFunc-triggered close too
+}

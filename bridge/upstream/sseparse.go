@@ -89,7 +89,12 @@ func (p *SSEParser) Next() (Event, error) {
 				continue
 			}
 			data := p.data[:len(p.data)-1] // drop the trailing "\n"
-			ev := Event{Type: p.eventType, Data: validUTF8(data), ID: p.lastEventID}
+			if !utf8.Valid(data) {
+				data = bytes.ToValidUTF8(data, []byte("\uFFFD"))
+			}
+			// The data buffer is handed over, not copied: the next event
+			// starts a new one.
+			ev := Event{Type: p.eventType, Data: data, ID: p.lastEventID}
 			if ev.Type == "" {
 				ev.Type = "message"
 			}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -145,4 +146,22 @@ func FuzzSSEParser(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkSSEParser(b *testing.B) {
+	var sb strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "id: %d\nevent: price\ndata: {\"symbol\":\"ABC\",\"price\":%d.25}\n\n", i, i)
+	}
+	input := sb.String()
+	b.SetBytes(int64(len(input)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p := NewSSEParser(strings.NewReader(input))
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+	}
 }
