@@ -155,7 +155,7 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 	ws := c.current()
 	hadConn := ws != nil
 	for {
-		if runCtx.Err() != nil {
+		if c.stopping(runCtx) {
 			return endInfo(c.closed)
 		}
 		if ws == nil {
@@ -215,9 +215,10 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 			}
 			return c.readEnd(err)
 		}
-		ws.SetReadDeadline(time.Now().Add(pongWait))
 		inc(c.cnt.messages)
 		sink.Append(msg.Message{Data: data, Binary: mt == websocket.BinaryMessage})
+		// After Append: time spent in the sink is not the upstream's silence.
+		ws.SetReadDeadline(time.Now().Add(pongWait))
 	}
 }
 
