@@ -1,35 +1,28 @@
 package main
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/bridge/client"
 	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/proxy"
 )
 
 // bridgeWiring connects the bridge package to the proxy: the factory of
-// bridged route handlers and the client.js handler. The lead replaces this
-// file with bridge.New(bridge.Deps{...}).NewRoute once bridge lands; until
-// then bridged routes answer 501.
+// bridged route handlers and the client.js handler. proxy never imports
+// bridge; this is the one place that knows both.
 func bridgeWiring(logger *zap.Logger, reg *prometheus.Registry, cfg *config.Config) (proxy.BridgeFactory, http.Handler) {
-	_ = logger
-	_ = reg
-	_ = cfg
+	b := bridge.New(bridge.Deps{Logger: logger, Registry: reg, Limits: cfg.Limits})
 	factory := func(route config.Route) (proxy.RouteHandler, error) {
-		return notImplementedRoute{}, nil
+		h, err := b.NewRoute(route)
+		if err != nil {
+			return nil, err // never a typed nil inside the interface
+		}
+		return h, nil
 	}
-	return factory, nil
+	return factory, client.Handler()
 }
-
-type notImplementedRoute struct{}
-
-func (notImplementedRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	proxy.WriteJSONError(w, http.StatusNotImplemented, "not_implemented",
-		"bridged routes are not available in this build")
-}
-
-func (notImplementedRoute) Close(context.Context) error { return nil }
