@@ -19,11 +19,22 @@ const usage = `usage:
   bridgeway version            print version, commit and Go version
 `
 
+// command is a subcommand: it gets the arguments after its name and returns
+// the exit code.
+type command func(args []string, stdout, stderr io.Writer) int
+
+// extraCommands lets a subcommand live in its own file without editing this
+// one: the file registers itself from init (e.g. extraCommands["demo"]).
+var extraCommands = map[string]command{}
+
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if cmd, ok := extraCommands[args[0]]; ok {
+		return cmd(args[1:], stdout, stderr)
 	}
 	switch cmd := args[0]; {
 	case cmd == "run":
