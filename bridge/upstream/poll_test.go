@@ -221,3 +221,37 @@ func TestPollCloseAndCancelStopRun(t *testing.T) {
 		t.Errorf("after cancel: %+v, want 1001", info)
 	}
 }
+
+func TestPollSendsIfModifiedSince(t *testing.T) {
+	const stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("If-Modified-Since"))
+		mu.Unlock()
+		if r.Header.Get("If-Modified-Since") == stamp {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Last-Modified", stamp)
+		fmt.Fprint(w, "doc")
+	}))
+	t.Cleanup(srv.Close)
+	conn := dial(t, testOptions(t, config.KindPoll, srv.URL))
+	sink := newRecSink()
+	startRun(t, conn, sink)
+	waitFor(t, "three requests", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= 3
+	}, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen[0] != "" || seen[1] != stamp || seen[2] != stamp {
+		t.Errorf("If-Modified-Since per request = %q", seen)
+	}
+	if got := dataOf(sink.messages()); len(got) != 1 || got[0] != "doc" {
+		t.Errorf("messages = %q", got)
+	}
+}
