@@ -408,3 +408,13 @@ func checkSeq(t *testing.T, got []string, n int, what string) {
 }
 
 var _ = fmt.Sprint
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func newScanner(resp *http.Response) *bufio.Scanner {
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 2<<20)
+	return sc
+}

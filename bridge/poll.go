@@ -68,7 +68,8 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 	defer a.done()
 
 	wait := h.set.pollTimeout
-	if q.Get("wait") == "0" || a.fresh {
+	if q.Get("wait") == "0" || q.Get("cursor") == "" {
+		// Opening (or subscribing) answers at once with the cursor to use.
 		wait = 0
 	}
 	var superseded <-chan struct{}

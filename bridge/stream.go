@@ -55,7 +55,10 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
 	}
-	if len(b) > 0 && (sw.write(b) != nil || sw.flush() != nil) {
+	if len(b) > 0 && sw.write(b) != nil {
+		return
+	}
+	if sw.flush() != nil { // headers out now, not at the first message
 		return
 	}
 	h.pump(req.r.Context(), a, sw)
