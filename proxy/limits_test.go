@@ -310,3 +310,27 @@ func TestManyHeadersWithDefaultLimits(t *testing.T) {
 		t.Fatalf("100 KiB header: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestReloadChangesConnectionLimit(t *testing.T) {
+	up := startUpstream(t, "app")
+	yaml := func(max int) string {
+		return baseYAML + "limits:\n  max_connections: " + fmt.Sprint(max) + "\nroutes:\n" + route("/app", up.URL)
+	}
+	s := startServer(t, yaml(1), Deps{})
+	held := rawConn(t, s.Addr())
+	if resp, _ := roundTrip(t, held, bufio.NewReader(held), getApp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("held: %d", resp.StatusCode)
+	}
+	second := rawConn(t, s.Addr())
+	_, _ = io.WriteString(second, getApp)
+	if resp, _ := readRaw(t, second); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("over the limit: %d", resp.StatusCode)
+	}
+	if err := s.Reload(parseConfig(t, yaml(2))); err != nil {
+		t.Fatal(err)
+	}
+	third := rawConn(t, s.Addr())
+	if resp, _ := roundTrip(t, third, bufio.NewReader(third), getApp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after raising the limit: %d", resp.StatusCode)
+	}
+}

@@ -124,6 +124,23 @@ func TestStaticTLSWithHTTP2AndRedirect(t *testing.T) {
 	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
 		t.Fatalf("redirect: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
+	for host, wantHost := range map[string]string{
+		"example.com":      "example.com",
+		"example.com:8080": "example.com",
+		"[::1]:8080":       "[::1]",
+		"[::1]":            "[::1]",
+	} {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/p", nil)
+		req.Host = host
+		resp, err := newClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); loc != "https://"+wantHost+":"+tlsPort+"/p" {
+			t.Errorf("Host %s redirected to %q", host, loc)
+		}
+	}
 	if up.requests.Load() != 3 {
 		t.Errorf("upstream saw %d requests, want 3 (the redirect must not proxy)", up.requests.Load())
 	}
