@@ -49,6 +49,23 @@ func (h *RouteHandler) serveSend(req *request) {
 		}
 		seq = n
 	}
+	var s *session
+	if !h.set.broadcast {
+		id := r.URL.Query().Get("session")
+		if id == "" {
+			writeError(w, errMissingSession)
+			return
+		}
+		var aerr *apiError
+		if s, aerr = h.lookupSession(req, id); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		if closed, _ := s.log.Closed(); closed {
+			writeError(w, errSessionClosed)
+			return
+		}
+	}
 	msgs, aerr := h.readSendBody(req)
 	if aerr != nil {
 		writeError(w, aerr)
@@ -61,7 +78,7 @@ func (h *RouteHandler) serveSend(req *request) {
 	}
 
 	var err error
-	if h.set.broadcast {
+	if s == nil {
 		t, aerr := h.subscribe(req)
 		if aerr != nil {
 			writeError(w, aerr)
@@ -70,20 +87,6 @@ func (h *RouteHandler) serveSend(req *request) {
 		err = sendAll(req, t.conn, msgs)
 		t.detach()
 	} else {
-		id := r.URL.Query().Get("session")
-		if id == "" {
-			writeError(w, errMissingSession)
-			return
-		}
-		s, aerr := h.lookupSession(req, id)
-		if aerr != nil {
-			writeError(w, aerr)
-			return
-		}
-		if closed, _ := s.log.Closed(); closed {
-			writeError(w, errSessionClosed)
-			return
-		}
 		err = s.send(r.Context(), seq, msgs)
 		if err == nil {
 			s.countIn(len(msgs), bytes)
