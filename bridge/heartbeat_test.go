@@ -104,4 +104,3 @@ func TestWebSocketJSONFormatAndAttach(t *testing.T) {
 		t.Fatalf("session gone after the websocket left: %d", resp.StatusCode)
 	}
 }
-
