@@ -240,3 +240,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func route(path, url string) string {
 	return "  - path: " + path + "\n    upstream:\n      url: \"" + url + "\"\n"
 }
+
+func parseConfigB(yaml string) (*config.Config, error) {
+	return config.Parse("bench.yaml", []byte(yaml))
+}

@@ -51,18 +51,44 @@ func (g *wireGuard) scan(b []byte) {
 	}
 }
 
+// feed takes part of a line (no LF). Only the first bytes and the last 8
+// non-CR bytes of a line matter, so long lines and bodies cost little more
+// than the LF search.
 func (g *wireGuard) feed(seg []byte) {
-	for _, c := range seg {
-		if c == '\r' {
-			continue
+	if len(seg) <= 32 {
+		for _, c := range seg {
+			if c == '\r' {
+				continue
+			}
+			if g.prefixLen < len(g.prefix) {
+				g.prefix[g.prefixLen] = c
+				g.prefixLen++
+			}
+			g.tail = g.tail<<8 | uint64(c)
+			g.lineLen++
 		}
-		if g.prefixLen < len(g.prefix) {
+		return
+	}
+	for _, c := range seg[:min(len(seg), len(g.prefix)-g.prefixLen)] {
+		if c != '\r' {
 			g.prefix[g.prefixLen] = c
 			g.prefixLen++
 		}
-		g.tail = g.tail<<8 | uint64(c)
-		g.lineLen++
 	}
+	// The last 8 non-CR bytes, found from the end, shifted in in order.
+	start, kept := len(seg), 0
+	for start > 0 && kept < 8 {
+		start--
+		if seg[start] != '\r' {
+			kept++
+		}
+	}
+	for _, c := range seg[start:] {
+		if c != '\r' {
+			g.tail = g.tail<<8 | uint64(c)
+		}
+	}
+	g.lineLen += len(seg) - bytes.Count(seg, []byte{'\r'})
 }
 
 var (
