@@ -7,7 +7,7 @@
 #   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
 #   bench/compare.sh --reps 5 --only fanout,echo-pass
 #
-# Environment: FANOUT_RATE (default 200 msg/s), LONGPOLL_RATE (default 2),
+# Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway), FANOUT_RATE (default 200 msg/s), LONGPOLL_RATE (default 2),
 # DURATION (default 10s), NGINX_WORKERS (default: one per core), and the
 # ports BENCH_*_PORT below. Needs root only to install nginx+nchan.
 set -euo pipefail
@@ -56,7 +56,11 @@ LOG="$RESULTS/latest.log"
 : >"$LOG"
 
 echo "== building bridgeway and bridgeway-bench into $WORK"
-go build -o "$WORK/bridgeway" ./cmd/bridgeway
+if [ -n "${BRIDGEWAY_BIN:-}" ]; then
+  cp "$BRIDGEWAY_BIN" "$WORK/bridgeway"   # a prebuilt gateway (e.g. another commit)
+else
+  go build -o "$WORK/bridgeway" ./cmd/bridgeway
+fi
 go build -o "$WORK/bench" ./cmd/bridgeway-bench
 BENCH="$WORK/bench"
 
