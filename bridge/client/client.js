@@ -108,11 +108,11 @@ var T = {
 		a.stop = function () { x.abort(); };
 		function feed() {
 			var t = x.responseText || "", i, o;
-			if (x.status === 200 && t.length) c._up(a);
 			while (a === c._a && (i = t.indexOf("\n", off)) >= 0) {
 				o = parse(t.slice(off, i)); off = i + 1;
 				if (o) c._obj(a, o);
 			}
+			if (x.status === 200 && t.length) c._up(a);
 			// responseText only grows: recycle.
 			if (off > 1048576) c._drop(a, "recycle");
 		}
