@@ -47,7 +47,7 @@ type testUpstream struct {
 
 var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, Subprotocols: []string{"chat.v2"}}
 
-func newUpstream(t *testing.T) *testUpstream {
+func newUpstream(t testing.TB) *testUpstream {
 	u := &testUpstream{conns: map[*websocket.Conn]bool{}}
 	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(func() {
@@ -146,7 +146,7 @@ func (u *testUpstream) stats() (open, opened, received int) {
 }
 
 // waitFor polls cond (no timing assertion: the deadline only prevents hangs).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	end := time.Now().Add(deadline)
 	for !cond() {
@@ -177,7 +177,7 @@ func sessionRoute(up *testUpstream) config.Route {
 	}
 }
 
-func newGateway(t *testing.T, route config.Route, limits config.Limits) *gateway {
+func newGateway(t testing.TB, route config.Route, limits config.Limits) *gateway {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: limits})
@@ -203,7 +203,7 @@ func (g *gateway) wsURL(path string) string {
 }
 
 // get issues a GET with optional headers.
-func (g *gateway) get(t *testing.T, ctx context.Context, path string, hdr http.Header) *http.Response {
+func (g *gateway) get(t testing.TB, ctx context.Context, path string, hdr http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.srv.URL+path, nil)
 	for k, v := range hdr {
@@ -216,7 +216,7 @@ func (g *gateway) get(t *testing.T, ctx context.Context, path string, hdr http.H
 	return resp
 }
 
-func (g *gateway) post(t *testing.T, path, contentType string, body []byte, hdr http.Header) *http.Response {
+func (g *gateway) post(t testing.TB, path, contentType string, body []byte, hdr http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+path, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", contentType)
@@ -231,7 +231,7 @@ func (g *gateway) post(t *testing.T, path, contentType string, body []byte, hdr 
 }
 
 // send posts one text message and expects 204.
-func (g *gateway) send(t *testing.T, session, text string) {
+func (g *gateway) send(t testing.TB, session, text string) {
 	t.Helper()
 	resp := g.post(t, "/chat/send?session="+session, "text/plain", []byte(text), nil)
 	defer resp.Body.Close()
@@ -242,7 +242,7 @@ func (g *gateway) send(t *testing.T, session, text string) {
 }
 
 // jsonError reads {"error":...} and checks status and code.
-func expectError(t *testing.T, resp *http.Response, status int, code string) {
+func expectError(t testing.TB, resp *http.Response, status int, code string) {
 	t.Helper()
 	defer resp.Body.Close()
 	var e struct{ Error, Message string }
@@ -278,7 +278,7 @@ type pollAnswer struct {
 	Closed   *closeInfo `json:"closed"`
 }
 
-func (g *gateway) poll(t *testing.T, ctx context.Context, query string, hdr http.Header) (pollAnswer, *http.Response) {
+func (g *gateway) poll(t testing.TB, ctx context.Context, query string, hdr http.Header) (pollAnswer, *http.Response) {
 	t.Helper()
 	resp := g.get(t, ctx, "/chat/poll"+query, hdr)
 	defer resp.Body.Close()
@@ -298,7 +298,7 @@ type sseStream struct {
 	p    *ssetest.Parser
 }
 
-func (g *gateway) openSSE(t *testing.T, ctx context.Context, path string, hdr http.Header) *sseStream {
+func (g *gateway) openSSE(t testing.TB, ctx context.Context, path string, hdr http.Header) *sseStream {
 	t.Helper()
 	h := http.Header{"Accept": {"text/event-stream"}}
 	for k, v := range hdr {
@@ -313,7 +313,7 @@ func (g *gateway) openSSE(t *testing.T, ctx context.Context, path string, hdr ht
 	return &sseStream{resp: resp, p: ssetest.NewParser(resp.Body)}
 }
 
-func (s *sseStream) next(t *testing.T) ssetest.Event {
+func (s *sseStream) next(t testing.TB) ssetest.Event {
 	t.Helper()
 	ev, err := s.p.Next()
 	if err != nil {
@@ -323,7 +323,7 @@ func (s *sseStream) next(t *testing.T) ssetest.Event {
 }
 
 // sessionEvent reads the first event of a session-mode SSE stream.
-func (s *sseStream) session(t *testing.T) (id, send string) {
+func (s *sseStream) session(t testing.TB) (id, send string) {
 	t.Helper()
 	ev := s.next(t)
 	var info struct{ Session, Send string }
@@ -339,7 +339,7 @@ type ndjson struct {
 	sc   *bufio.Scanner
 }
 
-func (g *gateway) openStream(t *testing.T, ctx context.Context, query string, hdr http.Header) *ndjson {
+func (g *gateway) openStream(t testing.TB, ctx context.Context, query string, hdr http.Header) *ndjson {
 	t.Helper()
 	resp := g.get(t, ctx, "/chat/stream"+query, hdr)
 	if resp.StatusCode != http.StatusOK {
@@ -361,7 +361,7 @@ type streamLine struct {
 }
 
 // next returns the next non-blank line.
-func (n *ndjson) next(t *testing.T) streamLine {
+func (n *ndjson) next(t testing.TB) streamLine {
 	t.Helper()
 	for n.sc.Scan() {
 		line := strings.TrimSpace(n.sc.Text())
@@ -378,7 +378,7 @@ func (n *ndjson) next(t *testing.T) streamLine {
 	return streamLine{}
 }
 
-func dialWS(t *testing.T, url string, hdr http.Header) (*websocket.Conn, *http.Response) {
+func dialWS(t testing.TB, url string, hdr http.Header) (*websocket.Conn, *http.Response) {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: deadline}
 	ws, resp, err := d.Dial(url, hdr)
@@ -395,7 +395,7 @@ func dialWS(t *testing.T, url string, hdr http.Header) (*websocket.Conn, *http.R
 
 func wantText(i int) string { return "m" + strconv.Itoa(i) }
 
-func checkSeq(t *testing.T, got []string, n int, what string) {
+func checkSeq(t testing.TB, got []string, n int, what string) {
 	t.Helper()
 	if len(got) != n {
 		t.Fatalf("%s: got %d messages, want %d", what, len(got), n)

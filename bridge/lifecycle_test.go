@@ -50,7 +50,7 @@ func TestSecondPollEndsHeldOne(t *testing.T) {
 
 // metricValue reads one series (route label implied) from the gateway's
 // registry; 0 when absent.
-func metricValue(t *testing.T, g *gateway, name, transport string) float64 {
+func metricValue(t testing.TB, g *gateway, name, transport string) float64 {
 	t.Helper()
 	families, err := g.reg.Gather()
 	if err != nil {

@@ -43,6 +43,7 @@ type streamWriter interface {
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
 	heartbeat := time.NewTicker(h.set.heartbeat)
 	defer heartbeat.Stop()
+	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
 		wrote := false
@@ -81,11 +82,25 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 			return
 		}
 		if wrote {
+			// Read again before flushing: a burst goes out in few writes.
+			unflushed = true
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.shuttingDown():
+				_ = w.goingAway()
+				_ = w.flush()
+				return
+			default:
+			}
+			continue
+		}
+		if unflushed {
 			if w.flush() != nil {
 				return
 			}
+			unflushed = false
 			a.log().Ack(a.rd.Pos())
-			continue
 		}
 		select {
 		case <-res.Wait:
