@@ -1,8 +1,8 @@
 package hardening
 
 import (
-	"fmt"
 	"bufio"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
