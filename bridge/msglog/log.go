@@ -106,6 +106,9 @@ type Log struct {
 	info   msg.CloseInfo
 	wake   chan struct{}
 	acked  uint64        // highest position the client acknowledged
+	// stalled is set when a wait for acks timed out: later appends evict
+	// at once until the client acknowledges something again.
+	stalled bool
 	space  chan struct{} // closed when acked advances or the log closes
 }
 
@@ -169,7 +172,7 @@ func (l *Log) add(kind Kind, m msg.Message, reason string) {
 // waitForSpace blocks (lock released) while flow control says the oldest
 // entry is still unacknowledged, at most ackWait. Called with l.mu held.
 func (l *Log) waitForSpace() {
-	if l.ackWait <= 0 {
+	if l.ackWait <= 0 || l.stalled {
 		return
 	}
 	var timer *time.Timer
@@ -188,6 +191,7 @@ func (l *Log) waitForSpace() {
 			l.mu.Lock()
 		case <-timer.C:
 			l.mu.Lock()
+			l.stalled = true
 			return
 		}
 	}
@@ -203,6 +207,7 @@ func (l *Log) Ack(seq uint64) {
 		return
 	}
 	l.acked = seq
+	l.stalled = false
 	if l.space != nil {
 		close(l.space)
 		l.space = nil

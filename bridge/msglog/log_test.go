@@ -128,3 +128,31 @@ func TestEncodedOnce(t *testing.T) {
 		t.Fatalf("encoded %d times", calls)
 	}
 }
+
+func TestFlowControlWaitsForAcksThenGivesUp(t *testing.T) {
+	l := msglog.New(msglog.Options{Epoch: "ep", Capacity: 2, AckWait: time.Hour})
+	l.Append(text("1"))
+	l.Append(text("2"))
+	appended := make(chan struct{})
+	go func() { l.Append(text("3")); close(appended) }()
+	select {
+	case <-appended:
+		t.Fatal("append did not wait for the client to acknowledge")
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.Ack(1)
+	<-appended
+	res := msglog.NewReader(l, 1).Next(10)
+	if res.Gap != nil || len(res.Entries) != 2 {
+		t.Fatalf("after ack: %+v", res)
+	}
+
+	stuck := msglog.New(msglog.Options{Epoch: "ep", Capacity: 2, AckWait: time.Millisecond})
+	for i := range 50 { // one wait, then eviction at full speed
+		stuck.Append(text(fmt.Sprint(i)))
+	}
+	if first, last := stuck.Bounds(); first != 49 || last != 50 {
+		t.Fatalf("bounds %d..%d", first, last)
+	}
+	l.Close(msg.CloseInfo{})
+}
