@@ -105,11 +105,11 @@ type Log struct {
 	closed bool
 	info   msg.CloseInfo
 	wake   chan struct{}
-	acked  uint64        // highest position the client acknowledged
+	acked  uint64 // highest position the client acknowledged
 	// stalled is set when a wait for acks timed out: later appends evict
 	// at once until the client acknowledges something again.
 	stalled bool
-	space  chan struct{} // closed when acked advances or the log closes
+	space   chan struct{} // closed when acked advances or the log closes
 }
 
 // New makes an empty log.
