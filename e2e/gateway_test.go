@@ -39,6 +39,13 @@ routes:
   - path: /ticker
     upstream: {url: "APP/ticker"}
     mode: broadcast
+  - path: /open
+    upstream: {url: "APP/chat"}
+    origins: ["*"]
+  - path: /smallticker
+    upstream: {url: "APP/ticker"}
+    mode: broadcast
+    buffer: 5
 `
 
 func newGateway(t *testing.T) *gateway {

@@ -28,6 +28,7 @@ type testProxy struct {
 	transport *http.Transport
 
 	mu      sync.Mutex
+	blocked bool // answer every request 503, like a proxy whose upstream is down
 	conns   map[net.Conn]struct{}
 	refused int            // WebSocket upgrades refused
 	held    map[string]int // streaming responses held, by path suffix
@@ -59,6 +60,13 @@ func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
 }
 
 func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	blocked := p.blocked
+	p.mu.Unlock()
+	if blocked {
+		http.Error(w, "proxy: gateway unreachable", http.StatusServiceUnavailable)
+		return
+	}
 	if p.buffering {
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			p.mu.Lock()
@@ -112,6 +120,13 @@ func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string) 
 		return // the client went away while we held its stream
 	}
 	_, _ = w.Write(body.Bytes())
+}
+
+// block makes the proxy answer 503 to everything (true) or pass again.
+func (p *testProxy) block(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.blocked = on
 }
 
 // cut closes every client connection, hijacked WebSockets included.

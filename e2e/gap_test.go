@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestGapSurfaced: a long-poll subscriber of a broadcast topic that keeps
+// only 5 messages is kept away (the proxy answers 503) while the ticker
+// moves on. When it comes back the library reports the loss through ongap,
+// never silently, and goes on in order from there.
+func TestGapSurfaced(t *testing.T) {
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, false)
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
+	eval[bool](t, tab, `bwOpen("/smallticker", {transports: ["longpoll"], timeout: 20000})`)
+	waitFor(t, tab, `S.msgs.length >= 5`, `summary()`)
+	proxy.block(true)
+	proxy.cut()
+	waitFor(t, tab, `S.errors.length >= 1`, `summary()`) // a round of failures
+	before := eval[int](t, tab, `S.msgs.length`)
+	proxy.block(false)
+	waitFor(t, tab, `S.gaps.length >= 1 && S.msgs.length >= `+strconv.Itoa(before+5), `summary()`)
+
+	// Ticks must be consecutive except across exactly one jump, where the gap was.
+	ticks := eval[[]string](t, tab, `S.msgs.map(function (m) { return m.data; })`)
+	jumps := 0
+	for i := 1; i < len(ticks); i++ {
+		prev, _ := strconv.Atoi(strings.TrimPrefix(ticks[i-1], "tick:"))
+		n, err := strconv.Atoi(strings.TrimPrefix(ticks[i], "tick:"))
+		if err != nil || n <= prev {
+			t.Fatalf("tick %d is %q after %q: duplicate or out of order", i, ticks[i], ticks[i-1])
+		}
+		if n != prev+1 {
+			jumps++
+		}
+	}
+	if jumps != 1 {
+		t.Errorf("%d jumps in the ticks, want exactly 1 (the reported gap)", jumps)
+	}
+	gap := eval[string](t, tab, `JSON.stringify(S.gaps[0])`)
+	if !strings.Contains(gap, `"from":"`) || !strings.Contains(gap, `"to":"`) {
+		t.Errorf("gap %s lacks from/to cursors", gap)
+	}
+	if got := eval[int](t, tab, `S.closes.length`); got != 0 {
+		t.Errorf("the connection closed: %s", eval[string](t, tab, `JSON.stringify(S.closes)`))
+	}
+	t.Logf("gap %s after %d ticks; %d failure rounds reported", gap, before, eval[int](t, tab, `S.errors.length`))
+}
+
+// TestAppCloseReachesClient: when the app closes the session's upstream
+// connection with a code, the library reports that code through onclose on
+// every transport and does not reconnect.
+func TestAppCloseReachesClient(t *testing.T) {
+	gw := newGateway(t)
+	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
+		t.Run(transport, func(t *testing.T) {
+			tab := newTab(t)
+			run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
+			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat", {transports: [%q], timeout: 20000, interval: 50})`, transport))
+			waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
+			eval[bool](t, tab, `S.c.send("burst:5"), S.c.send("close:4321")`)
+			waitFor(t, tab, `S.closes.length === 1`, `summary()`)
+			assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 5)
+			if got := eval[string](t, tab, `JSON.stringify(S.closes[0])`); got != `{"code":4321,"reason":"bye"}` {
+				t.Errorf("onclose %s, want the app's 4321 bye", got)
+			}
+			if got := eval[string](t, tab, `String(S.c.transport) + " " + S.c.send("late")`); got != "null false" {
+				t.Errorf("after close: transport and send() = %s, want null false", got)
+			}
+		})
+	}
+}
