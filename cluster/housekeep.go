@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// housekeepTick is how often open logs are considered for a touch; each is
+// touched once per ttl/3.
+const housekeepTick = time.Second
+
+// housekeep refreshes the TTL of every log this instance has open (so
+// nothing expires while someone reads it, and everything expires once no
+// instance does), and notices a log whose state was replaced under it.
+func (c *Client) housekeep() {
+	defer c.wg.Done()
+	tick := time.NewTicker(housekeepTick)
+	defer tick.Stop()
+	touched := map[*StreamLog]time.Time{}
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		c.mu.Lock()
+		due := make([]*StreamLog, 0, len(c.logs))
+		for _, l := range c.logs {
+			if now.Sub(touched[l]) >= l.ttl/3 {
+				due = append(due, l)
+			}
+		}
+		open := make(map[*StreamLog]bool, len(c.logs))
+		for _, l := range c.logs {
+			open[l] = true
+		}
+		c.mu.Unlock()
+		for l := range touched {
+			if !open[l] {
+				delete(touched, l)
+			}
+		}
+		if len(due) == 0 {
+			continue
+		}
+		if err := c.touch(due); err != nil {
+			c.log.Debug("touch failed", zap.Error(err))
+			continue
+		}
+		for _, l := range due {
+			touched[l] = now
+		}
+	}
+}
+
+// touch refreshes TTLs in one pipeline and closes mirrors whose log was
+// restarted under another epoch.
+func (c *Client) touch(logs []*StreamLog) error {
+	ctx, cancel := c.opContext(nil)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(logs))
+	for i, l := range logs {
+		// EVAL, not EVALSHA: a pipeline cannot recover from NOSCRIPT after
+		// a Redis restart, and the script is tiny.
+		cmds[i] = touchScript.Eval(ctx, pipe, []string{l.keys.meta, l.keys.log}, l.ttl.Milliseconds())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return c.fail(err)
+	}
+	c.up()
+	for i, l := range logs {
+		epoch, _ := cmds[i].Text()
+		if epoch != "" && epoch != l.epoch {
+			l.closeLocal(msg.CloseInfo{Code: CloseStateLost, Reason: "cluster state lost"})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package cluster
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Script answers that are outcomes, not failures. Lua error replies start
+// with these words.
+const (
+	answerEpoch     = "BWEPOCH"     // the log was restarted under another epoch
+	answerClosed    = "BWCLOSED"    // the log is closed
+	answerNoSession = "BWNOSESSION" // no instance owns the session
+	answerFull      = "BWFULL"      // the session's inbox is full
+)
+
+func isScriptAnswer(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "BW")
+}
+
+func scriptAnswer(err error, word string) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), word)
+}
+
+// openScript finds or creates the epoch of a log. With fresh=1 a closed log
+// starts a new incarnation (new epoch, empty stream).
+// KEYS: meta, log. ARGV: proposed epoch, ttl ms, fresh.
+var openScript = redis.NewScript(`
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if e and ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], 'closed') == 1 then
+  e = false
+end
+if not e then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1])
+  e = ARGV[1]
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local closed = redis.call('HMGET', KEYS[1], 'closed', 'reason')
+return {e, closed[1] or '', closed[2] or ''}
+`)
+
+// appendScript adds one entry (message, gap or close marker), preceded by a
+// gap entry when gap reason is set. When the log's state was lost (Redis
+// restarted empty, or the keys expired) it is recreated under the same
+// epoch, with ids continuing after the appender's last seq and a gap first,
+// so old cursors stay valid and the loss is explicit.
+// KEYS: meta, log. ARGV: epoch, ttl ms, maxlen, last seq, gap reason,
+// upstream id, then field/value pairs of the entry.
+var appendScript = redis.NewScript(`
+local meta, log = KEYS[1], KEYS[2]
+local e = redis.call('HGET', meta, 'epoch')
+local gap = ARGV[5]
+if not e then
+  redis.call('HSET', meta, 'epoch', ARGV[1])
+  if gap == '' then gap = 'cluster state lost' end
+elseif e ~= ARGV[1] then
+  return redis.error_reply('BWEPOCH log restarted as ' .. e)
+end
+if redis.call('HEXISTS', meta, 'closed') == 1 then
+  return redis.error_reply('BWCLOSED log is closed')
+end
+local function nextid()
+  if redis.call('EXISTS', log) == 0 and tonumber(ARGV[4]) > 0 then
+    return '0-' .. string.format('%d', tonumber(ARGV[4]) + 1)
+  end
+  return '0-*'
+end
+if gap ~= '' then
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', ARGV[1], 'k', 'g', 'r', gap)
+end
+local id = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', ARGV[1], unpack(ARGV, 7))
+if ARGV[6] ~= '' then
+  redis.call('HSET', meta, 'up', ARGV[6])
+end
+local kind = ARGV[8]
+if kind == 'c' then
+  redis.call('HSET', meta, 'closed', ARGV[10], 'reason', ARGV[12])
+end
+redis.call('PEXPIRE', meta, ARGV[2])
+redis.call('PEXPIRE', log, ARGV[2])
+return id
+`)
+
+// touchScript refreshes a log's TTL and returns its epoch ('' when lost).
+// KEYS: meta, log. ARGV: ttl ms.
+var touchScript = redis.NewScript(`
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return redis.call('HGET', KEYS[1], 'epoch') or ''
+`)
+
+// renewScript extends a lease (or session ownership) if this instance still
+// holds it, or takes it again when the key vanished (Redis restarted empty)
+// and nobody else took it. Returns 1 when held, 0 when another holds it.
+// KEYS: lease. ARGV: instance id, ttl ms.
+var renewScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// releaseScript deletes a lease (or ownership) if this instance holds it.
+// KEYS: lease. ARGV: instance id.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// sendScript queues client messages for the session owner, once per seq
+// (inbox ids are time based, so they keep growing across a Redis restart):
+// a seq at or below the last accepted one is acknowledged without queueing.
+// KEYS: owner, meta, inbox. ARGV: seq (-1: none), max inbox length, ttl ms,
+// then the messages as (binary flag, data) pairs.
+// Returns 1 when queued, 0 for a repeated seq.
+var sendScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('BWNOSESSION no instance owns the session')
+end
+local seq = tonumber(ARGV[1])
+if seq >= 0 then
+  local last = tonumber(redis.call('HGET', KEYS[2], 'sendseq') or '-1')
+  if seq <= last then return 0 end
+end
+local n = (#ARGV - 3) / 2
+if redis.call('XLEN', KEYS[3]) + n > tonumber(ARGV[2]) then
+  return redis.error_reply('BWFULL the session inbox is full')
+end
+for i = 0, n - 1 do
+  redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i])
+end
+if seq >= 0 then
+  redis.call('HSET', KEYS[2], 'sendseq', ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+`)

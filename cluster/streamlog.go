@@ -1,0 +1,527 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// ErrLogClosed is returned when appending to a closed log.
+var ErrLogClosed = errors.New("cluster: log closed")
+
+// minLogTTL keeps a log's keys alive across a few housekeeping ticks.
+const minLogTTL = 3 * time.Second
+
+// LogOptions configure one log.
+type LogOptions struct {
+	// Capacity is the number of entries kept (route buffer): the stream's
+	// exact MAXLEN and the size of each instance's mirror. Minimum 1.
+	Capacity int
+	// TTL is how long the keys live after the last append or touch; every
+	// instance that has the log open touches it. Default Client KeyTTL,
+	// minimum 3s.
+	TTL time.Duration
+	// Epoch is proposed for a new log (a session id); default random.
+	Epoch string
+	// Fresh starts a new incarnation (new epoch, empty stream) when the
+	// stored log is closed: a topic reopened after it ended.
+	Fresh bool
+	// OnEvict is called (under the mirror's lock, keep it cheap) with the
+	// number of message entries that left this instance's mirror.
+	OnEvict func(n int)
+}
+
+// StreamLog is a log kept in a Redis Stream and mirrored on this instance.
+// Appends go to Redis (one round trip each); reads are served from the
+// mirror, which the instance's tailer keeps up to date, so every entry is
+// decoded and encoded once per instance however many clients read it.
+//
+// Any instance may append; the cluster keeps one appender per log (the
+// topic lease holder, the session owner).
+type StreamLog struct {
+	c        *Client
+	name     string
+	keys     logKeys
+	capacity int
+	ttl      time.Duration
+	onEvict  func(int)
+	epoch    string
+
+	refs int // under c.mu
+
+	appendMu   sync.Mutex
+	lastSeq    uint64 // last seq this instance appended
+	pendingGap string // reason of messages lost while Redis failed
+
+	mu         sync.Mutex
+	entries    []*msglog.Entry // ascending seq, at most capacity
+	next       uint64          // 1 + highest seq seen
+	closed     bool
+	info       msg.CloseInfo
+	wake       chan struct{}
+	upstreamID string
+	detached   bool // no longer followed (closed, released)
+}
+
+// OpenLog opens the named log (see TopicName, SessionName), creating it in
+// Redis when absent, and mirrors it on this instance until Release. An
+// instance holds one mirror per name: opening it again returns the same
+// StreamLog (Release each open).
+func (c *Client) OpenLog(ctx context.Context, name string, opts LogOptions) (*StreamLog, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if l := c.logs[name]; l != nil && !(opts.Fresh && l.isClosed()) {
+		l.refs++
+		c.mu.Unlock()
+		return l, nil
+	}
+	c.mu.Unlock()
+
+	l, lastID, err := c.loadLog(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if cur := c.logs[name]; cur != nil && !(opts.Fresh && cur.isClosed()) && cur.epoch == l.epoch {
+		cur.refs++ // opened concurrently: keep the first
+		return cur, nil
+	}
+	if old := c.logs[name]; old != nil {
+		old.detach() // an ended incarnation; its readers keep what they have
+	}
+	l.refs = 1
+	c.logs[name] = l
+	if !l.isClosed() {
+		c.tail.add(l.keys.log, lastID, l.ingest)
+	}
+	return l, nil
+}
+
+// loadLog runs the open script and loads the retained entries.
+func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*StreamLog, string, error) {
+	if opts.Capacity < 1 {
+		opts.Capacity = 1
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = c.keyTTL
+	}
+	opts.TTL = max(opts.TTL, minLogTTL)
+	if opts.Epoch == "" {
+		opts.Epoch = randomID(8)
+	}
+	l := &StreamLog{
+		c:        c,
+		name:     name,
+		keys:     c.keys(name),
+		capacity: opts.Capacity,
+		ttl:      opts.TTL,
+		onEvict:  opts.OnEvict,
+		next:     1,
+		wake:     make(chan struct{}),
+	}
+	octx, cancel := c.opContext(ctx)
+	defer cancel()
+	fresh := "0"
+	if opts.Fresh {
+		fresh = "1"
+	}
+	res, err := openScript.Run(octx, c.rdb, []string{l.keys.meta, l.keys.log},
+		opts.Epoch, opts.TTL.Milliseconds(), fresh).StringSlice()
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster: open log: %w", c.fail(err))
+	}
+	l.epoch = res[0]
+	pipe := c.rdb.Pipeline()
+	rev := pipe.XRevRangeN(octx, l.keys.log, "+", "-", int64(opts.Capacity))
+	up := pipe.HGet(octx, l.keys.meta, "up")
+	if _, err := pipe.Exec(octx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", fmt.Errorf("cluster: load log: %w", c.fail(err))
+	}
+	c.up()
+	l.upstreamID = up.Val()
+	msgs := rev.Val()
+	lastID := "0-0"
+	if len(msgs) > 0 {
+		lastID = msgs[0].ID
+		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+		if seq, ok := parseSeq(msgs[0].ID); ok {
+			l.next = seq // the first retained entry starts the mirror: no hole
+		}
+		l.ingest(msgs)
+	}
+	if !l.isClosed() && res[1] != "" {
+		// Closed in meta but the marker was trimmed or lost.
+		code, _ := strconv.Atoi(res[1])
+		l.closeLocal(msg.CloseInfo{Code: code, Reason: res[2]})
+	}
+	return l, lastID, nil
+}
+
+// Release ends this open of the log; after the last one the instance stops
+// following it. Readers keep what they hold.
+func (l *StreamLog) Release() {
+	c := l.c
+	c.mu.Lock()
+	l.refs--
+	last := l.refs <= 0
+	if last && c.logs[l.name] == l {
+		delete(c.logs, l.name)
+	}
+	c.mu.Unlock()
+	if last {
+		l.detach()
+	}
+}
+
+// detach stops following the stream.
+func (l *StreamLog) detach() {
+	l.mu.Lock()
+	was := l.detached
+	l.detached = true
+	l.mu.Unlock()
+	if !was {
+		l.c.tail.remove(l.keys.log)
+	}
+}
+
+// Name is the log's name.
+func (l *StreamLog) Name() string { return l.name }
+
+// Epoch returns the epoch used in this log's cursors (shared by every
+// instance).
+func (l *StreamLog) Epoch() string { return l.epoch }
+
+// CursorAt formats the cursor of position seq.
+func (l *StreamLog) CursorAt(seq uint64) string { return string(wire.AppendCursor(nil, l.epoch, seq)) }
+
+// UpstreamID is the last upstream SSE id known when the log was opened or
+// appended here (FetchUpstreamID asks Redis for the newest).
+func (l *StreamLog) UpstreamID() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.upstreamID
+}
+
+// FetchUpstreamID reads the last upstream SSE id stored with the log, for a
+// new topic holder resuming an SSE upstream with Last-Event-ID.
+func (l *StreamLog) FetchUpstreamID(ctx context.Context) (string, error) {
+	ctx, cancel := l.c.opContext(ctx)
+	defer cancel()
+	v, err := l.c.rdb.HGet(ctx, l.keys.meta, "up").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cluster: upstream id: %w", l.c.fail(err))
+	}
+	return v, nil
+}
+
+// Append adds a message (msg.Sink). When Redis fails the message is lost
+// for everyone and the next successful append is preceded by a gap, so
+// clients are told; AppendContext reports the error.
+func (l *StreamLog) Append(m msg.Message) { _ = l.AppendContext(l.c.ctx, m) }
+
+// Gap records that the upstream lost messages (msg.Sink).
+func (l *StreamLog) Gap(reason string) { _ = l.GapContext(l.c.ctx, reason) }
+
+// AppendContext adds a message and reports failure.
+func (l *StreamLog) AppendContext(ctx context.Context, m msg.Message) error {
+	fields := make([]any, 0, 8)
+	fields = append(fields, "k", "m", "d", m.Data)
+	if m.Event != "" && m.Event != "message" {
+		fields = append(fields, "e", m.Event)
+	}
+	if m.Binary {
+		fields = append(fields, "b", "1")
+	}
+	return l.add(ctx, fields, m.UpstreamID, func(seq uint64) *msglog.Entry {
+		return l.newEntry(seq, msglog.KindMessage, m, "")
+	})
+}
+
+// GapContext records an upstream gap and reports failure.
+func (l *StreamLog) GapContext(ctx context.Context, reason string) error {
+	return l.add(ctx, []any{"k", "g", "r", reason}, "", func(seq uint64) *msglog.Entry {
+		return l.newEntry(seq, msglog.KindGap, msg.Message{}, reason)
+	})
+}
+
+// Close ends the log for every instance: a close marker goes into the
+// stream, and this instance's readers see the end at once (even when Redis
+// is down; other instances then learn it only when the keys expire, see
+// docs/cluster.md). Idempotent; the first info wins. An instance that only
+// stops serving (shutdown, last local reader gone) uses CloseLocal.
+func (l *StreamLog) Close(info msg.CloseInfo) {
+	if closed, _ := l.Closed(); !closed {
+		err := l.add(l.c.ctx, []any{"k", "c", "code", strconv.Itoa(info.Code), "r", info.Reason}, "", nil)
+		if err != nil && !errors.Is(err, ErrLogClosed) {
+			l.c.log.Warn("close marker not stored", zap.String("log", l.name), zap.Error(err))
+		}
+	}
+	l.closeLocal(info)
+}
+
+// CloseLocal ends the log for this instance's readers only.
+func (l *StreamLog) CloseLocal(info msg.CloseInfo) { l.closeLocal(info) }
+
+// add stores one entry; mk builds it for the mirror (nil: a close marker).
+func (l *StreamLog) add(ctx context.Context, fields []any, upstreamID string, mk func(uint64) *msglog.Entry) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.isClosed() {
+		return ErrLogClosed
+	}
+	if l.c.down() {
+		l.pendingGap = "cluster storage unavailable"
+		return fmt.Errorf("cluster: append: %w", ErrUnavailable)
+	}
+	l.mu.Lock()
+	hint := max(l.lastSeq, l.next-1)
+	l.mu.Unlock()
+	args := make([]any, 0, 6+len(fields))
+	args = append(args, l.epoch, l.ttl.Milliseconds(), l.capacity, hint, l.pendingGap, upstreamID)
+	args = append(args, fields...)
+	octx, cancel := l.c.opContext(ctx)
+	defer cancel()
+	id, err := appendScript.Run(octx, l.c.rdb, []string{l.keys.meta, l.keys.log}, args...).Text()
+	switch {
+	case err == nil:
+	case scriptAnswer(err, answerClosed):
+		return ErrLogClosed // the marker reaches the mirror through the tailer
+	case scriptAnswer(err, answerEpoch):
+		l.closeLocal(msg.CloseInfo{Code: CloseStateLost, Reason: "cluster state lost"})
+		return ErrLogClosed
+	default:
+		if l.pendingGap == "" {
+			l.pendingGap = "cluster storage unavailable"
+		}
+		return fmt.Errorf("cluster: append: %w", l.c.fail(err))
+	}
+	l.c.up()
+	seq, _ := parseSeq(id)
+	hadGap := l.pendingGap != ""
+	l.pendingGap = ""
+	l.lastSeq = seq
+	l.mu.Lock()
+	if upstreamID != "" {
+		l.upstreamID = upstreamID
+	}
+	// Show it to local readers now when it directly follows the mirror;
+	// otherwise (or for gaps and close markers) the tailer brings it.
+	if mk != nil && !hadGap && seq == l.next && !l.closed {
+		l.pushLocked(mk(seq))
+		l.notifyLocked()
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *StreamLog) newEntry(seq uint64, kind msglog.Kind, m msg.Message, reason string) *msglog.Entry {
+	return &msglog.Entry{
+		Seq:        seq,
+		Kind:       kind,
+		Msg:        m,
+		GapReason:  reason,
+		Cursor:     l.CursorAt(seq),
+		PrevCursor: l.CursorAt(seq - 1),
+	}
+}
+
+// ingest adds entries read from the stream (tailer goroutine, or the
+// initial load), skipping what the mirror has. A jump in seqs (the mirror
+// fell behind MAXLEN, or entries were lost with Redis) becomes a gap.
+func (l *StreamLog) ingest(msgs []redis.XMessage) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	changed := false
+	var closeInfo *msg.CloseInfo
+	for _, xm := range msgs {
+		seq, ok := parseSeq(xm.ID)
+		if !ok || seq < l.next {
+			continue
+		}
+		if str(xm.Values, "p") != l.epoch {
+			closeInfo = &msg.CloseInfo{Code: CloseStateLost, Reason: "cluster state lost"}
+			break
+		}
+		kind := str(xm.Values, "k")
+		if kind == "c" {
+			code, _ := strconv.Atoi(str(xm.Values, "code"))
+			closeInfo = &msg.CloseInfo{Code: code, Reason: str(xm.Values, "r")}
+			l.next = seq + 1
+			break
+		}
+		var e *msglog.Entry
+		if kind == "g" {
+			e = l.newEntry(seq, msglog.KindGap, msg.Message{}, str(xm.Values, "r"))
+		} else {
+			m := msg.Message{Data: []byte(str(xm.Values, "d")), Event: str(xm.Values, "e"), Binary: str(xm.Values, "b") == "1"}
+			e = l.newEntry(seq, msglog.KindMessage, m, "")
+		}
+		if seq > l.next {
+			if e.Kind == msglog.KindGap {
+				e.PrevCursor = l.CursorAt(l.next - 1) // widen it over the hole
+			} else {
+				hole := l.newEntry(seq-1, msglog.KindGap, msg.Message{}, "messages lost in the cluster")
+				hole.PrevCursor = l.CursorAt(l.next - 1)
+				l.pushLocked(hole)
+			}
+		}
+		l.pushLocked(e)
+		changed = true
+	}
+	if changed {
+		l.notifyLocked()
+	}
+	l.mu.Unlock()
+	if closeInfo != nil {
+		l.closeLocal(*closeInfo)
+	}
+}
+
+// pushLocked appends e (seq >= next) and trims the mirror to capacity.
+func (l *StreamLog) pushLocked(e *msglog.Entry) {
+	l.entries = append(l.entries, e)
+	l.next = e.Seq + 1
+	if over := len(l.entries) - l.capacity; over > 0 {
+		evicted := 0
+		for _, old := range l.entries[:over] {
+			if old.Kind == msglog.KindMessage {
+				evicted++
+			}
+		}
+		clear(l.entries[:over])
+		l.entries = l.entries[over:]
+		if cap(l.entries) > 2*l.capacity+16 {
+			l.entries = append(make([]*msglog.Entry, 0, l.capacity+1), l.entries...)
+		}
+		if evicted > 0 && l.onEvict != nil {
+			l.onEvict(evicted)
+		}
+	}
+}
+
+func (l *StreamLog) notifyLocked() {
+	close(l.wake)
+	l.wake = make(chan struct{})
+}
+
+func (l *StreamLog) closeLocal(info msg.CloseInfo) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.info = info
+	close(l.wake)
+	l.mu.Unlock()
+	l.detach()
+}
+
+func (l *StreamLog) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Closed reports whether the log ended, and why.
+func (l *StreamLog) Closed() (bool, msg.CloseInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed, l.info
+}
+
+// Ack is accepted for interface compatibility. Flow control (holding the
+// upstream back for a slow client) is per instance in memory only; across
+// the cluster a client that falls behind MAXLEN gets a gap.
+func (l *StreamLog) Ack(uint64) {}
+
+// Bounds returns the seq of the oldest mirrored entry (or next when empty)
+// and of the newest (0 when nothing was appended).
+func (l *StreamLog) Bounds() (first, last uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.firstLocked(), l.next - 1
+}
+
+func (l *StreamLog) firstLocked() uint64 {
+	if len(l.entries) > 0 {
+		return l.entries[0].Seq
+	}
+	return l.next
+}
+
+// LatestMessage returns the seq just before the newest message entry, so
+// reading from it yields that message (a snapshot), or the last seq.
+func (l *StreamLog) LatestMessage() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.entries); n > 0 && l.entries[n-1].Kind == msglog.KindMessage {
+		return l.entries[n-1].Seq - 1
+	}
+	return l.next - 1
+}
+
+// Read returns up to max entries after position after, like msglog.Log.Read.
+func (l *StreamLog) Read(after uint64, dst []*msglog.Entry, max int) msglog.Batch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := msglog.Batch{Entries: dst[:0]}
+	first := l.firstLocked()
+	if after+1 < first {
+		b.Missed, b.MissedTo = true, first-1
+	}
+	i := sort.Search(len(l.entries), func(i int) bool { return l.entries[i].Seq > after })
+	for ; i < len(l.entries) && len(b.Entries) < max; i++ {
+		b.Entries = append(b.Entries, l.entries[i])
+	}
+	if len(b.Entries) == 0 && !b.Missed {
+		if l.closed {
+			b.Closed, b.Info = true, l.info
+		} else {
+			b.Wait = l.wake
+		}
+	}
+	return b
+}
+
+// parseSeq reads the seq of a "0-<seq>" stream id.
+func parseSeq(id string) (uint64, bool) {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok || ms != "0" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return n, err == nil
+}
+
+func str(v map[string]any, k string) string {
+	s, _ := v[k].(string)
+	return s
+}

@@ -1,0 +1,200 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// Appends on one instance reach readers on the others exactly once and in
+// order, and a reader that moves to another instance every 100 messages
+// resumes from its cursor without loss or duplicates.
+func TestStreamLogAcrossInstances(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 3, Options{})
+	const n = 2000
+	name := TopicName("/feed", "")
+	logs := make([]*StreamLog, 3)
+	for i, c := range cs {
+		logs[i] = openLog(t, c, name, LogOptions{Capacity: n + 10})
+	}
+	if logs[0].Epoch() != logs[1].Epoch() || logs[1].Epoch() != logs[2].Epoch() {
+		t.Fatalf("epochs differ: %s %s %s", logs[0].Epoch(), logs[1].Epoch(), logs[2].Epoch())
+	}
+
+	var wg sync.WaitGroup
+	results := make([][]string, 2)
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, _ := readUntil(t, logs[r+1], 0, atLeast(n))
+			results[r] = messagesOnly(got.entries)
+		}()
+	}
+	// The hopping reader: 100 messages per instance, then resume elsewhere
+	// from the cursor string.
+	var hops []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cursor := logs[0].CursorAt(0)
+		for hop := 0; len(hops) < n; hop++ {
+			c, err := wire.ParseCursor(cursor)
+			if err != nil || c.Epoch != logs[0].Epoch() {
+				t.Errorf("bad cursor %q: %v", cursor, err)
+				return
+			}
+			l := logs[hop%3]
+			got, _ := readUntil(t, l, c.Seq, atLeast(min(100, n-len(hops))))
+			es := got.entries[:min(100, n-len(hops))]
+			hops = append(hops, messagesOnly(es)...)
+			cursor = es[len(es)-1].Cursor
+		}
+	}()
+	for i := 0; i < n; i++ {
+		logs[0].Append(msg.Message{Data: []byte(fmt.Sprintf("m%d", i))})
+	}
+	wg.Wait()
+	for r, got := range append(results, hops) {
+		if len(got) != n {
+			t.Fatalf("reader %d: %d messages, want %d", r, len(got), n)
+		}
+		for i, s := range got {
+			if s != fmt.Sprintf("m%d", i) {
+				t.Fatalf("reader %d: message %d is %q", r, i, s)
+			}
+		}
+	}
+}
+
+// Message fields survive the round trip; a late opener sees what is
+// retained; the upstream id is stored for a new holder.
+func TestStreamLogFieldsAndLateOpen(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	name := TopicName("/prices/{s}", "s=ACME\x00")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: 10})
+	a.Append(msg.Message{Data: []byte("line1\nline2"), Event: "tick", UpstreamID: "up-7"})
+	a.Append(msg.Message{Data: []byte{0, 1, 2, 255}, Binary: true})
+	a.Gap("upstream reconnected")
+	a.Append(msg.Message{Data: []byte("after")})
+
+	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
+	got, _ := readUntil(t, b, 0, atLeast(4))
+	es := got.entries
+	if string(es[0].Msg.Data) != "line1\nline2" || es[0].Msg.Event != "tick" {
+		t.Errorf("entry 0 = %+v", es[0].Msg)
+	}
+	if !es[1].Msg.Binary || string(es[1].Msg.Data) != "\x00\x01\x02\xff" {
+		t.Errorf("entry 1 = %+v", es[1].Msg)
+	}
+	if es[2].Kind != msglog.KindGap || es[2].GapReason != "upstream reconnected" {
+		t.Errorf("entry 2 = %+v", es[2])
+	}
+	if es[3].Cursor != b.Epoch()+"-4" || es[3].PrevCursor != b.Epoch()+"-3" {
+		t.Errorf("cursors %q %q", es[3].Cursor, es[3].PrevCursor)
+	}
+	if b.UpstreamID() != "up-7" {
+		t.Errorf("upstream id at open = %q", b.UpstreamID())
+	}
+	if id, err := b.FetchUpstreamID(context.Background()); err != nil || id != "up-7" {
+		t.Errorf("fetched upstream id = %q, %v", id, err)
+	}
+	// Snapshot position: reading from LatestMessage yields the last message.
+	snap, _ := readUntil(t, b, b.LatestMessage(), atLeast(1))
+	if string(snap.entries[0].Msg.Data) != "after" {
+		t.Errorf("snapshot = %q", snap.entries[0].Msg.Data)
+	}
+}
+
+// A cursor older than what MAXLEN keeps gets an explicit gap, on every
+// instance, and the stream never holds more than the buffer.
+func TestStreamLogGapWhenCursorFellOut(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	const capacity = 5
+	name := SessionName("sess-gap")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: capacity, Epoch: "sess-gap"})
+	if a.Epoch() != "sess-gap" {
+		t.Fatalf("epoch = %q", a.Epoch())
+	}
+	for i := 1; i <= 12; i++ {
+		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
+	}
+	if n := cs[0].Redis().XLen(context.Background(), cs[0].keys(name).log).Val(); n != capacity {
+		t.Fatalf("stream length %d, want %d", n, capacity)
+	}
+	b := openLog(t, cs[1], name, LogOptions{Capacity: capacity})
+	for _, l := range []*StreamLog{a, b} {
+		got, _ := readUntil(t, l, 3, atLeast(capacity))
+		if len(got.gaps) != 1 || got.gaps[0].From != "sess-gap-3" || got.gaps[0].To != "sess-gap-7" {
+			t.Fatalf("gaps = %+v", got.gaps)
+		}
+		if s := strings.Join(messagesOnly(got.entries), ","); s != "8,9,10,11,12" {
+			t.Fatalf("messages after gap = %s", s)
+		}
+	}
+}
+
+// Close on one instance reaches readers on every instance after the last
+// message; a fresh open after that starts a new epoch.
+func TestStreamLogCloseMarker(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	name := TopicName("/close", "")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: 10})
+	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
+	a.Append(msg.Message{Data: []byte("last words")})
+	a.Close(msg.CloseInfo{Code: 1000, Reason: "upstream closed"})
+	got, _ := readUntil(t, b, 0, func(*collected) bool { return false })
+	if !got.closed || len(got.entries) != 1 {
+		t.Fatalf("reader on b: closed=%v entries=%d", got.closed, len(got.entries))
+	}
+	if closed, info := b.Closed(); !closed || info.Code != 1000 || info.Reason != "upstream closed" {
+		t.Fatalf("b closed = %v %+v", closed, info)
+	}
+	if err := a.AppendContext(context.Background(), msg.Message{Data: []byte("x")}); err != ErrLogClosed {
+		t.Fatalf("append after close: %v", err)
+	}
+	// Not fresh: the closed log as it is.
+	again := openLog(t, cs[1], name, LogOptions{Capacity: 10})
+	if closed, _ := again.Closed(); !closed {
+		t.Fatal("reopened (not fresh) log is not closed")
+	}
+	fresh := openLog(t, cs[1], name, LogOptions{Capacity: 10, Fresh: true})
+	if closed, _ := fresh.Closed(); closed || fresh.Epoch() == a.Epoch() {
+		t.Fatalf("fresh open: closed=%v epoch %s (old %s)", closed, fresh.Epoch(), a.Epoch())
+	}
+	fresh.Append(msg.Message{Data: []byte("new life")})
+	got, _ = readUntil(t, fresh, 0, atLeast(1))
+	if string(got.entries[0].Msg.Data) != "new life" || got.entries[0].Seq != 1 {
+		t.Fatalf("fresh entry = %+v", got.entries[0])
+	}
+}
+
+// Keys carry a TTL, so nothing is left behind when every instance is gone.
+func TestStreamLogKeysExpire(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 1, Options{})
+	name := SessionName("ttl")
+	l, err := cs[0].OpenLog(context.Background(), name, LogOptions{Capacity: 3, TTL: minLogTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Append(msg.Message{Data: []byte("x")})
+	rdb := cs[0].Redis()
+	k := cs[0].keys(name)
+	for _, key := range []string{k.meta, k.log} {
+		if ttl := rdb.PTTL(context.Background(), key).Val(); ttl <= 0 {
+			t.Fatalf("%s has no TTL (%v)", key, ttl)
+		}
+	}
+	l.Release()
+}

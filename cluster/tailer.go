@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// tailCount bounds the entries one XREAD returns per stream.
+const tailCount = 256
+
+// tailer is the one goroutine per instance that follows every stream this
+// instance has open (logs and inboxes) with a single blocking XREAD, instead
+// of one blocked connection per waiting client.
+type tailer struct {
+	c *Client
+
+	mu      sync.Mutex
+	watches map[string]*watch // by stream key
+	wakeID  string
+}
+
+// watch follows one stream from lastID; fn runs on the tailer goroutine
+// and must not block.
+type watch struct {
+	key    string
+	lastID string
+	fn     func([]redis.XMessage)
+}
+
+func newTailer(c *Client) *tailer {
+	// "0-0": a wake left from before only costs one early return.
+	return &tailer{c: c, watches: map[string]*watch{}, wakeID: "0-0"}
+}
+
+// add follows key after lastID ("0-0": from the start) and wakes the
+// tailer so the new stream is included at once.
+func (t *tailer) add(key, lastID string, fn func([]redis.XMessage)) {
+	t.mu.Lock()
+	t.watches[key] = &watch{key: key, lastID: lastID, fn: fn}
+	t.mu.Unlock()
+	t.wake()
+}
+
+// remove stops following key.
+func (t *tailer) remove(key string) {
+	t.mu.Lock()
+	delete(t.watches, key)
+	t.mu.Unlock()
+}
+
+// wake interrupts the blocked XREAD by adding to this instance's wake
+// stream. Best effort: without it the new stream is picked up within
+// tailBlock.
+func (t *tailer) wake() {
+	ctx, cancel := t.c.opContext(nil)
+	defer cancel()
+	key := t.c.wakeKey()
+	pipe := t.c.rdb.Pipeline()
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: 1, Values: []string{"w", "1"}})
+	pipe.PExpire(ctx, key, tailBlock*4)
+	_, _ = pipe.Exec(ctx)
+}
+
+func (t *tailer) run() {
+	defer t.c.wg.Done()
+	lg := t.c.log.Named("tailer")
+	failures := 0
+	for t.c.ctx.Err() == nil {
+		t.mu.Lock()
+		streams := make([]string, 0, 2*len(t.watches)+2)
+		ids := make([]string, 0, len(t.watches)+1)
+		streams = append(streams, t.c.wakeKey())
+		ids = append(ids, t.wakeID)
+		for k, w := range t.watches {
+			streams = append(streams, k)
+			ids = append(ids, w.lastID)
+		}
+		t.mu.Unlock()
+		streams = append(streams, ids...)
+		// The blocking read gets its own deadline: the block plus a margin.
+		res, err := t.c.rdb.XRead(t.c.ctx, &redis.XReadArgs{
+			Streams: streams, Count: tailCount, Block: tailBlock,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			failures = 0
+			continue
+		}
+		if err != nil {
+			if t.c.ctx.Err() != nil {
+				return
+			}
+			failures++
+			if failures == 1 {
+				lg.Warn("redis read failed; retrying", zap.Error(err))
+			}
+			_ = t.c.fail(err)
+			if !t.c.sleep(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second)) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			lg.Info("redis read recovered")
+			failures = 0
+		}
+		t.deliver(res)
+	}
+}
+
+func (t *tailer) deliver(res []redis.XStream) {
+	for _, s := range res {
+		if len(s.Messages) == 0 {
+			continue
+		}
+		last := s.Messages[len(s.Messages)-1].ID
+		t.mu.Lock()
+		if s.Stream == t.c.wakeKey() {
+			t.wakeID = last
+			t.mu.Unlock()
+			continue
+		}
+		w := t.watches[s.Stream]
+		if w != nil {
+			w.lastID = last
+		}
+		t.mu.Unlock()
+		if w != nil {
+			w.fn(s.Messages)
+		}
+	}
+}
