@@ -138,3 +138,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// recv takes one value from ch, failing the test instead of hanging.
+func recv[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testDeadline):
+		t.Fatal("timed out waiting for a value")
+		panic("unreachable")
+	}
+}

@@ -55,7 +55,7 @@ func TestPathRule(t *testing.T) {
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status %d %q", res.StatusCode, body)
 			}
-			if got := <-seen; got != c.want {
+			if got := recv(t, seen); got != c.want {
 				t.Errorf("upstream saw %q, want %q", got, c.want)
 			}
 		})
@@ -109,7 +109,7 @@ func TestHeaders(t *testing.T) {
 	if res.StatusCode != http.StatusOK || body != "ok" {
 		t.Fatalf("status %d body %q", res.StatusCode, body)
 	}
-	h := <-got
+	h := recv(t, got)
 
 	for _, name := range []string{"X-Hop", "Keep-Alive", "Proxy-Connection", "Upgrade", "Http2-Settings", "Forwarded"} {
 		if v, ok := h[name]; ok {
@@ -154,7 +154,7 @@ func TestHostHeaderOverride(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatal(res.Status)
 	}
-	if h := <-got; h != "internal.example" {
+	if h := recv(t, got); h != "internal.example" {
 		t.Errorf("upstream Host %q", h)
 	}
 }

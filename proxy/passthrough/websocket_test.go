@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/bridgeway/bridgeway/config"
 )
@@ -34,7 +36,7 @@ type echoUpstream struct {
 
 func newEchoUpstream(t testing.TB, tlsServer bool, protocols ...string) *echoUpstream {
 	t.Helper()
-	e := &echoUpstream{closes: make(chan int, 16), offers: make(chan string, 16)}
+	e := &echoUpstream{closes: make(chan int, 64), offers: make(chan string, 64)}
 	upgrader := websocket.Upgrader{Subprotocols: protocols}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		trySend(e.offers, r.Header.Get("Sec-WebSocket-Protocol"))
@@ -148,7 +150,7 @@ func TestWebSocketEcho(t *testing.T) {
 	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Errorf("close answer: %v", err)
 	}
-	if code := <-up.closes; code != websocket.CloseNormalClosure {
+	if code := recv(t, up.closes); code != websocket.CloseNormalClosure {
 		t.Errorf("upstream saw close %d", code)
 	}
 	eventually(t, "tunnel count back to 0", func() bool { return gw.h.Tunnels() == 0 })
@@ -161,7 +163,7 @@ func TestWebSocketSubprotocol(t *testing.T) {
 	if got := c.Subprotocol(); got != "chat.v2" {
 		t.Errorf("client subprotocol %q, want chat.v2", got)
 	}
-	if offered := <-up.offers; offered != "chat.v1, chat.v2" {
+	if offered := recv(t, up.offers); offered != "chat.v1, chat.v2" {
 		t.Errorf("upstream was offered %q", offered)
 	}
 }
@@ -325,7 +327,7 @@ func TestWebSocketForgedUpgrades(t *testing.T) {
 			if rest, err := io.ReadAll(br); err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) || len(rest) != 0 {
 				t.Errorf("after the 502 the client read %q, %v; want EOF", rest, err)
 			}
-			if n := <-up.leftover; n != 0 {
+			if n := recv(t, up.leftover); n != 0 {
 				t.Errorf("upstream received %d client bytes after its answer", n)
 			}
 			if k := gw.errors.list(); !slices.Equal(k, []string{KindUpgrade}) {
@@ -397,7 +399,7 @@ func TestWebSocketOversizedFrame(t *testing.T) {
 		t.Fatalf("got %v, want close 1002", err)
 	}
 	c.Close()
-	<-up.leftover
+	recv(t, up.leftover)
 	eventually(t, "tunnel count back to 0", func() bool { return gw.h.Tunnels() == 0 })
 }
 
@@ -474,7 +476,7 @@ func TestShutdownClosesTunnels(t *testing.T) {
 	up := newEchoUpstream(t, false)
 	gw := newGateway(t, route("/ws", up.srv.URL), nil)
 
-	const clients = 3
+	const clients = 20
 	closes := make(chan error, clients)
 	for range clients {
 		c := dialWS(t, wsURL(gw.srv, "/ws"))
@@ -506,10 +508,10 @@ func TestShutdownClosesTunnels(t *testing.T) {
 		t.Errorf("Tunnels() after Shutdown = %d", n)
 	}
 	for range clients {
-		if err := <-closes; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		if err := recv(t, closes); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 			t.Errorf("client got %v, want close 1001", err)
 		}
-		if code := <-up.closes; code != websocket.CloseGoingAway {
+		if code := recv(t, up.closes); code != websocket.CloseGoingAway {
 			t.Errorf("upstream got close %d, want 1001", code)
 		}
 	}
@@ -622,7 +624,7 @@ func TestWebSocketHandshakeHeaders(t *testing.T) {
 	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Set-Cookie") != "s=1" || res.Header.Get("X-Hop-Resp") != "" {
 		t.Errorf("client got %d %v", res.StatusCode, res.Header)
 	}
-	req := <-got
+	req := recv(t, got)
 	if req.RequestURI != "/rooms/r%201/ws?x=1" {
 		t.Errorf("upstream request URI %q", req.RequestURI)
 	}
@@ -705,7 +707,7 @@ func TestShutdownClosesPooledConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	if r := <-results; r.err != nil || r.body != "done" {
+	if r := recv(t, results); r.err != nil || r.body != "done" {
 		t.Fatalf("in-flight request: %q %v", r.body, r.err)
 	}
 	select {
@@ -755,4 +757,85 @@ func TestWebSocketCompressionPassesThrough(t *testing.T) {
 			t.Fatalf("echo len %d, %v", len(data), err)
 		}
 	}
+}
+
+// TestShutdownStuckClient: the upstream floods a client that never reads,
+// so the copier is stuck mid-write holding the client side; Shutdown gives
+// up at its deadline, cuts the tunnel and leaves nothing running.
+func TestShutdownStuckClient(t *testing.T) {
+	upgrader := websocket.Upgrader{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		chunk := bytes.Repeat([]byte{1}, 64<<10)
+		for {
+			_ = c.SetWriteDeadline(time.Now().Add(testDeadline))
+			if err := c.WriteMessage(websocket.BinaryMessage, chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	gw := newGateway(t, route("/ws", up.URL), nil)
+	conn, err := net.Dial("tcp", hostOf(gw.srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(testDeadline))
+	if _, err := io.WriteString(conn, handshake("/ws", "")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tunnel open", func() bool { return gw.h.Tunnels() == 1 })
+	// Never read: kernel buffers fill and the gateway's write blocks.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := gw.h.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want deadline exceeded", err)
+	}
+	if n := gw.h.Tunnels(); n != 0 {
+		t.Errorf("Tunnels() after Shutdown = %d", n)
+	}
+}
+
+// TestWebSocketOverTLSListener: the gateway itself serves HTTPS; the
+// hijacked connection is a TLS connection and the tunnel works the same,
+// including a clean close.
+func TestWebSocketOverTLSListener(t *testing.T) {
+	up := newEchoUpstream(t, false)
+	h, err := New(Options{Route: route("/ws", up.srv.URL), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	d := websocket.Dialer{HandshakeTimeout: testDeadline, TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	c, _, err := d.Dial("wss://"+hostOf(srv)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(testDeadline))
+	for i := range 100 {
+		mt, data := message(i)
+		if err := c.WriteMessage(mt, data); err != nil {
+			t.Fatal(err)
+		}
+		if gotType, got, err := c.ReadMessage(); err != nil || gotType != mt || !bytes.Equal(got, data) {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Errorf("close answer: %v", err)
+	}
+	eventually(t, "tunnel count back to 0", func() bool { return h.Tunnels() == 0 })
 }
