@@ -133,3 +133,11 @@ func (h *RouteHandler) slowDisconnect(a *attachment) {
 		a.sess.end(closeSlowClient, "slow client")
 	}
 }
+
+// atClosedEnd reports whether the log has ended and the reader has read all
+// of it.
+func (a *attachment) atClosedEnd() bool {
+	closed, _ := a.log().Closed()
+	_, last := a.log().Bounds()
+	return closed && a.rd.Pos() >= last
+}

@@ -102,6 +102,12 @@ func TestUpstreamCloseReachesEveryTransport(t *testing.T) {
 	if _, err := s.p.Next(); err == nil {
 		t.Fatal("stream did not end after the close event")
 	}
+	// An EventSource reconnecting after the end is told to stop (204).
+	resp := g.get(t, ctx, "/chat/sse", http.Header{"Last-Event-ID": {s.p.LastEventID()}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("resume after the end: %d, want 204", resp.StatusCode)
+	}
 	// A poll from the start sees the message then the close.
 	a, _ := g.poll(t, ctx, "?wait=0&cursor="+session+"-0", nil)
 	if len(a.Messages) != 1 || a.Closed != nil {

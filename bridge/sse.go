@@ -22,6 +22,12 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		return
 	}
 	defer a.done()
+	if cursor != "" && a.atClosedEnd() {
+		// The client has everything, the end included: 204 tells an
+		// EventSource to stop reconnecting.
+		req.w.WriteHeader(http.StatusNoContent)
+		return
+	}
 
 	hdr := req.w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")

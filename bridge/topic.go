@@ -137,6 +137,9 @@ func (t *topic) run(ctx context.Context) {
 	defer t.h.runs.Done()
 	info := t.conn.Run(ctx, t.log)
 	t.log.Close(info)
+	// An upstream that ended for good (e.g. an SSE upstream answering 204)
+	// ends its topic: the next subscriber opens a fresh one.
+	t.end("upstream ended")
 }
 
 func (t *topic) attach() bool {
