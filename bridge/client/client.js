@@ -57,7 +57,7 @@ var T = {
 	websocket: function (c, a) {
 		if (!g.WebSocket) return c._drop(a, "unsupported");
 		var raw = c.o.wsFormat === "raw", u = document.createElement("a"), ws;
-		// A session opened by a WebSocket ends with it: open it by a poll.
+		// A WebSocket-opened session dies with it: open one by poll.
 		if (!raw && !c._boot) {
 			c._boot = a.stop = getJSON(c, c._u("/poll", { wait: 0 }), function (e, r) {
 				if (a !== c._a) return;
@@ -81,7 +81,7 @@ var T = {
 		// 1001, 1005, 1006, 1011-1014: resume; other codes are the app's.
 		ws.onclose = function (e) {
 			if (a.up && !/^10(0[156]|1[1-4])$/.test(e.code)) c._end(a, e.code, e.reason);
-			else c._drop(a, "websocket closed " + e.code);
+			else c._drop(a, "closed " + e.code);
 		};
 	},
 	sse: function (c, a) {
@@ -89,8 +89,7 @@ var T = {
 		var es = new g.EventSource(c._u("/sse", { session: c.session, lastEventId: c.cursor }), { withCredentials: c._wc }),
 			names = ["message", "binary", "session", "gap", "close"].concat(c.o.events || []), i;
 		a.stop = function () { es.close(); };
-		// The first event, not onopen, proves that bytes flow (a buffering
-		// proxy sends headers, holds the body).
+		// The first event, not onopen, proves bytes pass buffering proxies.
 		function on(name) {
 			es.addEventListener(name, function (e) {
 				var d = e.data, id = e.lastEventId, b = name === "binary";
@@ -99,7 +98,7 @@ var T = {
 			});
 		}
 		for (i = 0; i < names.length; i++) on(names[i]);
-		es.onerror = function () { c._drop(a, "sse error"); };
+		es.onerror = function () { c._drop(a, "error"); };
 	},
 	stream: function (c, a) {
 		var x = new XMLHttpRequest(), off = 0;
@@ -120,7 +119,7 @@ var T = {
 		x.onreadystatechange = function () {
 			if (x.readyState !== 4) return;
 			if (x.status !== 200) return c._fail(a, herr(x.status, x.responseText));
-			feed(); c._drop(a, "stream ended");
+			feed(); c._drop(a, "ended");
 		};
 		x.send(null);
 	},
@@ -165,7 +164,7 @@ Conn.prototype = {
 		var c = this, name = c.transports[c._i], a = { name: name };
 		c._a = a;
 		a.timer = setTimeout(function () { c._drop(a, "timeout"); }, c.o.timeout || 5000);
-		if (T[name]) T[name](c, a); else c._drop(a, "unknown transport");
+		if (T[name]) T[name](c, a); else c._drop(a, "unknown");
 	},
 	_up: function (a) {
 		var c = this;
@@ -201,13 +200,13 @@ Conn.prototype = {
 		this._stop();
 		this.onclose({ code: code || 1000, reason: reason || "", wasClean: true });
 	},
-	// An HTTP failure: an unknown session is final, anything else a drop.
+	// A lost session is final; any other HTTP failure a drop.
 	_fail: function (a, err) {
 		if (/^session_(not_found|closed)$/.test(err.error)) this._end(a, 4404, err.error);
 		else this._drop(a, err.error);
 	},
 	// A working transport that drops is retried; one that never came up
-	// falls through (after the last: backoff, then round again).
+	// falls through (after the last: backoff).
 	_drop: function (a, why) {
 		var c = this, d = 0;
 		if (a !== c._a) return;
@@ -225,7 +224,7 @@ Conn.prototype = {
 	},
 	_stop: function () { this._kill(); this._closed = true; this._out = []; },
 	send: function (data) {
-		if (this._closed) return false;
+		if (this._closed || this._out.length >= (this.o.maxQueue || 1000)) return false;
 		this._out.push(data); this._flush();
 		return true;
 	},
