@@ -135,6 +135,10 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 
 // ServeHTTP proxies r; r.URL.Path is the full client path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if hasDotSegment(r.URL.Path) {
+		writeError(w, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
+		return
+	}
 	t, err := h.upstream.resolve(h.pattern, r.URL.EscapedPath(), r.URL.Path)
 	if errors.Is(err, errNoRoute) {
 		writeError(w, http.StatusNotFound, "route_not_found", "no route matches this path")

@@ -62,6 +62,33 @@ func TestPathRule(t *testing.T) {
 	}
 }
 
+// TestDotSegmentsRefused: a path that would climb out of the route on the
+// upstream is refused, escaped or not, and never reaches the upstream.
+func TestDotSegmentsRefused(t *testing.T) {
+	reached := make(chan string, 8)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trySend(reached, r.RequestURI)
+	}))
+	defer up.Close()
+	gw := newGateway(t, route("/app", up.URL+"/base"), nil)
+	for _, p := range []string{"/app/../admin", "/app/%2e%2e/admin", "/app/x/%2E%2E%2F%2E%2E%2Fadmin", "/app/./x", "/app/.."} {
+		res, body := rawRequest(t, hostOf(gw.srv), "GET "+p+" HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+		expectJSONError(t, res, body, http.StatusBadRequest, "bad_path")
+	}
+	res, _ := rawRequest(t, hostOf(gw.srv), "GET /app/..x/.y HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("dots inside names refused: %d", res.StatusCode)
+	}
+	if got := recv(t, reached); got != "/base/..x/.y" {
+		t.Errorf("upstream saw %q", got)
+	}
+	select {
+	case p := <-reached:
+		t.Errorf("a dot-segment path reached the upstream: %q", p)
+	default:
+	}
+}
+
 func TestNewRejectsBadRoutes(t *testing.T) {
 	for _, r := range []config.Route{
 		route("/a", "ftp://up/x"),
