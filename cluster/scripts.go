@@ -87,7 +87,7 @@ redis.call('PEXPIRE', log, ARGV[2])
 return id
 `)
 
-// touchScript refreshes a log's TTL and returns its epoch (” when lost).
+// touchScript refreshes a log's TTL and returns its epoch (empty when lost).
 // KEYS: meta, log. ARGV: ttl ms.
 var touchScript = redis.NewScript(`
 redis.call('PEXPIRE', KEYS[1], ARGV[1])

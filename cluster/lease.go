@@ -1,0 +1,166 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// ErrLeaseHeld is returned when another instance holds the lease.
+var ErrLeaseHeld = errors.New("cluster: lease held by another instance")
+
+// minLeaseTTL keeps renewals (every ttl/3) from hammering Redis.
+const minLeaseTTL = 300 * time.Millisecond
+
+// Lease is this instance's exclusive hold on a name: a topic's upstream
+// (TryLease) or a session's upstream (OpenInbox). It is renewed every ttl/3
+// by a compare-and-pexpire script; when renewal says another instance holds
+// it, or Redis has not confirmed it for 2/3 of the ttl (so it may already
+// have expired), Lost is closed and the holder must stop its upstream.
+type Lease struct {
+	c    *Client
+	key  string
+	name string
+	ttl  time.Duration
+
+	lost     chan struct{}
+	lostOnce sync.Once
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// TryLease takes the named lease (see TopicName) if nobody holds it.
+func (c *Client) TryLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
+	return c.tryLease(ctx, c.keys(name).lease, name, ttl)
+}
+
+// WaitLease takes the named lease, retrying every ttl/3 while another
+// instance holds it or Redis is unavailable, until ctx ends.
+func (c *Client) WaitLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
+	ttl = max(ttl, minLeaseTTL)
+	for {
+		l, err := c.TryLease(ctx, name, ttl)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, ErrLeaseHeld) && !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		t := time.NewTimer(ttl / 3)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil, ErrClosed
+		}
+	}
+}
+
+// LeaseHolder returns the instance holding the named lease, "" for none.
+func (c *Client) LeaseHolder(ctx context.Context, name string) (string, error) {
+	return c.holder(ctx, c.keys(name).lease)
+}
+
+func (c *Client) holder(ctx context.Context, key string) (string, error) {
+	ctx, cancel := c.opContext(ctx)
+	defer cancel()
+	v, err := c.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cluster: lease holder: %w", c.fail(err))
+	}
+	return v, nil
+}
+
+func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration) (*Lease, error) {
+	ttl = max(ttl, minLeaseTTL)
+	octx, cancel := c.opContext(ctx)
+	defer cancel()
+	sent := time.Now()
+	ok, err := c.rdb.SetNX(octx, key, c.id, ttl).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: lease %s: %w", name, c.fail(err))
+	}
+	if !ok {
+		return nil, ErrLeaseHeld
+	}
+	l := &Lease{
+		c: c, key: key, name: name, ttl: ttl,
+		lost: make(chan struct{}),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	c.wg.Add(1)
+	go l.renew(sent)
+	return l, nil
+}
+
+// Name is the leased name.
+func (l *Lease) Name() string { return l.name }
+
+// Lost is closed when the lease is no longer held: taken by another
+// instance, unconfirmed for too long, released, or the client closed.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Release stops renewing and deletes the lease if this instance still
+// holds it, so another instance can take it at once. Idempotent.
+func (l *Lease) Release() {
+	l.stopOnce.Do(func() { close(l.stop) })
+	<-l.done
+	ctx, cancel := l.c.opContext(nil)
+	defer cancel()
+	if err := releaseScript.Run(ctx, l.c.rdb, []string{l.key}, l.c.id).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		l.c.log.Debug("lease release failed; it will expire", zap.String("lease", l.name), zap.Error(err))
+	}
+}
+
+func (l *Lease) markLost() { l.lostOnce.Do(func() { close(l.lost) }) }
+
+// renew extends the lease every ttl/3. Runs until stop, loss or Close.
+func (l *Lease) renew(confirmed time.Time) {
+	defer l.c.wg.Done()
+	defer close(l.done)
+	defer l.markLost()
+	tick := time.NewTicker(l.ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.c.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		sent := time.Now()
+		ctx, cancel := l.c.opContext(nil)
+		held, err := renewScript.Run(ctx, l.c.rdb, []string{l.key}, l.c.id, l.ttl.Milliseconds()).Int()
+		cancel()
+		switch {
+		case err == nil && held == 1:
+			confirmed = sent
+			l.c.up()
+		case err == nil:
+			l.c.log.Info("lease taken by another instance", zap.String("lease", l.name))
+			return
+		default:
+			_ = l.c.fail(err)
+			// The key was last extended no earlier than confirmed; stop
+			// before it can have expired and been taken.
+			if time.Since(confirmed) >= l.ttl*2/3 {
+				l.c.log.Warn("lease not confirmed in time; giving it up", zap.String("lease", l.name), zap.Error(err))
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// Session routing errors.
+var (
+	// ErrSessionNotFound: no instance owns the session (it ended, expired,
+	// or its owner died).
+	ErrSessionNotFound = errors.New("cluster: session not found")
+	// ErrSessionExists: another instance already owns the session.
+	ErrSessionExists = errors.New("cluster: session owned by another instance")
+	// ErrInboxFull: the owner is not taking sends fast enough.
+	ErrInboxFull = errors.New("cluster: session inbox full")
+)
+
+// Inbox defaults.
+const (
+	defaultInboxMax = 1024
+	inboxBatch      = 64
+	// inboxPoll is the fallback pull interval should a tailer wake be
+	// missed (Redis restarted between an XADD and the XREAD).
+	inboxPoll = 2 * time.Second
+)
+
+// SessionRecord is what any instance can learn of a session.
+type SessionRecord struct {
+	// Owner is the instance holding the session's upstream connection.
+	Owner string
+	// Credentials is the hash the session was opened with (empty: none).
+	Credentials []byte
+}
+
+// InboxOptions configure the owner side of a session.
+type InboxOptions struct {
+	// TTL of the ownership record (renewed every TTL/3) and of the inbox.
+	// Default: the client's KeyTTL.
+	TTL time.Duration
+	// MaxQueued bounds the sends waiting for the owner. Default 1024.
+	MaxQueued int
+	// Credentials (a hash of the opening request's Cookie/Authorization)
+	// stored so other instances can check later requests.
+	Credentials []byte
+	// Deliver hands one client message to the upstream, in order. Called
+	// from the inbox goroutine; an error drops that message (the sender
+	// already had its 204) and is logged.
+	Deliver func(ctx context.Context, m msg.Message) error
+}
+
+// Inbox is the owner's side of a session: the ownership lease and the
+// goroutine that forwards queued sends to the upstream.
+type Inbox struct {
+	c     *Client
+	id    string
+	keys  logKeys
+	lease *Lease
+	opts  InboxOptions
+
+	notify   chan struct{} // cap 1: the tailer saw new sends
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// OpenInbox makes this instance the owner of session id and starts
+// forwarding its sends to opts.Deliver. Open the session's log first.
+func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*Inbox, error) {
+	if opts.TTL <= 0 {
+		opts.TTL = c.keyTTL
+	}
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = defaultInboxMax
+	}
+	if opts.Deliver == nil {
+		return nil, errors.New("cluster: inbox needs a Deliver func")
+	}
+	keys := c.keys(SessionName(id))
+	lease, err := c.tryLease(ctx, keys.owner, SessionName(id), opts.TTL)
+	if errors.Is(err, ErrLeaseHeld) {
+		return nil, ErrSessionExists
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Credentials) > 0 {
+		octx, cancel := c.opContext(ctx)
+		pipe := c.rdb.Pipeline()
+		pipe.HSet(octx, keys.meta, "creds", opts.Credentials)
+		pipe.PExpire(octx, keys.meta, max(opts.TTL, c.keyTTL))
+		_, err := pipe.Exec(octx)
+		cancel()
+		if err != nil {
+			lease.Release()
+			return nil, fmt.Errorf("cluster: open inbox: %w", c.fail(err))
+		}
+	}
+	in := &Inbox{
+		c: c, id: id, keys: keys, lease: lease, opts: opts,
+		notify: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	c.tail.add(keys.inbox, "0-0", func([]redis.XMessage) { in.poke() })
+	c.wg.Add(1)
+	go in.run()
+	return in, nil
+}
+
+// Lost is closed when this instance no longer owns the session (see
+// Lease.Lost); the owner should then end the session.
+func (in *Inbox) Lost() <-chan struct{} { return in.lease.Lost() }
+
+// Close stops forwarding, gives up ownership and drops unsent messages.
+// Idempotent.
+func (in *Inbox) Close() {
+	in.stopOnce.Do(func() { close(in.stop) })
+	<-in.done
+	in.c.tail.remove(in.keys.inbox)
+	in.lease.Release()
+	ctx, cancel := in.c.opContext(nil)
+	defer cancel()
+	_ = in.c.rdb.Del(ctx, in.keys.inbox).Err()
+}
+
+func (in *Inbox) poke() {
+	select {
+	case in.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (in *Inbox) run() {
+	defer in.c.wg.Done()
+	defer close(in.done)
+	ctx, cancel := context.WithCancel(in.c.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-in.stop:
+		case <-in.lease.Lost():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	lastID := "0-0"
+	poll := time.NewTicker(inboxPoll)
+	defer poll.Stop()
+	for {
+		full, err := in.drain(ctx, &lastID)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !in.c.sleep(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		if full {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.notify:
+		case <-poll.C:
+		}
+	}
+}
+
+// drain forwards one batch of queued sends; full when there may be more.
+func (in *Inbox) drain(ctx context.Context, lastID *string) (bool, error) {
+	octx, cancel := in.c.opContext(ctx)
+	msgs, err := in.c.rdb.XRangeN(octx, in.keys.inbox, "("+*lastID, "+", inboxBatch).Result()
+	cancel()
+	if err != nil {
+		return false, in.c.fail(err)
+	}
+	if len(msgs) == 0 {
+		return false, nil
+	}
+	ids := make([]string, 0, len(msgs))
+	for _, xm := range msgs {
+		m := msg.Message{Data: []byte(str(xm.Values, "d")), Binary: str(xm.Values, "b") == "1"}
+		if err := in.opts.Deliver(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			in.c.log.Debug("session send not delivered", zap.String("session", in.id[:min(8, len(in.id))]), zap.Error(err))
+		}
+		*lastID = xm.ID
+		ids = append(ids, xm.ID)
+	}
+	// Delivered sends leave the inbox (its bound counts only waiting ones).
+	octx, cancel = in.c.opContext(ctx)
+	_ = in.c.rdb.XDel(octx, in.keys.inbox, ids...).Err()
+	cancel()
+	return len(msgs) == inboxBatch, nil
+}
+
+// Send queues client messages for the session's owner, in order. A seq >= 0
+// makes it idempotent: a seq at or below the last accepted one is
+// acknowledged (queued false) without sending again. Any instance may call
+// it; only the owner delivers.
+func (c *Client) Send(ctx context.Context, sessionID string, seq int64, msgs []msg.Message) (queued bool, err error) {
+	keys := c.keys(SessionName(sessionID))
+	args := make([]any, 0, 3+2*len(msgs))
+	args = append(args, seq, defaultInboxMax, c.keyTTL.Milliseconds())
+	for _, m := range msgs {
+		b := "0"
+		if m.Binary {
+			b = "1"
+		}
+		args = append(args, b, m.Data)
+	}
+	octx, cancel := c.opContext(ctx)
+	defer cancel()
+	n, err := sendScript.Run(octx, c.rdb, []string{keys.owner, keys.meta, keys.inbox}, args...).Int()
+	switch {
+	case err == nil:
+		c.up()
+		return n == 1, nil
+	case scriptAnswer(err, answerNoSession):
+		return false, ErrSessionNotFound
+	case scriptAnswer(err, answerFull):
+		return false, ErrInboxFull
+	default:
+		return false, fmt.Errorf("cluster: send: %w", c.fail(err))
+	}
+}
+
+// LookupSession tells any instance who owns a session and which
+// credentials it is bound to.
+func (c *Client) LookupSession(ctx context.Context, id string) (SessionRecord, error) {
+	keys := c.keys(SessionName(id))
+	octx, cancel := c.opContext(ctx)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	owner := pipe.Get(octx, keys.owner)
+	creds := pipe.HGet(octx, keys.meta, "creds")
+	if _, err := pipe.Exec(octx); err != nil && !errors.Is(err, redis.Nil) {
+		return SessionRecord{}, fmt.Errorf("cluster: lookup session: %w", c.fail(err))
+	}
+	c.up()
+	if owner.Val() == "" {
+		return SessionRecord{}, ErrSessionNotFound
+	}
+	return SessionRecord{Owner: owner.Val(), Credentials: []byte(creds.Val())}, nil
+}
