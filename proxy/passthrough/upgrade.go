@@ -46,7 +46,10 @@ var hopHeaders = []string{
 // upstream's 101 is validated; only then are they forwarded, in order, as
 // tunnel data. After a refused upgrade they are never forwarded.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t target) {
+	// A refused upgrade ends the client connection: whatever the client
+	// sent behind its handshake must never be read as anything.
 	if status, code, msg := checkClientUpgrade(r); status != 0 {
+		w.Header().Set("Connection", "close")
 		if status == http.StatusUpgradeRequired {
 			w.Header().Set("Sec-WebSocket-Version", "13")
 		}
@@ -56,8 +59,6 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t targe
 		writeError(w, status, code, msg)
 		return
 	}
-	// A refused upgrade ends the client connection: whatever the client
-	// sends next must never reach anything.
 	if h.isClosing() {
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down")
