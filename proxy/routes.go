@@ -84,7 +84,7 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 		route := rc.Path
 		h, err := passthrough.New(passthrough.Options{
 			Route:  rc,
-			Logger: s.log.Named("passthrough"),
+			Logger: s.log,
 			OnUpstreamError: func(kind string) {
 				s.metrics.upstreamErrors.WithLabelValues(route, kind).Inc()
 			},
