@@ -24,7 +24,7 @@ func (a *attachment) sessionID() string {
 	return a.sess.id
 }
 
-func (a *attachment) log() *msglog.Log { return a.rd.Log() }
+func (a *attachment) log() msglog.Store { return a.rd.Log() }
 
 // countOut records delivered messages.
 func (a *attachment) countOut(msgs, bytes int) {

@@ -35,7 +35,7 @@ const (
 type session struct {
 	id      string
 	h       *RouteHandler
-	log     *msglog.Log
+	log     msglog.Store
 	conn    upstream.Conn
 	creds   [32]byte // sha256 of the opening request's Cookie and Authorization
 	bound   bool     // creds were present when opening

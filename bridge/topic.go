@@ -21,7 +21,7 @@ import (
 type topic struct {
 	key   string
 	h     *RouteHandler
-	log   *msglog.Log
+	log   msglog.Store
 	ready chan struct{} // closed when the dial finished (conn or dialErr set)
 	conn  upstream.Conn
 	err   *apiError

@@ -25,22 +25,22 @@ type Gap struct {
 // Reader follows a log from a position. Not safe for concurrent use: each
 // client connection owns one.
 type Reader struct {
-	log  *Log
+	log  Store
 	pos  uint64
 	from string // pending gap start for a cursor of an older epoch
 	buf  []*Entry
 }
 
 // NewReader starts after position pos of the log (0: from the beginning).
-func NewReader(l *Log, pos uint64) *Reader {
+func NewReader(l Store, pos uint64) *Reader {
 	return &Reader{log: l, pos: pos}
 }
 
 // ResumeReader starts after cursor c. A cursor of another epoch (an older
 // incarnation of a topic) yields a gap from c to the start of what is
 // retained; a cursor past the newest entry is an error.
-func ResumeReader(l *Log, c wire.Cursor) (*Reader, error) {
-	if c.Epoch != l.epoch {
+func ResumeReader(l Store, c wire.Cursor) (*Reader, error) {
+	if c.Epoch != l.Epoch() {
 		first, _ := l.Bounds()
 		return &Reader{log: l, pos: first - 1, from: c.String()}, nil
 	}
@@ -51,7 +51,7 @@ func ResumeReader(l *Log, c wire.Cursor) (*Reader, error) {
 }
 
 // Log returns the log read.
-func (r *Reader) Log() *Log { return r.log }
+func (r *Reader) Log() Store { return r.log }
 
 // Pos is the seq of the last entry consumed.
 func (r *Reader) Pos() uint64 { return r.pos }
