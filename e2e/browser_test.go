@@ -154,3 +154,16 @@ func waitFor(t *testing.T, tab context.Context, predicate, describe string) {
 		t.Fatalf("waiting for %s: %v; state: %.2000s", predicate, err, state)
 	}
 }
+
+// waitUntil polls a Go condition (state outside the browser) until the step
+// deadline.
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("waiting for %s: gave up after %v", what, deadline)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -76,3 +76,27 @@ func TestAppCloseReachesClient(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionExpiredCloses: a client kept away longer than the route's
+// session_ttl finds its session gone when it comes back; the library says
+// so through onclose (4404 session_not_found) instead of silently starting
+// a new session, which would lose the app's state.
+func TestSessionExpiredCloses(t *testing.T) {
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, false)
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
+	eval[bool](t, tab, `bwOpen("/shortlived", {transports: ["longpoll"], timeout: 20000})`)
+	waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
+	proxy.block(true)
+	proxy.cut()
+	// The gateway ends the session (and its upstream connection) 1s after
+	// its client left.
+	waitUntil(t, func() bool { return gw.app.Ended("/chat") == 1 }, "the session's upstream to end")
+	proxy.block(false)
+	waitFor(t, tab, `S.closes.length === 1`, `summary()`)
+	if got := eval[string](t, tab, `JSON.stringify(S.closes[0])`); got != `{"code":4404,"reason":"session_not_found"}` {
+		t.Errorf("onclose %s, want 4404 session_not_found", got)
+	}
+}
+

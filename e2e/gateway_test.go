@@ -42,6 +42,9 @@ routes:
   - path: /open
     upstream: {url: "APP/chat"}
     origins: ["*"]
+  - path: /shortlived
+    upstream: {url: "APP/chat"}
+    session_ttl: 1s
   - path: /smallticker
     upstream: {url: "APP/ticker"}
     mode: broadcast

@@ -29,6 +29,7 @@ type appServer struct {
 	srv      *httptest.Server
 	mu       sync.Mutex
 	accepted map[string]int // by path
+	ended    map[string]int // connections that ended, by path
 	wg       sync.WaitGroup
 	done     chan struct{}
 }
@@ -42,7 +43,7 @@ var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return
 
 func newAppServer(t *testing.T) *appServer {
 	t.Helper()
-	a := &appServer{done: make(chan struct{}), accepted: map[string]int{}}
+	a := &appServer{done: make(chan struct{}), accepted: map[string]int{}, ended: map[string]int{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(func() {
 		close(a.done)
@@ -63,6 +64,13 @@ func (a *appServer) Accepted(path string) int {
 	return a.accepted[path]
 }
 
+// Ended counts WebSocket connections on path that have ended.
+func (a *appServer) Ended(path string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ended[path]
+}
+
 func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -71,6 +79,11 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.accepted[r.URL.Path]++
 	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.ended[r.URL.Path]++
+		a.mu.Unlock()
+	}()
 	a.wg.Add(1)
 	defer a.wg.Done()
 	defer conn.Close()
