@@ -99,4 +99,3 @@ func TestSessionExpiredCloses(t *testing.T) {
 		t.Errorf("onclose %s, want 4404 session_not_found", got)
 	}
 }
-
