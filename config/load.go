@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"reflect"
@@ -28,6 +29,11 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	// Some Windows editors start UTF-8 files with a byte order mark.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	// YAML folds CRLF to LF in every scalar anyway; doing it first keeps line
+	// numbers right (the parser counts a comment's CRLF as two lines).
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	d := newDecoder(name, env)
 	cfg := &Config{Path: name}
 	root, ok := d.parseDocument(data)
