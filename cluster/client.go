@@ -84,7 +84,10 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	downUntil atomic.Int64 // unix nanos until which Redis counts as down
+	downUntil atomic.Int64 // unix nanos until which Redis counts as down; 0 after a success
+
+	recoverMu sync.Mutex
+	recovered chan struct{} // closed and replaced when Redis answers again after failing
 
 	tail *tailer
 
@@ -122,6 +125,7 @@ func New(opts Options) (*Client, error) {
 	ro.ContextTimeoutEnabled = true
 	ro.DisableIdentity = true
 	ro.MaxRetries = 0 // a retried XADD could append twice; callers decide
+	ro.DialerRetries = 1
 	ro.Protocol = 2
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	rdb := redis.NewClient(ro)
@@ -139,6 +143,7 @@ func New(opts Options) (*Client, error) {
 		ctx:       ctx,
 		cancel:    cancel,
 		logs:      map[string]*StreamLog{},
+		recovered: make(chan struct{}),
 	}
 	c.tail = newTailer(c)
 	c.wg.Add(2)
@@ -160,6 +165,7 @@ func (c *Client) Ready(ctx context.Context) error {
 	if err := c.rdb.Ping(ctx).Err(); err != nil {
 		return c.fail(err)
 	}
+	c.up()
 	return nil
 }
 
@@ -207,8 +213,25 @@ func (c *Client) fail(err error) error {
 // down reports whether a recent failure says not to try Redis yet.
 func (c *Client) down() bool { return time.Now().UnixNano() < c.downUntil.Load() }
 
-// up clears the fail-fast window after a success.
-func (c *Client) up() { c.downUntil.Store(0) }
+// up clears the fail-fast window after a success; the first success after
+// a failure wakes leases so they re-check (re-claim) at once: a Redis that
+// restarted empty has lost every lease and session owner.
+func (c *Client) up() {
+	if c.downUntil.Swap(0) == 0 {
+		return
+	}
+	c.recoverMu.Lock()
+	close(c.recovered)
+	c.recovered = make(chan struct{})
+	c.recoverMu.Unlock()
+}
+
+// recoveries returns a channel closed at the next recovery.
+func (c *Client) recoveries() <-chan struct{} {
+	c.recoverMu.Lock()
+	defer c.recoverMu.Unlock()
+	return c.recovered
+}
 
 // sleep waits d or until Close; false when closed.
 func (c *Client) sleep(d time.Duration) bool {
@@ -219,6 +242,21 @@ func (c *Client) sleep(d time.Duration) bool {
 		return true
 	case <-c.ctx.Done():
 		return false
+	}
+}
+
+// RedirectRedisLogs sends go-redis's own log lines (pool dial failures) to
+// lg at debug level instead of stderr. go-redis has one process-wide
+// logger, so cmd/ calls this once; tests pass a no-op logger.
+func RedirectRedisLogs(lg *zap.Logger) {
+	redis.SetLogger(redisLogger{lg.Named("goredis")})
+}
+
+type redisLogger struct{ lg *zap.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if ce := r.lg.Check(zap.DebugLevel, "go-redis"); ce != nil {
+		ce.Write(zap.String("msg", fmt.Sprintf(format, v...)))
 	}
 }
 

@@ -27,6 +27,10 @@ type Lease struct {
 	key  string
 	name string
 	ttl  time.Duration
+	// patient leases (session ownership) are never given up for lack of
+	// confirmation: nobody else competes for a session, and its upstream
+	// connection is still here.
+	patient bool
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -37,7 +41,7 @@ type Lease struct {
 
 // TryLease takes the named lease (see TopicName) if nobody holds it.
 func (c *Client) TryLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
-	return c.tryLease(ctx, c.keys(name).lease, name, ttl)
+	return c.tryLease(ctx, c.keys(name).lease, name, ttl, false)
 }
 
 // WaitLease takes the named lease, retrying every ttl/3 while another
@@ -83,7 +87,7 @@ func (c *Client) holder(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration) (*Lease, error) {
+func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool) (*Lease, error) {
 	ttl = max(ttl, minLeaseTTL)
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -96,7 +100,7 @@ func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Durati
 		return nil, ErrLeaseHeld
 	}
 	l := &Lease{
-		c: c, key: key, name: name, ttl: ttl,
+		c: c, key: key, name: name, ttl: ttl, patient: patient,
 		lost: make(chan struct{}),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -141,6 +145,7 @@ func (l *Lease) renew(confirmed time.Time) {
 		case <-l.c.ctx.Done():
 			return
 		case <-tick.C:
+		case <-l.c.recoveries():
 		}
 		sent := time.Now()
 		ctx, cancel := l.c.opContext(nil)
@@ -157,7 +162,7 @@ func (l *Lease) renew(confirmed time.Time) {
 			_ = l.c.fail(err)
 			// The key was last extended no earlier than confirmed; stop
 			// before it can have expired and been taken.
-			if time.Since(confirmed) >= l.ttl*2/3 {
+			if !l.patient && time.Since(confirmed) >= l.ttl*2/3 {
 				l.c.log.Warn("lease not confirmed in time; giving it up", zap.String("lease", l.name), zap.Error(err))
 				return
 			}

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/internal/redistest"
 )
 
 func TestMain(m *testing.M) {
+	RedirectRedisLogs(zap.NewNop())
 	goleak.VerifyTestMain(m)
 }
 

@@ -85,7 +85,7 @@ func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*
 		return nil, errors.New("cluster: inbox needs a Deliver func")
 	}
 	keys := c.keys(SessionName(id))
-	lease, err := c.tryLease(ctx, keys.owner, SessionName(id), opts.TTL)
+	lease, err := c.tryLease(ctx, keys.owner, SessionName(id), opts.TTL, true)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}

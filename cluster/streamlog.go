@@ -97,19 +97,22 @@ func (c *Client) OpenLog(ctx context.Context, name string, opts LogOptions) (*St
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if cur := c.logs[name]; cur != nil && !(opts.Fresh && cur.isClosed()) && cur.epoch == l.epoch {
 		cur.refs++ // opened concurrently: keep the first
+		c.mu.Unlock()
 		return cur, nil
 	}
-	if old := c.logs[name]; old != nil {
-		old.detach() // an ended incarnation; its readers keep what they have
-	}
+	old := c.logs[name]
 	l.refs = 1
 	c.logs[name] = l
+	c.mu.Unlock()
+	if old != nil {
+		old.detach() // an ended incarnation; its readers keep what they have
+	}
 	if !l.isClosed() {
 		c.tail.add(l.keys.log, lastID, l.ingest)
 	}

@@ -87,6 +87,7 @@ func (t *tailer) run() {
 		}).Result()
 		if errors.Is(err, redis.Nil) {
 			failures = 0
+			t.c.up()
 			continue
 		}
 		if err != nil {
@@ -107,6 +108,7 @@ func (t *tailer) run() {
 			lg.Info("redis read recovered")
 			failures = 0
 		}
+		t.c.up()
 		t.deliver(res)
 	}
 }
