@@ -74,7 +74,7 @@ func TestBufferingProxy(t *testing.T) {
 	proxy := newTestProxy(t, gw.URL, true)
 	tab := newTab(t)
 	run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
-	eval[bool](t, tab, `bwOpen("/chat", {transports: ["websocket", "sse", "stream", "longpoll"], timeout: 1500})`)
+	eval[bool](t, tab, `bwOpen("/chat", {transports: ["websocket", "sse", "stream", "longpoll"], timeout: 3000})`)
 	// Sent before any transport works: queued, then delivered in order.
 	eval[bool](t, tab, `S.c.send("before-open")`)
 	waitFor(t, tab, `S.opens.length === 1`, `summary()`)

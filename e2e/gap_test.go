@@ -27,8 +27,12 @@ func TestGapSurfaced(t *testing.T) {
 	proxy.block(false)
 	waitFor(t, tab, `S.gaps.length >= 1 && S.msgs.length >= `+strconv.Itoa(before+5), `summary()`)
 
-	// Ticks must be consecutive except across exactly one jump, where the gap was.
+	// Ticks go up one by one, except across a reported gap: one jump per
+	// gap (a heavily loaded machine may fall behind again: that is a second
+	// gap, reported like the first).
+	eval[bool](t, tab, `S.c.close(), true`) // freeze what was received
 	ticks := eval[[]string](t, tab, `S.msgs.map(function (m) { return m.data; })`)
+	gaps := eval[int](t, tab, `S.gaps.length`)
 	jumps := 0
 	for i := 1; i < len(ticks); i++ {
 		prev, _ := strconv.Atoi(strings.TrimPrefix(ticks[i-1], "tick:"))
@@ -40,15 +44,15 @@ func TestGapSurfaced(t *testing.T) {
 			jumps++
 		}
 	}
-	if jumps != 1 {
-		t.Errorf("%d jumps in the ticks, want exactly 1 (the reported gap)", jumps)
+	if jumps != gaps {
+		t.Errorf("%d jumps in the ticks but %d gaps reported: a loss went unreported", jumps, gaps)
 	}
 	gap := eval[string](t, tab, `JSON.stringify(S.gaps[0])`)
 	if !strings.Contains(gap, `"from":"`) || !strings.Contains(gap, `"to":"`) {
 		t.Errorf("gap %s lacks from/to cursors", gap)
 	}
-	if got := eval[int](t, tab, `S.closes.length`); got != 0 {
-		t.Errorf("the connection closed: %s", eval[string](t, tab, `JSON.stringify(S.closes)`))
+	if got := eval[string](t, tab, `JSON.stringify(S.closes)`); got != `[{"code":1000,"reason":"client"}]` {
+		t.Errorf("closes %s, want only our own close", got)
 	}
 	t.Logf("gap %s after %d ticks; %d failure rounds reported", gap, before, eval[int](t, tab, `S.errors.length`))
 }
