@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +104,72 @@ func TestLeaseTakeoverContinuesTopic(t *testing.T) {
 		if e.Kind != msglog.KindMessage || string(e.Msg.Data) != fmt.Sprint(i) || e.Seq != uint64(i+1) {
 			t.Fatalf("entry %d = kind %d %q seq %d", i, e.Kind, e.Msg.Data, e.Seq)
 		}
+	}
+}
+
+// Three instances campaign for one topic; exactly one runs the upstream at
+// any time, and when it dies another takes over and continues.
+func TestCampaignOneHolderAtATime(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 3, Options{})
+	name := TopicName("/poll", "")
+	var mu sync.Mutex
+	active, maxActive := 0, 0
+	holders := []string{}
+	changed := make(chan struct{}, 16)
+	hold := func(c *Client) func(context.Context, *Lease) {
+		return func(ctx context.Context, l *Lease) {
+			mu.Lock()
+			active++
+			maxActive = max(maxActive, active)
+			holders = append(holders, c.InstanceID())
+			mu.Unlock()
+			changed <- struct{}{}
+			<-ctx.Done()
+			mu.Lock()
+			active--
+			mu.Unlock()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Campaign(ctx, name, leaseTTL, hold(c))
+		}()
+	}
+	waitChange := func() string {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(deadline):
+			t.Fatal("no holder")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return holders[len(holders)-1]
+	}
+	first := waitChange()
+	// Kill the holder (no release); someone else takes over.
+	for _, c := range cs {
+		if c.InstanceID() == first {
+			_ = c.Close()
+		}
+	}
+	second := waitChange()
+	if second == first {
+		t.Fatalf("the dead instance %s holds again", first)
+	}
+	cancel() // the survivors stop; the holder releases
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if maxActive != 1 {
+		t.Fatalf("%d holders at once", maxActive)
+	}
+	if len(holders) != 2 {
+		t.Fatalf("holders = %v", holders)
 	}
 }

@@ -39,6 +39,11 @@ func newClients(t *testing.T, url string, n int, opts Options) []*Client {
 	return out
 }
 
+func startRedisB(b *testing.B) string {
+	b.Helper()
+	return redistest.Start(b)
+}
+
 func startRedis(t *testing.T) (*redistest.Server, string) {
 	t.Helper()
 	s := redistest.StartServer(t)
