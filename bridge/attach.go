@@ -14,6 +14,7 @@ type attachment struct {
 	fresh   bool // the session was opened by this request
 	tm      *transportMetrics
 	release func()
+	counted bool
 }
 
 // sessionID is "" in broadcast mode.
@@ -75,7 +76,6 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 			_, last := t.log.Bounds()
 			a.rd = msglog.NewReader(t.log, last)
 		}
-		a.tm.clients.Inc()
 		return a, nil
 	}
 
@@ -115,13 +115,23 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		return nil, errSessionNotFound
 	}
 	a.sess, a.release = s, s.detach
-	a.tm.clients.Inc()
 	return a, nil
+}
+
+// connected counts the client in the clients_connected gauge once its
+// transport is set up (stream started, poll held, socket upgraded).
+func (a *attachment) connected() {
+	if !a.counted {
+		a.counted = true
+		a.tm.clients.Inc()
+	}
 }
 
 // done releases the attachment.
 func (a *attachment) done() {
-	a.tm.clients.Dec()
+	if a.counted {
+		a.tm.clients.Dec()
+	}
 	a.release()
 }
 

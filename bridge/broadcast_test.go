@@ -147,6 +147,7 @@ func TestBroadcastFanOutOverMixedTransports(t *testing.T) {
 		}
 		return n == 3*perTransport+1
 	})
+	waitFor(t, "the shared upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
 	if open, opened, _ := up.stats(); open != 1 || opened != 1 {
 		t.Fatalf("upstream connections open=%d opened=%d, want one shared", open, opened)
 	}
@@ -178,6 +179,8 @@ func TestBroadcastTopicLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 
+	// An SSE subscriber keeps the topic open while we poll around it.
+	keep := g.openSSE(t, ctx, "/prices/AAA/sse", nil)
 	a := g.bpoll(t, ctx, "AAA", "")
 	if a.Session != "" || len(a.Messages) != 0 {
 		t.Fatalf("first subscribe %+v", a)
@@ -195,8 +198,15 @@ func TestBroadcastTopicLifecycle(t *testing.T) {
 	}
 	// Another placeholder value is another topic with its own upstream.
 	g.bpoll(t, ctx, "BBB", "")
-	waitFor(t, "second topic", func() bool { open, _, _ := up.stats(); return open == 2 })
+	waitFor(t, "second topic", func() bool { _, opened, _ := up.stats(); return opened == 2 })
+	up.mu.Lock()
+	paths := append([]string(nil), up.paths...)
+	up.mu.Unlock()
+	if paths[0] != "/feed?s=AAA" || paths[1] != "/feed?s=BBB" {
+		t.Fatalf("upstream paths %v", paths)
+	}
 	// A subscriber away past the buffer gets a gap when it comes back.
+	waitFor(t, "BBB idle close", func() bool { open, _, _ := up.stats(); return open == 1 })
 	for i := 3; i < 20; i++ {
 		up.publish(wantText(i))
 	}
@@ -208,16 +218,15 @@ func TestBroadcastTopicLifecycle(t *testing.T) {
 	if b.Gap == nil || b.Gap.From != a.Cursor || len(b.Messages) != 5 || b.Messages[0].Data != "m15" {
 		t.Fatalf("after overrun: %+v", b)
 	}
-	// No subscriber for idle_close: the upstreams close.
+	// No subscriber for idle_close: the upstream closes.
+	keep.resp.Body.Close()
 	waitFor(t, "idle close", func() bool { open, _, _ := up.stats(); return open == 0 })
 	// The topic reopens on demand with a new epoch: an old cursor is a gap.
 	c := g.bpoll(t, ctx, "AAA", "?wait=0&cursor="+b.Cursor)
 	if c.Gap == nil || c.Gap.From != b.Cursor {
 		t.Fatalf("stale cursor after reopen: %+v", c)
 	}
-	if _, opened, _ := up.stats(); opened != 3 {
-		t.Fatalf("opened %d upstream connections, want 3", opened)
-	}
+	waitFor(t, "the topic's upstream reopened", func() bool { _, opened, _ := up.stats(); return opened == 3 })
 }
 
 func TestBroadcastSend(t *testing.T) {

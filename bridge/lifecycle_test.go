@@ -128,7 +128,7 @@ func TestSessionExpiresAfterTTL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	first, _ := g.poll(t, ctx, "", nil)
-	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	waitFor(t, "upstream connected", func() bool { _, opened, _ := up.stats(); return opened == 1 })
 	waitFor(t, "session expiry closes the upstream", func() bool { open, _, _ := up.stats(); return open == 0 })
 	expectError(t, g.get(t, ctx, "/chat/poll?cursor="+first.Cursor, nil), http.StatusNotFound, "session_not_found")
 }

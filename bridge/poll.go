@@ -78,6 +78,7 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		superseded, release = a.sess.holdPoll()
 		defer release()
 	}
+	a.connected()
 	var timeout <-chan time.Time
 	if wait > 0 {
 		t := time.NewTimer(wait)

@@ -55,6 +55,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	if sw.write(b) != nil || sw.flush() != nil {
 		return
 	}
+	a.connected()
 	h.pump(r.Context(), a, sw)
 }
 

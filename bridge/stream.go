@@ -61,6 +61,7 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 	if sw.flush() != nil { // headers out now, not at the first message
 		return
 	}
+	a.connected()
 	h.pump(req.r.Context(), a, sw)
 }
 

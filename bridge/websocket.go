@@ -56,6 +56,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	defer ws.Close()
+	a.connected()
 	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
 	c.serve(req.r.Context())
 }
