@@ -1,30 +1,19 @@
 package cluster
 
 import (
-	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 )
 
-// Log is what the bridge needs of a session's or topic's log: exactly the
-// method set of *msglog.Log, so the in-memory log and the Redis-backed
-// StreamLog are interchangeable. (msglog.Reader reads through Read, Bounds,
-// CursorAt and Epoch; see docs/cluster.md for the change it needs.)
-type Log interface {
-	msg.Sink
-	Epoch() string
-	CursorAt(seq uint64) string
-	Read(after uint64, dst []*msglog.Entry, max int) msglog.Batch
-	Bounds() (first, last uint64)
-	LatestMessage() uint64
-	Ack(seq uint64)
-	Close(info msg.CloseInfo)
-	Closed() (bool, msg.CloseInfo)
-}
+// Log is what the bridge needs of a session's or topic's log:
+// msglog.Store, which the in-memory *msglog.Log and the Redis-backed
+// *StreamLog both satisfy, so the bridge takes either and msglog.Reader
+// reads both.
+type Log = msglog.Store
 
-// Compile-time guards: both logs satisfy Log.
+// Compile-time guards: both logs satisfy the bridge's interface.
 var (
-	_ Log = (*msglog.Log)(nil)
-	_ Log = (*StreamLog)(nil)
+	_ msglog.Store = (*msglog.Log)(nil)
+	_ msglog.Store = (*StreamLog)(nil)
 )
 
 // CloseStateLost is the close code clients see when the cluster state of a

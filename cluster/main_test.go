@@ -67,40 +67,37 @@ type collected struct {
 	closed  bool
 }
 
-// readUntil follows l through a msglog-style reader from position pos
-// until stop says enough or the log closes.
+// readUntil follows l through the bridge's own msglog.Reader from
+// position pos until stop says enough or the log closes.
 func readUntil(t *testing.T, l Log, pos uint64, stop func(*collected) bool) (*collected, uint64) {
+	t.Helper()
+	return follow(t, msglog.NewReader(l, pos), stop)
+}
+
+func follow(t *testing.T, rd *msglog.Reader, stop func(*collected) bool) (*collected, uint64) {
 	t.Helper()
 	out := &collected{}
 	timeout := time.After(deadline)
-	var buf []*msglog.Entry
 	for !stop(out) {
-		first, _ := l.Bounds()
-		b := l.Read(pos, buf, 64)
-		buf = b.Entries[:0]
-		if b.Missed {
-			out.gaps = append(out.gaps, msglog.Gap{From: l.CursorAt(pos), To: l.CursorAt(b.MissedTo), ToSeq: b.MissedTo, Overrun: true})
-			pos = b.MissedTo
-			_ = first
+		res := rd.Next(64)
+		if res.Gap != nil {
+			out.gaps = append(out.gaps, *res.Gap)
 		}
-		for _, e := range b.Entries {
-			out.entries = append(out.entries, e)
-			pos = e.Seq
-		}
-		if b.Closed {
+		out.entries = append(out.entries, res.Entries...)
+		if res.Closed {
 			out.closed = true
-			return out, pos
+			break
 		}
-		if len(b.Entries) > 0 || b.Missed {
+		if len(res.Entries) > 0 || res.Gap != nil {
 			continue
 		}
 		select {
-		case <-b.Wait:
+		case <-res.Wait:
 		case <-timeout:
 			t.Fatalf("timed out after %d entries", len(out.entries))
 		}
 	}
-	return out, pos
+	return out, rd.Pos()
 }
 
 func messagesOnly(es []*msglog.Entry) []string {

@@ -528,3 +528,33 @@ func str(v map[string]any, k string) string {
 	s, _ := v[k].(string)
 	return s
 }
+
+// CatchUp makes sure the mirror holds position seq, reading straight from
+// Redis when the tailer has not brought it yet: a cursor handed out by
+// another instance may be a few entries ahead of this instance's mirror.
+// Call it before msglog.ResumeReader with a client's cursor. It returns
+// msglog.ErrCursorAhead when the log really has no such position.
+func (l *StreamLog) CatchUp(ctx context.Context, seq uint64) error {
+	l.mu.Lock()
+	last, closed := l.next-1, l.closed
+	l.mu.Unlock()
+	if seq <= last {
+		return nil
+	}
+	if closed {
+		return msglog.ErrCursorAhead
+	}
+	octx, cancel := l.c.opContext(ctx)
+	defer cancel()
+	msgs, err := l.c.rdb.XRangeN(octx, l.keys.log, "(0-"+strconv.FormatUint(last, 10),
+		"0-"+strconv.FormatUint(seq, 10), int64(l.capacity)).Result()
+	if err != nil {
+		return fmt.Errorf("cluster: catch up: %w", l.c.fail(err))
+	}
+	l.c.up()
+	l.ingest(msgs)
+	if _, last := l.Bounds(); seq > last {
+		return msglog.ErrCursorAhead
+	}
+	return nil
+}

@@ -39,7 +39,8 @@ func TestStreamLogAcrossInstances(t *testing.T) {
 		}()
 	}
 	// The hopping reader: 100 messages per instance, then resume elsewhere
-	// from the cursor string.
+	// from the cursor string, as a client reconnecting through a load
+	// balancer would.
 	var hops []string
 	wg.Add(1)
 	go func() {
@@ -47,13 +48,27 @@ func TestStreamLogAcrossInstances(t *testing.T) {
 		cursor := logs[0].CursorAt(0)
 		for hop := 0; len(hops) < n; hop++ {
 			c, err := wire.ParseCursor(cursor)
-			if err != nil || c.Epoch != logs[0].Epoch() {
+			if err != nil {
 				t.Errorf("bad cursor %q: %v", cursor, err)
 				return
 			}
-			l := logs[hop%3]
-			got, _ := readUntil(t, l, c.Seq, atLeast(min(100, n-len(hops))))
-			es := got.entries[:min(100, n-len(hops))]
+			// A cursor from another instance may be ahead of this mirror.
+			if err := logs[hop%3].CatchUp(context.Background(), c.Seq); err != nil {
+				t.Errorf("catch up %q on %d: %v", cursor, hop%3, err)
+				return
+			}
+			rd, err := msglog.ResumeReader(logs[hop%3], c)
+			if err != nil {
+				t.Errorf("resume %q on %d: %v", cursor, hop%3, err)
+				return
+			}
+			want := min(100, n-len(hops))
+			got, _ := follow(t, rd, atLeast(want))
+			if len(got.gaps) > 0 {
+				t.Errorf("hop %d: gap %+v", hop, got.gaps)
+				return
+			}
+			es := got.entries[:want]
 			hops = append(hops, messagesOnly(es)...)
 			cursor = es[len(es)-1].Cursor
 		}
@@ -197,4 +212,37 @@ func TestStreamLogKeysExpire(t *testing.T) {
 		}
 	}
 	l.Release()
+}
+
+// A cursor handed out by one instance may be ahead of another's mirror:
+// CatchUp reads the missing entries from Redis; a cursor past the log's
+// end is still refused.
+func TestStreamLogCatchUp(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	name := SessionName("catch")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: 10, Epoch: "catch"})
+	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
+	cs[1].tail.remove(b.keys.log) // b's mirror stops following: it lags
+	for i := 1; i <= 4; i++ {
+		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
+	}
+	cur := wire.Cursor{Epoch: "catch", Seq: 3}
+	if _, err := msglog.ResumeReader(b, cur); err != msglog.ErrCursorAhead {
+		t.Fatalf("lagging mirror: %v", err)
+	}
+	if err := b.CatchUp(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := msglog.ResumeReader(b, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := follow(t, rd, atLeast(1))
+	if s := strings.Join(messagesOnly(got.entries), ","); s != "4" {
+		t.Fatalf("after cursor 3: %s", s)
+	}
+	if err := b.CatchUp(context.Background(), 99); err != msglog.ErrCursorAhead {
+		t.Fatalf("cursor past the end: %v", err)
+	}
 }
