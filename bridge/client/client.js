@@ -15,7 +15,7 @@ function b64(buf) {
 	return g.btoa(s);
 }
 function backoff(n) { return Math.min(30000, 250 * Math.pow(2, n)) * (0.5 + Math.random() / 2); }
-function herr(st, body) { var o = parse(body) || {}; return { status: st, error: o.error || "http_" + st }; }
+function herr(st, body) { return (parse(body) || {}).error || "http_" + st; }
 
 function xhr(c, method, url, body, type, cb) {
 	var x = new XMLHttpRequest(), done = 0;
@@ -35,7 +35,7 @@ function getJSON(c, url, cb) {
 		if (r) cb(null, r); else cb(herr(st, body));
 	});
 }
-// JSONP: a script tag; a late or failed script calls a no-op.
+// JSONP; a late or failed script calls a no-op.
 function jsonp(c, url, cb) {
 	var name = "__bw" + (++jn), s = document.createElement("script"), done = 0, t;
 	function fin(err, r) {
@@ -44,15 +44,15 @@ function jsonp(c, url, cb) {
 		if (s.parentNode) s.parentNode.removeChild(s);
 		if (cb) cb(err, r);
 	}
-	g[name] = function (r) { fin(r && r.error ? r : null, r); };
-	s.onerror = function () { fin({ status: 0, error: "jsonp_failed" }); };
-	t = setTimeout(function () { fin({ status: 0, error: "timeout" }); }, c._pt);
+	g[name] = function (r) { fin(r && r.error, r); try { delete g[name]; } catch (e) {} };
+	s.onerror = function () { fin("script_error"); };
+	t = setTimeout(function () { fin("timeout"); }, c._pt);
 	s.src = qs(url, { callback: name });
 	document.documentElement.appendChild(s);
 	return { abort: function () { cb = null; fin(); } };
 }
 
-// T[name](c, a) runs attempt a of connection c; a.stop ends it, a.send sends.
+// T[name](c, a) runs attempt a; a.stop ends it, a.send sends.
 var T = {
 	websocket: function (c, a) {
 		if (!g.WebSocket) return c._drop(a, "unsupported");
@@ -70,7 +70,7 @@ var T = {
 		ws = new g.WebSocket(u.href.replace(/^http/, "ws"));
 		ws.binaryType = "arraybuffer";
 		a.stop = function () { ws.close(); };
-		a.send = function (d) { if (ws.readyState !== 1) return false; ws.send(d); return true; };
+		a.send = function (d) { return ws.readyState === 1 && (ws.send(d), true); };
 		ws.onopen = function () { c._up(a); };
 		ws.onmessage = function (e) {
 			var d = e.data;
@@ -78,7 +78,7 @@ var T = {
 			else if (raw) c._msg(a, { data: d });
 			else if ((d = parse(d))) c._obj(a, d);
 		};
-		// 1001, 1005, 1006, 1011-1014: resume; other codes are the app's.
+		// 1001, 1005, 1006, 1011-1014: resume; others are the app's.
 		ws.onclose = function (e) {
 			if (a.up && !/^10(0[156]|1[1-4])$/.test(e.code)) c._end(a, e.code, e.reason);
 			else c._drop(a, "closed " + e.code);
@@ -159,6 +159,8 @@ function Conn(url, o) {
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
 Conn.prototype = {
+	// A throwing handler must not stall us: rethrow later.
+	_e: function (name, x) { try { this[name](x); } catch (e) { setTimeout(function () { throw e; }, 0); } },
 	_u: function (path, p) { return qs(this._p + path + (this._q ? "?" + this._q : ""), p); },
 	_start: function () {
 		var c = this, name = c.transports[c._i], a = { name: name };
@@ -171,7 +173,7 @@ Conn.prototype = {
 		if (a !== c._a || a.up) return;
 		a.up = true; clearTimeout(a.timer);
 		c.transport = a.name;
-		c.onopen({ transport: a.name, session: c.session, resumed: !!c._was });
+		c._e("onopen", { transport: a.name, session: c.session, resumed: !!c._was });
 		c._was = true;
 		c._flush();
 	},
@@ -184,7 +186,7 @@ Conn.prototype = {
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
 		}
 		c._up(a);
-		if (o.gap) { c.ongap(o.gap); if (o.id) c.cursor = o.id; }
+		if (o.gap) { c._e("ongap", o.gap); if (o.id) c.cursor = o.id; }
 		else if (o.closed) c._end(a, o.closed.code, o.closed.reason);
 		else if (o.data !== undefined) c._msg(a, o);
 	},
@@ -193,17 +195,17 @@ Conn.prototype = {
 		if (a !== c._a) return;
 		if (m.id) { if (m.id === c.cursor) return; c.cursor = m.id; }
 		c._n = 0;
-		c.onmessage({ data: m.data, event: m.event || "message", id: m.id || null, binary: !!m.binary });
+		c._e("onmessage", { data: m.data, event: m.event || "message", id: m.id || null, binary: !!m.binary });
 	},
 	_end: function (a, code, reason) {
 		if (a !== this._a) return;
 		this._stop();
-		this.onclose({ code: code || 1000, reason: reason || "", wasClean: true });
+		this._e("onclose", { code: code || 1000, reason: reason || "", wasClean: true });
 	},
 	// A lost session is final; any other HTTP failure a drop.
 	_fail: function (a, err) {
-		if (/^session_(not_found|closed)$/.test(err.error)) this._end(a, 4404, err.error);
-		else this._drop(a, err.error);
+		if (/^session_(not_found|closed)$/.test(err)) this._end(a, 4404, err);
+		else this._drop(a, err);
 	},
 	// A working transport that drops is retried; one that never came up
 	// falls through (after the last: backoff).
@@ -213,7 +215,7 @@ Conn.prototype = {
 		c._kill();
 		if (!a.up) c._i = (c._i + 1) % c.transports.length;
 		if (a.up || !c._i) d = c._n++ ? backoff(c._n) : 0;
-		if (!a.up && !c._i) c.onerror({ type: "error", message: "all failed, last " + a.name + ": " + why });
+		if (!a.up && !c._i) c._e("onerror", { type: "error", message: a.name + ": " + why });
 		c._t = setTimeout(function () { c._start(); }, d);
 	},
 	_kill: function () {
@@ -224,7 +226,7 @@ Conn.prototype = {
 	},
 	_stop: function () { this._kill(); this._closed = true; this._out = []; },
 	send: function (data) {
-		if (this._closed || this._out.length >= (this.o.maxQueue || 1000)) return false;
+		if (this._closed || this._out.length >= 1000) return false;
 		this._out.push(data); this._flush();
 		return true;
 	},
@@ -244,7 +246,7 @@ Conn.prototype = {
 			c._busy = 0;
 			if (st >= 200 && st < 500 && st !== 408 && st !== 429) {
 				q.splice(0, c._k); c._sq = c._sn = 0;
-				if (st >= 300) c.onerror({ type: "send", status: st, message: herr(st, body).error });
+				if (st >= 300) c._e("onerror", { type: "send", status: st, message: herr(st, body) });
 				return c._flush();
 			}
 			setTimeout(function () { c._flush(); }, backoff(c._sn = (c._sn || 0) + 1));
@@ -253,7 +255,7 @@ Conn.prototype = {
 	close: function () {
 		if (this._closed) return;
 		this._stop();
-		this.onclose({ code: 1000, reason: "client", wasClean: true });
+		this._e("onclose", { code: 1000, reason: "client", wasClean: true });
 	}
 };
 g.bridgeway = { connect: function (url, options) { return new Conn(url, options); } };
