@@ -546,8 +546,9 @@ func (l *StreamLog) CatchUp(ctx context.Context, seq uint64) error {
 	}
 	octx, cancel := l.c.opContext(ctx)
 	defer cancel()
+	// Everything newer, not just up to seq: the mirror is then current.
 	msgs, err := l.c.rdb.XRangeN(octx, l.keys.log, "(0-"+strconv.FormatUint(last, 10),
-		"0-"+strconv.FormatUint(seq, 10), int64(l.capacity)).Result()
+		"+", int64(l.capacity)).Result()
 	if err != nil {
 		return fmt.Errorf("cluster: catch up: %w", l.c.fail(err))
 	}
