@@ -2,6 +2,8 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"testing"
@@ -94,4 +96,52 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/sessions, "heap-bytes/session")
 	b.ReportMetric(float64(after.StackInuse-before.StackInuse)/sessions, "stack-bytes/session")
+}
+
+// BenchmarkIdleSubscriberMemory holds idle broadcast subscribers open with
+// raw TCP clients (which cost the process nothing but a socket) and
+// reports the gateway's heap and stack growth per subscriber.
+func BenchmarkIdleSubscriberMemory(b *testing.B) {
+	for _, transport := range []string{"sse", "stream", "websocket"} {
+		b.Run(transport, func(b *testing.B) {
+			const subscribers = 1000
+			up := newUpstream(b)
+			g := newGateway(b, broadcastRoute(up), config.Limits{})
+			request := map[string]string{
+				"sse":    "GET /prices/ACME/sse HTTP/1.1\r\nHost: x\r\n\r\n",
+				"stream": "GET /prices/ACME/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+				"websocket": "GET /prices/ACME/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+					"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+			}[transport]
+			// Open the topic first so its upstream is not counted.
+			warm, _ := net.Dial("tcp", g.srv.Listener.Addr().String())
+			fmt.Fprint(warm, request)
+			waitFor(b, "topic", func() bool { return metricValue(b, g, "bridgeway_bridge_clients_connected", transport) == 1 })
+			conns := make([]net.Conn, 0, subscribers)
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+				warm.Close()
+			}()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for range subscribers {
+				c, err := net.Dial("tcp", g.srv.Listener.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				fmt.Fprint(c, request)
+				conns = append(conns, c)
+			}
+			waitFor(b, "subscribers", func() bool {
+				return metricValue(b, g, "bridgeway_bridge_clients_connected", transport) == subscribers+1
+			})
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/subscribers, "heap-bytes/sub")
+			b.ReportMetric(float64(after.StackInuse-before.StackInuse)/subscribers, "stack-bytes/sub")
+		})
+	}
 }
