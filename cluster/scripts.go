@@ -14,6 +14,7 @@ const (
 	answerClosed    = "BWCLOSED"    // the log is closed
 	answerNoSession = "BWNOSESSION" // no instance owns the session
 	answerFull      = "BWFULL"      // the session's inbox is full
+	answerNotFound  = "BWNOTFOUND"  // the log does not exist
 )
 
 func isScriptAnswer(err error) bool {
@@ -27,12 +28,16 @@ func scriptAnswer(err error, word string) bool {
 }
 
 // openScript finds or creates the epoch of a log. With fresh=1 a closed log
-// starts a new incarnation (new epoch, empty stream).
-// KEYS: meta, log. ARGV: proposed epoch, ttl ms, fresh.
+// starts a new incarnation (new epoch, empty stream); with existing=1 an
+// absent log is not created.
+// KEYS: meta, log. ARGV: proposed epoch, ttl ms, fresh, existing.
 var openScript = redis.NewScript(`
 local e = redis.call('HGET', KEYS[1], 'epoch')
 if e and ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], 'closed') == 1 then
   e = false
+end
+if not e and ARGV[4] == '1' then
+  return redis.error_reply('BWNOTFOUND no such log')
 end
 if not e then
   redis.call('DEL', KEYS[1], KEYS[2])

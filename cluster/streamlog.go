@@ -18,8 +18,14 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
-// ErrLogClosed is returned when appending to a closed log.
-var ErrLogClosed = errors.New("cluster: log closed")
+// Log errors.
+var (
+	// ErrLogClosed is returned when appending to a closed log.
+	ErrLogClosed = errors.New("cluster: log closed")
+	// ErrLogNotFound is returned by OpenLog with Existing for a log that
+	// is not in Redis (never made, expired, or lost).
+	ErrLogNotFound = errors.New("cluster: log not found")
+)
 
 // minLogTTL keeps a log's keys alive across a few housekeeping ticks.
 const minLogTTL = 3 * time.Second
@@ -38,6 +44,9 @@ type LogOptions struct {
 	// Fresh starts a new incarnation (new epoch, empty stream) when the
 	// stored log is closed: a topic reopened after it ended.
 	Fresh bool
+	// Existing opens only a log that exists (an instance serving a session
+	// it does not own must not create one for an unknown id).
+	Existing bool
 	// OnEvict is called (under the mirror's lock, keep it cheap) with the
 	// number of message entries that left this instance's mirror.
 	OnEvict func(n int)
@@ -143,12 +152,11 @@ func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*St
 	}
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
-	fresh := "0"
-	if opts.Fresh {
-		fresh = "1"
-	}
 	res, err := openScript.Run(octx, c.rdb, []string{l.keys.meta, l.keys.log},
-		opts.Epoch, opts.TTL.Milliseconds(), fresh).StringSlice()
+		opts.Epoch, opts.TTL.Milliseconds(), flag(opts.Fresh), flag(opts.Existing)).StringSlice()
+	if scriptAnswer(err, answerNotFound) {
+		return nil, "", ErrLogNotFound
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("cluster: open log: %w", c.fail(err))
 	}
@@ -512,6 +520,13 @@ func (l *StreamLog) Read(after uint64, dst []*msglog.Entry, max int) msglog.Batc
 		}
 	}
 	return b
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // parseSeq reads the seq of a "0-<seq>" stream id.

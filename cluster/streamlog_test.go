@@ -146,7 +146,10 @@ func TestStreamLogGapWhenCursorFellOut(t *testing.T) {
 	if n := cs[0].Redis().XLen(context.Background(), cs[0].keys(name).log).Val(); n != capacity {
 		t.Fatalf("stream length %d, want %d", n, capacity)
 	}
-	b := openLog(t, cs[1], name, LogOptions{Capacity: capacity})
+	b := openLog(t, cs[1], name, LogOptions{Capacity: capacity, Existing: true})
+	if _, err := cs[1].OpenLog(context.Background(), SessionName("unknown"), LogOptions{Existing: true}); err != ErrLogNotFound {
+		t.Fatalf("open unknown existing log: %v", err)
+	}
 	for _, l := range []*StreamLog{a, b} {
 		got, _ := readUntil(t, l, 3, atLeast(capacity))
 		if len(got.gaps) != 1 || got.gaps[0].From != "sess-gap-3" || got.gaps[0].To != "sess-gap-7" {
@@ -154,6 +157,12 @@ func TestStreamLogGapWhenCursorFellOut(t *testing.T) {
 		}
 		if s := strings.Join(messagesOnly(got.entries), ","); s != "8,9,10,11,12" {
 			t.Fatalf("messages after gap = %s", s)
+		}
+		l.mu.Lock()
+		mirrored := len(l.entries)
+		l.mu.Unlock()
+		if mirrored > capacity {
+			t.Fatalf("mirror holds %d entries, capacity %d", mirrored, capacity)
 		}
 	}
 }
