@@ -283,20 +283,27 @@ func (t *tracker) deliverWire(m *wireMessage, now time.Time) {
 // runLongPoll speaks bridgeway's long-poll: the first GET subscribes and
 // answers at once; later GETs hand back the cursor.
 func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func()) error {
-	base := e.urlFor(TransportLongPoll)
-	var ans pollAnswer
-	next := base
+	c, err := newRawClient(e.urlFor(TransportLongPoll))
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	headers := []string{"Accept", "application/json"}
+	var (
+		resp  rawResponse
+		ans   pollAnswer
+		query string
+	)
 	for {
 		t.live.pollReqs.Add(1)
-		resp, err := e.get(ctx, next, "application/json")
-		if err != nil {
+		if err := c.get(ctx, query, headers, &resp); err != nil {
 			return fmt.Errorf("longpoll: %w", err)
 		}
-		ans = pollAnswer{Messages: ans.Messages[:0]}
-		err = json.NewDecoder(resp.Body).Decode(&ans)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
+		if resp.status != 200 {
+			return fmt.Errorf("longpoll: %w", resp.statusError())
+		}
+		ans.Session, ans.Cursor, ans.Gap, ans.Closed = "", "", nil, nil
+		if err := json.Unmarshal(resp.body, &ans); err != nil {
 			return fmt.Errorf("longpoll: decode: %w", err)
 		}
 		t.markConnected()
@@ -315,48 +322,41 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 		if ans.Session != "" {
 			q.Set("session", ans.Session)
 		}
-		next = base + "?" + q.Encode()
+		query = q.Encode()
 	}
 }
 
 // runNchanLongPoll speaks nchan's long-poll: each answer is one raw
 // message; the next request resumes after it by its Last-Modified and Etag.
 func (e *subscriberEnv) runNchanLongPoll(ctx context.Context, t *tracker, ready func()) error {
-	u := e.urlFor(TransportLongPoll)
-	var lastModified, etag string
-	buf := make([]byte, 0, 512)
+	c, err := newRawClient(e.urlFor(TransportLongPoll))
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	var (
+		resp    rawResponse
+		headers []string
+	)
 	// nchan registers the subscriber when the first request arrives; the
 	// run's settle time covers the gap, and the bench's nchan config
 	// delivers from the oldest message of a fresh channel anyway.
 	t.markConnected()
 	ready()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		if lastModified != "" {
-			req.Header.Set("If-Modified-Since", lastModified)
-			req.Header.Set("If-None-Match", etag)
-		}
 		t.live.pollReqs.Add(1)
-		resp, err := e.client.Do(req)
-		if err != nil {
+		if err := c.get(ctx, "", headers, &resp); err != nil {
 			return fmt.Errorf("longpoll: %w", err)
 		}
-		buf, err = readAllInto(buf[:0], io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("longpoll: read: %w", err)
-		}
-		switch resp.StatusCode {
-		case http.StatusOK:
-			t.deliver(buf, time.Now())
-			lastModified, etag = resp.Header.Get("Last-Modified"), resp.Header.Get("Etag")
-		case http.StatusNotModified, http.StatusRequestTimeout:
+		switch resp.status {
+		case 200:
+			t.deliver(resp.body, time.Now())
+			headers = append(headers[:0], "If-Modified-Since", string(resp.lastModified),
+				"If-None-Match", string(resp.etag))
+		case 304, 408:
 			// timed out without a message: ask again from the same place
 		default:
-			return fmt.Errorf("longpoll: status %d: %s", resp.StatusCode, bytes.TrimSpace(buf))
+			return fmt.Errorf("longpoll: %w", resp.statusError())
 		}
 	}
 }
