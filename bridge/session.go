@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -378,5 +377,3 @@ func (s *session) send(ctx context.Context, seq int64, msgs []msg.Message) error
 	}
 	return nil
 }
-
-var errEnded = errors.New("bridge: session ended")

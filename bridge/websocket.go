@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,11 +45,15 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	defer a.done()
+	// The upstream's subprotocol: chosen for this client (session), or the
+	// shared one when the client offers it (broadcast).
 	var respHeader http.Header
 	if a.sess != nil {
 		if p := a.sess.conn.Subprotocol(); p != "" {
 			respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
 		}
+	} else if p := a.top.conn.Subprotocol(); p != "" && slices.Contains(websocket.Subprotocols(req.r), p) {
+		respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
 	}
 	// The upgrade writes its own error answer on failure.
 	ws, err := upgrader.Upgrade(req.w, req.r, respHeader)
