@@ -146,10 +146,11 @@ run_one() {
   case "$sc/$server" in
     fanout/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
     fanout/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
-    idle-sse/nginx-nchan) args=(fanout -label "idle sse=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -subs "sse=$IDLE_N" -rate 0 -settle 3s) ;;
-    idle-sse/bridgeway) args=(fanout -label "idle sse=$IDLE_N" -url "$BW/bcast" -subs "sse=$IDLE_N" -rate 0 -settle 3s) ;;
-    idle-ws/nginx-nchan) args=(fanout -label "idle websocket=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -subs "websocket=$IDLE_N" -rate 0 -settle 3s) ;;
-    idle-ws/bridgeway) args=(fanout -label "idle websocket=$IDLE_N" -url "$BW/bcast" -subs "websocket=$IDLE_N" -rate 0 -settle 3s) ;;
+    # -rate 0: memory is read while idle, then one probe message checks that every subscriber is alive
+    idle-sse/nginx-nchan) args=(fanout -label "idle sse=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    idle-sse/bridgeway) args=(fanout -label "idle sse=$IDLE_N" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    idle-ws/nginx-nchan) args=(fanout -label "idle websocket=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    idle-ws/bridgeway) args=(fanout -label "idle websocket=$IDLE_N" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     # nginx's peer of a session with its own upstream WebSocket: a proxied WebSocket.
     session-mem/nginx-proxy) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -dialect nchan -url "http://127.0.0.1:$BENCH_PROXY_PORT/echo" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;
     session-mem/bridgeway) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -url "$BW/session" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;

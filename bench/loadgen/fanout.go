@@ -103,8 +103,11 @@ func (c *FanoutConfig) validate() error {
 	if total == 0 {
 		return errors.New("fanout: no subscribers")
 	}
-	if c.Rate > 0 && (c.PublishURL == "") == (c.UpstreamListen == "") {
-		return errors.New("fanout: give exactly one of a publish URL or an upstream listen address")
+	if c.PublishURL != "" && c.UpstreamListen != "" {
+		return errors.New("fanout: give a publish URL or an upstream listen address, not both")
+	}
+	if c.Rate > 0 && c.PublishURL == "" && c.UpstreamListen == "" {
+		return errors.New("fanout: publishing needs a publish URL or an upstream listen address")
 	}
 	if c.Rate > 0 && c.Duration <= 0 {
 		return errors.New("fanout: publishing needs a duration")
@@ -206,8 +209,11 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		fmt.Fprintf(cfg.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
 	}
 
+	// With Rate 0 a configured publisher still serves: the gateway keeps its
+	// upstream connection while memory is read, and one probe message
+	// afterwards shows that the idle subscribers are alive.
 	var pub publisher
-	if cfg.Rate > 0 {
+	if cfg.PublishURL != "" || cfg.UpstreamListen != "" {
 		if cfg.UpstreamListen != "" {
 			up, err := startUpstreamServer(cfg.UpstreamListen, cfg.UpstreamKind)
 			if err != nil {
@@ -264,6 +270,14 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	progress("connected %d, failed %d in %.1fs", live.connected.Load(), live.failed.Load(), time.Since(connectStart).Seconds())
+	if pub != nil {
+		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := pub.waitReady(readyCtx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	sleepCtx(ctx, cfg.Settle)
 	conn, err := sampleProcs(cfg.ServerPIDs)
 	if err != nil {
@@ -283,11 +297,9 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	res.ServerProcs = conn.Procs
 
 	if pub != nil && ctx.Err() == nil {
-		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := pub.waitReady(readyCtx)
-		cancel()
-		if err != nil {
-			return nil, err
+		pubCfg := cfg
+		if cfg.Rate <= 0 { // the probe: exactly one message
+			pubCfg.Rate, pubCfg.Duration = 1, time.Nanosecond
 		}
 		before, err := sampleProcs(cfg.ServerPIDs)
 		if err != nil {
@@ -295,8 +307,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		}
 		clientBefore := selfCPU()
 		start := time.Now()
-		progress("publishing %.0f msg/s of %d bytes for %s", cfg.Rate, cfg.Size, cfg.Duration)
-		res.Published, res.PublishErrors = publishLoop(ctx, pub, run, cfg)
+		progress("publishing %.0f msg/s of %d bytes for %s", pubCfg.Rate, cfg.Size, pubCfg.Duration)
+		res.Published, res.PublishErrors = publishLoop(ctx, pub, run, pubCfg)
 		pubElapsed := time.Since(start)
 		res.PublishRate = float64(res.Published) / pubElapsed.Seconds()
 		want := uint64(live.connected.Load()) * res.Published

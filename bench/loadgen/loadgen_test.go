@@ -120,6 +120,27 @@ func TestFanoutCleanRunLosesNothing(t *testing.T) {
 	}
 }
 
+// TestIdleRunSendsOneProbe: with rate 0 the run reads memory and then
+// publishes exactly one message, which every subscriber must get.
+func TestIdleRunSendsOneProbe(t *testing.T) {
+	g := newFakeGateway()
+	defer g.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := RunFanout(ctx, FanoutConfig{
+		URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
+		Subs: []SubGroup{{TransportSSE, 2}, {TransportWebSocket, 2}},
+		Rate: 0, Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
+		ServerPIDs: []int{os.Getpid()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Published != 1 || res.Delivered != 4 || res.Lost != 0 || res.RSSConnectedKiB == 0 {
+		t.Fatalf("idle run: %+v", res)
+	}
+}
+
 // TestUpstreamServerFeedsWebSocketAndSSE checks the built-in upstream that
 // bridgeway's broadcast routes point at.
 func TestUpstreamServerFeedsWebSocketAndSSE(t *testing.T) {
