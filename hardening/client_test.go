@@ -177,3 +177,5 @@ func (s *sseStream) nextEvent(t *testing.T, event string) sseEvent {
 		}
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
