@@ -179,3 +179,19 @@ func (s *sseStream) nextEvent(t *testing.T, event string) sseEvent {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// doCtx is do for goroutines other than the test's: it returns errors.
+func doCtx(ctx context.Context, method, url, body string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
+}

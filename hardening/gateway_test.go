@@ -28,7 +28,7 @@ import (
 // registry, bridge.New + NewRoute as the BridgeFactory, client.js, then
 // proxy.New and Start, on 127.0.0.1:0 with the admin listener on.
 type gateway struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *proxy.Server
 	cfg   *config.Config
 	addr  string // plain listener host:port
@@ -43,7 +43,7 @@ const gatewayHead = "listen: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nlog: {ac
 
 // startGateway parses yamlText (listeners are added) and starts the gateway.
 // BRIDGEWAY_HARDENING_LOG=1 shows its logs.
-func startGateway(t *testing.T, yamlText string) *gateway {
+func startGateway(t testing.TB, yamlText string) *gateway {
 	t.Helper()
 	cfg, err := config.Parse("hardening.yaml", []byte(gatewayHead+yamlText))
 	if err != nil {
@@ -52,7 +52,7 @@ func startGateway(t *testing.T, yamlText string) *gateway {
 	return startGatewayConfig(t, cfg)
 }
 
-func parseConfig(t *testing.T, yamlText string) *config.Config {
+func parseConfig(t testing.TB, yamlText string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("hardening.yaml", []byte(gatewayHead+yamlText))
 	if err != nil {
@@ -61,9 +61,17 @@ func parseConfig(t *testing.T, yamlText string) *config.Config {
 	return cfg
 }
 
-func startGatewayConfig(t *testing.T, cfg *config.Config) *gateway {
+func startGatewayConfig(t testing.TB, cfg *config.Config) *gateway {
+	return startGatewayLogged(t, cfg, nil)
+}
+
+// startGatewayLogged is startGatewayConfig with a given logger (nil: none,
+// or the test log with BRIDGEWAY_HARDENING_LOG=1).
+func startGatewayLogged(t testing.TB, cfg *config.Config, logger *zap.Logger) *gateway {
 	t.Helper()
-	logger := zap.NewNop()
+	if logger == nil {
+		logger = zap.NewNop()
+	}
 	if os.Getenv("BRIDGEWAY_HARDENING_LOG") == "1" {
 		logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	}
@@ -107,7 +115,7 @@ func (g *gateway) stop() error {
 // name whose labels contain every "key=\"value\"" pair in labels.
 func (g *gateway) metric(name string, labels ...string) float64 {
 	g.t.Helper()
-	res, err := http.Get("http://" + g.admin + "/metrics")
+	res, err := httpClient.Get("http://" + g.admin + "/metrics")
 	if err != nil {
 		g.t.Fatalf("scrape: %v", err)
 	}

@@ -45,7 +45,7 @@ type appFrame struct {
 	data []byte
 }
 
-func newWSApp(t *testing.T) *wsApp {
+func newWSApp(t testing.TB) *wsApp {
 	t.Helper()
 	a := &wsApp{conns: map[*appConn]struct{}{}}
 	a.upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
@@ -168,7 +168,7 @@ type seenRequest struct {
 	bodyErr     error
 }
 
-func newHTTPApp(t *testing.T) *httpApp {
+func newHTTPApp(t testing.TB) *httpApp {
 	t.Helper()
 	a := &httpApp{}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
