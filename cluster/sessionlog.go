@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// CloseOwnerGone is the close code clients of a session see when the
+// instance holding its upstream died: the upstream connection cannot move.
+const CloseOwnerGone = 1014
+
+// defaultOwnerTTL bounds how long sends are still accepted for a session
+// whose owner died, before every instance answers "not found".
+const defaultOwnerTTL = 10 * time.Second
+
+// SessionOptions configure a session opened on this instance.
+type SessionOptions struct {
+	// Capacity is the route buffer.
+	Capacity int
+	// TTL keeps the log after its last reader left (route session_ttl).
+	TTL time.Duration
+	// OwnerTTL is the ownership lease (renewed every OwnerTTL/3). Default 10s.
+	OwnerTTL time.Duration
+	// Credentials hash of the opening request ("" when none).
+	Credentials []byte
+	// Deliver hands a client message to the upstream (see InboxOptions).
+	Deliver func(ctx context.Context, m msg.Message) error
+	// OnEvict as in LogOptions.
+	OnEvict func(n int)
+}
+
+// OwnedSession is a session whose upstream this instance holds: the log its
+// upstream appends to, and the inbox of client sends from every instance.
+type OwnedSession struct {
+	id    string
+	log   *StreamLog
+	inbox *Inbox
+	once  sync.Once
+}
+
+// OpenSession records a new session (id from the caller's CSPRNG) owned by
+// this instance. Open it before dialling the upstream only if Deliver can
+// wait for the connection; otherwise dial first.
+func (c *Client) OpenSession(ctx context.Context, id string, opts SessionOptions) (*OwnedSession, error) {
+	if opts.OwnerTTL <= 0 {
+		opts.OwnerTTL = defaultOwnerTTL
+	}
+	l, err := c.OpenLog(ctx, SessionName(id), LogOptions{Capacity: opts.Capacity, TTL: opts.TTL, Epoch: id, OnEvict: opts.OnEvict})
+	if err != nil {
+		return nil, err
+	}
+	if l.Epoch() != id {
+		l.Release()
+		return nil, ErrSessionExists
+	}
+	in, err := c.OpenInbox(ctx, id, InboxOptions{TTL: opts.OwnerTTL, Credentials: opts.Credentials, Deliver: opts.Deliver})
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	return &OwnedSession{id: id, log: l, inbox: in}, nil
+}
+
+// Log is the session's log (the upstream appends to it).
+func (s *OwnedSession) Log() *StreamLog { return s.log }
+
+// Lost is closed when this instance no longer owns the session.
+func (s *OwnedSession) Lost() <-chan struct{} { return s.inbox.Lost() }
+
+// End closes the session for every instance (readers see info after the
+// last message), stops taking sends and releases the log. Idempotent.
+func (s *OwnedSession) End(info msg.CloseInfo) {
+	s.once.Do(func() {
+		s.log.Close(info)
+		s.inbox.Close()
+		s.log.Release()
+	})
+}
+
+// RemoteSession is a session owned by another instance, served here: its
+// log for reading and its credentials for checking.
+type RemoteSession struct {
+	Record SessionRecord
+	log    *StreamLog
+	once   sync.Once
+}
+
+// AttachSession serves a session this instance does not own. A session
+// whose owner is gone but whose log remains is closed (CloseOwnerGone), so
+// its clients get an explicit close rather than silence; an unknown one is
+// ErrSessionNotFound.
+func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*RemoteSession, error) {
+	rec, lookupErr := c.LookupSession(ctx, id)
+	if lookupErr != nil && !errors.Is(lookupErr, ErrSessionNotFound) {
+		return nil, lookupErr
+	}
+	l, err := c.OpenLog(ctx, SessionName(id), LogOptions{Capacity: capacity, Existing: true})
+	if errors.Is(err, ErrLogNotFound) {
+		return nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lookupErr != nil {
+		l.Close(msg.CloseInfo{Code: CloseOwnerGone, Reason: "session owner gone"})
+	}
+	return &RemoteSession{Record: rec, log: l}, nil
+}
+
+// Log is the session's log on this instance.
+func (s *RemoteSession) Log() *StreamLog { return s.log }
+
+// Release stops serving the session here (it goes on elsewhere).
+// Idempotent.
+func (s *RemoteSession) Release() { s.once.Do(s.log.Release) }
