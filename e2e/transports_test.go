@@ -17,7 +17,8 @@ func TestEachTransportForced(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			tab := newTab(t)
 			run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
-			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat", {transports: [%q], timeout: 20000, interval: 50})`, transport))
+			// A query string on the URL is kept on every request.
+			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat?via=e2e", {transports: [%q], timeout: 20000, interval: 50})`, transport))
 			waitFor(t, tab, `S.opens.length === 1`, `summary()`)
 			if got := eval[string](t, tab, `S.opens[0].transport`); got != transport {
 				t.Fatalf("opened on %q, want %q", got, transport)

@@ -1,4 +1,4 @@
-/* bridgeway browser client: plain ES5, no dependencies. See docs/client.md */
+/* bridgeway browser client (ES5, no dependencies): docs/client.md */
 (function (g) {
 "use strict";
 var jn = 0;
@@ -150,9 +150,9 @@ function Conn(url, o) {
 	var c = this, q = url.indexOf("?");
 	c.o = o = o || {};
 	c._p = (q < 0 ? url : url.slice(0, q)).replace(/\/+$/, "");
-	c._q = q < 0 ? "" : url.slice(q + 1);
+	c._q = q < 0 ? "" : url.slice(q);
 	c.transports = o.transports || ["websocket", "sse", "longpoll"];
-	c.transport = c.session = c.cursor = c._a = null;
+	c.transport = c.session = c.cursor = null;
 	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
 	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000;
 	c._out = []; c._seq = c._i = c._n = 0;
@@ -161,7 +161,7 @@ function Conn(url, o) {
 Conn.prototype = {
 	// A throwing handler must not stall us: rethrow later.
 	_e: function (name, x) { try { this[name](x); } catch (e) { setTimeout(function () { throw e; }, 0); } },
-	_u: function (path, p) { return qs(this._p + path + (this._q ? "?" + this._q : ""), p); },
+	_u: function (path, p) { return qs(this._p + path + this._q, p); },
 	_start: function () {
 		var c = this, name = c.transports[c._i], a = { name: name };
 		c._a = a;
@@ -186,6 +186,7 @@ Conn.prototype = {
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
 		}
 		c._up(a);
+		if (a !== c._a) return;
 		if (o.gap) { c._e("ongap", o.gap); if (o.id) c.cursor = o.id; }
 		else if (o.closed) c._end(a, o.closed.code, o.closed.reason);
 		else if (o.data !== undefined) c._msg(a, o);
@@ -233,8 +234,8 @@ Conn.prototype = {
 	// One POST at a time, in order, strings batched; a retry keeps its seq.
 	_flush: function () {
 		var c = this, a = c._a, q = c._out, d = q[0], k = 0, n = 0;
-		if (!a || !a.up || c._busy || d === undefined) return;
-		if (a.send) { while (q.length && a.send(q[0])) q.shift(); return; }
+		if (!a || !a.up || c._busy || !q.length) return;
+		if (a.send) { c._sq = 0; while (q.length && a.send(q[0])) q.shift(); return; }
 		if (!c._sq) {
 			c._sq = ++c._seq;
 			while (k < 100 && typeof q[k] === "string" && (n += q[k].length) < 65536) k++;
