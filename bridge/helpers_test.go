@@ -185,17 +185,23 @@ func newGateway(t testing.TB, route config.Route, limits config.Limits) *gateway
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{srv: httptest.NewServer(rh), rh: rh, reg: reg, route: route}
+	return &gateway{srv: newServer(t, rh), rh: rh, reg: reg, route: route}
+}
+
+// newServer serves rh; cleanup closes the route first (its clients and
+// upstreams), then the server.
+func newServer(t testing.TB, rh *bridge.RouteHandler) *httptest.Server {
+	srv := httptest.NewServer(rh)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		if err := rh.Close(ctx); err != nil {
 			t.Errorf("route close: %v", err)
 		}
-		g.srv.CloseClientConnections()
-		g.srv.Close()
+		srv.CloseClientConnections()
+		srv.Close()
 	})
-	return g
+	return srv
 }
 
 func (g *gateway) wsURL(path string) string {

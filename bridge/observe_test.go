@@ -1,0 +1,113 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+func TestSessionLogLineAndMetrics(t *testing.T) {
+	up := newUpstream(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	reg := prometheus.NewRegistry()
+	b := bridge.New(bridge.Deps{Logger: zap.New(core), Registry: reg})
+	route := sessionRoute(up)
+	route.SessionTTL = config.Duration(100 * time.Millisecond)
+	rh, err := b.NewRoute(route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{srv: newServer(t, rh), rh: rh, reg: reg}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+
+	secret := http.Header{"Cookie": {"sid=top-secret-cookie"}, "Authorization": {"Bearer top-secret-token"}}
+	first, _ := g.poll(t, ctx, "", secret)
+	for _, m := range []string{"a", "b", "c"} {
+		resp := g.post(t, "/chat/send?session="+first.Session, "text/plain", []byte(m), secret)
+		resp.Body.Close()
+	}
+	a, _ := g.poll(t, ctx, "?cursor="+first.Cursor, secret)
+	for len(a.Messages) < 3 {
+		more, _ := g.poll(t, ctx, "?cursor="+a.Cursor, secret)
+		a.Messages = append(a.Messages, more.Messages...)
+		a.Cursor = more.Cursor
+	}
+	waitFor(t, "session finished log line", func() bool { return logs.FilterMessage("session finished").Len() == 1 })
+	entry := logs.FilterMessage("session finished").All()[0]
+	fields := entry.ContextMap()
+	if fields["messages_in"] != int64(3) || fields["messages_out"] != int64(3) || fields["route"] != "/chat" ||
+		fields["reason"] != "session ttl expired" || !strings.HasPrefix(first.Session, fields["session"].(string)) {
+		t.Fatalf("log fields %v", fields)
+	}
+	all, _ := json.Marshal(logs.All())
+	if strings.Contains(string(all), "top-secret") || strings.Contains(string(all), first.Session) {
+		t.Fatal("a credential or a full session id was logged")
+	}
+	for name, want := range map[string]float64{
+		"bridgeway_bridge_sessions_total": 1,
+		"bridgeway_bridge_sessions_open":  0,
+	} {
+		if got := metricValue(t, g, name, ""); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := metricValue(t, g, "bridgeway_bridge_messages_in_total", "send"); got != 3 {
+		t.Errorf("messages_in_total{send} = %v, want 3", got)
+	}
+	if got := metricValue(t, g, "bridgeway_bridge_messages_out_total", "longpoll"); got != 3 {
+		t.Errorf("messages_out_total{longpoll} = %v, want 3", got)
+	}
+}
+
+func TestBroadcastUpstreamReconnectIsAGap(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.Upstream.Reconnect = config.Reconnect{Min: config.Duration(10 * time.Millisecond), Max: config.Duration(50 * time.Millisecond)}
+	g := newGateway(t, route, config.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	s := g.openSSE(t, ctx, "/prices/ACME/sse", nil)
+	defer s.resp.Body.Close()
+	first := g.bpoll(t, ctx, "ACME", "")
+	waitFor(t, "topic connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	up.publish("before")
+	if ev := s.next(t); ev.Data != "before" {
+		t.Fatalf("got %+v", ev)
+	}
+	// The upstream drops the connection; the topic reconnects and reports
+	// the stretch it could not replay as a gap.
+	up.mu.Lock()
+	for c := range up.conns {
+		c.Close()
+	}
+	up.mu.Unlock()
+	waitFor(t, "reconnect", func() bool { open, opened, _ := up.stats(); return open == 1 && opened == 2 })
+	up.publish("after")
+	ev := s.next(t)
+	if ev.Type != "gap" {
+		t.Fatalf("want a gap event after the reconnect, got %+v", ev)
+	}
+	if ev = s.next(t); ev.Data != "after" {
+		t.Fatalf("got %+v", ev)
+	}
+	a := g.bpoll(t, ctx, "ACME", "?cursor="+first.Cursor)
+	if len(a.Messages) != 1 || a.Messages[0].Data != "before" || a.Gap != nil {
+		t.Fatalf("poll up to the gap: %+v", a)
+	}
+	b := g.bpoll(t, ctx, "ACME", "?cursor="+a.Cursor)
+	if b.Gap == nil || b.Gap.From != a.Cursor || len(b.Messages) != 1 || b.Messages[0].Data != "after" {
+		t.Fatalf("poll across the gap: %+v", b)
+	}
+}
