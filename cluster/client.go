@@ -206,6 +206,9 @@ func (c *Client) fail(err error) error {
 	if c.ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
 		return ErrClosed
 	}
+	if errors.Is(err, context.Canceled) {
+		return err // the caller gave up (a client left): says nothing of Redis
+	}
 	c.downUntil.Store(time.Now().Add(downBackoff).UnixNano())
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -47,6 +47,9 @@ type LogOptions struct {
 	// Existing opens only a log that exists (an instance serving a session
 	// it does not own must not create one for an unknown id).
 	Existing bool
+	// MaxBytes bounds the payload bytes this instance's mirror keeps (like
+	// msglog.Options.MaxBytes); 0: only Capacity. Redis bounds by count.
+	MaxBytes int64
 	// OnEvict is called (under the mirror's lock, keep it cheap) with the
 	// number of message entries that left this instance's mirror.
 	OnEvict func(n int)
@@ -64,6 +67,7 @@ type StreamLog struct {
 	name     string
 	keys     logKeys
 	capacity int
+	maxBytes int64
 	ttl      time.Duration
 	onEvict  func(int)
 	epoch    string
@@ -76,6 +80,7 @@ type StreamLog struct {
 
 	mu         sync.Mutex
 	entries    []*msglog.Entry // ascending seq, at most capacity
+	bytes      int64           // payload bytes of entries
 	next       uint64          // 1 + highest seq seen
 	closed     bool
 	info       msg.CloseInfo
@@ -145,6 +150,7 @@ func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*St
 		name:     name,
 		keys:     c.keys(name),
 		capacity: opts.Capacity,
+		maxBytes: opts.MaxBytes,
 		ttl:      opts.TTL,
 		onEvict:  opts.OnEvict,
 		next:     1,
@@ -415,26 +421,36 @@ func (l *StreamLog) ingest(msgs []redis.XMessage) {
 	}
 }
 
-// pushLocked appends e (seq >= next) and trims the mirror to capacity.
+// pushLocked appends e (seq >= next) and trims the mirror to capacity and
+// bytes (the newest entry always stays).
 func (l *StreamLog) pushLocked(e *msglog.Entry) {
 	l.entries = append(l.entries, e)
+	l.bytes += entrySize(e)
 	l.next = e.Seq + 1
-	if over := len(l.entries) - l.capacity; over > 0 {
-		evicted := 0
-		for _, old := range l.entries[:over] {
-			if old.Kind == msglog.KindMessage {
-				evicted++
-			}
-		}
-		clear(l.entries[:over])
-		l.entries = l.entries[over:]
-		if cap(l.entries) > 2*l.capacity+16 {
-			l.entries = append(make([]*msglog.Entry, 0, l.capacity+1), l.entries...)
-		}
-		if evicted > 0 && l.onEvict != nil {
-			l.onEvict(evicted)
+	over, evicted := 0, 0
+	for n := len(l.entries); n-over > 1 && (n-over > l.capacity || (l.maxBytes > 0 && l.bytes > l.maxBytes)); over++ {
+		old := l.entries[over]
+		l.bytes -= entrySize(old)
+		if old.Kind == msglog.KindMessage {
+			evicted++
 		}
 	}
+	if over == 0 {
+		return
+	}
+	clear(l.entries[:over])
+	l.entries = l.entries[over:]
+	if cap(l.entries) > 2*l.capacity+16 {
+		l.entries = append(make([]*msglog.Entry, 0, l.capacity+1), l.entries...)
+	}
+	if evicted > 0 && l.onEvict != nil {
+		l.onEvict(evicted)
+	}
+}
+
+// entrySize approximates an entry's memory like msglog does.
+func entrySize(e *msglog.Entry) int64 {
+	return int64(len(e.Msg.Data) + len(e.Msg.Event) + len(e.GapReason) + 160)
 }
 
 func (l *StreamLog) notifyLocked() {

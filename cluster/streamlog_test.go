@@ -255,3 +255,22 @@ func TestStreamLogCatchUp(t *testing.T) {
 		t.Fatalf("cursor past the end: %v", err)
 	}
 }
+
+// The mirror is also bounded by bytes: a reader behind it gets a gap.
+func TestStreamLogMirrorMaxBytes(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 1, Options{})
+	l := openLog(t, cs[0], TopicName("/big", ""), LogOptions{Capacity: 100, MaxBytes: 3 * (1000 + 160)})
+	big := make([]byte, 1000)
+	for i := 0; i < 10; i++ {
+		l.Append(msg.Message{Data: big})
+	}
+	first, last := l.Bounds()
+	if last != 10 || last-first+1 > 3 {
+		t.Fatalf("bounds %d..%d, want at most 3 entries ending at 10", first, last)
+	}
+	got, _ := readUntil(t, l, 0, atLeast(1))
+	if len(got.gaps) != 1 || got.gaps[0].ToSeq != first-1 {
+		t.Fatalf("gaps %+v (first %d)", got.gaps, first)
+	}
+}

@@ -75,9 +75,11 @@ func (t *tailer) run() {
 		ids := make([]string, 0, len(t.watches)+1)
 		streams = append(streams, t.c.wakeKey())
 		ids = append(ids, t.wakeID)
+		asked := make(map[string]*watch, len(t.watches))
 		for k, w := range t.watches {
 			streams = append(streams, k)
 			ids = append(ids, w.lastID)
+			asked[k] = w
 		}
 		t.mu.Unlock()
 		streams = append(streams, ids...)
@@ -109,11 +111,14 @@ func (t *tailer) run() {
 			failures = 0
 		}
 		t.c.up()
-		t.deliver(res)
+		t.deliver(res, asked)
 	}
 }
 
-func (t *tailer) deliver(res []redis.XStream) {
+// deliver hands each stream's entries to the watch they were read for; a
+// watch replaced meanwhile (a new incarnation of the log) is not fed what
+// was read for its predecessor.
+func (t *tailer) deliver(res []redis.XStream, asked map[string]*watch) {
 	for _, s := range res {
 		if len(s.Messages) == 0 {
 			continue
@@ -126,6 +131,9 @@ func (t *tailer) deliver(res []redis.XStream) {
 			continue
 		}
 		w := t.watches[s.Stream]
+		if w != asked[s.Stream] {
+			w = nil
+		}
 		if w != nil {
 			w.lastID = last
 		}
