@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,9 +37,13 @@ type FanoutConfig struct {
 	UpstreamListen string
 	UpstreamKind   string
 
-	Rate     float64       // messages per second; 0 = connect and measure memory only
-	Duration time.Duration // publishing time
-	Size     int           // payload bytes
+	Rate float64 // messages per second; 0 = connect and measure memory only
+	// Publishers is the number of concurrent publishers sharing Rate
+	// (default 1). nchan answers a POST only after its fan-out, so one
+	// sequential publisher caps its rate; order is then checked per publisher.
+	Publishers int
+	Duration   time.Duration // publishing time
+	Size       int           // payload bytes
 	// Settle is the pause after connecting, before memory is read.
 	Settle time.Duration
 	// Drain bounds the wait for the last deliveries after publishing ended.
@@ -69,6 +74,9 @@ func (c *FanoutConfig) defaults() {
 	}
 	if c.DialConcurrency <= 0 {
 		c.DialConcurrency = 64
+	}
+	if c.Publishers <= 0 {
+		c.Publishers = 1
 	}
 	if c.UpstreamKind == "" {
 		c.UpstreamKind = UpstreamWebSocket
@@ -144,6 +152,7 @@ type FanoutResult struct {
 	Errors      []string `json:"errors,omitempty"`
 
 	Rate          float64 `json:"rate"`
+	Publishers    int     `json:"publishers"`
 	Size          int     `json:"size"`
 	Published     uint64  `json:"published"`
 	PublishErrors uint64  `json:"publish_errors"`
@@ -203,7 +212,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	res := &FanoutResult{
 		Mode: "fanout", Label: cfg.Label, Server: cfg.Server, Dialect: cfg.Dialect,
 		Run: run, Date: time.Now().UTC().Format(time.RFC3339), Subscribers: total,
-		Rate: cfg.Rate, Size: cfg.Size,
+		Rate: cfg.Rate, Publishers: cfg.Publishers, Size: cfg.Size,
 	}
 	progress := func(format string, a ...any) {
 		fmt.Fprintf(cfg.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
@@ -221,7 +230,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			}
 			pub = up
 		} else {
-			pub = newHTTPPublisher(strings.ReplaceAll(cfg.PublishURL, "{run}", run))
+			pub = newHTTPPublisher(strings.ReplaceAll(cfg.PublishURL, "{run}", run), cfg.Publishers)
 		}
 		defer pub.close()
 	}
@@ -254,7 +263,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 				stopped = true
 				continue
 			}
-			t := newTracker(run, &gs.hist, live)
+			t := newTracker(run, &gs.hist, live, cfg.Publishers)
 			gs.trackers = append(gs.trackers, t)
 			var once sync.Once
 			ready := func() { once.Do(func() { <-sem }) }
@@ -349,39 +358,50 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	return res, nil
 }
 
-// publishLoop publishes at cfg.Rate for cfg.Duration. It keeps to a
-// schedule: a slow publish is followed by the next at once (and the
-// achieved rate is reported), so a saturated server shows up as such.
+// publishLoop publishes sequence numbers 1..N at cfg.Rate for cfg.Duration,
+// spread over cfg.Publishers goroutines (publisher j takes j+1, j+1+K, ...).
+// It keeps to a schedule: a slow publish is followed by the next at once
+// (and the achieved rate is reported), so a saturated server shows up as
+// such; every scheduled number is published, late or not.
 func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfig) (published, failed uint64) {
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	start := time.Now()
 	end := start.Add(cfg.Duration)
-	buf := make([]byte, 0, cfg.Size+64)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for seq := uint64(1); ctx.Err() == nil; seq++ {
-		due := start.Add(time.Duration(seq-1) * interval)
-		if !due.Before(end) {
-			break
-		}
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return published, failed
+	k := uint64(max(cfg.Publishers, 1))
+	var nPub, nFail atomic.Uint64
+	var wg sync.WaitGroup
+	for j := uint64(0); j < k; j++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, cfg.Size+64)
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for seq := j + 1; ctx.Err() == nil; seq += k {
+				due := start.Add(time.Duration(seq-1) * interval)
+				if !due.Before(end) {
+					return
+				}
+				if wait := time.Until(due); wait > 0 {
+					timer.Reset(wait)
+					select {
+					case <-timer.C:
+					case <-ctx.Done():
+						return
+					}
+				}
+				buf = appendPayload(buf[:0], run, seq, time.Now().UnixNano(), cfg.Size)
+				if err := pub.publish(ctx, buf); err != nil {
+					nFail.Add(1)
+				}
+				// A failed publish still used its sequence number: subscribers
+				// count it as lost, which is what a user would see.
+				nPub.Add(1)
 			}
-		}
-		buf = appendPayload(buf[:0], run, seq, time.Now().UnixNano(), cfg.Size)
-		if err := pub.publish(ctx, buf); err != nil {
-			failed++
-		}
-		// A failed publish still used its sequence number: subscribers
-		// count it as lost, which is what a user would see.
-		published++
+		}()
 	}
-	return published, failed
+	wg.Wait()
+	return nPub.Load(), nFail.Load()
 }
 
 func (r *FanoutResult) aggregate(groups []*subGroupState, live *liveCounts) {

@@ -101,7 +101,8 @@ func TestFanoutCountsLossDuplicatesAndReordering(t *testing.T) {
 	}
 }
 
-// TestFanoutCleanRunLosesNothing: the same fake without injected faults.
+// TestFanoutCleanRunLosesNothing: the same fake without injected faults,
+// with three concurrent publishers (order is kept per publisher).
 func TestFanoutCleanRunLosesNothing(t *testing.T) {
 	g := newFakeGateway()
 	defer g.close()
@@ -110,7 +111,7 @@ func TestFanoutCleanRunLosesNothing(t *testing.T) {
 	res, err := RunFanout(ctx, FanoutConfig{
 		URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
 		Subs: []SubGroup{{TransportSSE, 3}, {TransportWebSocket, 3}, {TransportLongPoll, 3}},
-		Rate: 50, Duration: 500 * time.Millisecond, Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
+		Rate: 60, Publishers: 3, Duration: 500 * time.Millisecond, Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

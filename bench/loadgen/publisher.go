@@ -28,10 +28,10 @@ type httpPublisher struct {
 	client *http.Client
 }
 
-func newHTTPPublisher(u string) *httpPublisher {
+func newHTTPPublisher(u string, concurrency int) *httpPublisher {
 	return &httpPublisher{url: u, client: &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true},
+		Transport: &http.Transport{MaxIdleConnsPerHost: concurrency + 2, DisableCompression: true},
 	}}
 }
 

@@ -22,9 +22,9 @@ type tracker struct {
 	unique    uint64
 	dups      uint64
 	outOfOrd  uint64
-	foreign   uint64 // not a payload of this run (snapshot of an older run, other traffic)
-	gaps      uint64 // explicit gap markers from the server
-	maxSeq    uint64
+	foreign   uint64   // not a payload of this run (snapshot of an older run, other traffic)
+	gaps      uint64   // explicit gap markers from the server
+	maxSeq    []uint64 // highest sequence number seen, per publisher
 	connected bool
 	err       error
 }
@@ -40,8 +40,15 @@ type liveCounts struct {
 	pollReqs  atomic.Uint64
 }
 
-func newTracker(run string, hist *histogram, live *liveCounts) *tracker {
-	return &tracker{run: []byte(run), hist: hist, live: live}
+// newTracker makes a tracker for a run with publishers concurrent
+// publishers: publisher j sends sequence numbers j+1, j+1+publishers, ...,
+// so order is checked within each publisher's own stream (concurrent
+// publishes have no order between them).
+func newTracker(run string, hist *histogram, live *liveCounts, publishers int) *tracker {
+	if publishers < 1 {
+		publishers = 1
+	}
+	return &tracker{run: []byte(run), hist: hist, live: live, maxSeq: make([]uint64, publishers)}
 }
 
 // deliver records one received payload.
@@ -62,10 +69,11 @@ func (t *tracker) deliver(p []byte, now time.Time) {
 	}
 	t.seen[word] |= bit
 	t.unique++
-	if seq < t.maxSeq {
+	stream := (seq - 1) % uint64(len(t.maxSeq))
+	if seq < t.maxSeq[stream] {
 		t.outOfOrd++
 	} else {
-		t.maxSeq = seq
+		t.maxSeq[stream] = seq
 	}
 	nowNanos := now.UnixNano()
 	t.hist.add(time.Duration(nowNanos - sent))
