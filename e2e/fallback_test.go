@@ -45,6 +45,27 @@ func TestFallbackWhenRefused(t *testing.T) {
 	}
 }
 
+// TestFallbackWhenHandshakeRefused: a proxy that refuses the WebSocket
+// handshake (403) on a route that does serve WebSocket: the library lands on
+// SSE at once (the timeout is far beyond the test's deadline).
+func TestFallbackWhenHandshakeRefused(t *testing.T) {
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, false)
+	proxy.refuseWebSocket()
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
+	eval[bool](t, tab, `bwOpen("/chat", {timeout: 600000})`)
+	waitFor(t, tab, `S.opens.length === 1`, `summary()`)
+	if got := eval[string](t, tab, `S.c.transport`); got != "sse" {
+		t.Fatalf("landed on %q, want sse", got)
+	}
+	if refused, _ := proxy.counts(); refused == 0 {
+		t.Fatal("the library never tried the WebSocket")
+	}
+	exchange(t, tab, 200, 20)
+	assertClean(t, tab)
+}
+
 // TestNoWebSocketNoEventSource loads the library in a page where
 // window.WebSocket and window.EventSource were deleted first, like a browser
 // that has neither: the default order ends on long-poll, and it works.

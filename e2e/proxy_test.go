@@ -28,7 +28,8 @@ type testProxy struct {
 	transport *http.Transport
 
 	mu      sync.Mutex
-	blocked bool // answer every request 503, like a proxy whose upstream is down
+	blocked  bool // answer every request 503, like a proxy whose upstream is down
+	refuseWS bool // refuse WebSocket upgrades (buffering does too)
 	conns   map[net.Conn]struct{}
 	refused int            // WebSocket upgrades refused
 	held    map[string]int // streaming responses held, by path suffix
@@ -61,20 +62,20 @@ func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
 
 func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
-	blocked := p.blocked
+	blocked, refuseWS := p.blocked, p.refuseWS
 	p.mu.Unlock()
 	if blocked {
 		http.Error(w, "proxy: gateway unreachable", http.StatusServiceUnavailable)
 		return
 	}
+	if (p.buffering || refuseWS) && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		p.mu.Lock()
+		p.refused++
+		p.mu.Unlock()
+		http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
+		return
+	}
 	if p.buffering {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			p.mu.Lock()
-			p.refused++
-			p.mu.Unlock()
-			http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
-			return
-		}
 		if suffix := streamingSuffix(r); suffix != "" {
 			p.hold(w, r, suffix)
 			return
@@ -127,6 +128,13 @@ func (p *testProxy) block(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.blocked = on
+}
+
+// refuseWebSocket makes the proxy refuse WebSocket handshakes (403).
+func (p *testProxy) refuseWebSocket() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuseWS = true
 }
 
 // cut closes every client connection, hijacked WebSockets included.
