@@ -27,12 +27,12 @@ type testProxy struct {
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	blocked  bool // answer every request 503, like a proxy whose upstream is down
 	refuseWS bool // refuse WebSocket upgrades (buffering does too)
-	conns   map[net.Conn]struct{}
-	refused int            // WebSocket upgrades refused
-	held    map[string]int // streaming responses held, by path suffix
+	conns    map[net.Conn]struct{}
+	refused  int            // WebSocket upgrades refused
+	held     map[string]int // streaming responses held, by path suffix
 }
 
 func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
