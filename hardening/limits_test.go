@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +92,60 @@ func TestConnectionLimits(t *testing.T) {
 	})
 	if a := dialFrom(t, g, "127.0.0.1").get(t, "/feed/poll?wait=0"); a.status != 200 {
 		t.Errorf("after a slot was freed: %d %s", a.status, a.body)
+	}
+}
+
+// TestSessionFloodBounded: one client opening sessions without end (each
+// costs an upstream connection) is stopped at the route's session cap
+// (limits.max_connections) with 503 too_many_sessions; the open sessions
+// keep working and capacity comes back when sessions end.
+func TestSessionFloodBounded(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, "limits: {max_connections: 10}\nroutes:\n  - path: /s\n    session_ttl: 300ms\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
+	k := dialFrom(t, g, "127.0.0.1") // one keep-alive connection
+	var first pollAnswer
+	for i := range 10 {
+		a := k.get(t, "/s/poll")
+		if a.status != 200 {
+			t.Fatalf("session %d: %d %s", i, a.status, a.body)
+		}
+		if i == 0 {
+			first = decodePoll(t, a)
+		}
+	}
+	expectError(t, "eleventh session", k.get(t, "/s/poll"), 503, "too_many_sessions")
+	if n := app.open(); n > 10 {
+		t.Errorf("%d upstream connections for 10 sessions", n)
+	}
+	// An open session still answers.
+	if a := k.get(t, "/s/poll?wait=0&cursor="+first.Cursor); a.status != 200 {
+		t.Errorf("open session during the flood: %d", a.status)
+	}
+	// Sessions expire (session_ttl) and the cap frees up.
+	eventually(t, "sessions to expire", func() bool { return g.metric("bridgeway_bridge_sessions_open") == 0 })
+	if a := k.get(t, "/s/poll"); a.status != 200 {
+		t.Errorf("after expiry: %d %s", a.status, a.body)
+	}
+}
+
+// TestOversizedRequestsRefused: headers beyond max_header_bytes get 431,
+// /send bodies beyond max_body_bytes 413 body_too_large, a message beyond
+// max_message_bytes 413 message_too_large; none reaches the upstream.
+func TestOversizedRequestsRefused(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, "limits: {max_header_bytes: 4KiB, max_body_bytes: 8KiB, max_message_bytes: 1KiB}\n"+bridgedYAML(app))
+	res, _ := g.rawExchange(t, "GET /chat/poll HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 16<<10)+"\r\n\r\n")
+	if res == nil || res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversized headers: %v", res)
+	} else if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("431 Content-Type %q", ct)
+	}
+	p := decodePoll(t, get(t, g.URL+"/chat/poll", nil))
+	expectError(t, "big body", do(t, "POST", g.URL+"/chat/send?session="+p.Session, nil, strings.Repeat("b", 9<<10)), 413, "body_too_large")
+	expectError(t, "big message", do(t, "POST", g.URL+"/chat/send?session="+p.Session, nil, strings.Repeat("m", 2<<10)), 413, "message_too_large")
+	expectError(t, "big message in a batch", do(t, "POST", g.URL+"/chat/send?session="+p.Session,
+		http.Header{"Content-Type": {"application/json"}}, `{"messages":["ok","`+strings.Repeat("m", 2<<10)+`"]}`), 413, "message_too_large")
+	if n := app.received.Load(); n != 0 {
+		t.Errorf("the upstream received %d messages", n)
 	}
 }

@@ -31,7 +31,7 @@ type streamResult struct {
 	code int
 }
 
-func openStreaming(t *testing.T, ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
+func openStreaming(_ testing.TB, ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -50,18 +50,35 @@ func TestShutdownUnderLoad(t *testing.T) {
 	const perKind = 125 // x 4 transports x 2 routes = 1,000 clients
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	load := startLoad(ctx, g.addr, perKind)
+	eventually(t, "every client attached", func() bool {
+		return g.metric("bridgeway_bridge_clients_connected") == perKind*8
+	})
+	if err := g.stop(); err != nil {
+		t.Errorf("shutdown had to force: %v", err)
+	}
+	load.check(t, perKind*2)
+}
 
-	results := make(chan streamResult, perKind*8)
-	var wg sync.WaitGroup
+// clientLoad is perKind clients of each transport (WebSocket, SSE, NDJSON
+// stream, held long-poll) on /s and /b, each reading until its end.
+type clientLoad struct {
+	wg      sync.WaitGroup
+	results chan streamResult
+}
+
+func startLoad(ctx context.Context, addr string, perKind int) *clientLoad {
+	l := &clientLoad{results: make(chan streamResult, perKind*8)}
+	base := "http://" + addr
 	for _, route := range []string{"/s", "/b"} {
 		for range perKind {
-			wg.Add(4)
+			l.wg.Add(4)
 			go func() { // WebSocket
-				defer wg.Done()
+				defer l.wg.Done()
 				d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-				ws, _, err := d.DialContext(ctx, "ws://"+g.addr+route+"/ws", nil)
+				ws, _, err := d.DialContext(ctx, "ws://"+addr+route+"/ws", nil)
 				if err != nil {
-					results <- streamResult{kind: "ws", err: err}
+					l.results <- streamResult{kind: "ws", err: err}
 					return
 				}
 				defer ws.Close()
@@ -73,65 +90,52 @@ func TestShutdownUnderLoad(t *testing.T) {
 						if errors.As(err, &ce) {
 							code = ce.Code
 						}
-						results <- streamResult{kind: "ws", code: code, err: err}
+						l.results <- streamResult{kind: "ws", code: code, err: err}
 						return
 					}
 				}
 			}()
 			go func() { // SSE
-				defer wg.Done()
-				res, err := openStreaming(t, ctx, g.URL+route+"/sse", nil)
-				if err != nil {
-					results <- streamResult{kind: "sse", err: err}
-					return
-				}
-				defer res.Body.Close()
-				b, err := io.ReadAll(res.Body)
-				results <- streamResult{kind: "sse", body: string(b), err: err, code: res.StatusCode}
+				defer l.wg.Done()
+				l.results <- readToEnd(ctx, "sse", base+route+"/sse")
 			}()
 			go func() { // NDJSON stream
-				defer wg.Done()
-				res, err := openStreaming(t, ctx, g.URL+route+"/stream", nil)
-				if err != nil {
-					results <- streamResult{kind: "stream", err: err}
-					return
-				}
-				defer res.Body.Close()
-				b, err := io.ReadAll(res.Body)
-				results <- streamResult{kind: "stream", body: string(b), err: err, code: res.StatusCode}
+				defer l.wg.Done()
+				l.results <- readToEnd(ctx, "stream", base+route+"/stream")
 			}()
 			go func() { // long-poll: open, then hold a poll on the cursor
-				defer wg.Done()
-				res, err := openStreaming(t, ctx, g.URL+route+"/poll", nil)
-				if err != nil {
-					results <- streamResult{kind: "poll", err: err}
+				defer l.wg.Done()
+				open := readToEnd(ctx, "poll", base+route+"/poll")
+				if open.err != nil || open.code != 200 {
+					l.results <- open
 					return
 				}
-				b, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				p := decodePollBody(b)
-				res, err = openStreaming(t, ctx, g.URL+route+"/poll?cursor="+p.Cursor, nil)
-				if err != nil {
-					results <- streamResult{kind: "poll", err: err}
-					return
-				}
-				defer res.Body.Close()
-				b, err = io.ReadAll(res.Body)
-				results <- streamResult{kind: "poll", body: string(b), err: err, code: res.StatusCode}
+				p := decodePollBody([]byte(open.body))
+				l.results <- readToEnd(ctx, "poll", base+route+"/poll?cursor="+p.Cursor)
 			}()
 		}
 	}
-	eventually(t, "every client attached", func() bool {
-		return g.metric("bridgeway_bridge_clients_connected") == perKind*8
-	})
+	return l
+}
 
-	if err := g.stop(); err != nil {
-		t.Errorf("shutdown had to force: %v", err)
+func readToEnd(ctx context.Context, kind, url string) streamResult {
+	res, err := openStreaming(nil, ctx, url, nil)
+	if err != nil {
+		return streamResult{kind: kind, err: err}
 	}
-	wg.Wait()
-	close(results)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return streamResult{kind: kind, body: string(b), err: err, code: res.StatusCode}
+}
+
+// check waits for every client and asserts each got its farewell: WS
+// 1001, SSE retry then EOF, the stream a clean end, the held poll an answer.
+func (l *clientLoad) check(t *testing.T, perTransport int) {
+	t.Helper()
+	l.wg.Wait()
+	close(l.results)
 	counts := map[string]int{}
-	for r := range results {
+	for r := range l.results {
 		counts[r.kind]++
 		switch r.kind {
 		case "ws":
@@ -153,8 +157,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"ws", "sse", "stream", "poll"} {
-		if counts[k] != perKind*2 {
-			t.Errorf("%s results %d, want %d", k, counts[k], perKind*2)
+		if counts[k] != perTransport {
+			t.Errorf("%s results %d, want %d", k, counts[k], perTransport)
 		}
 	}
 }
