@@ -85,6 +85,7 @@ type StreamLog struct {
 	closed     bool
 	info       msg.CloseInfo
 	wake       chan struct{}
+	done       chan struct{} // closed with the log
 	upstreamID string
 	detached   bool // no longer followed (closed, released)
 }
@@ -155,6 +156,7 @@ func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*St
 		onEvict:  opts.OnEvict,
 		next:     1,
 		wake:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -467,6 +469,7 @@ func (l *StreamLog) closeLocal(info msg.CloseInfo) {
 	l.closed = true
 	l.info = info
 	close(l.wake)
+	close(l.done)
 	l.mu.Unlock()
 	l.detach()
 }
@@ -476,6 +479,9 @@ func (l *StreamLog) isClosed() bool {
 	defer l.mu.Unlock()
 	return l.closed
 }
+
+// Done is closed when the log closes (for every instance, or locally).
+func (l *StreamLog) Done() <-chan struct{} { return l.done }
 
 // Closed reports whether the log ended, and why.
 func (l *StreamLog) Closed() (bool, msg.CloseInfo) {

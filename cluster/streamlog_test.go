@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
@@ -177,6 +178,11 @@ func TestStreamLogCloseMarker(t *testing.T) {
 	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
 	a.Append(msg.Message{Data: []byte("last words")})
 	a.Close(msg.CloseInfo{Code: 1000, Reason: "upstream closed"})
+	select {
+	case <-b.Done():
+	case <-time.After(deadline):
+		t.Fatal("Done not closed on the other instance")
+	}
 	got, _ := readUntil(t, b, 0, func(*collected) bool { return false })
 	if !got.closed || len(got.entries) != 1 {
 		t.Fatalf("reader on b: closed=%v entries=%d", got.closed, len(got.entries))
