@@ -259,3 +259,44 @@ func TestUpstream5xxAndDNSFailure(t *testing.T) {
 		t.Errorf("pass-through dial errors counted %v", n)
 	}
 }
+
+// TestSessionUpstreamBlackholeAndOversize: a session's upstream that goes
+// silent without a FIN is detected by the missed pongs and the client gets
+// close 1006; an upstream message beyond max_message_bytes ends the session
+// with 1009. Both are counted as upstream failures.
+func TestSessionUpstreamBlackholeAndOversize(t *testing.T) {
+	app := newWSApp(t)
+	fp := newFaultProxy(t, app.hostPort())
+	g := startGateway(t, "limits: {max_message_bytes: 64KiB}\nroutes:\n"+
+		"  - path: /s\n    heartbeat: 100ms\n    upstream: {url: \"ws://"+fp.Addr()+"/echo\"}\n"+
+		"  - path: /big\n    upstream: {url: \""+app.wsURL("/feed")+"\"}\n")
+	closeCode := func(s *sseStream) int {
+		ev := s.nextEvent(t, "close")
+		var info struct {
+			Code int `json:"code"`
+		}
+		_ = json.Unmarshal([]byte(ev.data), &info)
+		return info.Code
+	}
+
+	s := openSSE(t, g.URL+"/s/sse", nil)
+	sessionOf(t, s)
+	fp.SetFaults(Faults{Blackhole: true})
+	if code := closeCode(s); code != 1006 {
+		t.Errorf("blackholed session closed with %d, want 1006", code)
+	}
+	if n := g.metric("bridgeway_upstream_failures_total", `route="/s"`); n < 1 {
+		t.Errorf("blackhole not counted")
+	}
+
+	big := openSSE(t, g.URL+"/big/sse", nil)
+	sessionOf(t, big)
+	eventually(t, "the session upstream", func() bool { return app.accepted.Load() == 2 })
+	app.push(strings.Repeat("x", 128<<10))
+	if code := closeCode(big); code != 1009 {
+		t.Errorf("oversized upstream message: close %d, want 1009", code)
+	}
+	if n := g.metric("bridgeway_upstream_failures_total", `route="/big"`); n < 1 {
+		t.Errorf("oversized upstream message not counted")
+	}
+}
