@@ -55,6 +55,8 @@ func startBrowser(t *testing.T) context.Context {
 			chromedp.Flag("disable-backgrounding-occluded-windows", true),
 			chromedp.Flag("disable-extensions", true),
 			chromedp.WindowSize(1280, 900),
+			// httptest's TLS servers use a self-signed certificate.
+			chromedp.IgnoreCertErrors,
 		)
 		ctx, cancelBrowser := chromedp.NewContext(allocCtx)
 		// The first Run starts the browser; its context must not time out.

@@ -51,7 +51,12 @@ routes:
     buffer: 5
 `
 
-func newGateway(t *testing.T) *gateway {
+func newGateway(t *testing.T) *gateway { return startGateway(t, false) }
+
+// newTLSGateway serves over HTTPS with HTTP/2, as a production gateway would.
+func newTLSGateway(t *testing.T) *gateway { return startGateway(t, true) }
+
+func startGateway(t *testing.T, tls bool) *gateway {
 	t.Helper()
 	app := newAppServer(t)
 	cfg, err := config.Parse("e2e.yaml", []byte(strings.ReplaceAll(testRoutes, "APP", app.URL())))
@@ -77,7 +82,13 @@ func newGateway(t *testing.T) *gateway {
 		mux.Handle(route.Path, h)
 		mux.Handle(route.Path+"/", h)
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if tls {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
