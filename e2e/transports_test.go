@@ -28,13 +28,22 @@ func TestEachTransportForced(t *testing.T) {
 			eval[bool](t, tab, `(function () { for (var i = 1; i <= 100; i++) S.c.send("e" + i); return true; })()`)
 			waitFor(t, tab, `datas("echo:").length >= 100`, `summary()`)
 
+			// Binary both ways: an ArrayBuffer goes up (a binary frame, or an
+			// octet-stream POST), the app echoes the frame, and it comes back
+			// as base64 with binary set (SSE: event "binary").
+			eval[bool](t, tab, `S.c.send(new Uint8Array([0, 1, 2, 255]).buffer)`)
+			waitFor(t, tab, `S.msgs.some(function (m) { return m.binary; })`, `summary()`)
+			if got := eval[string](t, tab, `JSON.stringify(S.msgs.filter(function (m) { return m.binary; }).map(function (m) { return [m.data, m.event]; }))`); got != `[["AAEC/w==","message"]]` {
+				t.Errorf("binary echo %s, want [[\"AAEC/w==\",\"message\"]]", got)
+			}
+
 			assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 500)
 			assertSequence(t, eval[[]string](t, tab, `datas("echo:")`), "echo:e", 100)
 			assertClean(t, tab)
 			// Every message carries a cursor of its own (WebSocket too: the
 			// library asks for ?format=json).
-			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 601 {
-				t.Errorf("%d distinct ids for 601 messages", n)
+			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 602 {
+				t.Errorf("%d distinct ids for 602 messages", n)
 			}
 		})
 	}
