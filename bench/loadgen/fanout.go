@@ -37,7 +37,10 @@ type FanoutConfig struct {
 	UpstreamListen string
 	UpstreamKind   string
 
-	Rate float64 // messages per second; 0 = connect and measure memory only
+	Rate float64 // messages per second; 0 = measure idle memory, then one probe message
+	// Count, when above 0, publishes exactly this many messages at Rate
+	// however long it takes, instead of publishing for Duration.
+	Count int
 	// Publishers is the number of concurrent publishers sharing Rate
 	// (default 1). nchan answers a POST only after its fan-out, so one
 	// sequential publisher caps its rate; order is then checked per publisher.
@@ -117,7 +120,7 @@ func (c *FanoutConfig) validate() error {
 	if c.Rate > 0 && c.PublishURL == "" && c.UpstreamListen == "" {
 		return errors.New("fanout: publishing needs a publish URL or an upstream listen address")
 	}
-	if c.Rate > 0 && c.Duration <= 0 {
+	if c.Rate > 0 && c.Duration <= 0 && c.Count <= 0 {
 		return errors.New("fanout: publishing needs a duration")
 	}
 	return nil
@@ -308,7 +311,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	if pub != nil && ctx.Err() == nil {
 		pubCfg := cfg
 		if cfg.Rate <= 0 { // the probe: exactly one message
-			pubCfg.Rate, pubCfg.Duration = 1, time.Second
+			pubCfg.Rate, pubCfg.Count = 1, 1
 		}
 		before, err := sampleProcs(cfg.ServerPIDs)
 		if err != nil {
@@ -321,10 +324,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		pubElapsed := time.Since(start)
 		res.PublishRate = float64(res.Published) / pubElapsed.Seconds()
 		want := uint64(live.connected.Load()) * res.Published
-		drainEnd := time.Now().Add(cfg.Drain)
-		for live.unique.Load() < want && time.Now().Before(drainEnd) && ctx.Err() == nil {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitDeliveries(ctx, live, groups, want, res.Published, cfg.Drain)
 		after, err := sampleProcs(cfg.ServerPIDs)
 		if err != nil {
 			return nil, err
@@ -358,6 +358,38 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	return res, nil
 }
 
+// drainGrace is how long the run still waits once every subscriber has
+// received the last message: a message lost by the server never comes, and
+// the others of concurrent publishers may still be on their way.
+const drainGrace = 500 * time.Millisecond
+
+// waitDeliveries waits until every subscriber got every message, or every
+// connected subscriber got the last one (plus drainGrace), or drain passed.
+func waitDeliveries(ctx context.Context, live *liveCounts, groups []*subGroupState, want, last uint64, drain time.Duration) {
+	end := time.Now().Add(drain)
+	var caughtUp time.Time
+	for live.unique.Load() < want && time.Now().Before(end) && ctx.Err() == nil {
+		if caughtUp.IsZero() && allSaw(groups, last) {
+			caughtUp = time.Now()
+		}
+		if !caughtUp.IsZero() && time.Since(caughtUp) > drainGrace {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func allSaw(groups []*subGroupState, last uint64) bool {
+	for _, g := range groups {
+		for _, t := range g.trackers {
+			if t.connectedFlag.Load() && t.highest.Load() < last {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // publishLoop publishes sequence numbers 1..N at cfg.Rate for cfg.Duration,
 // spread over cfg.Publishers goroutines (publisher j takes j+1, j+1+K, ...).
 // It keeps to a schedule: a slow publish is followed by the next at once,
@@ -381,7 +413,11 @@ func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfi
 			defer timer.Stop()
 			for seq := j + 1; ctx.Err() == nil; seq += k {
 				due := start.Add(time.Duration(seq-1) * interval)
-				if !due.Before(end) || !time.Now().Before(end) {
+				if cfg.Count > 0 {
+					if seq > uint64(cfg.Count) {
+						return
+					}
+				} else if !due.Before(end) || !time.Now().Before(end) {
 					return
 				}
 				if wait := time.Until(due); wait > 0 {

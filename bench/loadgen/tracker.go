@@ -22,11 +22,14 @@ type tracker struct {
 	unique    uint64
 	dups      uint64
 	outOfOrd  uint64
-	foreign   uint64   // not a payload of this run (snapshot of an older run, other traffic)
-	gaps      uint64   // explicit gap markers from the server
-	maxSeq    []uint64 // highest sequence number seen, per publisher
+	foreign   uint64        // not a payload of this run (snapshot of an older run, other traffic)
+	gaps      uint64        // explicit gap markers from the server
+	maxSeq    []uint64      // highest sequence number seen, per publisher
+	highest   atomic.Uint64 // highest of all, read by the run to see who caught up
 	connected bool
-	err       error
+	// connectedFlag mirrors connected for the run's goroutine.
+	connectedFlag atomic.Bool
+	err           error
 }
 
 // liveCounts lets the run watch progress while subscribers are running.
@@ -75,6 +78,9 @@ func (t *tracker) deliver(p []byte, now time.Time) {
 	} else {
 		t.maxSeq[stream] = seq
 	}
+	if seq > t.highest.Load() { // one writer: this goroutine
+		t.highest.Store(seq)
+	}
 	nowNanos := now.UnixNano()
 	t.hist.add(time.Duration(nowNanos - sent))
 	t.live.unique.Add(1)
@@ -85,6 +91,7 @@ func (t *tracker) deliver(p []byte, now time.Time) {
 func (t *tracker) markConnected() {
 	if !t.connected {
 		t.connected = true
+		t.connectedFlag.Store(true)
 		t.live.connected.Add(1)
 	}
 }

@@ -130,6 +130,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.UpstreamListen, "upstream-listen", "", "publish through a built-in upstream listening here (the gateway route points at it)")
 	fs.StringVar(&cfg.UpstreamKind, "upstream-kind", loadgen.UpstreamWebSocket, "built-in upstream kind: websocket or sse")
 	fs.Float64Var(&cfg.Rate, "rate", 200, "messages per second (0: measure idle memory, then send one probe message)")
+	fs.IntVar(&cfg.Count, "count", 0, "publish exactly this many messages at -rate instead of for -duration")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "concurrent publishers sharing -rate (order is checked per publisher)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time")
 	fs.IntVar(&cfg.Size, "size", 128, "payload bytes")
