@@ -132,6 +132,7 @@ func (g *fakeGateway) sse(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *fakeGateway) websocket(w http.ResponseWriter, r *http.Request) {
+	cursor := g.cursorNow() // before the handshake answer: the client counts from there
 	up := websocket.Upgrader{}
 	c, err := up.Upgrade(w, r, nil)
 	if err != nil {
@@ -148,7 +149,6 @@ func (g *fakeGateway) websocket(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	cursor := g.cursorNow()
 	for {
 		entries := g.wait(ctx, cursor, time.Hour)
 		if ctx.Err() != nil {
