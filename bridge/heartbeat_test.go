@@ -13,51 +13,23 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
+// The heartbeat test uses a broadcast route: its upstream reconnects, so a
+// short heartbeat (which also paces the upstream keepalive) cannot end the
+// client streams on a loaded machine.
 func TestHeartbeatsAndPadding(t *testing.T) {
 	up := newUpstream(t)
-	route := sessionRoute(up)
-	route.Heartbeat = config.Duration(20 * time.Millisecond)
+	route := broadcastRoute(up)
+	route.Heartbeat = config.Duration(100 * time.Millisecond)
 	route.SSEPadding = 2048
 	g := newGateway(t, route, config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 
-	resp := g.get(t, ctx, "/chat/sse", nil)
+	resp := g.get(t, ctx, "/prices/HB/sse", nil)
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	pad, _ := br.ReadString('\n')
-	if len(pad) != 2048+2 || pad[0] != ':' || strings.Trim(pad[1:], " \n") != "" {
-		t.Fatalf("padding line: %d bytes", len(pad))
-	}
-	rest, _ := br.ReadString('\n')
-	if rest != "retry: 2000\n" {
-		t.Fatalf("after padding: %q", rest)
-	}
-	heartbeats := 0
-	for heartbeats < 3 {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == ":\n" {
-			heartbeats++
-		}
-	}
-
-	st := g.openStream(t, ctx, "", nil)
-	defer st.resp.Body.Close()
-	st.next(t) // session line
-	blank := 0
-	for blank < 3 && st.sc.Scan() {
-		if st.sc.Text() == "" {
-			blank++
-		}
-	}
-	if blank < 3 {
-		t.Fatal("no newline heartbeats on the stream")
-	}
-
-	ws, _ := dialWS(t, g.wsURL("/chat"), nil)
+	st := g.get(t, ctx, "/prices/HB/stream", nil)
+	defer st.Body.Close()
+	ws := mustDialWS(t, g.wsURL("/prices/HB"), nil)
 	pings := make(chan struct{}, 10)
 	ws.SetPingHandler(func(string) error {
 		select {
@@ -67,7 +39,37 @@ func TestHeartbeatsAndPadding(t *testing.T) {
 		return nil
 	})
 	go func() { _, _, _ = ws.ReadMessage() }()
-	for range 3 {
+
+	br := bufio.NewReader(resp.Body)
+	pad, _ := br.ReadString('\n')
+	if len(pad) != 2048+2 || pad[0] != ':' || strings.Trim(pad[1:], " \n") != "" {
+		t.Fatalf("padding line: %d bytes", len(pad))
+	}
+	if rest, _ := br.ReadString('\n'); rest != "retry: 2000\n" {
+		t.Fatalf("after padding: %q", rest)
+	}
+	for heartbeats := 0; heartbeats < 2; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ":\n" {
+			heartbeats++
+		}
+	}
+
+	sr := bufio.NewReader(st.Body)
+	for blank := 0; blank < 2; {
+		line, err := sr.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		if line == "\n" {
+			blank++
+		}
+	}
+
+	for range 2 {
 		select {
 		case <-pings:
 		case <-ctx.Done():
@@ -83,8 +85,12 @@ func TestWebSocketJSONFormatAndAttach(t *testing.T) {
 	defer cancel()
 	first, _ := g.poll(t, ctx, "", nil)
 	g.send(t, first.Session, "flood 3")
+	waitFor(t, "three messages", func() bool {
+		a, _ := g.poll(t, ctx, "?wait=0&cursor="+first.Cursor, nil)
+		return len(a.Messages) == 3
+	})
 	// A WebSocket may attach to an existing session from a cursor.
-	ws, _ := dialWS(t, g.wsURL("/chat/ws?format=json&cursor="+first.Session+"-1"), nil)
+	ws := mustDialWS(t, g.wsURL("/chat/ws?format=json&cursor="+first.Session+"-1"), nil)
 	for i := 1; i < 3; i++ {
 		kind, data, err := ws.ReadMessage()
 		var m message

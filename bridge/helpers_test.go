@@ -399,6 +399,16 @@ func dialWS(t testing.TB, url string, hdr http.Header) (*websocket.Conn, *http.R
 	return ws, resp
 }
 
+// mustDialWS dials and fails the test unless the handshake succeeds.
+func mustDialWS(t testing.TB, url string, hdr http.Header) *websocket.Conn {
+	t.Helper()
+	ws, resp := dialWS(t, url, hdr)
+	if ws == nil {
+		t.Fatalf("dial %s: status %d", url, resp.StatusCode)
+	}
+	return ws
+}
+
 func wantText(i int) string { return "m" + strconv.Itoa(i) }
 
 func checkSeq(t testing.TB, got []string, n int, what string) {

@@ -202,7 +202,7 @@ func TestShutdown(t *testing.T) {
 	g := newGateway(t, sessionRoute(up), config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	ws, _ := dialWS(t, g.wsURL("/chat"), nil)
+	ws := mustDialWS(t, g.wsURL("/chat"), nil)
 	s := g.openSSE(t, ctx, "/chat/sse", nil)
 	defer s.resp.Body.Close()
 	s.session(t)

@@ -26,6 +26,9 @@ func TestWebSocketBothWays(t *testing.T) {
 	g := newGateway(t, sessionRoute(up), config.Limits{})
 	hdr := http.Header{"Sec-Websocket-Protocol": {"chat.v2"}, "Cookie": {"sid=abc"}}
 	ws, resp := dialWS(t, g.wsURL("/chat"), hdr)
+	if ws == nil {
+		t.Fatalf("dial: %d", resp.StatusCode)
+	}
 	if got := resp.Header.Get("Sec-Websocket-Protocol"); got != "chat.v2" {
 		t.Fatalf("subprotocol %q, want chat.v2 from the upstream", got)
 	}
@@ -77,7 +80,7 @@ func TestWebSocketBothWays(t *testing.T) {
 func TestWebSocketCloseCodePassesThrough(t *testing.T) {
 	up := newUpstream(t)
 	g := newGateway(t, sessionRoute(up), config.Limits{})
-	ws, _ := dialWS(t, g.wsURL("/chat/ws"), nil)
+	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
 	_ = ws.WriteMessage(websocket.TextMessage, []byte("close 4001 bye now"))
 	_, _, err := ws.ReadMessage()
 	var ce *websocket.CloseError
@@ -97,7 +100,7 @@ func asCloseError(err error, ce **websocket.CloseError) bool {
 func TestWebSocketOversizedMessage(t *testing.T) {
 	up := newUpstream(t)
 	g := newGateway(t, sessionRoute(up), config.Limits{MaxMessageBytes: 1024})
-	ws, _ := dialWS(t, g.wsURL("/chat"), nil)
+	ws := mustDialWS(t, g.wsURL("/chat"), nil)
 	_ = ws.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("x"), 2048))
 	_, _, err := ws.ReadMessage()
 	var ce *websocket.CloseError
