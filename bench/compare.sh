@@ -7,9 +7,12 @@
 #   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
 #   bench/compare.sh --reps 5 --only fanout,echo-pass
 #
-# Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway), FANOUT_RATE (default 200 msg/s), LONGPOLL_RATE (default 2),
-# DURATION (default 10s), NGINX_WORKERS (default: one per core), and the
-# ports BENCH_*_PORT below. Needs root only to install nginx+nchan.
+# Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway),
+# FANOUT_RATE (default 200 msg/s, the issue's number), FANOUT_LOW_RATE (default
+# 2 msg/s: a rate both servers sustain here, for clean latency), LONGPOLL_RATE
+# (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
+# 8s), NGINX_WORKERS (default: one per core), and the ports BENCH_*_PORT below.
+# Needs root only to install nginx+nchan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -35,8 +38,10 @@ export BENCH_UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18091}
 export BENCH_ECHO_PORT=${BENCH_ECHO_PORT:-18092}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 FANOUT_RATE=${FANOUT_RATE:-200}
+FANOUT_LOW_RATE=${FANOUT_LOW_RATE:-2}
 LONGPOLL_RATE=${LONGPOLL_RATE:-2}
-DURATION=${DURATION:-10s}
+PUBLISHERS=${PUBLISHERS:-4}
+DURATION=${DURATION:-8s}
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 
 # ---- install and build -------------------------------------------------
@@ -118,17 +123,17 @@ wait_port "127.0.0.1:$BENCH_ECHO_PORT"
 
 # ---- scenarios -------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
-  FAN_SUBS="sse=100,websocket=100"; FAN_RATE=50; DUR=3s
+  FAN_SUBS="sse=100,websocket=100"; FAN_RATE=50; FAN_LOW=5; DUR=3s
   IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20
 else
-  FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; DUR=$DURATION
+  FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; FAN_LOW=$FANOUT_LOW_RATE; DUR=$DURATION
   IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=100
 fi
 NCHAN_SUB="http://127.0.0.1:$BENCH_NCHAN_PORT/sub/{run}"
 NCHAN_PUB="http://127.0.0.1:$BENCH_NCHAN_PORT/pub/{run}"
 BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
 
-SCENARIOS="fanout idle-sse idle-ws session-mem longpoll echo-pass echo-session"
+SCENARIOS="fanout fanout-low idle-sse idle-ws session-mem longpoll echo-pass echo-session"
 selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # run_one SCENARIO SERVER: a fresh server process per run, so every memory
@@ -144,8 +149,10 @@ run_one() {
   fi
   local common=(-server "$server" -pid "$pid" -json "$JSONL")
   case "$sc/$server" in
-    fanout/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
-    fanout/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
+    fanout/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
+    fanout/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
+    fanout-low/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_LOW}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_LOW" -duration "$DUR" -drain 15s) ;;
+    fanout-low/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_LOW}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_LOW" -duration "$DUR" -drain 15s) ;;
     # -rate 0: memory is read while idle, then one probe message checks that every subscriber is alive
     idle-sse/nginx-nchan) args=(fanout -label "idle sse=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     idle-sse/bridgeway) args=(fanout -label "idle sse=$IDLE_N" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
@@ -192,7 +199,7 @@ cp "$JSONL" "$RESULTS/latest.jsonl" 2>/dev/null || : >"$RESULTS/latest.jsonl"
   echo "## bridgeway vs nginx+nchan — $START"
   echo
   echo "Command: \`bench/compare.sh $([ "$QUICK" = 1 ] && echo --quick) --reps $REPS${ONLY:+ --only $ONLY}\`"
-  echo "(FANOUT_RATE=$FAN_RATE LONGPOLL_RATE=$LP_RATE DURATION=$DUR NGINX_WORKERS=$NGINX_WORKERS)"
+  echo "(FANOUT_RATE=$FAN_RATE FANOUT_LOW_RATE=$FAN_LOW LONGPOLL_RATE=$LP_RATE PUBLISHERS=$PUBLISHERS DURATION=$DUR NGINX_WORKERS=$NGINX_WORKERS)"
   echo
   echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, open files $(ulimit -n), kernel $(uname -r)"
   echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')"

@@ -171,7 +171,9 @@ func echoRows(rs []*EchoResult) (rows map[string]*echoRow, labels, servers order
 func (res *Results) WriteMarkdown(w io.Writer) {
 	if len(res.Fanout) > 0 {
 		rows, labels, servers := fanoutRows(res.Fanout)
-		fmt.Fprintln(w, "### Fan-out and idle memory (medians; lost/dup/ooo summed over repetitions)")
+		fmt.Fprintln(w, "### Fan-out and idle memory")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Medians over the repetitions; delivered, lost, dup, ooo and gaps are summed over them. Lost = published − received by the end of the drain (a server that falls behind shows it here, with no gap marker). Idle rows publish one probe message after memory was read.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "| scenario | server | reps | subs (connected) | msg/s sent | delivered / expected | lost | dup | ooo | gaps | deliveries/s | poll cycles/s | CPU µs/delivery | p50 | p99 | max | RSS KiB/conn |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
