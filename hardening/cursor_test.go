@@ -93,9 +93,9 @@ func TestHostileCursorsGetClearAnswers(t *testing.T) {
 	// A cursor the buffer (4) moved past: an explicit gap, then the
 	// retained messages in order.
 	sub := decodePoll(t, get(t, g.URL+"/feed/poll", nil))
-	eventually(t, "the feed upstream", func() bool { return app.open() >= 1 })
+	eventually(t, "the feed upstream", func() bool { return app.openOn("/feed") == 1 })
 	for i := range 10 {
-		app.push("m" + strconv.Itoa(i))
+		app.pushTo("/feed", "m"+strconv.Itoa(i))
 	}
 	eventually(t, "ten feed messages", func() bool {
 		return g.metric("bridgeway_upstream_messages_total", `route="/feed"`) >= 10

@@ -105,7 +105,7 @@ func TestBroadcastUpstreamResetAndBlackhole(t *testing.T) {
 	if ev := s.nextEvent(t, "gap"); ev.data == "" {
 		t.Fatalf("gap without data")
 	}
-	eventually(t, "reconnect after reset", func() bool { return app.open() == 1 })
+	eventually(t, "reconnect after reset", func() bool { return app.accepted.Load() == 2 && app.open() == 1 })
 	app.push("m2")
 	if ev := s.nextEvent(t, "message"); ev.data != "m2" {
 		t.Fatalf("after reset got %q", ev.data)
@@ -292,7 +292,7 @@ func TestSessionUpstreamBlackholeAndOversize(t *testing.T) {
 	big := openSSE(t, g.URL+"/big/sse", nil)
 	sessionOf(t, big)
 	eventually(t, "the session upstream", func() bool { return app.accepted.Load() == 2 })
-	app.push(strings.Repeat("x", 128<<10))
+	app.pushTo("/feed", strings.Repeat("x", 128<<10))
 	if code := closeCode(big); code != 1009 {
 		t.Errorf("oversized upstream message: close %d, want 1009", code)
 	}

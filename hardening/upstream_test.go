@@ -35,6 +35,7 @@ type wsApp struct {
 }
 
 type appConn struct {
+	path string
 	ws   *websocket.Conn
 	out  chan appFrame
 	done chan struct{}
@@ -67,7 +68,7 @@ func (a *wsApp) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.accepted.Add(1)
-	c := &appConn{ws: ws, out: make(chan appFrame, 4096), done: make(chan struct{})}
+	c := &appConn{path: r.URL.Path, ws: ws, out: make(chan appFrame, 4096), done: make(chan struct{})}
 	a.mu.Lock()
 	a.conns[c] = struct{}{}
 	a.hdrs = append(a.hdrs, r.Header.Clone())
@@ -127,6 +128,34 @@ func (a *wsApp) push(text string) {
 		default:
 		}
 	}
+}
+
+// pushTo queues a text message to the open connections on path.
+func (a *wsApp) pushTo(path, text string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for c := range a.conns {
+		if c.path != path {
+			continue
+		}
+		select {
+		case c.out <- appFrame{websocket.TextMessage, []byte(text)}:
+		default:
+		}
+	}
+}
+
+// openOn counts the open connections on path.
+func (a *wsApp) openOn(path string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for c := range a.conns {
+		if c.path == path {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *wsApp) open() int {
