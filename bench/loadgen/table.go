@@ -82,6 +82,7 @@ func (o *orderedKeys) add(k string) {
 type fanoutRow struct {
 	label, server                string
 	reps                         int
+	idle                         bool // rate 0: memory, then one probe message
 	subs, connected              int
 	lost, dups, ooo, gaps        uint64
 	expected, delivered          uint64
@@ -100,7 +101,7 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 	}
 	rows = map[string]*fanoutRow{}
 	for k, g := range groups {
-		row := &fanoutRow{label: g[0].Label, server: g[0].Server, reps: len(g)}
+		row := &fanoutRow{label: g[0].Label, server: g[0].Server, reps: len(g), idle: g[0].Rate == 0}
 		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn []float64
 		for _, r := range g {
 			row.subs = r.Subscribers
@@ -183,9 +184,13 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 				if r == nil {
 					continue
 				}
-				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %.1f | %d / %d | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %.2f |\n",
-					r.label, r.server, r.reps, r.subs, r.connected, r.pubRate, r.delivered, r.expected,
-					r.lost, r.dups, r.ooo, r.gaps, r.delivSec, zeroDash(r.pollSec, "%.0f"), zeroDash(r.cpuUs, "%.2f"),
+				sent, deliv, cpu := fmt.Sprintf("%.1f", r.pubRate), fmt.Sprintf("%.0f", r.delivSec), zeroDash(r.cpuUs, "%.2f")
+				if r.idle { // one probe message: rates and CPU per delivery mean nothing
+					sent, deliv, cpu = "probe", "–", "–"
+				}
+				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %s | %d / %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.2f |\n",
+					r.label, r.server, r.reps, r.subs, r.connected, sent, r.delivered, r.expected,
+					r.lost, r.dups, r.ooo, r.gaps, deliv, zeroDash(r.pollSec, "%.0f"), cpu,
 					latText(r.p50), latText(r.p99), latText(r.maxLat), r.rssPerConn)
 			}
 		}
@@ -247,6 +252,11 @@ func writeFanoutRatios(w io.Writer, rows map[string]*fanoutRow, labels, servers 
 				fmt.Fprintln(w, "| scenario | ratio | CPU/delivery | p99 latency | deliveries/s | poll cycles/s | RSS/conn |")
 				fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 				header = true
+			}
+			if r.idle {
+				fmt.Fprintf(w, "| %s | %s ÷ %s | – | – | – | – | %s |\n", l, r.server, base.server,
+					ratio(r.rssPerConn, base.rssPerConn))
+				continue
 			}
 			fmt.Fprintf(w, "| %s | %s ÷ %s | %s | %s | %s | %s | %s |\n", l, r.server, base.server,
 				ratio(r.cpuUs, base.cpuUs), ratio(r.p99, base.p99), ratio(r.delivSec, base.delivSec),
