@@ -11,7 +11,8 @@
 # FANOUT_RATE (default 200 msg/s, the issue's number), FANOUT_LOW_RATE (default
 # 2 msg/s: a rate both servers sustain here, for clean latency), LONGPOLL_RATE
 # (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
-# 8s), NGINX_WORKERS (default: one per core), and the ports BENCH_*_PORT below.
+# 8s), NGINX_WORKERS (default: one per core), GO_BENCH=0 (skip the Go
+# benchmarks of the fan-out path), and the ports BENCH_*_PORT below.
 # Needs root only to install nginx+nchan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -205,6 +206,16 @@ cp "$JSONL" "$RESULTS/latest.jsonl" 2>/dev/null || : >"$RESULTS/latest.jsonl"
   echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')"
   echo
   "$BENCH" table "$RESULTS/latest.jsonl"
+  if [ "${GO_BENCH:-1}" = 1 ]; then
+    echo "### Go benchmarks of the fan-out path"
+    echo
+    echo "\`go test -run '^\$' -bench 'Fanout|Deliver' -benchmem -benchtime 2000x ./bridge/ ./bridge/msglog/\`"
+    echo
+    echo '```'
+    go test -run '^$' -bench 'Fanout|Deliver' -benchmem -benchtime 2000x ./bridge/ ./bridge/msglog/ 2>&1 |
+      grep -E '^(Benchmark|ok|FAIL)' || echo "(go test -bench failed)"
+    echo '```'
+  fi
 } >"$RESULTS/latest.md"
 echo
 cat "$RESULTS/latest.md"
