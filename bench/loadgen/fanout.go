@@ -250,8 +250,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	live := &liveCounts{}
 	groups := make([]*subGroupState, len(cfg.Subs))
 	subCtx, stopSubs := context.WithCancel(ctx)
-	defer stopSubs()
 	var wg sync.WaitGroup
+	defer func() { stopSubs(); wg.Wait() }() // every subscriber goroutine ends with the run
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	connectStart := time.Now()
 	progress("connecting %d subscribers to %s (%s dialect)", total, env.base, cfg.Dialect)
@@ -320,11 +320,12 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		clientBefore := selfCPU()
 		start := time.Now()
 		progress("publishing %.0f msg/s of %d bytes for %s", pubCfg.Rate, cfg.Size, pubCfg.Duration)
-		res.Published, res.PublishErrors = publishLoop(ctx, pub, run, pubCfg)
+		var lastSeq uint64
+		res.Published, res.PublishErrors, lastSeq = publishLoop(ctx, pub, run, pubCfg)
 		pubElapsed := time.Since(start)
 		res.PublishRate = float64(res.Published) / pubElapsed.Seconds()
 		want := uint64(live.connected.Load()) * res.Published
-		waitDeliveries(ctx, live, groups, want, res.Published, cfg.Drain)
+		waitDeliveries(ctx, live, groups, want, lastSeq, cfg.Drain)
 		after, err := sampleProcs(cfg.ServerPIDs)
 		if err != nil {
 			return nil, err
@@ -397,12 +398,12 @@ func allSaw(groups []*subGroupState, last uint64) bool {
 // server that cannot take the rate shows a lower achieved rate (reported)
 // rather than an ever longer run. Lost = published - received per
 // subscriber, so numbers left unpublished are never counted as lost.
-func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfig) (published, failed uint64) {
+func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfig) (published, failed, lastSeq uint64) {
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	k := uint64(max(cfg.Publishers, 1))
-	var nPub, nFail atomic.Uint64
+	var nPub, nFail, highest atomic.Uint64
 	var wg sync.WaitGroup
 	for j := uint64(0); j < k; j++ {
 		wg.Add(1)
@@ -435,11 +436,13 @@ func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfi
 				// A failed publish still used its sequence number: subscribers
 				// count it as lost, which is what a user would see.
 				nPub.Add(1)
+				for h := highest.Load(); seq > h && !highest.CompareAndSwap(h, seq); h = highest.Load() {
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return nPub.Load(), nFail.Load()
+	return nPub.Load(), nFail.Load(), highest.Load()
 }
 
 func (r *FanoutResult) aggregate(groups []*subGroupState, live *liveCounts) {
