@@ -91,9 +91,10 @@ type Client struct {
 
 	tail *tailer
 
-	mu     sync.Mutex
-	logs   map[string]*StreamLog // open logs by name, one per name
-	closed bool
+	mu      sync.Mutex
+	logs    map[string]*StreamLog     // open logs by name, one per name
+	remotes map[*RemoteSession]string // sessions served here, owned elsewhere: owner key
+	closed  bool
 }
 
 // New connects lazily (the first command dials) and starts the tailer and
@@ -143,6 +144,7 @@ func New(opts Options) (*Client, error) {
 		ctx:       ctx,
 		cancel:    cancel,
 		logs:      map[string]*StreamLog{},
+		remotes:   map[*RemoteSession]string{},
 		recovered: make(chan struct{}),
 	}
 	c.tail = newTailer(c)

@@ -9,8 +9,8 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
 
-// housekeepTick is how often open logs are considered for a touch; each is
-// touched once per ttl/3.
+// housekeepTick is how often open logs are considered for a touch (each is
+// touched once per ttl/3) and remote sessions' owners are checked.
 const housekeepTick = time.Second
 
 // housekeep refreshes the TTL of every log this instance has open (so
@@ -45,6 +45,7 @@ func (c *Client) housekeep() {
 				delete(touched, l)
 			}
 		}
+		c.checkOwners()
 		if len(due) == 0 {
 			continue
 		}
@@ -81,4 +82,41 @@ func (c *Client) touch(logs []*StreamLog) error {
 		}
 	}
 	return nil
+}
+
+// checkOwners closes the logs of sessions served here whose owner is gone
+// (died without writing the close marker), so their clients get an
+// explicit close rather than silence.
+func (c *Client) checkOwners() {
+	c.mu.Lock()
+	if len(c.remotes) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	sessions := make([]*RemoteSession, 0, len(c.remotes))
+	keys := make([]string, 0, len(c.remotes))
+	for rs, key := range c.remotes {
+		sessions = append(sessions, rs)
+		keys = append(keys, key)
+	}
+	c.mu.Unlock()
+	ctx, cancel := c.opContext(nil)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Exists(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		_ = c.fail(err)
+		return // unknown is not gone: a Redis outage must not end sessions
+	}
+	for i, rs := range sessions {
+		if cmds[i].Val() == 0 {
+			rs.log.Close(msg.CloseInfo{Code: CloseOwnerGone, Reason: "session owner gone"})
+			c.mu.Lock()
+			delete(c.remotes, rs)
+			c.mu.Unlock()
+		}
+	}
 }

@@ -85,6 +85,7 @@ func (s *OwnedSession) End(info msg.CloseInfo) {
 // log for reading and its credentials for checking.
 type RemoteSession struct {
 	Record SessionRecord
+	c      *Client
 	log    *StreamLog
 	once   sync.Once
 }
@@ -108,7 +109,15 @@ func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*R
 	if lookupErr != nil {
 		l.Close(msg.CloseInfo{Code: CloseOwnerGone, Reason: "session owner gone"})
 	}
-	return &RemoteSession{Record: rec, log: l}, nil
+	rs := &RemoteSession{Record: rec, log: l, c: c}
+	if closed, _ := l.Closed(); !closed {
+		// Watched by housekeeping: if the owner dies while clients read
+		// here, they get the close instead of silence.
+		c.mu.Lock()
+		c.remotes[rs] = c.keys(SessionName(id)).owner
+		c.mu.Unlock()
+	}
+	return rs, nil
 }
 
 // Log is the session's log on this instance.
@@ -116,4 +125,11 @@ func (s *RemoteSession) Log() *StreamLog { return s.log }
 
 // Release stops serving the session here (it goes on elsewhere).
 // Idempotent.
-func (s *RemoteSession) Release() { s.once.Do(s.log.Release) }
+func (s *RemoteSession) Release() {
+	s.once.Do(func() {
+		s.c.mu.Lock()
+		delete(s.c.remotes, s)
+		s.c.mu.Unlock()
+		s.log.Release()
+	})
+}

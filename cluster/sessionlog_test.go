@@ -113,7 +113,27 @@ func TestSessionOwnerGoneIsExplicit(t *testing.T) {
 		t.Fatal(err)
 	}
 	owned.Log().Append(msg.Message{Data: []byte("before")})
+	// A client already reading on another instance when the owner dies
+	// gets the close too.
+	early, err := cs[1].AttachSession(ctx, id, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Release()
+	earlyDone := make(chan *collected, 1)
+	go func() {
+		got, _ := readUntil(t, early.Log(), 1, func(*collected) bool { return false })
+		earlyDone <- got
+	}()
 	_ = cs[0].Close() // crash
+	select {
+	case got := <-earlyDone:
+		if !got.closed || len(got.entries) != 0 {
+			t.Fatalf("early reader: closed=%v entries=%d", got.closed, len(got.entries))
+		}
+	case <-time.After(deadline):
+		t.Fatal("early reader never learned the owner died")
+	}
 	var rs *RemoteSession
 	retry(t, func() error {
 		if rs != nil {
