@@ -37,6 +37,7 @@ func flood(app *wsApp, size int, stop <-chan struct{}) *sync.WaitGroup {
 // are dropped by the write deadline (the gateway closes them and forgets
 // them), while a client that reads keeps receiving.
 func TestNeverReadingClientsAreDropped(t *testing.T) {
+	t.Parallel() // long waits; overlaps the other slow tests, after the soak
 	app := newWSApp(t)
 	g := startGateway(t, "routes:\n  - path: /flood\n    mode: broadcast\n    buffer: 64\n    upstream: {url: \""+app.wsURL("/flood")+"\"}\n")
 	healthy := openSSE(t, g.URL+"/flood/sse", nil)

@@ -21,6 +21,7 @@ import (
 // and exits 0 on its own (a forced drain would log "drain ended by its
 // deadline").
 func TestSIGTERMUnderLoadProcess(t *testing.T) {
+	t.Parallel() // long waits; overlaps the other slow tests, after the soak
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

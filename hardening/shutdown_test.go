@@ -45,6 +45,7 @@ func openStreaming(_ testing.TB, ctx context.Context, url string, hdr http.Heade
 // an answer, the stream a clean end) and finishes without forcing anything
 // before shutdown_timeout.
 func TestShutdownUnderLoad(t *testing.T) {
+	t.Parallel() // long waits; overlaps the other slow tests, after the soak
 	app := newWSApp(t)
 	g := startGateway(t, loadYAML(app))
 	const perKind = 125 // x 4 transports x 2 routes = 1,000 clients

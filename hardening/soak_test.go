@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func measure() resources {
 	return resources{goroutines: runtime.NumGoroutine(), fds: fds, heap: ms.HeapAlloc}
 }
 
-// TestSoakConnectDisconnect runs 2,400 connect/disconnect cycles across
+// TestSoakConnectDisconnect runs 10,000 connect/disconnect cycles across
 // every client transport (WebSocket, SSE, long-poll, poll, JSONP, NDJSON
 // stream, send; session and broadcast mode; pass-through HTTP and
 // WebSocket tunnels), 8 at a time. Afterwards goroutines, open file
@@ -141,9 +142,14 @@ func TestSoakConnectDisconnect(t *testing.T) {
 		}
 	}
 	settle(t, g)
+	app.forget()
+	httpUp.forget()
 	start := measure()
 
-	const workers, perWorker = 8, 300
+	workers, perWorker := 8, 1250
+	if n, err := strconv.Atoi(os.Getenv("BRIDGEWAY_SOAK_CYCLES")); err == nil && n > 0 {
+		perWorker = (n + workers - 1) / workers // longer soaks by hand
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -164,10 +170,12 @@ func TestSoakConnectDisconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, g)
+	app.forget()
+	httpUp.forget()
 	var end resources
 	eventually(t, "resources back near the start", func() bool {
 		end = measure()
-		return end.goroutines <= start.goroutines+10 && end.fds <= start.fds+10 && end.heap <= start.heap+8<<20
+		return end.goroutines <= start.goroutines+10 && end.fds <= start.fds+10 && end.heap <= start.heap+4<<20
 	})
 	if os.Getenv("SOAK_DUMP") != "" {
 		buf := make([]byte, 1<<20)

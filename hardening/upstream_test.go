@@ -176,6 +176,13 @@ func (a *wsApp) headers() []http.Header {
 	return append([]http.Header(nil), a.hdrs...)
 }
 
+// forget drops what the app recorded (the soak measures the gateway's heap).
+func (a *wsApp) forget() {
+	a.mu.Lock()
+	a.msgs, a.hdrs = nil, nil
+	a.mu.Unlock()
+}
+
 func (a *wsApp) close() {
 	a.srv.CloseClientConnections()
 	a.srv.Close()
@@ -214,6 +221,12 @@ func newHTTPApp(t testing.TB) *httpApp {
 		a.srv.Close()
 	})
 	return a
+}
+
+func (a *httpApp) forget() {
+	a.mu.Lock()
+	a.reqs = nil
+	a.mu.Unlock()
 }
 
 func (a *httpApp) seen() []seenRequest {
