@@ -12,7 +12,12 @@ func (r *FanoutResult) WriteHuman(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "fan-out %s  server=%s dialect=%s run=%s\n", r.Label, r.Server, r.Dialect, r.Run)
 	fmt.Fprintf(tw, "subscribers\t%d (connected %d, failed %d, dropped %d)\n", r.Subscribers, r.Connected, r.Failed, r.Dropped)
-	fmt.Fprintf(tw, "published\t%d at %.1f/s (asked %.1f/s, %d errors), %d bytes\n", r.Published, r.PublishRate, r.Rate, r.PublishErrors, r.Size)
+	if r.Rate == 0 {
+		fmt.Fprintf(tw, "published\t%d probe message after memory was read (%d errors), %d bytes\n", r.Published, r.PublishErrors, r.Size)
+	} else {
+		fmt.Fprintf(tw, "published\t%d at %.1f/s (asked %.1f/s, %d publishers, %d errors), %d bytes\n",
+			r.Published, r.PublishRate, r.Rate, r.Publishers, r.PublishErrors, r.Size)
+	}
 	fmt.Fprintf(tw, "deliveries\t%d of %d expected, lost %d, duplicated %d, out of order %d, gaps %d, foreign %d\n",
 		r.Delivered, r.Expected, r.Lost, r.Duplicated, r.OutOfOrder, r.Gaps, r.Foreign)
 	fmt.Fprintf(tw, "rate\t%.0f deliveries/s", r.DeliveriesSec)
