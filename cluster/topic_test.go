@@ -16,7 +16,7 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-const topicLeaseTTL = 600 * time.Millisecond
+const topicLeaseTTL = leaseTTL
 
 // upstreamLog records which instance made each upstream request.
 type upstreamLog struct {
