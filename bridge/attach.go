@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/wire"
 )
@@ -64,6 +66,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		}
 		a.top, a.release = t, t.detach
 		if hasCursor {
+			catchUp(req, t.log, c)
 			rd, err := msglog.ResumeReader(t.log, c)
 			if err != nil {
 				t.detach()
@@ -90,6 +93,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		if s, aerr = h.lookupSession(req, c.Epoch); aerr != nil {
 			return nil, aerr
 		}
+		catchUp(req, s.log, c)
 		rd, err := msglog.ResumeReader(s.log, c)
 		if err != nil {
 			return nil, errBadCursor
@@ -150,4 +154,14 @@ func (a *attachment) atClosedEnd() bool {
 	closed, _ := a.log().Closed()
 	_, last := a.log().Bounds()
 	return closed && a.rd.Pos() >= last
+}
+
+// catchUp lets a cluster log fetch entries a cursor from another instance
+// already names but this instance's mirror has not received yet.
+func catchUp(req *request, l msglog.Store, c wire.Cursor) {
+	if cu, ok := l.(interface {
+		CatchUp(context.Context, uint64) error
+	}); ok && c.Epoch == l.Epoch() {
+		_ = cu.CatchUp(req.r.Context(), c.Seq)
+	}
 }

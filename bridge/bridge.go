@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/routing"
 )
@@ -25,6 +26,9 @@ type Deps struct {
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
 	Limits   config.Limits
+	// Cluster, when set (config cluster.redis), keeps topics' logs in Redis
+	// and holds each topic's upstream on one instance of the cluster.
+	Cluster *cluster.Client
 }
 
 // Bridge builds route handlers that share metrics and limits.
@@ -33,6 +37,7 @@ type Bridge struct {
 	limits   config.Limits
 	metrics  *metrics
 	upstream *upstream.Metrics
+	cluster  *cluster.Client
 }
 
 // New makes a Bridge. A nil Logger logs nothing; a nil Registry registers
@@ -47,6 +52,7 @@ func New(deps Deps) *Bridge {
 		limits:   deps.Limits,
 		metrics:  newMetrics(deps.Registry),
 		upstream: upstream.NewMetrics(deps.Registry),
+		cluster:  deps.Cluster,
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/cluster"
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // serveSend is POST /send?session=ID[&seq=N]: client messages for the
@@ -65,6 +67,11 @@ func (h *RouteHandler) serveSend(req *request) {
 			writeError(w, errSessionClosed)
 			return
 		}
+		if h.bridge.cluster != nil && h.route.Upstream.Kind != config.KindWebSocket && !s.owned {
+			// Queued sends would be dropped by the owner: say so now.
+			writeError(w, sendError(upstream.ErrSendUnsupported))
+			return
+		}
 	}
 	msgs, aerr := h.readSendBody(req)
 	if aerr != nil {
@@ -82,6 +89,13 @@ func (h *RouteHandler) serveSend(req *request) {
 		t, aerr := h.subscribe(req)
 		if aerr != nil {
 			writeError(w, aerr)
+			return
+		}
+		if t.conn == nil {
+			// Cluster mode: the shared upstream may be on another
+			// instance; a topic inbox is not built yet.
+			t.detach()
+			writeError(w, errorf(http.StatusServiceUnavailable, "send_unsupported", "client_send is not available in cluster mode yet"))
 			return
 		}
 		err = sendAll(req, t.conn, msgs)
@@ -112,6 +126,9 @@ func sendAll(req *request, conn upstream.Conn, msgs []msg.Message) error {
 
 func sendError(err error) *apiError {
 	switch {
+	case errors.Is(err, cluster.ErrSessionNotFound), errors.Is(err, cluster.ErrInboxFull),
+		errors.Is(err, cluster.ErrUnavailable), errors.Is(err, cluster.ErrClosed):
+		return clusterError(err)
 	case errors.Is(err, upstream.ErrSendUnsupported):
 		return errorf(http.StatusMethodNotAllowed, "send_unsupported", "this route's upstream does not accept messages")
 	case errors.Is(err, upstream.ErrClosed):

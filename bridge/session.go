@@ -18,6 +18,7 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
@@ -42,6 +43,10 @@ type session struct {
 	started time.Time
 	// owned sessions belong to one WebSocket connection and end with it.
 	owned bool
+	// Cluster mode: shared is set on the instance holding the upstream,
+	// remote on every other instance serving the session (conn is nil).
+	shared *cluster.OwnedSession
+	remote *cluster.RemoteSession
 
 	mu         sync.Mutex
 	clients    int
@@ -86,6 +91,9 @@ func (s *session) credentialsMatch(r *http.Request) bool {
 
 // openSession dials the upstream for a new session and starts reading it.
 func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
+	if h.bridge.cluster != nil && !owned {
+		return h.openSharedSession(req, transport)
+	}
 	h.mu.Lock()
 	if len(h.sessions) >= h.set.maxSessions {
 		h.mu.Unlock()
@@ -218,6 +226,12 @@ func (h *RouteHandler) lookupSession(req *request, id string) (*session, *apiErr
 	h.mu.Lock()
 	s := h.sessions[id]
 	h.mu.Unlock()
+	if s == nil && h.bridge.cluster != nil {
+		var aerr *apiError
+		if s, aerr = h.attachRemoteSession(req, id); aerr != nil {
+			return nil, aerr
+		}
+	}
 	if s == nil {
 		return nil, errSessionNotFound
 	}
@@ -293,9 +307,21 @@ func (s *session) end(code int, reason string) {
 	}
 	s.mu.Unlock()
 
-	s.log.Close(msg.CloseInfo{Code: code, Reason: reason})
+	info := msg.CloseInfo{Code: code, Reason: reason}
+	switch {
+	case s.shared != nil:
+		s.shared.End(info) // for every instance
+	case s.remote != nil:
+		// The session goes on on its owner; only this instance stops.
+		s.remote.Log().CloseLocal(info)
+		s.remote.Release()
+	default:
+		s.log.Close(info)
+	}
 	s.cancel()
-	_ = s.conn.Close()
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
 	h := s.h
 	h.mu.Lock()
 	delete(h.sessions, s.id)
@@ -362,6 +388,12 @@ func (s *session) holdPoll() (superseded <-chan struct{}, release func()) {
 
 // send forwards client messages to the upstream in order, once per seq.
 func (s *session) send(ctx context.Context, seq int64, msgs []msg.Message) error {
+	if s.shared != nil || s.remote != nil {
+		// Through the session's inbox in Redis, whichever instance this
+		// is: one order, and seq checked cluster-wide.
+		_, err := s.h.bridge.cluster.Send(ctx, s.id, seq, msgs)
+		return err
+	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if seq >= 0 && seq <= s.lastSeq {

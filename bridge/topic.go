@@ -14,6 +14,7 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/cluster"
 )
 
 // topic is one shared upstream in broadcast mode, fanned out to every
@@ -27,6 +28,7 @@ type topic struct {
 	err   *apiError
 
 	cancel context.CancelFunc
+	shared *cluster.Topic // cluster mode: this instance's part in the topic
 
 	mu      sync.Mutex
 	subs    int
@@ -75,12 +77,14 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 		created := false
 		if t == nil {
 			t = &topic{key: key, h: h, ready: make(chan struct{})}
-			t.log = msglog.New(msglog.Options{
-				Epoch:    newEpoch(),
-				Capacity: h.set.buffer,
-				MaxBytes: h.set.logBytes,
-				OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
-			})
+			if h.bridge.cluster == nil {
+				t.log = msglog.New(msglog.Options{
+					Epoch:    newEpoch(),
+					Capacity: h.set.buffer,
+					MaxBytes: h.set.logBytes,
+					OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
+				})
+			}
 			h.topics[key] = t
 			h.runs.Add(1)
 			created = true
@@ -108,6 +112,10 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 // starts reading it. Called once, by the subscriber that created the topic.
 func (t *topic) open(req *request) {
 	h := t.h
+	if h.bridge.cluster != nil {
+		t.openShared(req)
+		return
+	}
 	// Dial outside any request's lifetime: the topic outlives its first
 	// subscriber.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -197,9 +205,17 @@ func (t *topic) end(reason string) {
 	if reason == "shutdown" {
 		code = closeShutdown
 	}
-	t.log.Close(msg.CloseInfo{Code: code, Reason: reason})
-	t.cancel()
-	_ = t.conn.Close()
+	if t.shared != nil {
+		// Other instances may still serve the topic: close it for this
+		// instance's readers only, and hand the upstream over.
+		t.log.(*cluster.StreamLog).CloseLocal(msg.CloseInfo{Code: code, Reason: reason})
+		t.cancel()
+		t.shared.Leave()
+	} else {
+		t.log.Close(msg.CloseInfo{Code: code, Reason: reason})
+		t.cancel()
+		_ = t.conn.Close()
+	}
 	h := t.h
 	h.mu.Lock()
 	if h.topics[t.key] == t {

@@ -49,9 +49,14 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	// shared one when the client offers it (broadcast).
 	var respHeader http.Header
 	if a.sess != nil {
-		if p := a.sess.conn.Subprotocol(); p != "" {
+		if a.sess.conn == nil {
+			// Cluster mode, a session owned by another instance: its
+			// subprotocol is not known here.
+		} else if p := a.sess.conn.Subprotocol(); p != "" {
 			respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
 		}
+	} else if a.top.conn == nil {
+		// Cluster mode: the shared upstream may be on another instance.
 	} else if p := a.top.conn.Subprotocol(); p != "" && slices.Contains(websocket.Subprotocols(req.r), p) {
 		respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
 	}
@@ -124,6 +129,8 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 		}
 	case !c.h.set.clientSend:
 		return errSendNotAllowed
+	case a.top.conn == nil:
+		return errSendNotAllowed // cluster mode: no topic inbox yet
 	default:
 		err = a.top.conn.Send(ctx, m)
 	}
