@@ -85,8 +85,8 @@ func (c *Client) touch(logs []*StreamLog) error {
 }
 
 // checkOwners closes the logs of sessions served here whose owner is gone
-// (died without writing the close marker), so their clients get an
-// explicit close rather than silence.
+// (died without writing the close marker) for ownerGoneGrace, so their
+// clients get an explicit close rather than silence.
 func (c *Client) checkOwners() {
 	c.mu.Lock()
 	if len(c.remotes) == 0 {
@@ -111,8 +111,14 @@ func (c *Client) checkOwners() {
 		_ = c.fail(err)
 		return // unknown is not gone: a Redis outage must not end sessions
 	}
+	now := time.Now()
 	for i, rs := range sessions {
-		if cmds[i].Val() == 0 {
+		switch {
+		case cmds[i].Val() == 1:
+			rs.missingSince = time.Time{}
+		case rs.missingSince.IsZero():
+			rs.missingSince = now
+		case now.Sub(rs.missingSince) >= ownerGoneGrace:
 			rs.log.Close(msg.CloseInfo{Code: CloseOwnerGone, Reason: "session owner gone"})
 			c.mu.Lock()
 			delete(c.remotes, rs)

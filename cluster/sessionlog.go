@@ -13,6 +13,11 @@ import (
 // instance holding its upstream died: the upstream connection cannot move.
 const CloseOwnerGone = 1014
 
+// ownerGoneGrace is how long a session's owner record must stay missing
+// before other instances close the session: after a Redis restart the
+// owner takes its record back within its renewal period.
+const ownerGoneGrace = 5 * time.Second
+
 // defaultOwnerTTL bounds how long sends are still accepted for a session
 // whose owner died, before every instance answers "not found".
 const defaultOwnerTTL = 10 * time.Second
@@ -88,12 +93,15 @@ type RemoteSession struct {
 	c      *Client
 	log    *StreamLog
 	once   sync.Once
+	// missingSince is when housekeeping first found no owner (zero: owner
+	// present). Housekeeping goroutine only.
+	missingSince time.Time
 }
 
-// AttachSession serves a session this instance does not own. A session
-// whose owner is gone but whose log remains is closed (CloseOwnerGone), so
-// its clients get an explicit close rather than silence; an unknown one is
-// ErrSessionNotFound.
+// AttachSession serves a session this instance does not own; an unknown one
+// is ErrSessionNotFound. A session whose owner is gone but whose log
+// remains is closed (CloseOwnerGone) once the owner stayed missing for
+// ownerGoneGrace, so its clients get an explicit close rather than silence.
 func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*RemoteSession, error) {
 	rec, lookupErr := c.LookupSession(ctx, id)
 	if lookupErr != nil && !errors.Is(lookupErr, ErrSessionNotFound) {
@@ -106,13 +114,11 @@ func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*R
 	if err != nil {
 		return nil, err
 	}
-	if lookupErr != nil {
-		l.Close(msg.CloseInfo{Code: CloseOwnerGone, Reason: "session owner gone"})
-	}
 	rs := &RemoteSession{Record: rec, log: l, c: c}
 	if closed, _ := l.Closed(); !closed {
-		// Watched by housekeeping: if the owner dies while clients read
-		// here, they get the close instead of silence.
+		// Watched by housekeeping: when the owner is gone for good (not
+		// just being re-claimed after a Redis restart), the log is closed,
+		// so clients reading here get the close instead of silence.
 		c.mu.Lock()
 		c.remotes[rs] = c.keys(SessionName(id)).owner
 		c.mu.Unlock()
