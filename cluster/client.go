@@ -102,7 +102,8 @@ type Client struct {
 func New(opts Options) (*Client, error) {
 	ro, err := redis.ParseURL(opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: redis url: %w", err)
+		// Not wrapped: parse errors quote the URL, password included.
+		return nil, errors.New("cluster: cluster.redis is not a valid redis:// or rediss:// URL")
 	}
 	if opts.InstanceID == "" {
 		opts.InstanceID = randomID(16)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +120,19 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(owner.metrics.roundTrips); n == 0 {
 		t.Error("no round trips counted")
+	}
+}
+
+// A bad URL is refused without echoing it (it may hold a password).
+func TestNewRefusesBadURLWithoutEchoingIt(t *testing.T) {
+	for _, u := range []string{"http://x", "redis://user:s3cret@host:notaport/0", ""} {
+		c, err := New(Options{URL: u})
+		if err == nil {
+			_ = c.Close()
+			t.Fatalf("%q accepted", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("error echoes the password: %v", err)
+		}
 	}
 }
