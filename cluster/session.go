@@ -75,6 +75,25 @@ type Inbox struct {
 // OpenInbox makes this instance the owner of session id and starts
 // forwarding its sends to opts.Deliver. Open the session's log first.
 func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*Inbox, error) {
+	return c.openInbox(ctx, SessionName(id), id, opts, true)
+}
+
+// OpenTopicInbox makes this instance, the holder of a topic's upstream,
+// the receiver of client sends to the topic (route client_send) until
+// Close; call it from TopicOptions.Hold once the upstream is connected.
+// Sends are not kept for the next holder: Close drops what is queued.
+func (c *Client) OpenTopicInbox(ctx context.Context, name string, deliver func(context.Context, msg.Message) error) (*Inbox, error) {
+	return c.openInbox(ctx, name, name, InboxOptions{TTL: defaultTopicLeaseTTL, Deliver: deliver}, false)
+}
+
+// SendTopic queues client messages for the holder of a topic's upstream, in
+// order; ErrSessionNotFound when no instance holds it right now.
+func (c *Client) SendTopic(ctx context.Context, name string, msgs []msg.Message) error {
+	_, err := c.send(ctx, name, -1, msgs)
+	return err
+}
+
+func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, patient bool) (*Inbox, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = c.keyTTL
 	}
@@ -84,8 +103,8 @@ func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*
 	if opts.Deliver == nil {
 		return nil, errors.New("cluster: inbox needs a Deliver func")
 	}
-	keys := c.keys(SessionName(id))
-	lease, err := c.tryLease(ctx, keys.owner, SessionName(id), opts.TTL, true)
+	keys := c.keys(name)
+	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, patient)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}
@@ -213,7 +232,11 @@ func (in *Inbox) drain(ctx context.Context, lastID *string) (bool, error) {
 // acknowledged (queued false) without sending again. Any instance may call
 // it; only the owner delivers.
 func (c *Client) Send(ctx context.Context, sessionID string, seq int64, msgs []msg.Message) (queued bool, err error) {
-	keys := c.keys(SessionName(sessionID))
+	return c.send(ctx, SessionName(sessionID), seq, msgs)
+}
+
+func (c *Client) send(ctx context.Context, name string, seq int64, msgs []msg.Message) (queued bool, err error) {
+	keys := c.keys(name)
 	args := make([]any, 0, 3+2*len(msgs))
 	args = append(args, seq, defaultInboxMax, c.keyTTL.Milliseconds())
 	for _, m := range msgs {

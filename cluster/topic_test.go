@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -255,5 +256,45 @@ func TestTopicPollOneRequesterAcrossCluster(t *testing.T) {
 			}
 			prev = v
 		}
+	}
+}
+
+// Client sends to a broadcast topic (client_send) reach whichever instance
+// holds its upstream, in order; with no holder they are refused, not lost.
+func TestTopicSendsReachTheHolder(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 3, Options{})
+	ctx := context.Background()
+	name := TopicName("/room", "")
+	if err := cs[1].SendTopic(ctx, name, []msg.Message{{Data: []byte("nobody")}}); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("send with no holder: %v", err)
+	}
+	rec := newRecorder()
+	hold := func(c *Client) func(context.Context, msg.Sink, string) msg.CloseInfo {
+		return func(ctx context.Context, _ msg.Sink, _ string) msg.CloseInfo {
+			in, err := c.OpenTopicInbox(ctx, name, func(_ context.Context, m msg.Message) error {
+				return rec.deliver(ctx, msg.Message{Data: append([]byte(c.InstanceID()+":"), m.Data...)})
+			})
+			if err != nil {
+				t.Errorf("topic inbox: %v", err)
+				<-ctx.Done()
+				return msg.CloseInfo{}
+			}
+			defer in.Close()
+			<-ctx.Done()
+			return msg.CloseInfo{}
+		}
+	}
+	joinAll(t, cs[:2], name, func(c *Client) TopicOptions {
+		return TopicOptions{Log: LogOptions{Capacity: 16}, LeaseTTL: topicLeaseTTL, Hold: hold(c)}
+	})
+	holder := waitHolder(t, cs, name, "")
+	retry(t, func() error {
+		return cs[2].SendTopic(ctx, name, []msg.Message{{Data: []byte("a")}, {Data: []byte("b")}})
+	})
+	got := rec.waitFor(t, 2)
+	want := cs[holder].InstanceID()
+	if got[0] != want+":a" || got[1] != want+":b" {
+		t.Fatalf("delivered %q, want a, b at %s", got, want)
 	}
 }
