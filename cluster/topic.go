@@ -106,6 +106,9 @@ func (t *Topic) latestData() []byte {
 	return nil
 }
 
+// Name is the topic's log name (TopicName).
+func (t *Topic) Name() string { return t.name }
+
 // Log is the topic's log on this instance (read it with msglog.Reader).
 func (t *Topic) Log() *StreamLog { return t.log }
 
