@@ -25,12 +25,15 @@ func newOriginPolicy(origins []string) originPolicy {
 }
 
 // check reports whether the request's Origin may use the route and whether
-// it is cross-origin (so CORS headers are due). No Origin header (curl, a
-// server) is allowed; browsers always send one where it matters.
+// it is cross-origin (so CORS headers are due). A request without Origin is
+// judged by where a browser says it came from: a <script> tag (JSONP) or an
+// old browser's EventSource sends no Origin but does send Referer and, in
+// current browsers, Sec-Fetch-Site. Without any of these (curl, a server)
+// it is allowed: there is no browser whose cookies could be abused.
 func (p originPolicy) check(r *http.Request) (allowed, cross bool) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return true, false
+		return p.checkImplied(r), false
 	}
 	if sameOrigin(origin, r.Host) {
 		return true, false
@@ -39,6 +42,28 @@ func (p originPolicy) check(r *http.Request) (allowed, cross bool) {
 		return true, true
 	}
 	return false, true
+}
+
+// checkImplied judges a request that carries no Origin header.
+func (p originPolicy) checkImplied(r *http.Request) bool {
+	if p.any {
+		return true
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		if err == nil && u.Host != "" {
+			if strings.EqualFold(u.Host, r.Host) {
+				return true
+			}
+			return p.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
+		}
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		// A browser request from another site that hides its referrer.
+		return false
+	}
+	return true
 }
 
 func sameOrigin(origin, host string) bool {

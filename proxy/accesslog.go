@@ -18,6 +18,14 @@ var sensitiveQueryKeys = map[string]bool{
 	"signature": true, "sig": true, "code": true,
 }
 
+// bearerQueryKeys carry session ids, which are bearer secrets (cursors
+// start with the session id): logged shortened to a prefix that still
+// correlates with the bridge's session lines, which use the same prefix.
+var bearerQueryKeys = map[string]bool{"session": true, "cursor": true, "lasteventid": true}
+
+// bearerPrefix is how much of a session id or cursor is logged.
+const bearerPrefix = 8
+
 // redactQuery keeps the shape of a query string for debugging but hides the
 // values of parameters that look like credentials.
 func redactQuery(raw string) string {
@@ -31,8 +39,13 @@ func redactQuery(raw string) string {
 		if err != nil {
 			key = name
 		}
-		if hasValue && sensitiveQueryKeys[strings.ToLower(key)] {
+		lower := strings.ToLower(key)
+		switch {
+		case !hasValue:
+		case sensitiveQueryKeys[lower]:
 			parts[i] = name + "=REDACTED"
+		case bearerQueryKeys[lower] && len(p)-len(name)-1 > bearerPrefix:
+			parts[i] = p[:len(name)+1+bearerPrefix] + "..."
 		}
 	}
 	return strings.Join(parts, "&")

@@ -84,13 +84,16 @@ func TestAccessLogOff(t *testing.T) {
 
 func TestRedactQuery(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                     "",
-		"a=1&b=2":              "a=1&b=2",
-		"access_token=x&y=2":   "access_token=REDACTED&y=2",
-		"API_KEY=k":            "API_KEY=REDACTED",
-		"flag&password=p":      "flag&password=REDACTED",
-		"session=s1&cursor=c":  "session=s1&cursor=c",
-		"%74oken=escaped-name": "%74oken=REDACTED",
+		"":                                     "",
+		"a=1&b=2":                              "a=1&b=2",
+		"access_token=x&y=2":                   "access_token=REDACTED&y=2",
+		"API_KEY=k":                            "API_KEY=REDACTED",
+		"flag&password=p":                      "flag&password=REDACTED",
+		"session=s1&cursor=c":                  "session=s1&cursor=c",
+		"session=iC6qtVcthc1NkB38rVpKJA&seq=3": "session=iC6qtVct...&seq=3",
+		"cursor=iC6qtVcthc1NkB38rVpKJA-41&wait=0": "cursor=iC6qtVct...&wait=0",
+		"lastEventId=iC6qtVcthc1NkB38rVpKJA-2":    "lastEventId=iC6qtVct...",
+		"%74oken=escaped-name":                    "%74oken=REDACTED",
 	} {
 		if got := redactQuery(in); got != want {
 			t.Errorf("redactQuery(%q) = %q, want %q", in, got, want)
