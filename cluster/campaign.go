@@ -24,6 +24,10 @@ func (c *Client) Campaign(ctx context.Context, name string, ttl time.Duration, h
 		if err != nil {
 			return err
 		}
+		if ctx.Err() != nil { // won just as the campaign ended: hand it back
+			l.Release()
+			return ctx.Err()
+		}
 		lg.Debug("lease acquired")
 		hctx, cancel := context.WithCancel(ctx)
 		go func() { // ends with hctx, which ends right after hold

@@ -66,6 +66,7 @@ type Inbox struct {
 	lease *Lease
 	opts  InboxOptions
 
+	watch    *watch        // the tailer's watch of the inbox stream
 	notify   chan struct{} // cap 1: the tailer saw new sends
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -129,7 +130,7 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	c.tail.add(keys.inbox, "0-0", func([]redis.XMessage) { in.poke() })
+	in.watch = c.tail.add(keys.inbox, "0-0", func([]redis.XMessage) { in.poke() })
 	c.wg.Add(1)
 	go in.run()
 	return in, nil
@@ -144,7 +145,7 @@ func (in *Inbox) Lost() <-chan struct{} { return in.lease.Lost() }
 func (in *Inbox) Close() {
 	in.stopOnce.Do(func() { close(in.stop) })
 	<-in.done
-	in.c.tail.remove(in.keys.inbox)
+	in.c.tail.remove(in.watch)
 	in.lease.Release()
 	ctx, cancel := in.c.opContext(nil)
 	defer cancel()

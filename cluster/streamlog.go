@@ -85,7 +85,8 @@ type StreamLog struct {
 	wake       chan struct{}
 	done       chan struct{} // closed with the log
 	upstreamID string
-	detached   bool // no longer followed (closed, released)
+	detached   bool   // not followed (not yet registered, closed, released)
+	watch      *watch // the tailer's watch while followed
 }
 
 // OpenLog opens the named log (see TopicName, SessionName), creating it in
@@ -126,9 +127,15 @@ func (c *Client) OpenLog(ctx context.Context, name string, opts LogOptions) (*St
 	if old != nil {
 		old.detach() // an ended incarnation; its readers keep what they have
 	}
-	if !l.isClosed() {
-		c.tail.add(l.keys.log, lastID, l.ingest)
+	// Follow the stream unless it closed meanwhile; under l.mu so that a
+	// concurrent close (detach) sees the watch.
+	l.mu.Lock()
+	if !l.closed {
+		l.detached = false
+		l.watch = c.tail.register(l.keys.log, lastID, l.ingest)
 	}
+	l.mu.Unlock()
+	c.tail.wake()
 	return l, nil
 }
 
@@ -155,6 +162,7 @@ func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*St
 		next:     1,
 		wake:     make(chan struct{}),
 		done:     make(chan struct{}),
+		detached: true, // until OpenLog registers it with the tailer
 	}
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -214,11 +222,11 @@ func (l *StreamLog) Release() {
 // detach stops following the stream.
 func (l *StreamLog) detach() {
 	l.mu.Lock()
-	was := l.detached
+	was, w := l.detached, l.watch
 	l.detached = true
 	l.mu.Unlock()
 	if !was {
-		l.c.tail.remove(l.keys.log)
+		l.c.tail.remove(w)
 	}
 }
 

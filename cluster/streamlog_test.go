@@ -238,7 +238,7 @@ func TestStreamLogCatchUp(t *testing.T) {
 	name := SessionName("catch")
 	a := openLog(t, cs[0], name, LogOptions{Capacity: 10, Epoch: "catch"})
 	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
-	cs[1].tail.remove(b.keys.log) // b's mirror stops following: it lags
+	cs[1].tail.remove(b.watch) // b's mirror stops following: it lags
 	for i := 1; i <= 4; i++ {
 		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
 	}

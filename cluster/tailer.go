@@ -38,17 +38,30 @@ func newTailer(c *Client) *tailer {
 
 // add follows key after lastID ("0-0": from the start) and wakes the
 // tailer so the new stream is included at once.
-func (t *tailer) add(key, lastID string, fn func([]redis.XMessage)) {
-	t.mu.Lock()
-	t.watches[key] = &watch{key: key, lastID: lastID, fn: fn}
-	t.mu.Unlock()
+func (t *tailer) add(key, lastID string, fn func([]redis.XMessage)) *watch {
+	w := t.register(key, lastID, fn)
 	t.wake()
+	return w
 }
 
-// remove stops following key.
-func (t *tailer) remove(key string) {
+// register follows key without waking the tailer (call wake after).
+func (t *tailer) register(key, lastID string, fn func([]redis.XMessage)) *watch {
+	w := &watch{key: key, lastID: lastID, fn: fn}
 	t.mu.Lock()
-	delete(t.watches, key)
+	t.watches[key] = w
+	t.mu.Unlock()
+	return w
+}
+
+// remove stops w; a newer watch of the same key is left alone.
+func (t *tailer) remove(w *watch) {
+	if w == nil {
+		return
+	}
+	t.mu.Lock()
+	if t.watches[w.key] == w {
+		delete(t.watches, w.key)
+	}
 	t.mu.Unlock()
 }
 
