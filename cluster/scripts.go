@@ -150,7 +150,9 @@ for i = 0, n - 1 do
 end
 if seq >= 0 then
   redis.call('HSET', KEYS[2], 'sendseq', ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  if redis.call('PTTL', KEYS[2]) < 0 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[3]) -- never shorten the log's TTL
+  end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
