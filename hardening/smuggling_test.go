@@ -117,21 +117,33 @@ func TestHTTP10TransferEncodingRefused(t *testing.T) {
 	t.Skip("BUG: HTTP/1.0 request with Transfer-Encoding is forwarded by Content-Length; see docs/security.md")
 	app := newHTTPApp(t)
 	g := startGateway(t, passthroughYAML(app.srv.URL))
-	req := "POST /app/a HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
-		"GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-	c := g.rawConn(t)
-	if _, err := c.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no response: %v", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusBadRequest {
-		t.Errorf("status %d, want 400", res.StatusCode)
+	const hidden = "GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	for name, req := range map[string]string{
+		"TE and CL": "POST /app/a HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"TE only, keep-alive": "POST /app/a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			fmt.Sprintf("%x", len(hidden)) + "\r\n" + hidden + "\r\n0\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := g.rawConn(t)
+			if _, err := c.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", res.StatusCode)
+			}
+		})
 	}
 	for _, r := range app.seen() {
 		t.Errorf("upstream received %s %s (body %q)", r.method, r.uri, r.body)
+	}
+	// A plain HTTP/1.0 request is still served.
+	res, _ := g.rawExchange(t, "GET /app/ok HTTP/1.0\r\nHost: x\r\n\r\n")
+	if res == nil || res.StatusCode != 200 {
+		t.Errorf("HTTP/1.0 GET: %v", res)
 	}
 }
