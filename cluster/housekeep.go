@@ -49,19 +49,25 @@ func (c *Client) housekeep() {
 		if len(due) == 0 {
 			continue
 		}
-		if err := c.touch(due); err != nil {
+		lost, err := c.touch(due)
+		if err != nil {
 			c.log.Debug("touch failed", zap.Error(err))
 			continue
 		}
 		for _, l := range due {
-			touched[l] = now
+			// A log whose state is gone (Redis restarted empty) is checked
+			// every tick until it reappears, so a new incarnation made by
+			// another instance is noticed at once.
+			if !lost[l] {
+				touched[l] = now
+			}
 		}
 	}
 }
 
 // touch refreshes TTLs in one pipeline and closes mirrors whose log was
 // restarted under another epoch.
-func (c *Client) touch(logs []*StreamLog) error {
+func (c *Client) touch(logs []*StreamLog) (lost map[*StreamLog]bool, err error) {
 	ctx, cancel := c.opContext(nil)
 	defer cancel()
 	pipe := c.rdb.Pipeline()
@@ -72,16 +78,20 @@ func (c *Client) touch(logs []*StreamLog) error {
 		cmds[i] = touchScript.Eval(ctx, pipe, []string{l.keys.meta, l.keys.log}, l.ttl.Milliseconds())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return c.fail(err)
+		return nil, c.fail(err)
 	}
 	c.up()
+	lost = map[*StreamLog]bool{}
 	for i, l := range logs {
 		epoch, _ := cmds[i].Text()
-		if epoch != "" && epoch != l.epoch {
+		switch {
+		case epoch == "":
+			lost[l] = true
+		case epoch != l.epoch:
 			l.closeLocal(msg.CloseInfo{Code: CloseStateLost, Reason: "cluster state lost"})
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 // checkOwners closes the logs of sessions served here whose owner is gone

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,55 @@ func TestNewRefusesBadURLWithoutEchoingIt(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Fatalf("error echoes the password: %v", err)
 		}
+	}
+}
+
+// Redis restarted empty and another instance re-created the log first (new
+// epoch): the old appender and the old mirrors close with CloseStateLost,
+// so clients reconnect and get a stale-cursor gap instead of silence.
+func TestStateReplacedAfterRestartClosesOldMirrors(t *testing.T) {
+	srv, url := startRedis(t)
+	cs := newClients(t, url, 3, Options{})
+	ctx := context.Background()
+	name := TopicName("/replaced", "")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: 10})
+	c := openLog(t, cs[2], name, LogOptions{Capacity: 10})
+	a.Append(msg.Message{Data: []byte("old")})
+	readUntil(t, c, 0, atLeast(1))
+
+	srv.Stop()
+	srv.Restart()
+	waitReady(t, cs[1])
+	var b *StreamLog
+	retry(t, func() error {
+		var err error
+		b, err = cs[1].OpenLog(ctx, name, LogOptions{Capacity: 10})
+		return err
+	})
+	defer b.Release()
+	if b.Epoch() == a.Epoch() {
+		t.Fatal("the re-created log kept the old epoch")
+	}
+	retry(t, func() error {
+		err := a.AppendContext(ctx, msg.Message{Data: []byte("stale appender")})
+		if errors.Is(err, ErrLogClosed) {
+			return nil
+		}
+		return fmt.Errorf("append: %v", err)
+	})
+	b.Append(msg.Message{Data: []byte("new")})
+	for _, l := range []*StreamLog{a, c} {
+		select {
+		case <-l.Done():
+		case <-time.After(deadline):
+			t.Fatalf("%s's mirror never closed", l.c.InstanceID())
+		}
+		if _, info := l.Closed(); info.Code != CloseStateLost {
+			t.Fatalf("%s closed with %+v", l.c.InstanceID(), info)
+		}
+	}
+	got, _ := readUntil(t, b, 0, atLeast(1))
+	if string(got.entries[0].Msg.Data) != "new" {
+		t.Fatalf("new incarnation: %q", got.entries[0].Msg.Data)
 	}
 }
