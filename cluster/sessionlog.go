@@ -26,6 +26,8 @@ const defaultOwnerTTL = 10 * time.Second
 type SessionOptions struct {
 	// Capacity is the route buffer.
 	Capacity int
+	// MaxBytes bounds this instance's mirror (LogOptions.MaxBytes).
+	MaxBytes int64
 	// TTL keeps the log after its last reader left (route session_ttl).
 	TTL time.Duration
 	// OwnerTTL is the ownership lease (renewed every OwnerTTL/3). Default 10s.
@@ -54,7 +56,7 @@ func (c *Client) OpenSession(ctx context.Context, id string, opts SessionOptions
 	if opts.OwnerTTL <= 0 {
 		opts.OwnerTTL = defaultOwnerTTL
 	}
-	l, err := c.OpenLog(ctx, SessionName(id), LogOptions{Capacity: opts.Capacity, TTL: opts.TTL, Epoch: id, OnEvict: opts.OnEvict})
+	l, err := c.OpenLog(ctx, SessionName(id), LogOptions{Capacity: opts.Capacity, MaxBytes: opts.MaxBytes, TTL: opts.TTL, Epoch: id, OnEvict: opts.OnEvict})
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +105,18 @@ type RemoteSession struct {
 // remains is closed (CloseOwnerGone) once the owner stayed missing for
 // ownerGoneGrace, so its clients get an explicit close rather than silence.
 func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*RemoteSession, error) {
+	return c.AttachSessionWith(ctx, id, LogOptions{Capacity: capacity})
+}
+
+// AttachSessionWith is AttachSession with the mirror's options (Capacity,
+// MaxBytes, OnEvict; Existing is implied).
+func (c *Client) AttachSessionWith(ctx context.Context, id string, opts LogOptions) (*RemoteSession, error) {
 	rec, lookupErr := c.LookupSession(ctx, id)
 	if lookupErr != nil && !errors.Is(lookupErr, ErrSessionNotFound) {
 		return nil, lookupErr
 	}
-	l, err := c.OpenLog(ctx, SessionName(id), LogOptions{Capacity: capacity, Existing: true})
+	opts.Existing, opts.Fresh, opts.Epoch = true, false, ""
+	l, err := c.OpenLog(ctx, SessionName(id), opts)
 	if errors.Is(err, ErrLogNotFound) {
 		return nil, ErrSessionNotFound
 	}
