@@ -43,6 +43,33 @@ type streamWriter interface {
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
 	heartbeat := time.NewTicker(h.set.heartbeat)
 	defer heartbeat.Stop()
+	for {
+		wait, done := h.pumpStep(ctx, a, w)
+		if done {
+			return
+		}
+		select {
+		case <-wait:
+		case <-heartbeat.C:
+			if w.heartbeat() != nil || w.flush() != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		case <-h.shuttingDown():
+			_ = w.goingAway()
+			_ = w.flush()
+			return
+		}
+	}
+}
+
+// pumpStep writes everything the reader has (a burst goes out in one
+// flush) and returns the channel closed at the log's next change, or done
+// when the connection is finished (log closed and said so, slow client
+// disconnected, write failed, shutdown). It never blocks waiting for the
+// log: the shared fan-out (fanout.go) drives idle subscribers with it.
+func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter) (wait <-chan struct{}, done bool) {
 	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
@@ -52,11 +79,11 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 				h.slowDisconnect(a)
 				_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"})
 				_ = w.flush()
-				return
+				return nil, true
 			}
 			a.tm.gaps.Inc()
 			if w.gap(g) != nil {
-				return
+				return nil, true
 			}
 			wrote = true
 		}
@@ -65,7 +92,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 			n, err := w.entry(e)
 			if err != nil {
 				a.countOut(msgs, bytes)
-				return
+				return nil, true
 			}
 			if e.Kind == msglog.KindGap {
 				a.tm.gaps.Inc()
@@ -79,42 +106,29 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 		if res.Closed {
 			_ = w.close(res.Info)
 			_ = w.flush()
-			return
+			return nil, true
 		}
 		if wrote {
 			// Read again before flushing: a burst goes out in few writes.
 			unflushed = true
 			select {
 			case <-ctx.Done():
-				return
+				return nil, true
 			case <-h.shuttingDown():
 				_ = w.goingAway()
 				_ = w.flush()
-				return
+				return nil, true
 			default:
 			}
 			continue
 		}
 		if unflushed {
 			if w.flush() != nil {
-				return
+				return nil, true
 			}
-			unflushed = false
 			a.log().Ack(a.rd.Pos())
 		}
-		select {
-		case <-res.Wait:
-		case <-heartbeat.C:
-			if w.heartbeat() != nil || w.flush() != nil {
-				return
-			}
-		case <-ctx.Done():
-			return
-		case <-h.shuttingDown():
-			_ = w.goingAway()
-			_ = w.flush()
-			return
-		}
+		return res.Wait, false
 	}
 }
 

@@ -21,7 +21,11 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		writeError(req.w, aerr)
 		return
 	}
-	defer a.done()
+	defer func() {
+		if a != nil {
+			a.done()
+		}
+	}()
 	if cursor != "" && a.atClosedEnd() {
 		// The client has everything, the end included: 204 tells an
 		// EventSource to stop reconnecting.
@@ -36,9 +40,14 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	req.w.WriteHeader(http.StatusOK)
 
-	sw := &sseWriter{w: req.w, rc: http.NewResponseController(req.w)}
-	defer sw.rc.SetWriteDeadline(time.Time{})
-	b := sw.scratch[:0]
+	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
+	defer func() {
+		if a != nil { // not after a hand-over: the connection is not ours
+			_ = out.rc.SetWriteDeadline(time.Time{})
+		}
+	}()
+	sw := &sseWriter{out: out}
+	b := make([]byte, 0, 512)
 	if n := h.set.ssePadding; n > 0 {
 		b = append(b, ':')
 		for range n {
@@ -56,6 +65,10 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		return
 	}
 	a.connected()
+	if h.handOver(req, a, func(o wireOut) streamWriter { return &sseWriter{out: o} }) {
+		a = nil // the fan-out owns it now
+		return
+	}
 	h.pump(r.Context(), a, sw)
 }
 
@@ -72,31 +85,30 @@ func appendSessionJSON(b []byte, id, prefix, cursor string) []byte {
 
 // sseWriter writes SSE events; message events are the log's cached bytes.
 type sseWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	scratch [512]byte
+	out wireOut
 }
 
-func (s *sseWriter) write(b []byte) error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(writeWait))
-	_, err := s.w.Write(b)
-	return err
-}
+var (
+	sseHeartbeat = []byte(":\n")
+	sseRetry     = []byte("retry: 2000\n\n")
+)
+
+func (s *sseWriter) write(b []byte) error { return s.out.write(b) }
 
 func (s *sseWriter) entry(e *msglog.Entry) (int, error) {
 	return len(e.Msg.Data), s.write(e.Encoded(msglog.FormatSSE, encodeSSE))
 }
 
 func (s *sseWriter) gap(g *msglog.Gap) error {
-	data := wire.AppendGapJSON(s.scratch[:0], g.From, g.To)
+	data := wire.AppendGapJSON(nil, g.From, g.To)
 	return s.write(wire.AppendSSE(nil, g.To, "gap", data))
 }
 
 func (s *sseWriter) close(info msg.CloseInfo) error {
-	data := wire.AppendCloseJSON(s.scratch[:0], info.Code, info.Reason)
+	data := wire.AppendCloseJSON(nil, info.Code, info.Reason)
 	return s.write(wire.AppendSSE(nil, "", "close", data))
 }
 
-func (s *sseWriter) heartbeat() error { return s.write([]byte(":\n")) }
-func (s *sseWriter) goingAway() error { return s.write([]byte("retry: 2000\n\n")) }
-func (s *sseWriter) flush() error     { return s.rc.Flush() }
+func (s *sseWriter) heartbeat() error { return s.write(sseHeartbeat) }
+func (s *sseWriter) goingAway() error { return s.write(sseRetry) }
+func (s *sseWriter) flush() error     { return s.out.flush() }

@@ -32,7 +32,11 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		writeError(req.w, aerr)
 		return
 	}
-	defer a.done()
+	defer func() {
+		if a != nil {
+			a.done()
+		}
+	}()
 
 	hdr := req.w.Header()
 	hdr.Set("Content-Type", "application/x-ndjson")
@@ -41,8 +45,13 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	req.w.WriteHeader(http.StatusOK)
 
-	sw := &ndjsonWriter{w: req.w, rc: http.NewResponseController(req.w)}
-	defer sw.rc.SetWriteDeadline(time.Time{})
+	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
+	defer func() {
+		if a != nil { // not after a hand-over: the connection is not ours
+			_ = out.rc.SetWriteDeadline(time.Time{})
+		}
+	}()
+	sw := &ndjsonWriter{out: out}
 	var b []byte
 	if padding > 0 {
 		b = make([]byte, padding, padding+1)
@@ -62,20 +71,18 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		return
 	}
 	a.connected()
+	if h.handOver(req, a, func(o wireOut) streamWriter { return &ndjsonWriter{out: o} }) {
+		a = nil // the fan-out owns it now
+		return
+	}
 	h.pump(req.r.Context(), a, sw)
 }
 
 type ndjsonWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	scratch [256]byte
+	out wireOut
 }
 
-func (s *ndjsonWriter) write(b []byte) error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(writeWait))
-	_, err := s.w.Write(b)
-	return err
-}
+func (s *ndjsonWriter) write(b []byte) error { return s.out.write(b) }
 
 var newline = []byte{'\n'}
 
@@ -83,13 +90,12 @@ func (s *ndjsonWriter) entry(e *msglog.Entry) (int, error) {
 	if err := s.write(e.Encoded(msglog.FormatJSON, encodeJSON)); err != nil {
 		return 0, err
 	}
-	_, err := s.w.Write(newline)
-	return len(e.Msg.Data), err
+	return len(e.Msg.Data), s.write(newline)
 }
 
 // gap is {"id":TO,"gap":{"from":F,"to":T}}: its id is where to resume.
 func (s *ndjsonWriter) gap(g *msglog.Gap) error {
-	b := append(s.scratch[:0], `{"id":`...)
+	b := append([]byte(nil), `{"id":`...)
 	b = wire.AppendJSONString(b, g.To)
 	b = append(b, `,"gap":`...)
 	b = wire.AppendGapJSON(b, g.From, g.To)
@@ -97,11 +103,11 @@ func (s *ndjsonWriter) gap(g *msglog.Gap) error {
 }
 
 func (s *ndjsonWriter) close(info msg.CloseInfo) error {
-	b := append(s.scratch[:0], `{"closed":`...)
+	b := append([]byte(nil), `{"closed":`...)
 	b = wire.AppendCloseJSON(b, info.Code, info.Reason)
 	return s.write(append(b, "}\n"...))
 }
 
 func (s *ndjsonWriter) heartbeat() error { return s.write(newline) }
 func (s *ndjsonWriter) goingAway() error { return nil }
-func (s *ndjsonWriter) flush() error     { return s.rc.Flush() }
+func (s *ndjsonWriter) flush() error     { return s.out.flush() }

@@ -35,6 +35,7 @@ type topic struct {
 	idleGen int
 	timer   *time.Timer
 	ended   bool
+	fan     *fanout // hijacked SSE/stream subscribers (fanout.go)
 }
 
 func topicKey(params map[string]string) string {

@@ -1,0 +1,9 @@
+package bridge
+
+// SetHijackStreams turns the hijacked fan-out for SSE/stream subscribers on
+// or off; it returns a func restoring the old value.
+func SetHijackStreams(on bool) func() {
+	old := hijackStreams
+	hijackStreams = on
+	return func() { hijackStreams = old }
+}

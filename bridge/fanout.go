@@ -1,0 +1,235 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// fanout serves a topic's hijacked SSE and stream subscribers from one
+// goroutine: at each change of the log it runs every subscriber's
+// pumpStep, writing all pending entries (cached encodings) in one
+// non-blocking write per connection; one ticker sends everyone's
+// heartbeats. Idle subscribers cost no goroutine of their own beyond the
+// one parked reading their socket (fanSub.watch), which notices a client
+// leaving at once, as net/http did. A subscriber whose socket does not take
+// a write at once leaves for a goroutine of its own (handOff) that writes
+// with writeWait and applies slow_client like any other pump, so it never
+// delays the others.
+type fanout struct {
+	h    *RouteHandler
+	kick chan struct{} // a subscriber was added
+
+	mu      sync.Mutex
+	subs    []*fanSub
+	running bool
+
+	// Owned by the running goroutine.
+	round   []*fanSub
+	scratch []byte
+}
+
+// fanout returns the topic's fan-out, made on first use.
+func (t *topic) fanout() *fanout {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fan == nil {
+		t.fan = &fanout{h: t.h, kick: make(chan struct{}, 1)}
+	}
+	return t.fan
+}
+
+// fanSub is one hijacked subscriber.
+type fanSub struct {
+	h   *RouteHandler
+	a   *attachment
+	out *rawOut
+	w   streamWriter
+
+	// idx is the position in fan.subs, -1 when not there (fan.mu).
+	idx int
+	fan *fanout // set before watch starts
+
+	mu       sync.Mutex
+	gone     bool // the client left: nobody writes any more
+	finished bool // the fan-out ended the response and closed the conn
+	handed   bool // a goroutine of its own serves it (handOff)
+	cancel   context.CancelFunc
+	pumpDone chan struct{}
+}
+
+func (f *fanout) add(s *fanSub) {
+	f.mu.Lock()
+	s.idx = len(f.subs)
+	f.subs = append(f.subs, s)
+	start := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if start {
+		f.h.runs.Add(1)
+		go f.run()
+		return
+	}
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fanout) remove(s *fanSub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.idx < 0 {
+		return
+	}
+	last := len(f.subs) - 1
+	f.subs[s.idx] = f.subs[last]
+	f.subs[s.idx].idx = s.idx
+	f.subs[last] = nil
+	f.subs = f.subs[:last]
+	s.idx = -1
+}
+
+func (f *fanout) run() {
+	defer f.h.runs.Done()
+	heartbeat := time.NewTicker(f.h.set.heartbeat)
+	defer heartbeat.Stop()
+	for {
+		f.mu.Lock()
+		if len(f.subs) == 0 {
+			f.running = false
+			f.mu.Unlock()
+			return
+		}
+		f.round = append(f.round[:0], f.subs...)
+		f.mu.Unlock()
+		wait, again := f.deliver()
+		clear(f.round)
+		if again {
+			continue
+		}
+		select {
+		case <-wait:
+		case <-f.kick:
+		case <-heartbeat.C:
+			f.each(func(s *fanSub) error {
+				if err := s.w.heartbeat(); err != nil {
+					return err
+				}
+				return s.w.flush()
+			}, false)
+		case <-f.h.shuttingDown():
+			f.each(func(s *fanSub) error {
+				_ = s.w.goingAway()
+				return s.w.flush()
+			}, true)
+		}
+	}
+}
+
+// deliver runs every subscriber's step. again is set when the log moved
+// on during the round (subscribers wait on different changes).
+func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
+	for _, s := range f.round {
+		s.mu.Lock()
+		if s.gone || s.finished || s.handed {
+			s.mu.Unlock()
+			continue
+		}
+		s.out.buf = f.scratch[:0]
+		w, done := f.h.pumpStep(context.Background(), s.a, s.w)
+		f.scratch, s.out.buf = s.out.buf[:0], nil
+		if !f.settle(s, done) {
+			if wait == nil {
+				wait = w
+			} else if w != wait {
+				again = true
+			}
+		}
+		s.mu.Unlock()
+	}
+	return wait, again
+}
+
+// each writes something to every subscriber; end finishes them all.
+func (f *fanout) each(write func(*fanSub) error, end bool) {
+	f.mu.Lock()
+	f.round = append(f.round[:0], f.subs...)
+	f.mu.Unlock()
+	for _, s := range f.round {
+		s.mu.Lock()
+		if !s.gone && !s.finished && !s.handed {
+			s.out.buf = f.scratch[:0]
+			err := write(s)
+			f.scratch, s.out.buf = s.out.buf[:0], nil
+			f.settle(s, end || err != nil)
+		}
+		s.mu.Unlock()
+	}
+	clear(f.round)
+}
+
+// settle acts on a step's outcome (s.mu held): a subscriber that is slow
+// goes to its own goroutine, a finished one is ended. It reports whether s
+// left the fan-out.
+func (f *fanout) settle(s *fanSub, done bool) bool {
+	switch {
+	case s.out.slow:
+		f.remove(s)
+		s.handOff(done)
+	case done:
+		f.remove(s)
+		s.out.finish()
+		s.finished = true
+	default:
+		return false
+	}
+	return true
+}
+
+// handOff gives s a goroutine of its own with blocking writes: first what
+// the socket did not take, then (unless the response is over) the usual
+// pump. Called with s.mu held and s not gone.
+func (s *fanSub) handOff(over bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.handed = true
+	s.cancel = cancel
+	s.pumpDone = make(chan struct{})
+	s.out.blocking = true
+	s.h.runs.Add(1)
+	go func() {
+		defer s.h.runs.Done()
+		defer close(s.pumpDone)
+		defer cancel()
+		if s.out.flush() == nil && !over {
+			s.h.pump(ctx, s.a, s.w)
+		}
+		s.out.finish()
+	}()
+}
+
+// watch owns the subscriber's lifetime: it parks reading the socket (a
+// client sends nothing more after its request) and, once the client left
+// or the response ended (the conn was closed), releases everything.
+func (s *fanSub) watch() {
+	defer s.h.runs.Done()
+	var b [16]byte
+	for {
+		if _, err := s.out.conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.gone = true
+	cancel, pumpDone := s.cancel, s.pumpDone
+	s.mu.Unlock()
+	_ = s.out.conn.Close() // unblocks a handed-off pump's write
+	if cancel != nil {
+		cancel()
+		<-pumpDone
+	}
+	if s.fan != nil {
+		s.fan.remove(s)
+	}
+	s.a.done()
+}

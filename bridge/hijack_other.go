@@ -1,0 +1,12 @@
+//go:build !unix
+
+package bridge
+
+import "net"
+
+// nbWriter is unix-only; elsewhere hijacked subscribers keep a goroutine.
+type nbWriter struct{}
+
+func newNBWriter(net.Conn) *nbWriter { return nil }
+
+func (*nbWriter) write(b []byte) (int, error) { return 0, nil }

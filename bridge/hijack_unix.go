@@ -1,0 +1,73 @@
+//go:build unix
+
+package bridge
+
+import (
+	"net"
+	"syscall"
+)
+
+// nbWriter writes to a socket without waiting: what the kernel takes now,
+// no goroutine parked, no timer armed. The callback is bound once so a
+// write allocates nothing.
+type nbWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	b   []byte
+	n   int
+	err error
+}
+
+// newNBWriter returns nil when c is not a plain socket (TLS, a wrapper
+// that does not expose its connection with NetConn).
+func newNBWriter(c net.Conn) *nbWriter {
+	for {
+		if sc, ok := c.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			w := &nbWriter{rc: rc}
+			w.fn = w.try
+			return w
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+}
+
+func (w *nbWriter) try(fd uintptr) bool {
+	for w.n < len(w.b) {
+		n, err := syscall.Write(int(fd), w.b[w.n:])
+		if n > 0 {
+			w.n += n
+		}
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			w.err = err
+			return true
+		case n <= 0:
+			return true
+		}
+	}
+	return true
+}
+
+// write returns how many bytes of b the socket took.
+func (w *nbWriter) write(b []byte) (int, error) {
+	w.b, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.b = nil
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
