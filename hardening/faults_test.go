@@ -119,12 +119,13 @@ func TestBroadcastUpstreamResetAndBlackhole(t *testing.T) {
 	eventually(t, "the blackhole to be detected", func() bool {
 		return g.metric("bridgeway_upstream_failures_total", `route="/b"`) >= 2 && fp.Accepted() > accepted
 	})
+	appAccepted := app.accepted.Load() // the blackholed redials never reached the app
 	fp.SetFaults(Faults{})
 	if ev := s.nextEvent(t, "gap"); ev.data == "" {
 		t.Fatalf("gap without data")
 	}
 	eventually(t, "reconnect after the blackhole", func() bool {
-		return g.metric("bridgeway_upstream_reconnects_total", `route="/b"`) >= 2
+		return g.metric("bridgeway_upstream_reconnects_total", `route="/b"`) >= 2 && app.accepted.Load() > appAccepted
 	})
 	app.push("m3")
 	if ev := s.nextEvent(t, "message"); ev.data != "m3" {

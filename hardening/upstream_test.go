@@ -67,12 +67,13 @@ func (a *wsApp) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	a.accepted.Add(1)
 	c := &appConn{path: r.URL.Path, ws: ws, out: make(chan appFrame, 4096), done: make(chan struct{})}
 	a.mu.Lock()
 	a.conns[c] = struct{}{}
 	a.hdrs = append(a.hdrs, r.Header.Clone())
 	a.mu.Unlock()
+	a.accepted.Add(1) // after registering: a test that saw the count can push
+
 	defer func() {
 		a.mu.Lock()
 		delete(a.conns, c)
