@@ -137,9 +137,9 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 			continue
 		}
 		s.out.buf = f.scratch[:0]
-		w, done := f.h.pumpStep(context.Background(), s.a, s.w)
+		w, done, err := f.h.pumpStep(context.Background(), s.a, s.w)
 		f.scratch, s.out.buf = s.out.buf[:0], nil
-		if !f.settle(s, done) {
+		if !f.settle(s, done, err != nil) {
 			if wait == nil {
 				wait = w
 			} else if w != wait {
@@ -162,22 +162,23 @@ func (f *fanout) each(write func(*fanSub) error, end bool) {
 			s.out.buf = f.scratch[:0]
 			err := write(s)
 			f.scratch, s.out.buf = s.out.buf[:0], nil
-			f.settle(s, end || err != nil)
+			f.settle(s, end, err != nil)
 		}
 		s.mu.Unlock()
 	}
 	clear(f.round)
 }
 
-// settle acts on a step's outcome (s.mu held): a subscriber that is slow
-// goes to its own goroutine, a finished one is ended. It reports whether s
-// left the fan-out.
-func (f *fanout) settle(s *fanSub, done bool) bool {
+// settle acts on a step's outcome (s.mu held): a subscriber whose socket
+// is full goes to its own goroutine (to finish the response when done),
+// a finished or failed one is ended. It reports whether s left the
+// fan-out.
+func (f *fanout) settle(s *fanSub, done, failed bool) bool {
 	switch {
 	case s.out.slow:
 		f.remove(s)
 		s.handOff(done)
-	case done:
+	case done || failed:
 		f.remove(s)
 		s.out.finish()
 		s.finished = true

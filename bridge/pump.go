@@ -44,8 +44,8 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 	heartbeat := time.NewTicker(h.set.heartbeat)
 	defer heartbeat.Stop()
 	for {
-		wait, done := h.pumpStep(ctx, a, w)
-		if done {
+		wait, done, err := h.pumpStep(ctx, a, w)
+		if done || err != nil {
 			return
 		}
 		select {
@@ -69,7 +69,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
 // log: the shared fan-out (fanout.go) drives idle subscribers with it.
-func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter) (wait <-chan struct{}, done bool) {
+func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter) (wait <-chan struct{}, done bool, err error) {
 	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
@@ -79,11 +79,11 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 				h.slowDisconnect(a)
 				_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"})
 				_ = w.flush()
-				return nil, true
+				return nil, true, nil
 			}
 			a.tm.gaps.Inc()
-			if w.gap(g) != nil {
-				return nil, true
+			if err := w.gap(g); err != nil {
+				return nil, false, err
 			}
 			wrote = true
 		}
@@ -92,7 +92,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			n, err := w.entry(e)
 			if err != nil {
 				a.countOut(msgs, bytes)
-				return nil, true
+				return nil, false, err
 			}
 			if e.Kind == msglog.KindGap {
 				a.tm.gaps.Inc()
@@ -106,29 +106,29 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 		if res.Closed {
 			_ = w.close(res.Info)
 			_ = w.flush()
-			return nil, true
+			return nil, true, nil
 		}
 		if wrote {
 			// Read again before flushing: a burst goes out in few writes.
 			unflushed = true
 			select {
 			case <-ctx.Done():
-				return nil, true
+				return nil, true, nil
 			case <-h.shuttingDown():
 				_ = w.goingAway()
 				_ = w.flush()
-				return nil, true
+				return nil, true, nil
 			default:
 			}
 			continue
 		}
 		if unflushed {
-			if w.flush() != nil {
-				return nil, true
+			if err := w.flush(); err != nil {
+				return nil, false, err
 			}
 			a.log().Ack(a.rd.Pos())
 		}
-		return res.Wait, false
+		return res.Wait, false, nil
 	}
 }
 

@@ -1,0 +1,171 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/bridge/internal/ssetest"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+// rawSub is an HTTP/1.1 subscriber on a plain TCP connection: the test
+// reads the response as sent (net/http's reader only undoes chunking and
+// fails on a malformed or unterminated body).
+type rawSub struct {
+	conn net.Conn
+	resp *http.Response
+}
+
+func dialRaw(t testing.TB, g *gateway, path string, readBuffer int) *rawSub {
+	t.Helper()
+	conn, err := net.Dial("tcp", g.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if readBuffer > 0 {
+		_ = conn.(*net.TCPConn).SetReadBuffer(readBuffer)
+	}
+	_ = conn.SetDeadline(time.Now().Add(deadline))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: gw\r\nAccept: text/event-stream\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %d", path, resp.StatusCode)
+	}
+	return &rawSub{conn: conn, resp: resp}
+}
+
+// transcript is what one SSE and one NDJSON subscriber receive from the
+// start of a topic to the route's shutdown, the topic's epoch replaced.
+func transcript(t *testing.T, hijack bool) (hdr [2]http.Header, body [2]string) {
+	defer bridge.SetHijackStreams(hijack)()
+	up := newUpstream(t)
+	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	subs := [2]*rawSub{dialRaw(t, g, "/prices/ACME/sse", 0), dialRaw(t, g, "/prices/ACME/stream", 0)}
+	waitFor(t, "subscribers", func() bool {
+		return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 1 &&
+			metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 1
+	})
+	for _, m := range []string{"one", `{"p":1.5}`, "two\nlines", strings.Repeat("x", 5000)} {
+		up.publish(m)
+	}
+	p := ssetest.NewParser(subs[0].resp.Body)
+	for range 4 {
+		if _, err := p.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := g.rh.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range subs {
+		b, err := io.ReadAll(s.resp.Body)
+		if err != nil {
+			t.Fatalf("hijack=%v sub %d: body not ended cleanly: %v", hijack, i, err)
+		}
+		if s.resp.TransferEncoding[0] != "chunked" {
+			t.Fatalf("hijack=%v: transfer encoding %v", hijack, s.resp.TransferEncoding)
+		}
+		hdr[i] = s.resp.Header.Clone()
+		hdr[i].Del("Date")
+		body[i] = string(b)
+	}
+	// The SSE parser consumed the start of the SSE body; what it read is
+	// the same in both runs, so compare what follows plus the NDJSON.
+	_, epochAndSeq, _ := strings.Cut(body[1], `{"id":"`)
+	epoch, _, _ := strings.Cut(epochAndSeq, "-")
+	for i := range body {
+		body[i] = strings.ReplaceAll(body[i], epoch, "EPOCH")
+	}
+	return hdr, body
+}
+
+// TestHijackedStreamsSendTheSameBytes: a hijacked HTTP/1.1 subscriber gets
+// the same headers and body bytes as one served by net/http, and a body
+// that ends cleanly (chunk terminator) at shutdown.
+func TestHijackedStreamsSendTheSameBytes(t *testing.T) {
+	wantHdr, want := transcript(t, false)
+	gotHdr, got := transcript(t, true)
+	for i := range want {
+		if fmt.Sprint(gotHdr[i]) != fmt.Sprint(wantHdr[i]) {
+			t.Errorf("headers %d:\n got %v\nwant %v", i, gotHdr[i], wantHdr[i])
+		}
+		if got[i] != want[i] {
+			t.Errorf("body %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+	if !strings.Contains(want[1], `"data":"two\nlines"`) || !strings.HasSuffix(got[0], "retry: 2000\n\n") {
+		t.Fatalf("unexpected transcripts: %q %q", got[0], want[1])
+	}
+}
+
+// TestHijackedSlowSubscriberDoesNotHoldOthers: one subscriber stops
+// reading; the other keeps receiving every message in order, the stuck
+// one falls behind the buffer and, once it reads again, gets a gap event.
+func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.Buffer = 8
+	g := newGateway(t, route, config.Limits{})
+	slow := dialRaw(t, g, "/prices/ACME/sse", 256<<10)
+	fast := dialRaw(t, g, "/prices/ACME/sse", 0)
+	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 2 })
+	fp := ssetest.NewParser(fast.resp.Body)
+	payload := strings.Repeat("p", 32<<10)
+	const n = 400 // 12.8 MB: more than any socket buffers hold
+	for i := range n {
+		up.publish(strconv.Itoa(i) + payload)
+		ev, err := fp.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "message" || !strings.HasPrefix(ev.Data, strconv.Itoa(i)+"p") {
+			t.Fatalf("fast subscriber, message %d: %.40q", i, ev.Data)
+		}
+	}
+	up.publish("last")
+	sp := ssetest.NewParser(slow.resp.Body)
+	sawGap := false
+	for {
+		ev, err := sp.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawGap = sawGap || ev.Type == "gap"
+		if ev.Data == "last" {
+			break
+		}
+	}
+	if !sawGap {
+		t.Fatal("the stuck subscriber did not get a gap")
+	}
+}
+
+// TestHijackedSubscriberLeaving: a client closing its connection is
+// noticed at once (no write needed): the gauge drops and the idle topic
+// closes its upstream.
+func TestHijackedSubscriberLeaving(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.IdleClose = config.Duration(50 * time.Millisecond)
+	g := newGateway(t, route, config.Limits{})
+	s := dialRaw(t, g, "/prices/ACME/stream", 0)
+	waitFor(t, "subscriber", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 1 })
+	s.conn.Close()
+	waitFor(t, "gauge", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 0 })
+	waitFor(t, "upstream closed", func() bool { open, _, _ := up.stats(); return open == 0 })
+}
