@@ -228,3 +228,36 @@ func TestForwardedHeadersAreSetByTheGateway(t *testing.T) {
 		check(t, ws.headers()[0])
 	})
 }
+
+// TestBridgedUpstreamForgedUpgrade: on a bridged route the gateway dials
+// the upstream WebSocket itself; an answer that is not a valid 101 (426,
+// 200, a forged accept key) fails the session open with 502 and nothing
+// the client sends reaches the upstream.
+func TestBridgedUpstreamForgedUpgrade(t *testing.T) {
+	answers := map[string]string{
+		"426":        "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n",
+		"200":        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"forged 101": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: Zm9yZ2VkIGFjY2VwdCBrZXk=\r\n\r\n",
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			up := newRawUpstream(t, func(*http.Request) string { return answer })
+			g := startGateway(t, "routes:\n  - path: /chat\n    upstream: {url: \"ws://"+up.ln.Addr().String()+"/x\", timeout: 2s}\n")
+			expectError(t, "poll open", get(t, g.URL+"/chat/poll", nil), 502, "upstream_unavailable")
+			ws, res, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/chat/ws", nil)
+			if err == nil {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte("smuggled"))
+				ws.Close()
+				t.Fatalf("websocket opened over a refused upstream upgrade")
+			}
+			if res == nil || res.StatusCode != 502 {
+				t.Errorf("websocket open: %v %v", res, err)
+			}
+			_ = g.stop()
+			up.close()
+			if got := up.received(); strings.Contains(got, "smuggled") {
+				t.Errorf("client data reached the upstream: %q", got)
+			}
+		})
+	}
+}
