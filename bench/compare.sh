@@ -7,7 +7,8 @@
 #   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
 #   bench/compare.sh --reps 5 --only fanout,echo-pass
 #
-# Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway),
+# Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway) and
+# BRIDGEWAY_DESC (what it is, for the table header),
 # FANOUT_RATE (default 200 msg/s, the issue's number), FANOUT_LOW_RATE (default
 # 2 msg/s: a rate both servers sustain here, for clean latency), LONGPOLL_RATE
 # (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
@@ -203,7 +204,7 @@ cp "$JSONL" "$RESULTS/latest.jsonl" 2>/dev/null || : >"$RESULTS/latest.jsonl"
   echo "(FANOUT_RATE=$FAN_RATE FANOUT_LOW_RATE=$FAN_LOW LONGPOLL_RATE=$LP_RATE PUBLISHERS=$PUBLISHERS DURATION=$DUR NGINX_WORKERS=$NGINX_WORKERS)"
   echo
   echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, open files $(ulimit -n), kernel $(uname -r)"
-  echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')"
+  echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway ${BRIDGEWAY_DESC:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')}"
   echo
   "$BENCH" table "$RESULTS/latest.jsonl"
   if [ "${GO_BENCH:-1}" = 1 ]; then
