@@ -214,6 +214,7 @@ func (s *fanSub) handOff(over bool) {
 // or the response ended (the conn was closed), releases everything.
 func (s *fanSub) watch() {
 	defer s.h.runs.Done()
+	defer s.h.exit()
 	var b [16]byte
 	for {
 		if _, err := s.out.conn.Read(b[:]); err != nil {

@@ -173,6 +173,7 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	if out.nb != nil {
 		s.fan = a.top.fanout()
 	}
+	h.hold()
 	h.runs.Add(1)
 	go s.watch()
 	if out.nb == nil {
@@ -185,4 +186,14 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	}
 	s.fan.add(s)
 	return true
+}
+
+// hold counts one more request in while a goroutine keeps serving a
+// client after its handler returned (hand-over, WebSocket), so Close still
+// waits for it to say goodbye before closing topics and sessions under it.
+// Only called from inside a request (active > 0); release with h.exit.
+func (h *RouteHandler) hold() {
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
 }

@@ -24,7 +24,7 @@ const closeGrace = 5 * time.Second
 var wsWriteBuffers = &sync.Pool{}
 
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
+	ReadBufferSize:  512, // frames larger than this are still read whole
 	WriteBufferSize: 4096,
 	WriteBufferPool: wsWriteBuffers,
 	// Origins are checked by the route before upgrading.
@@ -44,7 +44,12 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		writeError(req.w, aerr)
 		return
 	}
-	defer a.done()
+	served := false
+	defer func() {
+		if !served {
+			a.done()
+		}
+	}()
 	// The upstream's subprotocol: chosen for this client (session), or the
 	// shared one when the client offers it (broadcast).
 	var respHeader http.Header
@@ -65,10 +70,23 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	if err != nil {
 		return
 	}
-	defer ws.Close()
 	a.connected()
+	// Serve from a fresh goroutine and return: net/http's connection state
+	// (its bufio buffers, the serving goroutine's deep stack) is freed
+	// instead of being held for the socket's lifetime.
+	served = true
 	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
-	c.serve(req.r.Context())
+	h.hold()
+	h.runs.Add(1)
+	go func() {
+		defer h.runs.Done()
+		defer h.exit()
+		defer a.done()
+		defer ws.Close()
+		// No request context: net/http cancels it when the handler
+		// returns. serve's writer stops with serve.
+		c.serve(context.Background())
+	}()
 }
 
 // wsClient is one client WebSocket: the handler goroutine reads, one
