@@ -126,7 +126,7 @@ func New(opts Options) (*Client, error) {
 	ro.WriteTimeout = opts.OpTimeout
 	ro.ContextTimeoutEnabled = true
 	ro.DisableIdentity = true
-	ro.MaxRetries = 0 // a retried XADD could append twice; callers decide
+	ro.MaxRetries = -1 // no retries (0 means 3!): a retried append could store twice
 	ro.DialerRetries = 1
 	ro.Protocol = 2
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}

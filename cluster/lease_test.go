@@ -82,6 +82,7 @@ func TestLeaseTakeoverContinuesTopic(t *testing.T) {
 		l, err := cs[1].WaitLease(wctx, name, leaseTTL)
 		got <- taken{l, err}
 	}()
+	holderLog.Flush() // what the holder appended is stored before it dies
 	_ = cs[0].Close() // crash: no release, renewals stop
 	<-lease.Lost()
 	tk := <-got

@@ -11,7 +11,6 @@ import (
 // with these words.
 const (
 	answerEpoch     = "BWEPOCH"     // the log was restarted under another epoch
-	answerClosed    = "BWCLOSED"    // the log is closed
 	answerNoSession = "BWNOSESSION" // no instance owns the session
 	answerFull      = "BWFULL"      // the session's inbox is full
 	answerNotFound  = "BWNOTFOUND"  // the log does not exist
@@ -50,25 +49,25 @@ local closed = redis.call('HMGET', KEYS[1], 'closed', 'reason')
 return {e, closed[1] or '', closed[2] or ''}
 `)
 
-// appendScript adds one entry (message, gap or close marker), preceded by a
-// gap entry when gap reason is set. When the log's state was lost (Redis
-// restarted empty, or the keys expired) it is recreated under the same
-// epoch, with ids continuing after the appender's last seq and a gap first,
-// so old cursors stay valid and the loss is explicit.
+// appendScript stores a batch of entries (messages, gaps, a close marker),
+// preceded by a gap entry when a gap reason is given. When the log's state
+// was lost (Redis restarted empty, or the keys expired) it is recreated
+// under the same epoch, with ids continuing after the appender's last seq
+// and a gap first, so old cursors stay valid and the loss is explicit.
+// Entries after a close marker (or on a closed log) are refused: their
+// result is "CLOSED" instead of an id.
 // KEYS: meta, log. ARGV: epoch, ttl ms, maxlen, last seq, gap reason,
-// upstream id, then field/value pairs of the entry.
+// entry count, then per entry: upstream id, field count, field/value pairs.
 var appendScript = redis.NewScript(`
 local meta, log = KEYS[1], KEYS[2]
+local epoch = ARGV[1]
 local e = redis.call('HGET', meta, 'epoch')
 local gap = ARGV[5]
 if not e then
-  redis.call('HSET', meta, 'epoch', ARGV[1])
+  redis.call('HSET', meta, 'epoch', epoch)
   if gap == '' then gap = 'cluster state lost' end
-elseif e ~= ARGV[1] then
+elseif e ~= epoch then
   return redis.error_reply('BWEPOCH log restarted as ' .. e)
-end
-if redis.call('HEXISTS', meta, 'closed') == 1 then
-  return redis.error_reply('BWCLOSED log is closed')
 end
 local function nextid()
   if redis.call('EXISTS', log) == 0 and tonumber(ARGV[4]) > 0 then
@@ -76,20 +75,32 @@ local function nextid()
   end
   return '0-*'
 end
-if gap ~= '' then
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', ARGV[1], 'k', 'g', 'r', gap)
+local closed = redis.call('HEXISTS', meta, 'closed') == 1
+if gap ~= '' and not closed then
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
 end
-local id = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', ARGV[1], unpack(ARGV, 7))
-if ARGV[6] ~= '' then
-  redis.call('HSET', meta, 'up', ARGV[6])
-end
-local kind = ARGV[8]
-if kind == 'c' then
-  redis.call('HSET', meta, 'closed', ARGV[10], 'reason', ARGV[12])
+local out = {}
+local i = 7
+for k = 1, tonumber(ARGV[6]) do
+  local up = ARGV[i]
+  local nf = tonumber(ARGV[i + 1])
+  local fields = {}
+  for j = 1, nf do fields[j] = ARGV[i + 1 + j] end
+  i = i + 2 + nf
+  if closed then
+    out[k] = 'CLOSED'
+  else
+    out[k] = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, unpack(fields))
+    if up ~= '' then redis.call('HSET', meta, 'up', up) end
+    if fields[2] == 'c' then
+      redis.call('HSET', meta, 'closed', fields[4], 'reason', fields[6])
+      closed = true
+    end
+  end
 end
 redis.call('PEXPIRE', meta, ARGV[2])
 redis.call('PEXPIRE', log, ARGV[2])
-return id
+return out
 `)
 
 // touchScript refreshes a log's TTL and returns its epoch (empty when lost).

@@ -72,7 +72,13 @@ type StreamLog struct {
 
 	refs int // under c.mu
 
-	appendMu   sync.Mutex
+	// Appends wait in a bounded queue that one flusher goroutine at a
+	// time stores, many entries per round trip (appendq.go).
+	qmu      sync.Mutex
+	qspace   *sync.Cond // signalled when the queue shrinks
+	queue    []*pendingAppend
+	flushing bool
+	// Flusher state (one flusher at a time).
 	lastSeq    uint64 // last seq this instance appended
 	pendingGap string // reason of messages lost while Redis failed
 
@@ -164,6 +170,7 @@ func (c *Client) loadLog(ctx context.Context, name string, opts LogOptions) (*St
 		done:     make(chan struct{}),
 		detached: true, // until OpenLog registers it with the tailer
 	}
+	l.qspace = sync.NewCond(&l.qmu)
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
 	res, err := openScript.Run(octx, c.rdb, []string{l.keys.meta, l.keys.log},
@@ -263,16 +270,27 @@ func (l *StreamLog) FetchUpstreamID(ctx context.Context) (string, error) {
 	return v, nil
 }
 
-// Append adds a message (msg.Sink). When Redis fails the message is lost
-// for everyone and the next successful append is preceded by a gap, so
-// clients are told; AppendContext reports the error.
-func (l *StreamLog) Append(m msg.Message) { _ = l.AppendContext(l.c.ctx, m) }
+// Append adds a message (msg.Sink) without waiting for Redis: it is queued
+// and stored in order with others, many per round trip; a full queue holds
+// the caller back. When Redis fails the message is lost for everyone and
+// the next stored entry is preceded by a gap, so clients are told;
+// AppendContext waits and reports the outcome.
+func (l *StreamLog) Append(m msg.Message) { _ = l.enqueue(nil, l.messageAppend(m)) }
 
-// Gap records that the upstream lost messages (msg.Sink).
-func (l *StreamLog) Gap(reason string) { _ = l.GapContext(l.c.ctx, reason) }
+// Gap records that the upstream lost messages (msg.Sink), like Append.
+func (l *StreamLog) Gap(reason string) { _ = l.enqueue(nil, l.gapAppend(reason)) }
 
-// AppendContext adds a message and reports failure.
+// AppendContext adds a message and waits until it is stored (or failed).
 func (l *StreamLog) AppendContext(ctx context.Context, m msg.Message) error {
+	return l.enqueue(ctx, l.messageAppend(m))
+}
+
+// GapContext records an upstream gap and waits until it is stored.
+func (l *StreamLog) GapContext(ctx context.Context, reason string) error {
+	return l.enqueue(ctx, l.gapAppend(reason))
+}
+
+func (l *StreamLog) messageAppend(m msg.Message) *pendingAppend {
 	fields := make([]any, 0, 8)
 	fields = append(fields, "k", "m", "d", m.Data)
 	if m.Event != "" && m.Event != "message" {
@@ -281,16 +299,15 @@ func (l *StreamLog) AppendContext(ctx context.Context, m msg.Message) error {
 	if m.Binary {
 		fields = append(fields, "b", "1")
 	}
-	return l.add(ctx, fields, m.UpstreamID, func(seq uint64) *msglog.Entry {
+	return &pendingAppend{fields: fields, upstreamID: m.UpstreamID, mk: func(seq uint64) *msglog.Entry {
 		return l.newEntry(seq, msglog.KindMessage, m, "")
-	})
+	}}
 }
 
-// GapContext records an upstream gap and reports failure.
-func (l *StreamLog) GapContext(ctx context.Context, reason string) error {
-	return l.add(ctx, []any{"k", "g", "r", reason}, "", func(seq uint64) *msglog.Entry {
+func (l *StreamLog) gapAppend(reason string) *pendingAppend {
+	return &pendingAppend{fields: []any{"k", "g", "r", reason}, mk: func(seq uint64) *msglog.Entry {
 		return l.newEntry(seq, msglog.KindGap, msg.Message{}, reason)
-	})
+	}}
 }
 
 // Close ends the log for every instance: a close marker goes into the
@@ -300,7 +317,8 @@ func (l *StreamLog) GapContext(ctx context.Context, reason string) error {
 // stops serving (shutdown, last local reader gone) uses CloseLocal.
 func (l *StreamLog) Close(info msg.CloseInfo) {
 	if closed, _ := l.Closed(); !closed {
-		err := l.add(l.c.ctx, []any{"k", "c", "code", strconv.Itoa(info.Code), "r", info.Reason}, "", nil)
+		// Queued behind every earlier append, so readers get the end last.
+		err := l.enqueue(l.c.ctx, &pendingAppend{fields: []any{"k", "c", "code", strconv.Itoa(info.Code), "r", info.Reason}})
 		if err != nil && !errors.Is(err, ErrLogClosed) {
 			l.c.log.Warn("close marker not stored", zap.String("log", l.name), zap.Error(err))
 		}
@@ -310,58 +328,6 @@ func (l *StreamLog) Close(info msg.CloseInfo) {
 
 // CloseLocal ends the log for this instance's readers only.
 func (l *StreamLog) CloseLocal(info msg.CloseInfo) { l.closeLocal(info) }
-
-// add stores one entry; mk builds it for the mirror (nil: a close marker).
-func (l *StreamLog) add(ctx context.Context, fields []any, upstreamID string, mk func(uint64) *msglog.Entry) error {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
-	if l.isClosed() {
-		return ErrLogClosed
-	}
-	if l.c.down() {
-		l.pendingGap = "cluster storage unavailable"
-		return fmt.Errorf("cluster: append: %w", ErrUnavailable)
-	}
-	l.mu.Lock()
-	hint := max(l.lastSeq, l.next-1)
-	l.mu.Unlock()
-	args := make([]any, 0, 6+len(fields))
-	args = append(args, l.epoch, l.ttl.Milliseconds(), l.capacity, hint, l.pendingGap, upstreamID)
-	args = append(args, fields...)
-	octx, cancel := l.c.opContext(ctx)
-	defer cancel()
-	id, err := appendScript.Run(octx, l.c.rdb, []string{l.keys.meta, l.keys.log}, args...).Text()
-	switch {
-	case err == nil:
-	case scriptAnswer(err, answerClosed):
-		return ErrLogClosed // the marker reaches the mirror through the tailer
-	case scriptAnswer(err, answerEpoch):
-		l.closeLocal(msg.CloseInfo{Code: CloseStateLost, Reason: "cluster state lost"})
-		return ErrLogClosed
-	default:
-		if l.pendingGap == "" {
-			l.pendingGap = "cluster storage unavailable"
-		}
-		return fmt.Errorf("cluster: append: %w", l.c.fail(err))
-	}
-	l.c.up()
-	seq, _ := parseSeq(id)
-	hadGap := l.pendingGap != ""
-	l.pendingGap = ""
-	l.lastSeq = seq
-	l.mu.Lock()
-	if upstreamID != "" {
-		l.upstreamID = upstreamID
-	}
-	// Show it to local readers now when it directly follows the mirror;
-	// otherwise (or for gaps and close markers) the tailer brings it.
-	if mk != nil && !hadGap && seq == l.next && !l.closed {
-		l.pushLocked(mk(seq))
-		l.notifyLocked()
-	}
-	l.mu.Unlock()
-	return nil
-}
 
 // CatchUp makes sure the mirror holds position seq, reading straight from
 // Redis when the tailer has not brought it yet: a cursor handed out by

@@ -101,6 +101,7 @@ func TestStreamLogFieldsAndLateOpen(t *testing.T) {
 	a.Append(msg.Message{Data: []byte{0, 1, 2, 255}, Binary: true})
 	a.Gap("upstream reconnected")
 	a.Append(msg.Message{Data: []byte("after")})
+	a.Flush()
 
 	b := openLog(t, cs[1], name, LogOptions{Capacity: 10})
 	got, _ := readUntil(t, b, 0, atLeast(4))
@@ -144,6 +145,7 @@ func TestStreamLogGapWhenCursorFellOut(t *testing.T) {
 	for i := 1; i <= 12; i++ {
 		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
 	}
+	a.Flush()
 	if n := cs[0].Redis().XLen(context.Background(), cs[0].keys(name).log).Val(); n != capacity {
 		t.Fatalf("stream length %d, want %d", n, capacity)
 	}
@@ -219,6 +221,7 @@ func TestStreamLogKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Append(msg.Message{Data: []byte("x")})
+	l.Flush()
 	rdb := cs[0].Redis()
 	k := cs[0].keys(name)
 	for _, key := range []string{k.meta, k.log} {
@@ -242,6 +245,7 @@ func TestStreamLogCatchUp(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
 	}
+	a.Flush()
 	cur := wire.Cursor{Epoch: "catch", Seq: 3}
 	if _, err := msglog.ResumeReader(b, cur); err != msglog.ErrCursorAhead {
 		t.Fatalf("lagging mirror: %v", err)
@@ -271,6 +275,7 @@ func TestStreamLogMirrorMaxBytes(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		l.Append(msg.Message{Data: big})
 	}
+	l.Flush()
 	first, last := l.Bounds()
 	if last != 10 || last-first+1 > 3 {
 		t.Fatalf("bounds %d..%d, want at most 3 entries ending at 10", first, last)
