@@ -90,6 +90,8 @@ func (t *Topic) hold(ctx context.Context, opts TopicOptions, stopCampaign contex
 		sink = &skipRepeat{StreamLog: t.log, latest: t.latestData()}
 	}
 	info := opts.Hold(ctx, sink, lastID)
+	// Store what this holder queued before the lease goes to another.
+	t.log.Flush()
 	if ctx.Err() == nil {
 		t.log.Close(info)
 		stopCampaign()
