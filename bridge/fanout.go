@@ -221,6 +221,11 @@ func (s *fanSub) watch() {
 			break
 		}
 	}
+	s.release()
+}
+
+// release ends the subscriber once its reader is done (s.mu not held).
+func (s *fanSub) release() {
 	s.mu.Lock()
 	s.gone = true
 	cancel, pumpDone := s.cancel, s.pumpDone

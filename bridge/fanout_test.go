@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/bridge/internal/ssetest"
 	"github.com/bridgeway/bridgeway/config"
@@ -172,4 +174,95 @@ func TestHijackedSubscriberLeaving(t *testing.T) {
 	s.conn.Close()
 	waitFor(t, "gauge", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 0 })
 	waitFor(t, "upstream closed", func() bool { open, _, _ := up.stats(); return open == 0 })
+}
+
+// TestSharedWebSocketControlFrames: a broadcast WebSocket written by the
+// fan-out answers pings, receives messages (raw and ?format=json) and gets
+// 1001 at shutdown.
+func TestSharedWebSocketControlFrames(t *testing.T) {
+	up := newUpstream(t)
+	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	raw := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+	js := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json"), nil)
+	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
+	pong := make(chan string, 1)
+	raw.SetPongHandler(func(data string) error { pong <- data; return nil })
+	if err := raw.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(deadline)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("b", 70000) // 64-bit length form
+	for _, m := range []string{"hello", strings.Repeat("m", 300), big} {
+		up.publish(m)
+	}
+	for _, want := range []string{"hello", strings.Repeat("m", 300), big} {
+		_, data, err := raw.ReadMessage() // runs the pong handler too
+		if err != nil || string(data) != want {
+			t.Fatalf("raw: %.40q %v", data, err)
+		}
+		_, data, err = js.ReadMessage()
+		var m message
+		if err != nil || jsonUnmarshal(string(data), &m) != nil || m.Data != want {
+			t.Fatalf("json: %.80q %v", data, err)
+		}
+	}
+	if got := <-pong; got != "are you there" {
+		t.Fatalf("pong %q", got)
+	}
+	errs := make(chan error, 2)
+	for _, ws := range []*websocket.Conn{raw, js} {
+		go func() { _, _, err := ws.ReadMessage(); errs <- err }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := g.rh.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if ce, ok := (<-errs).(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("want 1001, got %v", ce)
+		}
+	}
+}
+
+// TestSharedWebSocketSlowSubscriber: a WebSocket client that stops reading
+// does not hold the others; when it falls behind the buffer it is closed
+// with 1008 (raw frames cannot carry a gap).
+func TestSharedWebSocketSlowSubscriber(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.Buffer = 8
+	g := newGateway(t, route, config.Limits{})
+	dialer := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(256 << 10)
+		}
+		return c, err
+	}}
+	slow, _, err := dialer.Dial(g.wsURL("/prices/ACME/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fast := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
+	payload := strings.Repeat("p", 32<<10)
+	for i := range 400 {
+		up.publish(strconv.Itoa(i) + payload)
+		_, data, err := fast.ReadMessage()
+		if err != nil || !strings.HasPrefix(string(data), strconv.Itoa(i)+"p") {
+			t.Fatalf("fast subscriber, message %d: %.40q %v", i, data, err)
+		}
+	}
+	_ = slow.SetReadDeadline(time.Now().Add(deadline))
+	for {
+		_, _, err := slow.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1008 {
+			t.Fatalf("slow subscriber: want 1008, got %v", err)
+		}
+		break
+	}
 }

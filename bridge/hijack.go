@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -12,6 +13,8 @@ import (
 // (httpOut), or a hijacked HTTP/1.1 connection (rawOut).
 type wireOut interface {
 	write(b []byte) error
+	// write2 writes a then b as one unit (never split by a failed flush).
+	write2(a, b []byte) error
 	flush() error
 }
 
@@ -23,6 +26,14 @@ type httpOut struct {
 
 func (o *httpOut) write(b []byte) error {
 	_ = o.rc.SetWriteDeadline(time.Now().Add(writeWait))
+	_, err := o.w.Write(b)
+	return err
+}
+
+func (o *httpOut) write2(a, b []byte) error {
+	if err := o.write(a); err != nil {
+		return err
+	}
 	_, err := o.w.Write(b)
 	return err
 }
@@ -50,40 +61,68 @@ var (
 	chunkTerminator = []byte("0\r\n\r\n")
 )
 
-// rawOut writes HTTP/1.1 chunked encoding to a hijacked connection, as
-// net/http did for the headers and first bytes it already sent. One flush
-// is one chunk. Non-blocking (in the shared fan-out) until the socket
-// refuses bytes; from then on blocking with writeWait per write (in the
-// subscriber's own goroutine).
+// rawOut writes to a hijacked connection: HTTP/1.1 chunked encoding
+// (SSE, stream: net/http already sent the headers and first bytes) or
+// whole WebSocket frames (ws). One flush is one chunk / one write.
+// Non-blocking (in the shared fan-out) until the socket refuses bytes; from
+// then on blocking with writeWait per write (in the subscriber's own
+// goroutine).
 type rawOut struct {
 	conn net.Conn
 	nb   *nbWriter // nil: this connection can only do blocking writes
-	// buf is the current chunk: chunkReserve bytes, then the payload. In
-	// the fan-out it is the fan-out's scratch, lent for one step.
+	ws   bool      // WebSocket frames: no chunking; finishing waits for the client's close
+	// buf is the current chunk (after chunkReserve bytes when chunked).
+	// In the fan-out it is the fan-out's scratch, lent for one step.
 	buf []byte
-	// pending are framed bytes the socket did not take yet.
+
+	// wmu orders writes to the socket: the fan-out or the handed-off pump,
+	// and control frames from the WebSocket reader (control).
+	wmu sync.Mutex
+	// pending are bytes the socket did not take yet.
 	pending  []byte
 	blocking bool
 	slow     bool
+	closed   bool // a WebSocket close frame was written or queued
 }
 
-func (o *rawOut) write(b []byte) error {
-	if len(o.buf) < chunkReserve {
+// markClosed reports whether no close frame went out yet, and records one.
+func (o *rawOut) markClosed() bool {
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	first := !o.closed
+	o.closed = true
+	return first
+}
+
+func (o *rawOut) reserve() int {
+	if o.ws {
+		return 0
+	}
+	return chunkReserve
+}
+
+func (o *rawOut) write(b []byte) error { return o.write2(b, nil) }
+
+func (o *rawOut) write2(a, b []byte) error {
+	if len(o.buf) < o.reserve() {
 		o.buf = append(o.buf[:0], make([]byte, chunkReserve)...)
 	}
-	o.buf = append(o.buf, b...)
-	if len(o.buf)-chunkReserve >= maxChunk {
+	o.buf = append(append(o.buf, a...), b...)
+	if len(o.buf)-o.reserve() >= maxChunk {
 		return o.flush()
 	}
 	return nil
 }
 
-// frame turns buf into one chunk and returns its bytes (a sub-slice of
-// buf), or nil when there is no payload.
+// frame turns buf into what goes on the wire (for chunked, one chunk: a
+// sub-slice of buf), or nil when there is no payload.
 func (o *rawOut) frame() []byte {
-	size := len(o.buf) - chunkReserve
+	size := len(o.buf) - o.reserve()
 	if size <= 0 {
 		return nil
+	}
+	if o.ws {
+		return o.buf
 	}
 	var hex [8]byte
 	h := strconv.AppendUint(hex[:0], uint64(size), 16)
@@ -95,6 +134,16 @@ func (o *rawOut) frame() []byte {
 }
 
 func (o *rawOut) flush() error {
+	f := o.frame()
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	err := o.send(f)
+	o.buf = o.buf[:0]
+	return err
+}
+
+// send writes pending bytes and then f (wmu held).
+func (o *rawOut) send(f []byte) error {
 	if o.blocking {
 		if len(o.pending) > 0 {
 			if err := o.writeAll(o.pending); err != nil {
@@ -102,17 +151,16 @@ func (o *rawOut) flush() error {
 			}
 			o.pending = nil
 		}
-		if f := o.frame(); f != nil {
-			if err := o.writeAll(f); err != nil {
-				return err
-			}
+		if len(f) > 0 {
+			return o.writeAll(f)
 		}
-		o.buf = o.buf[:0]
 		return nil
 	}
-	f := o.frame()
-	o.buf = o.buf[:0]
-	if f == nil {
+	if len(o.pending) > 0 {
+		// Still behind (a control frame went partly out): queue behind it.
+		o.pending = append(o.pending, f...)
+		f = o.pending
+	} else if len(f) == 0 {
 		return nil
 	}
 	n, err := o.nb.write(f)
@@ -122,11 +170,24 @@ func (o *rawOut) flush() error {
 	if n < len(f) {
 		// The client is not reading fast enough: keep the rest (its own
 		// copy, buf is shared) for the goroutine that takes over.
-		o.pending = append(o.pending, f[n:]...)
+		o.pending = append(o.pending[:0:0], f[n:]...)
 		o.slow = true
 		return errSlow
 	}
+	o.pending = nil
 	return nil
+}
+
+// control writes one frame now, from another goroutine than the writer's
+// (a WebSocket pong or close answer). Nothing follows a close frame.
+func (o *rawOut) control(f []byte, isClose bool) error {
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = isClose
+	return o.send(f)
 }
 
 func (o *rawOut) writeAll(b []byte) error {
@@ -135,16 +196,24 @@ func (o *rawOut) writeAll(b []byte) error {
 	return err
 }
 
-// finish ends the chunked body and closes the connection (the server
-// cannot take a hijacked connection back for keep-alive). Best effort
+// finish ends the response. Chunked: the last chunk, then close (the
+// server cannot take a hijacked connection back for keep-alive). WebSocket:
+// our close frame is out, give the client closeGrace to answer. Best effort
 // when non-blocking: a client that does not read loses the ending.
 func (o *rawOut) finish() {
-	if o.blocking {
-		if o.flush() == nil {
+	err := o.flush()
+	if o.ws {
+		_ = o.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		return
+	}
+	if err == nil {
+		o.wmu.Lock()
+		if o.blocking {
 			_ = o.writeAll(chunkTerminator)
+		} else {
+			_, _ = o.nb.write(chunkTerminator)
 		}
-	} else if o.flush() == nil {
-		_, _ = o.nb.write(chunkTerminator)
+		o.wmu.Unlock()
 	}
 	_ = o.conn.Close()
 }

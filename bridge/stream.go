@@ -87,10 +87,7 @@ func (s *ndjsonWriter) write(b []byte) error { return s.out.write(b) }
 var newline = []byte{'\n'}
 
 func (s *ndjsonWriter) entry(e *msglog.Entry) (int, error) {
-	if err := s.write(e.Encoded(msglog.FormatJSON, encodeJSON)); err != nil {
-		return 0, err
-	}
-	return len(e.Msg.Data), s.write(newline)
+	return len(e.Msg.Data), s.out.write2(e.Encoded(msglog.FormatJSON, encodeJSON), newline)
 }
 
 // gap is {"id":TO,"gap":{"from":F,"to":T}}: its id is where to resume.

@@ -78,6 +78,14 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
 	h.hold()
 	h.runs.Add(1)
+	if s := h.shareWebSocket(c); s != nil {
+		go func() {
+			defer h.runs.Done()
+			defer h.exit()
+			c.serveShared(s)
+		}()
+		return
+	}
 	go func() {
 		defer h.runs.Done()
 		defer h.exit()
@@ -92,10 +100,11 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 // wsClient is one client WebSocket: the handler goroutine reads, one
 // writer goroutine (pump) writes.
 type wsClient struct {
-	h    *RouteHandler
-	a    *attachment
-	ws   *websocket.Conn
-	json bool
+	h      *RouteHandler
+	a      *attachment
+	ws     *websocket.Conn
+	json   bool
+	shared *fanSub // set when the topic's fan-out writes (fanout_ws.go)
 }
 
 func (c *wsClient) serve(ctx context.Context) {
@@ -172,6 +181,10 @@ func (c *wsClient) closeWith(err error) {
 		return // the writer delivers the upstream's own close
 	case errors.Is(err, upstream.ErrNotConnected):
 		code, reason = websocket.CloseTryAgainLater, "upstream reconnecting"
+	}
+	if c.shared != nil {
+		_ = c.shared.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)), true)
+		return
 	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
 }
