@@ -3,7 +3,7 @@
 # reverse proxy, on loopback, with the same loads, alternating, several
 # repetitions. Writes bench/results/latest.md (medians) and latest.jsonl.
 #
-#   bench/compare.sh            # full run (~15-20 minutes)
+#   bench/compare.sh            # full run (~12 minutes on 2 cores)
 #   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
 #   bench/compare.sh --reps 5 --only fanout,echo-pass
 #
