@@ -140,11 +140,16 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 		w, done, err := f.h.pumpStep(context.Background(), s.a, s.w)
 		f.scratch, s.out.buf = s.out.buf[:0], nil
 		if !f.settle(s, done, err != nil) {
-			if wait == nil {
-				wait = w
-			} else if w != wait {
-				again = true
+			if wait != nil && w != wait {
+				// The log changed during the round: go again if the
+				// change others wait for already happened.
+				select {
+				case <-wait:
+					again = true
+				default:
+				}
 			}
+			wait = w
 		}
 		s.mu.Unlock()
 	}

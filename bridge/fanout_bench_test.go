@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,13 +26,20 @@ import (
 // flight. One op is one message delivered to all N. It reports, per
 // delivered message: process CPU (getrusage; it includes the in-process
 // clients and test upstream, so it over-states the gateway's share) and
-// heap allocations (whole process, same caveat). hijack=off is the
-// net/http path, for comparison.
+// heap allocations (whole process, same caveat). shared=off is the
+// goroutine-per-subscriber path, for comparison.
+//
+// BRIDGEWAY_FANOUT_SUBS sets N (default 1000), BRIDGEWAY_FANOUT_INFLIGHT
+// the messages in flight (default 32; 1 is a paced, unbatched feed).
 func BenchmarkFanoutDelivery(b *testing.B) {
-	for _, transport := range []string{"sse", "stream"} {
+	subs := 1000
+	if n, err := strconv.Atoi(os.Getenv("BRIDGEWAY_FANOUT_SUBS")); err == nil && n > 0 {
+		subs = n
+	}
+	for _, transport := range []string{"sse", "stream", "websocket"} {
 		for _, hijack := range []bool{false, true} {
-			name := fmt.Sprintf("%s/subs=1000/hijack=%v", transport, map[bool]string{false: "off", true: "on"}[hijack])
-			b.Run(name, func(b *testing.B) { benchFanout(b, transport, 1000, hijack) })
+			name := fmt.Sprintf("%s/subs=%d/shared=%v", transport, subs, map[bool]string{false: "off", true: "on"}[hijack])
+			b.Run(name, func(b *testing.B) { benchFanout(b, transport, subs, hijack) })
 		}
 	}
 }
@@ -43,6 +52,10 @@ func benchFanout(b *testing.B, transport string, subs int, hijack bool) {
 	route.Heartbeat = config.Duration(time.Hour)
 	g := newGateway(b, route, config.Limits{})
 	request := "GET /prices/ACME/" + transport + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	if transport == "websocket" {
+		request = "GET /prices/ACME/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	}
 	var delivered atomic.Int64
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, 0, subs)
@@ -86,7 +99,10 @@ func benchFanout(b *testing.B, transport string, subs int, hijack bool) {
 	runtime.ReadMemStats(&before)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ruBefore)
 	b.ResetTimer()
-	const inFlight = 32
+	inFlight := 32
+	if n, err := strconv.Atoi(os.Getenv("BRIDGEWAY_FANOUT_INFLIGHT")); err == nil && n > 0 {
+		inFlight = n
+	}
 	for i := range b.N {
 		for delivered.Load() < int64(i-inFlight)*int64(subs) {
 			time.Sleep(50 * time.Microsecond)

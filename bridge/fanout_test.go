@@ -60,6 +60,7 @@ func transcript(t *testing.T, hijack bool) (hdr [2]http.Header, body [2]string) 
 		return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 1 &&
 			metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 1
 	})
+	waitUpstream(t, up)
 	for _, m := range []string{"one", `{"p":1.5}`, "two\nlines", strings.Repeat("x", 5000)} {
 		up.publish(m)
 	}
@@ -130,6 +131,7 @@ func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 	slow := dialRaw(t, g, "/prices/ACME/sse", 256<<10)
 	fast := dialRaw(t, g, "/prices/ACME/sse", 0)
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 2 })
+	waitUpstream(t, up)
 	fp := ssetest.NewParser(fast.resp.Body)
 	payload := strings.Repeat("p", 32<<10)
 	const n = 400 // 12.8 MB: more than any socket buffers hold
@@ -185,41 +187,65 @@ func TestSharedWebSocketControlFrames(t *testing.T) {
 	raw := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
 	js := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json"), nil)
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
+	waitUpstream(t, up)
 	pong := make(chan string, 1)
 	raw.SetPongHandler(func(data string) error { pong <- data; return nil })
+	// Each client is read by its own goroutine to the end (pongs are only
+	// seen while reading).
+	type frame struct {
+		data string
+		err  error
+	}
+	read := func(ws *websocket.Conn) chan frame {
+		ch := make(chan frame, 8)
+		go func() {
+			for {
+				_, data, err := ws.ReadMessage()
+				ch <- frame{string(data), err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		return ch
+	}
+	rawFrames, jsFrames := read(raw), read(js)
 	if err := raw.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(deadline)); err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("b", 70000) // 64-bit length form
-	for _, m := range []string{"hello", strings.Repeat("m", 300), big} {
+	sent := []string{"hello", strings.Repeat("m", 300), big}
+	for _, m := range sent {
 		up.publish(m)
 	}
-	for _, want := range []string{"hello", strings.Repeat("m", 300), big} {
-		_, data, err := raw.ReadMessage() // runs the pong handler too
-		if err != nil || string(data) != want {
-			t.Fatalf("raw: %.40q %v", data, err)
+	for _, want := range sent {
+		f := <-rawFrames
+		if f.err != nil || f.data != want {
+			t.Fatalf("raw: %.40q %v", f.data, f.err)
 		}
-		_, data, err = js.ReadMessage()
+		f = <-jsFrames
 		var m message
-		if err != nil || jsonUnmarshal(string(data), &m) != nil || m.Data != want {
-			t.Fatalf("json: %.80q %v", data, err)
+		if f.err != nil || jsonUnmarshal(f.data, &m) != nil || m.Data != want {
+			t.Fatalf("json: %.80q %v", f.data, f.err)
 		}
 	}
-	if got := <-pong; got != "are you there" {
-		t.Fatalf("pong %q", got)
-	}
-	errs := make(chan error, 2)
-	for _, ws := range []*websocket.Conn{raw, js} {
-		go func() { _, _, err := ws.ReadMessage(); errs <- err }()
+	select {
+	case got := <-pong:
+		if got != "are you there" {
+			t.Fatalf("pong %q", got)
+		}
+	case <-time.After(deadline):
+		t.Fatal("no pong")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	if err := g.rh.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if ce, ok := (<-errs).(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
-			t.Fatalf("want 1001, got %v", ce)
+	for _, ch := range []chan frame{rawFrames, jsFrames} {
+		f := <-ch
+		if ce, ok := f.err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("want 1001, got %v", f.err)
 		}
 	}
 }
@@ -246,6 +272,7 @@ func TestSharedWebSocketSlowSubscriber(t *testing.T) {
 	defer slow.Close()
 	fast := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
+	waitUpstream(t, up)
 	payload := strings.Repeat("p", 32<<10)
 	for i := range 400 {
 		up.publish(strconv.Itoa(i) + payload)
@@ -265,4 +292,11 @@ func TestSharedWebSocketSlowSubscriber(t *testing.T) {
 		}
 		break
 	}
+}
+
+// waitUpstream waits for the topic's upstream connection to be registered
+// by the test upstream (publish only reaches registered connections).
+func waitUpstream(t testing.TB, up *testUpstream) {
+	t.Helper()
+	waitFor(t, "topic upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
 }
