@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,10 +52,20 @@ func dialRaw(t testing.TB, g *gateway, path string, readBuffer int) *rawSub {
 
 // transcript is what one SSE and one NDJSON subscriber receive from the
 // start of a topic to the route's shutdown, the topic's epoch replaced.
-func transcript(t *testing.T, hijack bool) (hdr [2]http.Header, body [2]string) {
+func transcript(t *testing.T, hijack, wrapped bool) (hdr [2]http.Header, body [2]string) {
 	defer bridge.SetHijackStreams(hijack)()
 	up := newUpstream(t)
 	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	if wrapped {
+		// Connections wrapped by the listener (as the production gateway
+		// does) hide their socket: hijacked subscribers get a goroutine
+		// each with blocking writes.
+		srv := httptest.NewUnstartedServer(g.rh)
+		srv.Listener = wrapListener{srv.Listener}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		g.srv = srv
+	}
 	subs := [2]*rawSub{dialRaw(t, g, "/prices/ACME/sse", 0), dialRaw(t, g, "/prices/ACME/stream", 0)}
 	waitFor(t, "subscribers", func() bool {
 		return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 1 &&
@@ -105,18 +116,20 @@ func transcript(t *testing.T, hijack bool) (hdr [2]http.Header, body [2]string) 
 // the same headers and body bytes as one served by net/http, and a body
 // that ends cleanly (chunk terminator) at shutdown.
 func TestHijackedStreamsSendTheSameBytes(t *testing.T) {
-	wantHdr, want := transcript(t, false)
-	gotHdr, got := transcript(t, true)
-	for i := range want {
-		if fmt.Sprint(gotHdr[i]) != fmt.Sprint(wantHdr[i]) {
-			t.Errorf("headers %d:\n got %v\nwant %v", i, gotHdr[i], wantHdr[i])
-		}
-		if got[i] != want[i] {
-			t.Errorf("body %d:\n got %.300q\nwant %.300q", i, got[i], want[i])
+	wantHdr, want := transcript(t, false, false)
+	for _, wrapped := range []bool{false, true} {
+		gotHdr, got := transcript(t, true, wrapped)
+		for i := range want {
+			if fmt.Sprint(gotHdr[i]) != fmt.Sprint(wantHdr[i]) {
+				t.Errorf("wrapped=%v headers %d:\n got %v\nwant %v", wrapped, i, gotHdr[i], wantHdr[i])
+			}
+			if got[i] != want[i] {
+				t.Errorf("wrapped=%v body %d:\n got %.300q\nwant %.300q", wrapped, i, got[i], want[i])
+			}
 		}
 	}
-	if !strings.Contains(want[1], `"data":"two\nlines"`) || !strings.HasSuffix(got[0], "retry: 2000\n\n") {
-		t.Fatalf("unexpected transcripts: %q %q", got[0], want[1])
+	if !strings.Contains(want[1], `"data":"two\nlines"`) || !strings.HasSuffix(want[0], "retry: 2000\n\n") {
+		t.Fatalf("unexpected transcripts: %.300q %.300q", want[0], want[1])
 	}
 }
 
@@ -299,4 +312,17 @@ func TestSharedWebSocketSlowSubscriber(t *testing.T) {
 func waitUpstream(t testing.TB, up *testUpstream) {
 	t.Helper()
 	waitFor(t, "topic upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
+}
+
+// wrapListener wraps accepted connections in a type that hides the socket.
+type wrapListener struct{ net.Listener }
+
+type wrappedConn struct{ net.Conn }
+
+func (l wrapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wrappedConn{c}, nil
 }
