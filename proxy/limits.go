@@ -141,6 +141,11 @@ type limitedConn struct {
 	once    sync.Once
 }
 
+// NetConn exposes the socket so a hijacking handler can write to it
+// directly (the bridge's shared fan-out writer). Closing still goes through
+// this wrapper, which releases the connection's slot.
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.limiter.release(c) })

@@ -88,6 +88,10 @@ type countingConn struct {
 	written *atomic.Int64
 }
 
+// NetConn exposes the wrapped connection (see limitedConn.NetConn). Bytes
+// written past this wrapper are counted by the bridge's own metrics.
+func (c *countingConn) NetConn() net.Conn { return c.Conn }
+
 func (c *countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.written.Add(int64(n))
