@@ -82,6 +82,8 @@ func TestDemoCommand(t *testing.T) {
 
 	tab := newTab(t)
 	run(t, tab, chromedp.EmulateViewport(1280, 400), chromedp.Navigate(base+"/"))
+	// The feed list arrives with /_demo/routes.json after the page loaded.
+	waitFor(t, tab, `document.querySelector('#feed option[value="all"]') !== null`, `document.getElementById("feed").innerHTML`)
 	feeds := eval[[]string](t, tab, `(function () {
 	  var sel = document.getElementById("feed");
 	  return Array.prototype.map.call(sel.options, function (o) { return o.value; }).filter(function (v) { return v !== "all"; });
