@@ -66,6 +66,7 @@ const (
 	defaultMaxMessageBytes = 1 << 20
 	defaultMaxBodyBytes    = 1 << 20
 	defaultMaxSessions     = 20000
+	defaultBodyTimeout     = 10 * time.Second
 	// minLogBytes is the smallest byte bound of one log; the bound is
 	// max(minLogBytes, 4*max_message_bytes) so a full buffer of large
 	// messages cannot take unbounded memory.
@@ -120,6 +121,9 @@ type settings struct {
 	maxMessageBytes int64
 	maxBodyBytes    int64
 	maxSessions     int
+	// bodyTimeout bounds the whole read of a /send body (slow-POST
+	// defence): limits.read_header_timeout, the same budget as the head.
+	bodyTimeout time.Duration
 }
 
 func newSettings(r config.Route, lim config.Limits) settings {
@@ -138,6 +142,7 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
 		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
 		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),
+		bodyTimeout:     orDur(lim.ReadHeaderTimeout.D(), defaultBodyTimeout),
 	}
 	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)
 	ts := r.Transports

@@ -36,6 +36,7 @@ var (
 	errSendNotAllowed  = errorf(http.StatusMethodNotAllowed, "send_not_allowed", "this route does not accept client messages")
 	errMissingSession  = errorf(http.StatusBadRequest, "missing_session", "the session query parameter is required")
 	errBodyTooLarge    = errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds max_body_bytes")
+	errBodyTimeout     = errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within read_header_timeout")
 	errMessageTooLarge = errorf(http.StatusRequestEntityTooLarge, "message_too_large", "a message exceeds max_message_bytes")
 	errBadSeq          = errorf(http.StatusBadRequest, "bad_seq", "seq must be a non-negative integer")
 	errBadBody         = errorf(http.StatusBadRequest, "bad_body", `a JSON body must be {"messages":["...", ...]}`)

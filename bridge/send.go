@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
@@ -144,11 +146,26 @@ func sendError(err error) *apiError {
 
 // readSendBody turns the body into messages by Content-Type.
 func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
+	// A body that trickles in is cut at bodyTimeout (slow POST). After a
+	// complete read the deadline is lifted: net/http's background read of
+	// the connection must not time out while the upstream write runs.
+	// After a timeout it stays, so net/http's drain of the unread body
+	// fails at once and the connection is closed.
+	rc := http.NewResponseController(req.w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.set.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set.maxBodyBytes))
+	if err == nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, errBodyTooLarge
+		case errors.As(err, &ne) && ne.Timeout():
+			req.w.Header().Set("Connection", "close")
+			return nil, errBodyTimeout
 		}
 		return nil, errorf(http.StatusBadRequest, "bad_body", "the request body could not be read")
 	}

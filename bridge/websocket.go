@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -136,6 +137,13 @@ func (c *wsClient) serve(ctx context.Context) {
 			return // includes ErrReadLimit, after which gorilla sent 1009
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if kind == websocket.TextMessage && !utf8.Valid(data) {
+			// RFC 6455 8.1: gorilla does not check; fail the connection.
+			_ = c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "text message is not UTF-8"),
+				time.Now().Add(writeWait))
+			return
+		}
 		if err := c.forward(ctx, kind, data); err != nil {
 			c.closeWith(err)
 			return

@@ -235,7 +235,6 @@ func TestHostileWebSocketFrames(t *testing.T) {
 // TestInvalidUTF8TextFrameClosed1007: RFC 6455 8.1: a text message that is
 // not UTF-8 fails the connection with 1007; it is not forwarded.
 func TestInvalidUTF8TextFrameClosed1007(t *testing.T) {
-	t.Skip("BUG: bridged WebSocket forwards invalid UTF-8 text (gorilla does not validate); see docs/security.md")
 	app := newWSApp(t)
 	g := startGateway(t, bridgedYAML(app))
 	w := dialRawWS(t, g, "/chat/ws", "")

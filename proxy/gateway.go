@@ -56,7 +56,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if guard.ambiguousLength(r) {
 		rec.Header().Set("Connection", "close")
 		WriteJSONError(rec, http.StatusBadRequest, "ambiguous_length",
-			"request carries both Content-Length and Transfer-Encoding")
+			"request framing is ambiguous: Content-Length with Transfer-Encoding, or Transfer-Encoding in HTTP/1.0")
 		return
 	}
 	if guard != nil {

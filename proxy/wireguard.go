@@ -28,6 +28,7 @@ type wireGuard struct {
 	sawCL     bool
 	sawTE     bool
 	tainted   atomic.Bool
+	teSeen    atomic.Bool // a head on this connection carried Transfer-Encoding
 	off       atomic.Bool // set after a hijack: tunnels are not HTTP
 }
 
@@ -120,6 +121,7 @@ func (g *wireGuard) endLine() {
 			g.sawCL = true
 		} else if bytes.HasPrefix(lower, []byte("transfer-encoding:")) {
 			g.sawTE = true
+			g.teSeen.Store(true)
 		}
 	}
 	g.prefixLen, g.lineLen, g.tail = 0, 0, 0
@@ -140,9 +142,18 @@ func looksLikeMethod(line []byte) bool {
 }
 
 // ambiguousLength reports whether r must be refused: a chunked request on a
-// connection where a head with both length headers was seen.
+// connection where a head with both length headers was seen, or an
+// HTTP/1.0 request on a connection where Transfer-Encoding was seen
+// (net/http drops the header of HTTP/1.0 requests and frames them by
+// Content-Length; RFC 9112 section 6.1 calls such framing faulty).
 func (g *wireGuard) ambiguousLength(r *http.Request) bool {
-	return g != nil && len(r.TransferEncoding) > 0 && g.tainted.Load()
+	if g == nil {
+		return false
+	}
+	if len(r.TransferEncoding) > 0 && g.tainted.Load() {
+		return true
+	}
+	return !r.ProtoAtLeast(1, 1) && g.teSeen.Load()
 }
 
 // netHTTPErrorHeaders is what net/http writes after the status line of the
