@@ -332,3 +332,47 @@ func TestClusterPoll300Subscribers(t *testing.T) {
 		t.Fatalf("upstream polled by %v, want one instance", requesters)
 	}
 }
+
+// client_send on a broadcast route in cluster mode: sends posted to any
+// instance reach the one shared upstream connection, in order.
+func TestClusterBroadcastClientSend(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.ClientSend = true
+	redisURL := redistest.StartServer(t).URL()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
+	defer cancel()
+	gws := make([]*gateway, 3)
+	for i := range gws {
+		gws[i], _ = clusterGateway(t, route, redisURL, i)
+	}
+	s := gws[0].openSSE(t, ctx, "/prices/ACME/sse", nil)
+	defer s.resp.Body.Close()
+	waitFor(t, "the upstream connection", func() bool { open, _, _ := up.stats(); return open == 1 })
+	// The holder opens the topic inbox right after connecting; until then a
+	// send is refused (503), never lost.
+	waitFor(t, "the first send accepted", func() bool {
+		r := gws[1].post(t, "/prices/ACME/send", "text/plain", []byte(wantText(0)), nil)
+		r.Body.Close()
+		return r.StatusCode == http.StatusNoContent
+	})
+	const n = 50
+	for i := 1; i < n; i++ {
+		r := gws[1+i%2].post(t, "/prices/ACME/send", "text/plain", []byte(wantText(i)), nil)
+		r.Body.Close()
+		if r.StatusCode != http.StatusNoContent {
+			t.Fatalf("send %d: %d", i, r.StatusCode)
+		}
+	}
+	waitFor(t, "every send at the upstream", func() bool { _, _, received := up.stats(); return received >= n })
+	up.mu.Lock()
+	got := make([]string, len(up.received))
+	for i, b := range up.received {
+		got[i] = string(b)
+	}
+	up.mu.Unlock()
+	checkSeq(t, got, n, "client sends at the upstream")
+	if _, opened, _ := up.stats(); opened != 1 {
+		t.Fatalf("%d upstream connections, want 1", opened)
+	}
+}

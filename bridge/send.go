@@ -93,14 +93,12 @@ func (h *RouteHandler) serveSend(req *request) {
 			writeError(w, aerr)
 			return
 		}
-		if t.conn == nil {
-			// Cluster mode: the shared upstream may be on another
-			// instance; a topic inbox is not built yet.
-			t.detach()
-			writeError(w, errorf(http.StatusServiceUnavailable, "send_unsupported", "client_send is not available in cluster mode yet"))
-			return
+		if t.shared != nil {
+			// Cluster mode: the shared upstream may be on another instance.
+			err = t.sendShared(r.Context(), msgs)
+		} else {
+			err = sendAll(req, t.conn, msgs)
 		}
-		err = sendAll(req, t.conn, msgs)
 		t.detach()
 	} else {
 		err = s.send(r.Context(), seq, msgs)

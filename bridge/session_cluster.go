@@ -43,6 +43,7 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	}
 	shared, err := h.bridge.cluster.OpenSession(req.r.Context(), id, cluster.SessionOptions{
 		Capacity:    h.set.buffer,
+		MaxBytes:    h.set.logBytes,
 		TTL:         h.set.sessionTTL,
 		Credentials: creds,
 		Deliver:     conn.Send,
@@ -84,7 +85,12 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 // attachRemoteSession serves, on this instance, a session another instance
 // owns. It is kept like a local one (session_ttl after its last client).
 func (h *RouteHandler) attachRemoteSession(req *request, id string) (*session, *apiError) {
-	rs, err := h.bridge.cluster.AttachSession(req.r.Context(), id, h.set.buffer)
+	rs, err := h.bridge.cluster.AttachSessionWith(req.r.Context(), id, cluster.LogOptions{
+		Capacity: h.set.buffer,
+		MaxBytes: h.set.logBytes,
+		TTL:      h.set.sessionTTL,
+		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
+	})
 	if err != nil {
 		return nil, clusterError(err)
 	}

@@ -30,7 +30,8 @@ func (t *topic) openShared(req *request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	opts := h.upstreamOptions(req, true)
-	tp, err := h.bridge.cluster.JoinTopic(req.r.Context(), cluster.TopicName(h.route.Path, t.key), cluster.TopicOptions{
+	name := cluster.TopicName(h.route.Path, t.key)
+	tp, err := h.bridge.cluster.JoinTopic(req.r.Context(), name, cluster.TopicOptions{
 		Log: cluster.LogOptions{
 			Capacity: h.set.buffer,
 			MaxBytes: h.set.logBytes,
@@ -51,6 +52,15 @@ func (t *topic) openShared(req *request) {
 				return msg.CloseInfo{Code: closeBadGateway, Reason: "upstream dial failed"}
 			}
 			defer conn.Close()
+			if h.set.clientSend {
+				// client_send: sends from every instance reach this holder.
+				in, err := h.bridge.cluster.OpenTopicInbox(ctx, name, conn.Send)
+				if err != nil {
+					h.log.Warn("topic inbox not opened; client sends refused", zap.Error(err))
+				} else {
+					defer in.Close()
+				}
+			}
 			return conn.Run(ctx, sink)
 		},
 	})
@@ -84,4 +94,14 @@ func (t *topic) openShared(req *request) {
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// sendShared queues client messages for whichever instance holds the
+// topic's upstream (client_send in cluster mode).
+func (t *topic) sendShared(ctx context.Context, msgs []msg.Message) error {
+	err := t.h.bridge.cluster.SendTopic(ctx, t.shared.Name(), msgs)
+	if errors.Is(err, cluster.ErrSessionNotFound) {
+		return upstream.ErrNotConnected // no holder right now: retry shortly
+	}
+	return err
 }

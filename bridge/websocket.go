@@ -164,8 +164,8 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 		}
 	case !c.h.set.clientSend:
 		return errSendNotAllowed
-	case a.top.conn == nil:
-		return errSendNotAllowed // cluster mode: no topic inbox yet
+	case a.top.shared != nil:
+		err = a.top.sendShared(ctx, []msg.Message{m})
 	default:
 		err = a.top.conn.Send(ctx, m)
 	}
