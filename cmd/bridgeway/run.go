@@ -50,8 +50,18 @@ func runGateway(path string, logOut io.Writer, signals <-chan os.Signal, started
 	logger.Info("starting", zap.String("version", v), zap.String("commit", c), zap.String("config", path))
 
 	reg := prometheus.NewRegistry()
-	factory, clientJS := bridgeWiring(logger, reg, cfg)
-	srv, err := proxy.New(cfg, proxy.Deps{Logger: logger, Registry: reg, Bridge: factory, ClientJS: clientJS})
+	cl, err := clusterWiring(logger, reg, cfg)
+	if err != nil {
+		logger.Error("cannot set up the cluster", zap.Error(err))
+		return 1
+	}
+	if cl != nil {
+		// After the drain: routes release leases and session ownership
+		// first, so other instances take over at once.
+		defer func() { _ = cl.Close() }()
+	}
+	factory, clientJS := bridgeWiring(logger, reg, cfg, cl)
+	srv, err := proxy.New(cfg, proxy.Deps{Logger: logger, Registry: reg, Bridge: factory, ClientJS: clientJS, ReadyCheck: readyCheck(cl)})
 	if err != nil {
 		logger.Error("cannot build the gateway", zap.Error(err))
 		return 1
