@@ -47,7 +47,7 @@ func TestBroadcastFanOutOverMixedTransports(t *testing.T) {
 	g := newGateway(t, broadcastRoute(up), config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
 	defer cancel()
-	const perTransport = 250 // 1,000 subscribers (+1 stuck)
+	const perTransport = 500 // 2,000 subscribers (+1 stuck)
 	const messages = 100
 
 	// A subscriber that never reads: it must not delay anyone.
