@@ -105,6 +105,14 @@ func (f *fanout) run() {
 		f.mu.Unlock()
 		wait, again := f.deliver()
 		clear(f.round)
+		// Checked before looping on: an upstream that floods keeps the log
+		// moving, and shutdown must still end every subscriber.
+		select {
+		case <-f.h.shuttingDown():
+			f.goAway()
+			continue
+		default:
+		}
 		if again {
 			continue
 		}
@@ -119,12 +127,17 @@ func (f *fanout) run() {
 				return s.w.flush()
 			}, false)
 		case <-f.h.shuttingDown():
-			f.each(func(s *fanSub) error {
-				_ = s.w.goingAway()
-				return s.w.flush()
-			}, true)
+			f.goAway()
 		}
 	}
+}
+
+// goAway tells every subscriber the gateway is going away and ends them.
+func (f *fanout) goAway() {
+	f.each(func(s *fanSub) error {
+		_ = s.w.goingAway()
+		return s.w.flush()
+	}, true)
 }
 
 // deliver runs every subscriber's step. again is set when the log moved
