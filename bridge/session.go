@@ -89,20 +89,18 @@ func (s *session) credentialsMatch(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.creds[:]) == 1
 }
 
-// openSession dials the upstream for a new session and starts reading it.
-func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
-	if h.bridge.cluster != nil && !owned {
-		return h.openSharedSession(req, transport)
-	}
+// newSession checks the route's session cap and makes the record of a new
+// session bound to the opening request's credentials; the caller gives it a
+// log and an upstream.
+func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*session, *apiError) {
 	h.mu.Lock()
-	if len(h.sessions) >= h.set.maxSessions {
-		h.mu.Unlock()
+	full := len(h.sessions) >= h.set.maxSessions
+	h.mu.Unlock()
+	if full {
 		return nil, errTooManySessions
 	}
-	h.mu.Unlock()
-	id := newSessionID()
 	s := &session{
-		id:         id,
+		id:         newSessionID(),
 		h:          h,
 		started:    time.Now(),
 		owned:      owned,
@@ -110,8 +108,20 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 		lastSeq:    -1,
 	}
 	s.creds, s.bound = credentialHash(req.r)
+	return s, nil
+}
+
+// openSession dials the upstream for a new session and starts reading it.
+func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
+	if h.bridge.cluster != nil && !owned {
+		return h.openSharedSession(req, transport)
+	}
+	s, apiErr := h.newSession(req, transport, owned)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	s.log = msglog.New(msglog.Options{
-		Epoch:    id,
+		Epoch:    s.id,
 		Capacity: h.set.buffer,
 		MaxBytes: h.set.logBytes,
 		AckWait:  slowClientWait,
@@ -134,7 +144,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 		_ = conn.Close()
 		return nil, errShuttingDown
 	}
-	h.sessions[id] = s
+	h.sessions[s.id] = s
 	h.runs.Add(1)
 	h.mu.Unlock()
 	h.metrics.sessionsOpen.Inc()

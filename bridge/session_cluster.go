@@ -16,21 +16,11 @@ import (
 // the upstream; the log and the sends go through Redis so that any
 // instance can serve the session's polls, streams and sends.
 func (h *RouteHandler) openSharedSession(req *request, transport string) (*session, *apiError) {
-	h.mu.Lock()
-	if len(h.sessions) >= h.set.maxSessions {
-		h.mu.Unlock()
-		return nil, errTooManySessions
+	s, apiErr := h.newSession(req, transport, false)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	h.mu.Unlock()
-	id := newSessionID()
-	s := &session{
-		id:         id,
-		h:          h,
-		started:    time.Now(),
-		transports: map[string]bool{transport: true},
-		lastSeq:    -1,
-	}
-	s.creds, s.bound = credentialHash(req.r)
+	id := s.id
 	conn, err := upstream.Dial(req.r.Context(), h.upstreamOptions(req, false))
 	if err != nil {
 		h.metrics.dialFailures.Inc()

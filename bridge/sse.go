@@ -33,12 +33,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		return
 	}
 
-	hdr := req.w.Header()
-	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache, no-transform")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	req.w.WriteHeader(http.StatusOK)
+	writeStreamHeaders(req.w, "text/event-stream; charset=utf-8")
 
 	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
 	defer func() {
@@ -112,3 +107,14 @@ func (s *sseWriter) close(info msg.CloseInfo) error {
 func (s *sseWriter) heartbeat() error { return s.write(sseHeartbeat) }
 func (s *sseWriter) goingAway() error { return s.write(sseRetry) }
 func (s *sseWriter) flush() error     { return s.out.flush() }
+
+// writeStreamHeaders starts a long-lived push response (SSE or NDJSON):
+// no caching or transformation, and no buffering by nginx-like proxies.
+func writeStreamHeaders(w http.ResponseWriter, contentType string) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+}

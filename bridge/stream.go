@@ -38,12 +38,7 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		}
 	}()
 
-	hdr := req.w.Header()
-	hdr.Set("Content-Type", "application/x-ndjson")
-	hdr.Set("Cache-Control", "no-cache, no-transform")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	req.w.WriteHeader(http.StatusOK)
+	writeStreamHeaders(req.w, "application/x-ndjson")
 
 	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
 	defer func() {
