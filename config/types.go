@@ -56,6 +56,9 @@ type ACME struct {
 type Admin struct {
 	// Listen defaults to "127.0.0.1:9090"; "" turns the admin listener off.
 	Listen *string `yaml:"listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener.
+	// Default false: profiles reveal internals, keep the listener private.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log settings.

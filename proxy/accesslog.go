@@ -69,7 +69,7 @@ func (s *Server) logAccess(r *http.Request, rec *recorder, route, kind string, e
 		zap.String("query", redactQuery(r.URL.RawQuery)),
 		zap.String("proto", r.Proto),
 		zap.Int("status", rec.statusCode()),
-		zap.Int64("bytes", rec.bytes.Load()),
+		zap.Int64("bytes", rec.written()),
 		zap.Duration("duration", elapsed),
 		zap.String("remote", r.RemoteAddr),
 		zap.String("user_agent", r.UserAgent()),

@@ -102,3 +102,28 @@ func labelsMatch(m *dto.Metric, want map[string]string) bool {
 	}
 	return n == len(want)
 }
+
+func TestAdminPprofOnlyWhenAsked(t *testing.T) {
+	c := newClient(t)
+	off := startServer(t, baseYAML+"routes:\n"+route("/chat", "ws://127.0.0.1:1/chat"), Deps{})
+	resp, body := get(t, c, "http://"+off.AdminAddr()+"/debug/pprof/")
+	if resp.StatusCode != http.StatusNotFound || decodeError(t, body) != "not_found" {
+		t.Fatalf("pprof served without admin.pprof: %d %s", resp.StatusCode, body)
+	}
+
+	on := startServer(t, `
+listen: "127.0.0.1:0"
+admin:
+  listen: "127.0.0.1:0"
+  pprof: true
+routes:
+`+route("/chat", "ws://127.0.0.1:1/chat"), Deps{})
+	resp, body = get(t, c, "http://"+on.AdminAddr()+"/debug/pprof/")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof index: %d %.200s", resp.StatusCode, body)
+	}
+	resp, body = get(t, c, "http://"+on.AdminAddr()+"/debug/pprof/heap?debug=1")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "HeapAlloc") {
+		t.Fatalf("pprof heap: %d %.200s", resp.StatusCode, body)
+	}
+}

@@ -15,8 +15,14 @@ import (
 type recorder struct {
 	http.ResponseWriter
 	status   int
-	bytes    atomic.Int64 // atomic: tunnels write from copier goroutines
-	hijacked bool
+	bytes    int64
+	// tunnelBytes counts writes to the hijacked connection (atomic: tunnels
+	// write from copier goroutines). A separate object on purpose: the
+	// connection outlives the handler (broadcast subscribers served without
+	// it), and a pointer into the recorder would keep net/http's response and
+	// its 8 KiB of bufio buffers alive for as long as the client stays.
+	tunnelBytes *atomic.Int64
+	hijacked    bool
 	onHijack func()
 }
 
@@ -40,7 +46,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	n, err := r.ResponseWriter.Write(b)
-	r.bytes.Add(int64(n))
+	r.bytes += int64(n)
 	return n, err
 }
 
@@ -67,7 +73,16 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if r.onHijack != nil {
 		r.onHijack()
 	}
-	return &countingConn{Conn: conn, written: &r.bytes}, brw, nil
+	r.tunnelBytes = new(atomic.Int64)
+	return &countingConn{Conn: conn, written: r.tunnelBytes}, brw, nil
+}
+
+// written is the response's byte count so far, hijacked bytes included.
+func (r *recorder) written() int64 {
+	if r.tunnelBytes != nil {
+		return r.bytes + r.tunnelBytes.Load()
+	}
+	return r.bytes
 }
 
 // Unwrap lets http.ResponseController reach deadlines and the like.

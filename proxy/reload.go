@@ -80,6 +80,7 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("listen", cur.Listen, next.Listen)
 	changed("tls", cur.TLS, next.TLS)
 	changed("admin.listen", cur.AdminListen(), next.AdminListen())
+	changed("admin.pprof", cur.Admin.Pprof, next.Admin.Pprof)
 	changed("limits.read_header_timeout", cur.Limits.ReadHeaderTimeout, next.Limits.ReadHeaderTimeout)
 	changed("limits.max_header_bytes", cur.Limits.MaxHeaderBytes, next.Limits.MaxHeaderBytes)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
