@@ -68,6 +68,11 @@ func newSubscriberEnv(dialect, base string, conns int) *subscriberEnv {
 	}
 }
 
+// raw reports whether push subscribers read their own sockets
+// (rawstream.go): plain http:// only; https:// goes through net/http and
+// gorilla.
+func (e *subscriberEnv) raw() bool { return strings.HasPrefix(e.base, "http://") }
+
 func (e *subscriberEnv) close() {
 	e.client.CloseIdleConnections()
 }
@@ -99,9 +104,17 @@ func (e *subscriberEnv) subscribe(ctx context.Context, transport string, t *trac
 	var err error
 	switch transport {
 	case TransportWebSocket:
-		err = e.runWebSocket(ctx, t, ready)
+		if e.raw() {
+			err = e.runRawWebSocket(ctx, t, ready)
+		} else {
+			err = e.runWebSocket(ctx, t, ready)
+		}
 	case TransportSSE:
-		err = e.runSSE(ctx, t, ready)
+		if e.raw() {
+			err = e.runRawSSE(ctx, t, ready)
+		} else {
+			err = e.runSSE(ctx, t, ready)
+		}
 	case TransportLongPoll:
 		if e.dialect == DialectNchan {
 			err = e.runNchanLongPoll(ctx, t, ready)

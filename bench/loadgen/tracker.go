@@ -18,15 +18,19 @@ type tracker struct {
 	hist *histogram  // shared per transport
 	live *liveCounts // shared by the whole run
 
-	seen      []uint64 // bitset over sequence numbers
-	unique    uint64
-	dups      uint64
-	outOfOrd  uint64
-	foreign   uint64        // not a payload of this run (snapshot of an older run, other traffic)
-	gaps      uint64        // explicit gap markers from the server
-	maxSeq    []uint64      // highest sequence number seen, per publisher
-	highest   atomic.Uint64 // highest of all, read by the run to see who caught up
-	connected bool
+	seen     []uint64 // bitset over sequence numbers
+	unique   uint64
+	dups     uint64
+	outOfOrd uint64
+	foreign  uint64        // not a payload of this run (snapshot of an older run, other traffic)
+	gaps     uint64        // explicit gap markers from the server
+	maxSeq   []uint64      // highest sequence number seen, per publisher
+	highest  atomic.Uint64 // highest of all, read by the run to see who caught up
+	highSeen uint64        // highest of all, this goroutine's copy
+	// Counted by record, not yet added to live (flushLive).
+	pendDeliver, pendUnique uint64
+	pendNanos               int64
+	connected               bool
 	// connectedFlag mirrors connected for the run's goroutine.
 	connectedFlag atomic.Bool
 	err           error
@@ -54,14 +58,21 @@ func newTracker(run string, hist *histogram, live *liveCounts, publishers int) *
 	return &tracker{run: []byte(run), hist: hist, live: live, maxSeq: make([]uint64, publishers)}
 }
 
-// deliver records one received payload.
+// deliver records one received payload and publishes the progress counts.
 func (t *tracker) deliver(p []byte, now time.Time) {
+	t.record(p, now)
+	t.flushLive()
+}
+
+// record counts one received payload; the run sees it after flushLive
+// (once per read: the shared counters are not touched per message).
+func (t *tracker) record(p []byte, now time.Time) {
 	run, seq, sent, err := parsePayload(p)
 	if err != nil || !bytes.Equal(run, t.run) || seq == 0 || seq >= maxTrackedSeq {
 		t.foreign++
 		return
 	}
-	t.live.deliver.Add(1)
+	t.pendDeliver++
 	word, bit := seq/64, uint64(1)<<(seq%64)
 	for uint64(len(t.seen)) <= word {
 		t.seen = append(t.seen, 0)
@@ -78,13 +89,29 @@ func (t *tracker) deliver(p []byte, now time.Time) {
 	} else {
 		t.maxSeq[stream] = seq
 	}
-	if seq > t.highest.Load() { // one writer: this goroutine
-		t.highest.Store(seq)
+	if seq > t.highSeen {
+		t.highSeen = seq
 	}
 	nowNanos := now.UnixNano()
 	t.hist.add(time.Duration(nowNanos - sent))
-	t.live.unique.Add(1)
-	t.live.lastNanos.Store(nowNanos)
+	t.pendUnique++
+	t.pendNanos = nowNanos
+}
+
+// flushLive publishes what record counted since the last flush.
+func (t *tracker) flushLive() {
+	if t.pendDeliver > 0 {
+		t.live.deliver.Add(t.pendDeliver)
+		t.pendDeliver = 0
+	}
+	if t.pendUnique > 0 {
+		if t.highSeen > t.highest.Load() { // one writer: this goroutine
+			t.highest.Store(t.highSeen)
+		}
+		t.live.unique.Add(t.pendUnique)
+		t.live.lastNanos.Store(t.pendNanos)
+		t.pendUnique = 0
+	}
 }
 
 // markConnected is called once the server has accepted the subscription.
