@@ -15,7 +15,6 @@ type attachment struct {
 	rd      *msglog.Reader
 	fresh   bool // the session was opened by this request
 	tm      *transportMetrics
-	release func()
 	counted bool
 }
 
@@ -64,7 +63,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		if aerr != nil {
 			return nil, aerr
 		}
-		a.top, a.release = t, t.detach
+		a.top = t
 		if hasCursor {
 			catchUp(req, t.log, c)
 			rd, err := msglog.ResumeReader(t.log, c)
@@ -82,7 +81,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		return a, nil
 	}
 
-	sid := req.r.URL.Query().Get("session")
+	sid := queryGet(req.r.URL.RawQuery, "session")
 	var s *session
 	switch {
 	case hasCursor:
@@ -118,7 +117,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 	if !s.attach(transport) {
 		return nil, errSessionNotFound
 	}
-	a.sess, a.release = s, s.detach
+	a.sess = s
 	return a, nil
 }
 
@@ -136,7 +135,12 @@ func (a *attachment) done() {
 	if a.counted {
 		a.tm.clients.Dec()
 	}
-	a.release()
+	// Not a stored method value: that would be an allocation per poll.
+	if a.sess != nil {
+		a.sess.detach()
+	} else {
+		a.top.detach()
+	}
 }
 
 // slowDisconnect ends what a too-slow reader was attached to: the whole

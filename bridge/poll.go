@@ -3,7 +3,6 @@ package bridge
 import (
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
@@ -41,12 +40,12 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 		writeError(req.w, errMethod)
 		return
 	}
-	q := r.URL.Query()
+	req.poll = parsePollQuery(r.URL.RawQuery)
 	transport := config.TransportLongPoll
 	switch {
-	case q.Has("callback"):
+	case req.poll.hasCallback:
 		transport = config.TransportJSONP
-	case q.Get("wait") == "0":
+	case req.poll.wait == "0":
 		transport = config.TransportPoll
 	}
 	h.serveTransport(req, transport, h.servePoll)
@@ -54,13 +53,13 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 
 // servePoll answers one poll (see CONTRACT.md 4, long-poll and polling).
 func (h *RouteHandler) servePoll(req *request, transport string) {
-	q := req.r.URL.Query()
-	callback := q.Get("callback")
+	q := &req.poll
+	callback := q.callback
 	if transport == config.TransportJSONP && !callbackPattern.MatchString(callback) {
 		writeError(req.w, errBadCallback)
 		return
 	}
-	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
+	a, aerr := h.attach(req, transport, q.cursor, false)
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return
@@ -68,7 +67,7 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 	defer a.done()
 
 	wait := h.set.pollTimeout
-	if q.Get("wait") == "0" || q.Get("cursor") == "" {
+	if q.cursor == "" || q.wait == "0" {
 		// Opening (or subscribing) answers at once with the cursor to use.
 		wait = 0
 	}
@@ -81,8 +80,8 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 	a.connected()
 	var timeout <-chan time.Time
 	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
+		t := getPollTimer(wait)
+		defer putPollTimer(t)
 		timeout = t.C
 	}
 
@@ -133,6 +132,9 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 		ans.gap = g
 	}
 	size := 0
+	// Filtered in place: res.Entries is the reader's scratch, not read
+	// again before this answer is written.
+	ans.entries = res.Entries[:0]
 	for i, e := range res.Entries {
 		if e.Kind == msglog.KindGap {
 			if ans.gap != nil || i > 0 {
@@ -166,7 +168,9 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 // writePoll writes {"session":ID,"cursor":C,"messages":[...],"gap":{...},
 // "closed":{...}}, wrapped as /**/NAME(...); for JSONP.
 func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callback string, ans *pollAnswer) {
-	var b []byte
+	buf := getPollBuffer(pollAnswerSize(a, callback, ans))
+	defer putPollBuffer(buf)
+	b := (*buf)[:0]
 	if transport == config.TransportJSONP {
 		b = append(b, "/**/"...)
 		b = append(b, callback...)
@@ -177,11 +181,11 @@ func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callbac
 		b = append(b, `"session":`...)
 		b = wire.AppendJSONString(b, id)
 		b = append(b, `,"send":`...)
-		b = wire.AppendJSONString(b, req.prefix+"/send?session="+id)
+		b = appendSendURL(b, req.prefix, id)
 		b = append(b, ',')
 	}
 	b = append(b, `"cursor":`...)
-	b = wire.AppendJSONString(b, a.rd.Cursor())
+	b = appendCursorJSON(b, a.rd)
 	b = append(b, `,"messages":[`...)
 	bytes := 0
 	for i, e := range ans.entries {
@@ -205,16 +209,17 @@ func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callbac
 	hdr := req.w.Header()
 	if transport == config.TransportJSONP {
 		b = append(b, ");"...)
-		hdr.Set("Content-Type", "application/javascript")
+		hdr["Content-Type"] = contentTypeJavaScript
 	} else {
-		hdr.Set("Content-Type", "application/json")
+		hdr["Content-Type"] = contentTypeJSON
 	}
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	hdr["X-Content-Type-Options"] = noSniff
+	hdr["Cache-Control"] = cacheNoStore
+	hdr["Content-Length"] = contentLength(len(b))
 	req.w.WriteHeader(http.StatusOK)
 	if req.r.Method != http.MethodHead {
 		_, _ = req.w.Write(b)
 	}
+	*buf = b
 	a.countOut(len(ans.entries), bytes)
 }

@@ -78,7 +78,8 @@ type request struct {
 	w      http.ResponseWriter
 	r      *http.Request
 	params map[string]string
-	prefix string // the route path as the client wrote it (placeholders filled)
+	prefix string    // the route path as the client wrote it (placeholders filled)
+	poll   pollQuery // /poll only: its query, read once
 }
 
 func (h *RouteHandler) serveTransport(req *request, transport string, serve func(*request, string)) {

@@ -4,7 +4,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // clientJSPath serves the browser client library on every listener.
@@ -59,11 +62,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			"request framing is ambiguous: Content-Length with Transfer-Encoding, or Transfer-Encoding in HTTP/1.0")
 		return
 	}
-	if guard != nil {
-		rec.onHijack = func() { guard.off.Store(true) }
-	}
+	rec.guard = guard
 
-	gauge := s.metrics.active.WithLabelValues(route, kind)
+	gauge := s.series(route).activeGauge(kind)
 	gauge.Inc()
 	defer gauge.Dec()
 	entry.handler.ServeHTTP(rec, r)
@@ -71,8 +72,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) finish(r *http.Request, rec *recorder, route, kind string, start time.Time) {
 	elapsed := time.Since(start)
-	s.metrics.requests.WithLabelValues(route, itoa(rec.statusCode())).Inc()
-	s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	rs := s.series(route)
+	rs.requestsCounter(rec.statusCode()).Inc()
+	rs.duration.Observe(elapsed.Seconds())
 	s.logAccess(r, rec, route, kind, elapsed)
 }
 
@@ -118,4 +120,43 @@ func (s *Server) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 		host += ":" + port
 	}
 	http.Redirect(rec, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+}
+
+// routeSeries are one route label's metric children, resolved once: every
+// request touches three series, and WithLabelValues validates, hashes and
+// looks up its labels under a lock on each call. Children are made lazily,
+// on first use, so /metrics shows the same series as before.
+type routeSeries struct {
+	vecs     *metrics
+	route    string
+	duration prometheus.Observer
+	active   sync.Map // kind → prometheus.Gauge
+	requests sync.Map // status code → prometheus.Counter
+}
+
+// series returns the children of route. Route labels are config paths and
+// a few fixed names, so the cache is bounded by the configs ever loaded.
+func (s *Server) series(route string) *routeSeries {
+	if rs, ok := s.routeSeries.Load(route); ok {
+		return rs.(*routeSeries)
+	}
+	rs := &routeSeries{vecs: s.metrics, route: route, duration: s.metrics.duration.WithLabelValues(route)}
+	actual, _ := s.routeSeries.LoadOrStore(route, rs)
+	return actual.(*routeSeries)
+}
+
+func (rs *routeSeries) activeGauge(kind string) prometheus.Gauge {
+	if g, ok := rs.active.Load(kind); ok {
+		return g.(prometheus.Gauge)
+	}
+	g, _ := rs.active.LoadOrStore(kind, rs.vecs.active.WithLabelValues(rs.route, kind))
+	return g.(prometheus.Gauge)
+}
+
+func (rs *routeSeries) requestsCounter(code int) prometheus.Counter {
+	if c, ok := rs.requests.Load(code); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := rs.requests.LoadOrStore(code, rs.vecs.requests.WithLabelValues(rs.route, itoa(code)))
+	return c.(prometheus.Counter)
 }

@@ -14,8 +14,8 @@ import (
 // connections too.
 type recorder struct {
 	http.ResponseWriter
-	status   int
-	bytes    int64
+	status int
+	bytes  int64
 	// tunnelBytes counts writes to the hijacked connection (atomic: tunnels
 	// write from copier goroutines). A separate object on purpose: the
 	// connection outlives the handler (broadcast subscribers served without
@@ -23,7 +23,9 @@ type recorder struct {
 	// its 8 KiB of bufio buffers alive for as long as the client stays.
 	tunnelBytes *atomic.Int64
 	hijacked    bool
-	onHijack func()
+	// guard, when set, stops watching the connection's bytes once it is
+	// hijacked (tunnels are not HTTP).
+	guard *wireGuard
 }
 
 var (
@@ -70,8 +72,8 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if r.status == 0 {
 		r.status = http.StatusSwitchingProtocols
 	}
-	if r.onHijack != nil {
-		r.onHijack()
+	if r.guard != nil {
+		r.guard.off.Store(true)
 	}
 	r.tunnelBytes = new(atomic.Int64)
 	return &countingConn{Conn: conn, written: r.tunnelBytes}, brw, nil

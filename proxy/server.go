@@ -48,10 +48,12 @@ type Server struct {
 	limiter      *connLimiter
 	rejects      *rejecter
 
-	routes    atomic.Pointer[routeSet]
-	accessLog atomic.Bool
-	draining  atomic.Bool
-	listening atomic.Bool
+	routes atomic.Pointer[routeSet]
+	// routeSeries caches metric children by route label (gateway.go).
+	routeSeries sync.Map
+	accessLog   atomic.Bool
+	draining    atomic.Bool
+	listening   atomic.Bool
 
 	mu      sync.Mutex // guards cfg, lifecycle and reloads
 	cfg     *config.Config

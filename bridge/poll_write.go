@@ -1,0 +1,127 @@
+package bridge
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
+)
+
+// Response header values of poll answers, built once: assigning them to the
+// header map skips the key canonicalisation and the one-element slice that
+// Header.Set makes per call. net/http copies the map before writing it, so
+// the shared slices are never modified.
+var (
+	contentTypeJSON       = []string{"application/json"}
+	contentTypeJavaScript = []string{"application/javascript"}
+	noSniff               = []string{"nosniff"}
+	cacheNoStore          = []string{"no-store"}
+)
+
+// maxPooledPollBuffer bounds the answer buffers kept for reuse; a larger
+// answer (up to pollMaxBytes) gets a buffer of its own.
+const maxPooledPollBuffer = 64 << 10
+
+var pollBuffers sync.Pool
+
+// getPollBuffer returns an empty buffer with room for size bytes.
+func getPollBuffer(size int) *[]byte {
+	if size <= maxPooledPollBuffer {
+		if p, ok := pollBuffers.Get().(*[]byte); ok {
+			if cap(*p) >= size {
+				return p
+			}
+			pollBuffers.Put(p)
+		}
+		size = max(size, 1024)
+	}
+	b := make([]byte, 0, size)
+	return &b
+}
+
+// putPollBuffer keeps a buffer for the next answer once it is written
+// (ResponseWriter.Write does not retain its argument).
+func putPollBuffer(p *[]byte) {
+	if cap(*p) > maxPooledPollBuffer {
+		return
+	}
+	*p = (*p)[:0]
+	pollBuffers.Put(p)
+}
+
+// pollAnswerSize is a close upper estimate of an answer's length, so the
+// body is built without growing.
+func pollAnswerSize(a *attachment, callback string, ans *pollAnswer) int {
+	n := 64 + len(callback) + 2*(maxEpochCursor)
+	if id := a.sessionID(); id != "" {
+		n += 64 + 2*len(id)
+	}
+	for _, e := range ans.entries {
+		n += len(e.Encoded(msglog.FormatJSON, encodeJSON)) + 1
+	}
+	if g := ans.gap; g != nil {
+		n += 32 + len(g.From) + len(g.To)
+	}
+	if c := ans.closed; c != nil {
+		n += 48 + 6*len(c.Reason)
+	}
+	return n
+}
+
+// maxEpochCursor is the longest cursor ("<epoch>-<seq>") a log makes.
+const maxEpochCursor = 64 + 1 + 20
+
+// appendCursorJSON appends the reader's cursor as a JSON string. Cursors
+// are "<epoch>-<seq>" with epochs of [A-Za-z0-9_-]: written straight
+// into the answer, without the string Reader.Cursor allocates.
+func appendCursorJSON(b []byte, rd *msglog.Reader) []byte {
+	epoch := rd.Log().Epoch()
+	if !jsonPlain(epoch) {
+		return wire.AppendJSONString(b, rd.Cursor())
+	}
+	b = append(b, '"')
+	b = wire.AppendCursor(b, epoch, rd.Pos())
+	return append(b, '"')
+}
+
+// appendSendURL appends the JSON string prefix+"/send?session="+id.
+func appendSendURL(b []byte, prefix, id string) []byte {
+	if !jsonPlain(prefix) || !jsonPlain(id) {
+		return wire.AppendJSONString(b, prefix+"/send?session="+id)
+	}
+	b = append(b, '"')
+	b = append(b, prefix...)
+	b = append(b, "/send?session="...)
+	b = append(b, id...)
+	return append(b, '"')
+}
+
+// jsonPlain reports whether s is printable ASCII that a JSON string holds
+// unescaped.
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// contentLengths caches the Content-Length header values of small answers
+// (most polls), made on first use.
+var contentLengths [4096]atomic.Pointer[[]string]
+
+// contentLength is the header value for an answer of n bytes.
+func contentLength(n int) []string {
+	if n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if p := contentLengths[n].Load(); p != nil {
+		return *p
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
+}
