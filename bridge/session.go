@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ type session struct {
 	timer      *time.Timer
 	ended      bool
 	heldPoll   chan struct{} // closed to end the held long-poll
-	transports map[string]bool
+	transports []string      // in order of first use; a map costs more per session
 	reason     string
 
 	sendMu  sync.Mutex
@@ -104,7 +105,7 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 		h:          h,
 		started:    time.Now(),
 		owned:      owned,
-		transports: map[string]bool{transport: true},
+		transports: []string{transport},
 		lastSeq:    -1,
 	}
 	s.creds, s.bound = credentialHash(req.r)
@@ -134,13 +135,14 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 		return nil, errUpstream
 	}
 	s.conn = conn
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	// Run on a context that is never cancelled: end closes the conn, which
+	// is what stops Run, so no context (and no child registration) is
+	// kept per session.
+	s.cancel = func() {}
 
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		cancel()
 		_ = conn.Close()
 		return nil, errShuttingDown
 	}
@@ -149,7 +151,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	h.mu.Unlock()
 	h.metrics.sessionsOpen.Inc()
 	h.metrics.sessionsTotal.Inc()
-	go s.run(runCtx)
+	go s.run(context.Background())
 	return s, nil
 }
 
@@ -260,7 +262,9 @@ func (s *session) attach(transport string) bool {
 	}
 	s.clients++
 	s.idleGen++
-	s.transports[transport] = true
+	if !slices.Contains(s.transports, transport) {
+		s.transports = append(s.transports, transport)
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
@@ -343,13 +347,9 @@ func (s *session) end(code int, reason string) {
 func (s *session) logEnd() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := make([]string, 0, len(s.transports))
-	for t := range s.transports {
-		ts = append(ts, t)
-	}
 	s.h.log.Info("session finished",
 		zap.String("session", s.id[:8]), // a prefix: the full id is a bearer secret
-		zap.Strings("transports", ts),
+		zap.Strings("transports", s.transports),
 		zap.Int64("messages_in", s.msgsIn),
 		zap.Int64("messages_out", s.msgsOut),
 		zap.Int64("bytes_in", s.bytesIn),

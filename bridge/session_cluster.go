@@ -85,14 +85,13 @@ func (h *RouteHandler) attachRemoteSession(req *request, id string) (*session, *
 		return nil, clusterError(err)
 	}
 	s := &session{
-		id:         id,
-		h:          h,
-		started:    time.Now(),
-		transports: map[string]bool{},
-		lastSeq:    -1,
-		remote:     rs,
-		log:        rs.Log(),
-		cancel:     func() {},
+		id:      id,
+		h:       h,
+		started: time.Now(),
+		lastSeq: -1,
+		remote:  rs,
+		log:     rs.Log(),
+		cancel:  func() {},
 	}
 	if len(rs.Record.Credentials) == len(s.creds) {
 		copy(s.creds[:], rs.Record.Credentials)

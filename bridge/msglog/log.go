@@ -123,9 +123,9 @@ func New(opts Options) *Log {
 		maxBytes: opts.MaxBytes,
 		onEvict:  opts.OnEvict,
 		ackWait:  opts.AckWait,
-		ring:     make([]*Entry, 0, min(opts.Capacity, 64)),
 		next:     1,
 		wake:     make(chan struct{}),
+		// ring starts nil and grows on push: an idle session holds none.
 	}
 }
 

@@ -42,7 +42,7 @@ func newHTTPBase(s *settings) *httpBase {
 	closed, closeFunc := context.WithCancel(context.Background())
 	return &httpBase{
 		s:         s,
-		cnt:       s.Metrics.forRoute(s.Route.Path, s.kind),
+		cnt:       s.metrics.forRoute(s.routePath, s.kind),
 		transport: transport,
 		client:    &http.Client{Transport: transport},
 		closed:    closed,
@@ -65,7 +65,7 @@ func (b *httpBase) newRequest(ctx context.Context) (*http.Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream: build request: %w", err)
 	}
-	for k, vs := range b.s.Header {
+	for k, vs := range b.s.header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	if host := req.Header.Get("Host"); host != "" {

@@ -47,11 +47,11 @@ func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		switch classify(r) {
 		case outcomeTransient, outcomePermanent:
 			inc(c.cnt.failures)
-			if classify(r) == outcomePermanent && !c.s.Reconnect {
+			if classify(r) == outcomePermanent && !c.s.reconnect {
 				return msg.CloseInfo{Code: CloseBadGateway, Reason: r.describe()}
 			}
 			failing = true
-			c.s.log.Debug("long-poll request failed", zap.String("error", r.describe()))
+			c.s.log().Debug("long-poll request failed", zap.String("error", r.describe()))
 			if !sleep(runCtx, backoff.Next()) {
 				return endInfo(c.closed)
 			}
@@ -67,7 +67,7 @@ func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		switch classify(r) {
 		case outcomeBody:
 			if len(r.body) > 0 { // some servers end a held poll with an empty 200
-				deliverBody(r.body, c.s.Route.Upstream.Split, sink, c.cnt)
+				deliverBody(r.body, c.s.split, sink, c.cnt)
 				continue
 			}
 		case outcomeSkipped:

@@ -33,7 +33,7 @@ var _ Conn = (*pollConn)(nil)
 
 func dialPoll(ctx context.Context, s *settings) (Conn, error) {
 	c := &pollConn{httpBase: newHTTPBase(s)}
-	if s.Reconnect {
+	if s.reconnect {
 		return c, nil // Run polls at once; Dial must not block a topic on a dead upstream
 	}
 	r := c.fetch(ctx, conditional{})
@@ -57,7 +57,7 @@ func (c *pollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		seen     bool
 		failing  bool
 		backoff  = NewBackoff(c.s.minDelay, c.s.maxDelay)
-		split    = c.s.Route.Upstream.Split
+		split    = c.s.split
 	)
 	for {
 		if c.stopping(runCtx) {
@@ -77,11 +77,11 @@ func (c *pollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		switch o := classify(r); o {
 		case outcomeTransient, outcomePermanent:
 			inc(c.cnt.failures)
-			if o == outcomePermanent && !c.s.Reconnect {
+			if o == outcomePermanent && !c.s.reconnect {
 				return msg.CloseInfo{Code: CloseBadGateway, Reason: r.describe()}
 			}
 			failing = true
-			c.s.log.Debug("poll request failed", zap.String("error", r.describe()))
+			c.s.log().Debug("poll request failed", zap.String("error", r.describe()))
 			wait = max(c.s.interval, backoff.Next())
 		default:
 			inc(c.cnt.connects)

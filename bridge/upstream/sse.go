@@ -60,11 +60,11 @@ func dialSSE(ctx context.Context, s *settings) (Conn, error) {
 	c := &sseConn{httpBase: newHTTPBase(s)}
 	st, err := c.open(ctx)
 	if err != nil {
-		if !s.Reconnect || errors.Is(err, errSSENoContent) {
+		if !s.reconnect || errors.Is(err, errSSENoContent) {
 			c.transport.CloseIdleConnections()
 			return nil, err
 		}
-		s.log.Warn("first upstream connect failed, will retry", zap.Error(err))
+		s.log().Warn("first upstream connect failed, will retry", zap.Error(err))
 		c.firstErr = err
 		return c, nil
 	}
@@ -156,7 +156,7 @@ func (c *sseConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 			return endInfo(c.closed)
 		}
 		if st == nil {
-			if !c.s.Reconnect || !sleep(runCtx, max(backoff.Next(), c.retry)) {
+			if !c.s.reconnect || !sleep(runCtx, max(backoff.Next(), c.retry)) {
 				return endInfo(c.closed)
 			}
 			var err error
@@ -164,7 +164,7 @@ func (c *sseConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 				if errors.Is(err, errSSENoContent) {
 					return msg.CloseInfo{Code: CloseNormal, Reason: "upstream asked not to reconnect (204)"}
 				}
-				c.s.log.Debug("upstream reconnect failed", zap.Error(err))
+				c.s.log().Debug("upstream reconnect failed", zap.Error(err))
 				continue
 			}
 			backoff.Reset()
@@ -185,13 +185,13 @@ func (c *sseConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		if !clean {
 			inc(c.cnt.failures)
 		}
-		if !c.s.Reconnect {
+		if !c.s.reconnect {
 			if clean {
 				return msg.CloseInfo{Code: CloseNormal, Reason: "upstream stream ended"}
 			}
 			return msg.CloseInfo{Code: CloseAbnormal, Reason: "upstream stream lost"}
 		}
-		c.s.log.Debug("upstream stream ended, reconnecting", zap.Error(err),
+		c.s.log().Debug("upstream stream ended, reconnecting", zap.Error(err),
 			zap.Bool("resume", c.lastEventID != ""))
 	}
 }

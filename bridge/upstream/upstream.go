@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -134,18 +135,38 @@ func Dial(ctx context.Context, opts Options) (Conn, error) {
 	}
 }
 
-// settings are Options with defaults applied and the URL checked.
+// settings are Options with defaults applied and the URL checked. Only
+// what the adapters use is kept (not the whole route): session mode holds
+// one per client session.
 type settings struct {
-	Options
-	kind      string
-	url       *url.URL
-	timeout   time.Duration
-	interval  time.Duration
-	heartbeat time.Duration
-	minDelay  time.Duration
-	maxDelay  time.Duration
-	maxBytes  int64
-	log       *zap.Logger
+	kind         string
+	url          *url.URL
+	header       http.Header
+	subprotocols []string
+	reconnect    bool
+	routePath    string
+	split        string
+	metrics      *Metrics
+	timeout      time.Duration
+	interval     time.Duration
+	heartbeat    time.Duration
+	minDelay     time.Duration
+	maxDelay     time.Duration
+	maxBytes     int64
+
+	// The named logger is built on first use: zap's With encodes its
+	// fields into a buffer per logger, and most connections never log.
+	logOnce sync.Once
+	baseLog *zap.Logger
+	named   *zap.Logger
+}
+
+// log is the adapter's logger ("upstream.<kind>", with the route).
+func (s *settings) log() *zap.Logger {
+	s.logOnce.Do(func() {
+		s.named = s.baseLog.Named("upstream." + s.kind).With(zap.String("route", s.routePath))
+	})
+	return s.named
 }
 
 func newSettings(opts Options) (*settings, error) {
@@ -156,18 +177,23 @@ func newSettings(opts Options) (*settings, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("upstream: url %q has no host", opts.URL)
 	}
-	up := opts.Route.Upstream
+	up := &opts.Route.Upstream
 	s := &settings{
-		Options:   opts,
-		kind:      up.Kind,
-		url:       u,
-		timeout:   orDefault(up.Timeout.D(), DefaultTimeout),
-		interval:  orDefault(up.Interval.D(), DefaultInterval),
-		heartbeat: orDefault(opts.Route.Heartbeat.D(), DefaultHeartbeat),
-		minDelay:  orDefault(up.Reconnect.Min.D(), DefaultReconnectMin),
-		maxDelay:  orDefault(up.Reconnect.Max.D(), DefaultReconnectMax),
-		maxBytes:  opts.MaxMessageBytes,
-		log:       opts.Logger,
+		kind:         up.Kind,
+		url:          u,
+		header:       opts.Header,
+		subprotocols: opts.Subprotocols,
+		reconnect:    opts.Reconnect,
+		routePath:    opts.Route.Path,
+		split:        up.Split,
+		metrics:      opts.Metrics,
+		timeout:      orDefault(up.Timeout.D(), DefaultTimeout),
+		interval:     orDefault(up.Interval.D(), DefaultInterval),
+		heartbeat:    orDefault(opts.Route.Heartbeat.D(), DefaultHeartbeat),
+		minDelay:     orDefault(up.Reconnect.Min.D(), DefaultReconnectMin),
+		maxDelay:     orDefault(up.Reconnect.Max.D(), DefaultReconnectMax),
+		maxBytes:     opts.MaxMessageBytes,
+		baseLog:      opts.Logger,
 	}
 	if s.maxBytes <= 0 {
 		s.maxBytes = DefaultMaxMessageBytes
@@ -175,8 +201,8 @@ func newSettings(opts Options) (*settings, error) {
 	if s.maxDelay < s.minDelay {
 		s.maxDelay = s.minDelay
 	}
-	if s.log == nil {
-		s.log = zap.NewNop()
+	if s.baseLog == nil {
+		s.baseLog = zap.NewNop()
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if s.kind == "" {
@@ -202,7 +228,6 @@ func newSettings(opts Options) (*settings, error) {
 	default:
 		return nil, fmt.Errorf("upstream: unknown split %q", up.Split)
 	}
-	s.log = s.log.Named("upstream." + s.kind).With(zap.String("route", opts.Route.Path))
 	return s, nil
 }
 
@@ -216,6 +241,11 @@ func orDefault(d, def time.Duration) time.Duration {
 // runContext derives Run's context: it ends when ctx is done or when closed
 // (Close was called). The returned function reports why Run must stop.
 func runContext(ctx context.Context, closed context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Done() == nil {
+		// Never cancelled (session mode runs on Background): closed alone
+		// ends Run, and no context is derived per connection.
+		return closed, func() {}
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(closed, cancel)
 	return runCtx, func() { stop(); cancel() }

@@ -16,9 +16,11 @@ import (
 )
 
 // Small buffers and a shared write buffer pool: an idle upstream connection
-// should cost little memory, since session mode opens one per client.
+// should cost little memory, since session mode opens one per client. A
+// frame larger than the read buffer is still read whole (as the client
+// side's upgrader does with 512).
 const (
-	wsReadBufferSize  = 2048
+	wsReadBufferSize  = 512
 	wsWriteBufferSize = 2048
 	// closeGrace bounds the write of our close frame when Run stops.
 	closeGrace = time.Second
@@ -68,23 +70,24 @@ func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
 		u.Scheme = "wss"
 	}
 	s.url = &u
-	header := s.Header.Clone()
+	header := s.header.Clone()
 	if header == nil {
 		header = http.Header{}
 	}
 	for _, h := range handshakeHeaders {
 		header.Del(h)
 	}
+	s.header = nil // c.header is the one kept (for redials)
 	closed, closeFunc := context.WithCancel(context.Background())
 	c := &wsConn{
 		s:   s,
-		cnt: s.Metrics.forRoute(s.Route.Path, s.kind),
+		cnt: s.metrics.forRoute(s.routePath, s.kind),
 		dialer: &websocket.Dialer{
 			HandshakeTimeout: s.timeout,
 			ReadBufferSize:   wsReadBufferSize,
 			WriteBufferSize:  wsWriteBufferSize,
 			WriteBufferPool:  wsWriteBufferPool,
-			Subprotocols:     s.Subprotocols,
+			Subprotocols:     s.subprotocols,
 		},
 		header:    header,
 		closed:    closed,
@@ -93,14 +96,17 @@ func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
 	}
 	ws, err := c.dial(ctx)
 	if err != nil {
-		if !s.Reconnect {
+		if !s.reconnect {
 			closeFunc()
 			return nil, err
 		}
-		s.log.Warn("first upstream dial failed, will retry", zap.Error(err))
+		s.log().Warn("first upstream dial failed, will retry", zap.Error(err))
 		return c, nil
 	}
 	c.setConn(ws)
+	if !s.reconnect {
+		c.header = nil // never dialled again
+	}
 	return c, nil
 }
 
@@ -118,11 +124,19 @@ func (c *wsConn) dial(ctx context.Context) (*websocket.Conn, error) {
 	return ws, nil
 }
 
-func (c *wsConn) setConn(ws *websocket.Conn) {
+// setConn makes ws the current connection; false (and ws hung up) when
+// Close came first.
+func (c *wsConn) setConn(ws *websocket.Conn) bool {
 	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		c.hangUp(ws)
+		return false
+	}
 	c.ws = ws
 	c.subprotocol = ws.Subprotocol()
 	c.mu.Unlock()
+	return true
 }
 
 func (c *wsConn) current() *websocket.Conn {
@@ -159,16 +173,18 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 			return endInfo(c.closed)
 		}
 		if ws == nil {
-			if !c.s.Reconnect || !sleep(runCtx, backoff.Next()) {
+			if !c.s.reconnect || !sleep(runCtx, backoff.Next()) {
 				return endInfo(c.closed)
 			}
 			var err error
 			if ws, err = c.dial(runCtx); err != nil {
-				c.s.log.Debug("upstream redial failed", zap.Error(err))
+				c.s.log().Debug("upstream redial failed", zap.Error(err))
 				continue
 			}
 			backoff.Reset()
-			c.setConn(ws)
+			if !c.setConn(ws) {
+				return endInfo(c.closed)
+			}
 			if hadConn {
 				inc(c.cnt.reconnects)
 				sink.Gap("upstream reconnected")
@@ -184,16 +200,17 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		if c.stopping(runCtx) {
 			return endInfo(c.closed)
 		}
-		if !c.s.Reconnect {
+		if !c.s.reconnect {
 			return info
 		}
-		c.s.log.Info("upstream websocket lost, reconnecting",
+		c.s.log().Info("upstream websocket lost, reconnecting",
 			zap.Int("code", info.Code), zap.String("reason", info.Reason))
 	}
 }
 
-// readLoop appends every message of one connection until it ends, and owns
-// the goroutine that pings the upstream and hangs up when runCtx ends.
+// readLoop appends every message of one connection until it ends. Pings
+// and the hang-up when runCtx ends run from timers (keepalive), not from a
+// goroutine per connection: session mode holds one upstream per client.
 func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.Sink) msg.CloseInfo {
 	pongWait := 2 * c.s.heartbeat
 	ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -201,11 +218,8 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 		return ws.SetReadDeadline(time.Now().Add(pongWait))
 	})
 
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { c.keepalive(runCtx, ws, done) })
-	defer wg.Wait()
-	defer close(done)
+	ka := c.startKeepalive(runCtx, ws)
+	defer ka.stop()
 
 	for {
 		mt, data, err := ws.ReadMessage()
@@ -222,20 +236,66 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 	}
 }
 
-func (c *wsConn) keepalive(runCtx context.Context, ws *websocket.Conn, done <-chan struct{}) {
-	ticker := time.NewTicker(c.s.heartbeat)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-runCtx.Done():
-			c.hangUp(ws) // unblocks ReadMessage
-			return
-		case <-ticker.C:
-			// A failed ping shows up as a read error or deadline soon enough.
-			_ = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.timeout))
-		}
+// keepalive pings the upstream every heartbeat and hangs up when runCtx
+// ends (which unblocks ReadMessage). Its callbacks run on timer goroutines
+// only while they work; stop waits for any that is running.
+type keepalive struct {
+	c        *wsConn
+	ws       *websocket.Conn
+	ticker   *time.Timer
+	stopHang func() bool
+	hungUp   chan struct{}
+
+	mu      sync.Mutex
+	stopped bool
+	pinging sync.WaitGroup
+}
+
+func (c *wsConn) startKeepalive(runCtx context.Context, ws *websocket.Conn) *keepalive {
+	k := &keepalive{c: c, ws: ws}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ticker = time.AfterFunc(c.s.heartbeat, k.ping)
+	if runCtx == c.closed {
+		// Only Close ends Run, and Close hangs up the current connection
+		// itself (setConn refuses one dialled after Close).
+		k.stopHang = func() bool { return true }
+		return k
+	}
+	k.hungUp = make(chan struct{})
+	k.stopHang = context.AfterFunc(runCtx, func() {
+		defer close(k.hungUp)
+		c.hangUp(ws)
+	})
+	return k
+}
+
+func (k *keepalive) ping() {
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	k.pinging.Add(1)
+	k.mu.Unlock()
+	defer k.pinging.Done()
+	// A failed ping shows up as a read error or deadline soon enough.
+	_ = k.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(k.c.s.timeout))
+	k.mu.Lock()
+	if !k.stopped {
+		k.ticker.Reset(k.c.s.heartbeat)
+	}
+	k.mu.Unlock()
+}
+
+func (k *keepalive) stop() {
+	k.mu.Lock()
+	k.stopped = true
+	k.ticker.Stop()
+	k.mu.Unlock()
+	k.pinging.Wait()
+	if !k.stopHang() {
+		<-k.hungUp // the hang-up started: let it finish
 	}
 }
 
