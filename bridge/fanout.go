@@ -27,6 +27,7 @@ type fanout struct {
 	// Owned by the running goroutine.
 	round   []*fanSub
 	scratch []byte
+	step    stepRound
 }
 
 // fanout returns the topic's fan-out, made on first use.
@@ -143,6 +144,14 @@ func (f *fanout) goAway() {
 // deliver runs every subscriber's step. again is set when the log moved
 // on during the round (subscribers wait on different changes).
 func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
+	f.step.wait = nil
+	if len(f.round) > 0 {
+		// Taken before any subscriber reads: closed by any later change.
+		lg := f.round[0].a.log()
+		_, last := lg.Bounds()
+		f.step.wait = lg.Read(last, nil, 0).Wait
+	}
+	defer f.step.tally.flush()
 	for _, s := range f.round {
 		s.mu.Lock()
 		if s.gone || s.finished || s.handed {
@@ -150,7 +159,7 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 			continue
 		}
 		s.out.buf = f.scratch[:0]
-		w, done, err := f.h.pumpStep(context.Background(), s.a, s.w)
+		w, done, err := f.h.pumpStep(context.Background(), s.a, s.w, &f.step)
 		f.scratch, s.out.buf = s.out.buf[:0], nil
 		if !f.settle(s, done, err != nil) {
 			if wait != nil && w != wait {

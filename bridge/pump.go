@@ -44,7 +44,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 	heartbeat := time.NewTicker(h.set.heartbeat)
 	defer heartbeat.Stop()
 	for {
-		wait, done, err := h.pumpStep(ctx, a, w)
+		wait, done, err := h.pumpStep(ctx, a, w, nil)
 		if done || err != nil {
 			return
 		}
@@ -68,8 +68,10 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 // flush) and returns the channel closed at the log's next change, or done
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
-// log: the shared fan-out (fanout.go) drives idle subscribers with it.
-func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter) (wait <-chan struct{}, done bool, err error) {
+// log: the shared fan-out (fanout.go) drives idle subscribers with it,
+// passing its round (rd) so that per-subscriber work stays small: one log
+// read instead of two, delivery counts added once per round.
+func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
 	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
@@ -91,7 +93,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 		for _, e := range res.Entries {
 			n, err := w.entry(e)
 			if err != nil {
-				a.countOut(msgs, bytes)
+				rd.countOut(a, msgs, bytes)
 				return nil, false, err
 			}
 			if e.Kind == msglog.KindGap {
@@ -102,7 +104,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			}
 			wrote = true
 		}
-		a.countOut(msgs, bytes)
+		rd.countOut(a, msgs, bytes)
 		if res.Closed {
 			_ = w.close(res.Info)
 			_ = w.flush()
@@ -120,16 +122,84 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 				return nil, true, nil
 			default:
 			}
-			continue
+			// A short batch read everything the log had after the round's
+			// wait channel was taken: no second read, that channel tells
+			// of anything newer.
+			if rd == nil || rd.wait == nil || len(res.Entries) >= batchSize {
+				continue
+			}
+			res.Wait = rd.wait
 		}
 		if unflushed {
 			if err := w.flush(); err != nil {
 				return nil, false, err
 			}
-			a.log().Ack(a.rd.Pos())
+			if rd == nil || a.sess != nil {
+				// Flow control (session logs); a broadcast log does not
+				// wait for acks, so the fan-out skips the lock.
+				a.log().Ack(a.rd.Pos())
+			}
 		}
 		return res.Wait, false, nil
 	}
+}
+
+// stepRound is what one fan-out round shares between its subscribers'
+// steps.
+type stepRound struct {
+	// wait was taken from the log before the round's first read: closed
+	// at any change after it. nil when the log is closed.
+	wait  <-chan struct{}
+	tally outTally
+}
+
+// countOut records delivered messages: in the round's tally (broadcast in
+// the fan-out), else at once.
+func (rd *stepRound) countOut(a *attachment, msgs, bytes int) {
+	if rd == nil || a.sess != nil {
+		a.countOut(msgs, bytes)
+		return
+	}
+	rd.tally.add(a.tm, msgs, bytes)
+}
+
+// outTally sums delivered messages per transport over a round, so the
+// metrics take a few atomic adds per round instead of per subscriber.
+type outTally struct {
+	n    int
+	rows [4]struct {
+		tm          *transportMetrics
+		msgs, bytes int
+	}
+}
+
+func (t *outTally) add(tm *transportMetrics, msgs, bytes int) {
+	if msgs == 0 {
+		return
+	}
+	for i := 0; i < t.n; i++ {
+		if t.rows[i].tm == tm {
+			t.rows[i].msgs += msgs
+			t.rows[i].bytes += bytes
+			return
+		}
+	}
+	if t.n == len(t.rows) {
+		t.flush()
+	}
+	t.rows[t.n].tm, t.rows[t.n].msgs, t.rows[t.n].bytes = tm, msgs, bytes
+	t.n++
+}
+
+// flush adds the sums to the metrics and starts over.
+func (t *outTally) flush() {
+	for i := 0; i < t.n; i++ {
+		r := &t.rows[i]
+		r.tm.messagesOut.Add(float64(r.msgs))
+		r.tm.bytesOut.Add(float64(r.bytes))
+		r.tm = nil
+	}
+	t.n = 0
 }
 
 // messageText is what text transports show of a message: the data, or its
