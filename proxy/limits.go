@@ -160,8 +160,10 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write swaps net/http's own plain-text error answers for JSON ones. After
+// a hijack the bytes are a tunnel's, not net/http's: they pass untouched.
 func (c *limitedConn) Write(b []byte) (int, error) {
-	if c.wire != nil {
+	if c.wire != nil && !c.wire.off.Load() {
 		if replacement, ok := jsonForCannedError(b); ok {
 			if _, err := c.Conn.Write(replacement); err != nil {
 				return 0, err

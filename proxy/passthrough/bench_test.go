@@ -12,11 +12,17 @@ import (
 
 // BenchmarkTunnelEcho measures round trips of 1 KiB binary messages through
 // the WebSocket tunnel (client → gateway → echo upstream → gateway → client).
-func BenchmarkTunnelEcho(b *testing.B) {
+func BenchmarkTunnelEcho(b *testing.B) { benchmarkTunnelEcho(b, 1024) }
+
+// BenchmarkTunnelEchoSmall is BenchmarkTunnelEcho with the 128-byte
+// messages of bench/compare.sh's echo-pass scenario.
+func BenchmarkTunnelEchoSmall(b *testing.B) { benchmarkTunnelEcho(b, 128) }
+
+func benchmarkTunnelEcho(b *testing.B, size int) {
 	up := newEchoUpstream(b, false)
 	gw := newGateway(b, route("/ws", up.srv.URL), nil)
 	c := dialWS(b, wsURL(gw.srv, "/ws"))
-	msg := bytes.Repeat([]byte{7}, 1024)
+	msg := bytes.Repeat([]byte{7}, size)
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
 		if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {

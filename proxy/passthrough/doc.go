@@ -56,10 +56,14 @@
 // handshake wait in the server's buffers until the 101 is validated and are
 // then forwarded in order; after a refused upgrade they are dropped.
 //
-// Both directions are copied whole frame by whole frame (headers parsed,
-// payloads never unmasked or buffered whole; a declared length above 2^62 or
-// a malformed control frame ends the tunnel with close 1002 to the other
-// side). That is what lets Shutdown put a close 1001 between two frames:
+// Both directions are copied as bytes arrive, several frames per write when
+// several arrived together, with only frame headers parsed (payloads are
+// never unmasked or buffered whole; a declared length above 2^62 or a
+// malformed control frame ends the tunnel with close 1002 to the other
+// side). On plain TCP the relay reads the socket itself and, like nginx,
+// takes a short read as "drained": one read and one write per message and
+// direction (relay.go). Knowing where frames end is what lets Shutdown put
+// a close 1001 between two frames:
 // unmasked to the client, masked to the upstream. After that the gateway
 // drops what each peer still sends until that peer's close answer, then
 // closes. When one side ends, the end is passed on (TCP half-close) and the

@@ -91,6 +91,55 @@ func readFrameHeader(r io.Reader, buf []byte) (frameHeader, error) {
 	return h, nil
 }
 
+// errShortHeader: the bytes hold only the start of a frame header.
+var errShortHeader = errors.New("short frame header")
+
+// parseFrameHeader parses the frame header at the start of b, with the same
+// checks as readFrameHeader. h.raw aliases b. A b too short for the whole
+// header gives errShortHeader (or errFrame when what is there is already
+// wrong).
+func parseFrameHeader(b []byte) (frameHeader, error) {
+	var h frameHeader
+	if len(b) < 2 {
+		return h, errShortHeader
+	}
+	h.fin = b[0]&0x80 != 0
+	h.opcode = b[0] & 0x0f
+	h.masked = b[1]&0x80 != 0
+	n := 2
+	switch length := b[1] & 0x7f; length {
+	case 126:
+		if len(b) < 4 {
+			return h, errShortHeader
+		}
+		h.length = int64(binary.BigEndian.Uint16(b[2:]))
+		n = 4
+	case 127:
+		if len(b) < 10 {
+			return h, errShortHeader
+		}
+		v := binary.BigEndian.Uint64(b[2:])
+		if v > maxFrameLength {
+			return h, fmt.Errorf("%w: declared length %d is too large", errFrame, v)
+		}
+		h.length = int64(v)
+		n = 10
+	default:
+		h.length = int64(length)
+	}
+	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
+		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
+	}
+	if h.masked {
+		n += 4
+	}
+	if len(b) < n {
+		return h, errShortHeader
+	}
+	h.raw = b[:n]
+	return h, nil
+}
+
 // noEOF turns an EOF inside a header into ErrUnexpectedEOF.
 func noEOF(err error) error {
 	if err == io.EOF {

@@ -1,13 +1,14 @@
 package passthrough
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,15 +20,7 @@ const (
 	closeGrace = 5 * time.Second
 	// closeWriteTimeout bounds writing an injected close frame.
 	closeWriteTimeout = 5 * time.Second
-	// frameBufferSize is the pooled copy buffer; frames up to this size
-	// (header included) go out in one write.
-	frameBufferSize = 8 << 10
 )
-
-var framePool = sync.Pool{New: func() any {
-	b := make([]byte, frameBufferSize)
-	return &b
-}}
 
 // tunnel relays one WebSocket connection frame by frame in both directions.
 // It owns two copier goroutines (pumpUpstreamToClient, pumpClientToUpstream);
@@ -51,19 +44,31 @@ type tunnel struct {
 // whole to dst, so the gateway can put its own close frame between two.
 type direction struct {
 	name string
-	src  io.Reader
+	t    *tunnel
+	src  *bufio.Reader   // bytes buffered before the tunnel, then the source itself unless raw is set
+	raw  syscall.RawConn // the source socket, read directly (plain TCP); nil: read src
 	dst  net.Conn
 	mask bool // frames injected towards the upstream must be masked
-	// lock is held (a token in the channel) while a frame goes to dst; a
-	// channel so an injector can give up when its context ends.
+	// lock is held (a token in the channel) from the start of a frame to
+	// its end; a channel so an injector can give up when its context ends.
 	lock chan struct{}
 	// Guarded by lock:
 	closeSent bool // the gateway sent its own close to dst: forward nothing more
 	broken    bool // dst stopped mid-frame or is shut: inject nothing
-	hdrBuf    [maxFrameHeader]byte
 	// forwardedClose is set once a peer's close frame went through.
 	forwardedClose atomic.Bool
 	other          *direction
+
+	// Owned by the pump (relay.go):
+	frames     frameState
+	held       bool // the pump holds lock (inside a frame)
+	pending    [maxFrameHeader]byte
+	pendingLen int // start of a frame header read from raw, waiting for the rest
+	bufp       *[]byte
+	softUntil  time.Time // write deadline set on dst by the pump
+	rerr       error     // how the read callback ended
+	stalled    bool
+	stall      stallState
 }
 
 // errClosingHandshakeDone ends a pump once both peers' close frames went
@@ -71,15 +76,19 @@ type direction struct {
 // of waiting for the client to drop the TCP connection.
 var errClosingHandshakeDone = errors.New("closing handshake done")
 
-func newTunnel(h *Handler, client net.Conn, clientReader io.Reader, upstream net.Conn, upstreamReader io.Reader) *tunnel {
+// newTunnel joins client and upstream; each reader holds what was read from
+// its connection beyond the handshake.
+func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream net.Conn, upstreamReader *bufio.Reader) *tunnel {
 	t := &tunnel{
-		h:          h,
-		client:     client,
-		upstream:   upstream,
-		toClient:   &direction{name: "upstream_to_client", src: upstreamReader, dst: client, lock: make(chan struct{}, 1)},
-		toUpstream: &direction{name: "client_to_upstream", src: clientReader, dst: upstream, mask: true, lock: make(chan struct{}, 1)},
-		done:       make(chan struct{}),
+		h:        h,
+		client:   client,
+		upstream: upstream,
+		done:     make(chan struct{}),
 	}
+	t.toClient = &direction{name: "upstream_to_client", t: t, src: upstreamReader, raw: rawSource(upstream),
+		dst: client, lock: make(chan struct{}, 1)}
+	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
+		dst: upstream, mask: true, lock: make(chan struct{}, 1)}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
 	return t
 }
@@ -113,9 +122,10 @@ func (t *tunnel) serve(response []byte) {
 	}
 	t.h.log.Debug("websocket tunnel open", zap.String("upstream", t.h.upstream.host))
 
+	// One copier runs here, the other in its own goroutine.
 	var pumps sync.WaitGroup
 	pumps.Go(t.pumpUpstreamToClient)
-	pumps.Go(t.pumpClientToUpstream)
+	t.pumpClientToUpstream()
 	pumps.Wait()
 	t.closeBoth()
 	t.h.log.Debug("websocket tunnel closed", zap.Duration("duration", time.Since(started)))
@@ -153,67 +163,26 @@ func (t *tunnel) pump(d *direction, badFrameReason string) {
 	closeWrite(d.dst)
 }
 
-// copyFrames forwards whole frames from src to dst. Once the gateway has
-// sent its own close to dst, frames from src are read and dropped until
-// src's close frame (the answer to the gateway's close to src) arrives.
+// copyFrames forwards frames from src to dst until src ends. Once the
+// gateway has sent its own close to dst, frames from src are read and
+// dropped until src's close frame (the answer to the gateway's close to
+// src) arrives.
 func (d *direction) copyFrames() error {
-	for {
-		h, err := readFrameHeader(d.src, d.hdrBuf[:])
-		if err != nil {
-			return err
-		}
-		d.acquire()
-		if d.closeSent {
-			d.release()
-			if _, err := io.CopyN(io.Discard, d.src, h.length); err != nil {
-				return noEOF(err)
-			}
-			if h.opcode == opClose {
-				return nil
-			}
-			continue
-		}
-		err = copyFrame(d.dst, d.src, h)
-		if err != nil {
-			d.broken = true
-		}
+	var err error
+	if d.raw != nil {
+		err = d.copyRaw()
+	} else {
+		err = d.copyBuffered()
+	}
+	if d.held { // stopped inside a frame: dst got part of it
+		d.broken = true
 		d.release()
-		if err != nil {
-			return err
-		}
-		if h.opcode == opClose {
-			d.forwardedClose.Store(true)
-			if d.other.forwardedClose.Load() {
-				return errClosingHandshakeDone
-			}
-		}
+		d.held = false
 	}
-}
-
-// copyFrame writes one frame (header already read) from src to dst.
-func copyFrame(dst io.Writer, src io.Reader, h frameHeader) error {
-	bufp := framePool.Get().(*[]byte)
-	defer framePool.Put(bufp)
-	buf := *bufp
-	n := copy(buf, h.raw)
-	remaining := h.length
-	for {
-		if remaining > 0 {
-			chunk := min(remaining, int64(len(buf)-n))
-			if _, err := io.ReadFull(src, buf[n:n+int(chunk)]); err != nil {
-				return noEOF(err)
-			}
-			remaining -= chunk
-			n += int(chunk)
-		}
-		if _, err := dst.Write(buf[:n]); err != nil {
-			return err
-		}
-		if remaining == 0 {
-			return nil
-		}
-		n = 0
+	if errors.Is(err, errSourceClosed) {
+		return nil
 	}
+	return err
 }
 
 // goAway sends close 1001 to the client and to the upstream, each at a
@@ -269,6 +238,11 @@ func (t *tunnel) cut() { t.closeBoth() }
 
 func (t *tunnel) closeBoth() {
 	t.cutOnce.Do(func() {
+		// Expired deadlines first: a pump blocked writing to one connection
+		// holds the other one's socket (relay.go), and Close waits for it.
+		past := time.Unix(1, 0)
+		_ = t.client.SetDeadline(past)
+		_ = t.upstream.SetDeadline(past)
 		_ = t.client.Close()
 		_ = t.upstream.Close()
 	})

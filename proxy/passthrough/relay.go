@@ -1,0 +1,391 @@
+package passthrough
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The relay copies bytes as they arrive, several frames per write when
+// several arrived together, and parses only frame headers: enough to know
+// where frames end, so the gateway's own close frame always goes between
+// two frames, and to stop at a malformed header.
+//
+// On a plain TCP source it reads the socket through syscall.RawConn and,
+// like nginx, treats a read that returned less than the buffer as "drained":
+// it waits for the next readiness event instead of reading again just to
+// get EAGAIN. That is one read and one write per message and direction, the
+// floor. It is safe because the wait happens inside the same RawConn.Read
+// call, which never resets the readiness state between the read and the
+// wait, so data that arrived in between wakes it at once. Other sources
+// (TLS) go through their bufio.Reader.
+
+// relayBufferSize is a direction's read buffer while bytes flow. It goes
+// back to the pool whenever the socket is drained, so an idle tunnel holds
+// none.
+const relayBufferSize = 16 << 10
+
+var (
+	// stallAfter bounds how long a write may block while the relay holds
+	// its source socket inside RawConn.Read (a Close of that socket waits
+	// for it). A write still blocked then is finished outside, where it
+	// may take as long as the peer needs. Tests shorten it.
+	stallAfter = 2 * time.Second
+	// testHookStall, when set by a test, runs when a write stalled.
+	testHookStall func()
+)
+
+var relayPool = sync.Pool{New: func() any {
+	b := make([]byte, relayBufferSize)
+	return &b
+}}
+
+// errSourceClosed: the source's close frame (its answer to the gateway's
+// close) was read and dropped; nothing more may follow.
+var errSourceClosed = errors.New("source sent its close frame")
+
+// frameState tracks where the byte stream of one direction is.
+type frameState struct {
+	inFrame   bool
+	opcode    byte
+	remaining int64 // payload bytes of the current frame not yet seen
+}
+
+// span is what one scan over received bytes decided: data[:write] goes to
+// the destination, data[:consumed] is done with, then the flags apply.
+type span struct {
+	consumed  int
+	write     int
+	short     bool  // stopped at a partial header: data[consumed:] needs more bytes
+	closeDone bool  // a forwarded close frame ends at write
+	srcClosed bool  // a dropped close frame ends at consumed
+	err       error // a malformed header at data[consumed:]
+}
+
+// scan walks data from the current position. dropping: the gateway has
+// sent its own close to the destination, frames are read and dropped.
+func (s *frameState) scan(data []byte, dropping bool) span {
+	p := 0
+	var sp span
+	for p < len(data) {
+		if !s.inFrame {
+			h, err := parseFrameHeader(data[p:])
+			if errors.Is(err, errShortHeader) {
+				sp.short = true
+				break
+			}
+			if err != nil {
+				sp.err = err
+				break
+			}
+			s.inFrame, s.opcode, s.remaining = true, h.opcode, h.length
+			p += len(h.raw)
+		}
+		n := min(s.remaining, int64(len(data)-p))
+		p += int(n)
+		s.remaining -= n
+		if s.remaining > 0 {
+			break
+		}
+		s.inFrame = false
+		if s.opcode == opClose {
+			if dropping {
+				sp.srcClosed = true
+			} else {
+				sp.closeDone = true
+			}
+			break
+		}
+	}
+	sp.consumed = p
+	if !dropping {
+		sp.write = p
+	}
+	return sp
+}
+
+// scanLocked scans data holding the direction's lock, taken at a frame
+// boundary and kept until the next one.
+func (d *direction) scanLocked(data []byte) span {
+	if !d.held {
+		d.acquire()
+		d.held = true
+	}
+	return d.frames.scan(data, d.closeSent)
+}
+
+// finish applies a span once its bytes are written.
+func (d *direction) finish(sp span) error {
+	if d.held && !d.frames.inFrame {
+		d.release()
+		d.held = false
+	}
+	switch {
+	case sp.err != nil:
+		return sp.err
+	case sp.srcClosed:
+		return errSourceClosed
+	case sp.closeDone:
+		d.forwardedClose.Store(true)
+		if d.other.forwardedClose.Load() {
+			return errClosingHandshakeDone
+		}
+	}
+	return nil
+}
+
+// writeFailed marks the destination broken after a failed write.
+func (d *direction) writeFailed() {
+	d.broken = true
+	if d.held {
+		d.release()
+		d.held = false
+	}
+}
+
+// relayBlocking forwards data with writes that may block.
+func (d *direction) relayBlocking(data []byte) (rest []byte, err error) {
+	for len(data) > 0 {
+		sp := d.scanLocked(data)
+		if sp.write > 0 {
+			if _, err := d.dst.Write(data[:sp.write]); err != nil {
+				d.writeFailed()
+				return nil, err
+			}
+		}
+		if err := d.finish(sp); err != nil {
+			return nil, err
+		}
+		data = data[sp.consumed:]
+		if sp.short {
+			return data, nil
+		}
+	}
+	return nil, nil
+}
+
+// copyBuffered relays from the bufio.Reader (TLS sources, or tests' pipes):
+// what it holds is scanned in place, no copy.
+func (d *direction) copyBuffered() error {
+	need := 1
+	for {
+		if _, err := d.src.Peek(need); err != nil {
+			if need > 1 || d.frames.inFrame {
+				return noEOF(err)
+			}
+			return err
+		}
+		data, _ := d.src.Peek(d.src.Buffered())
+		rest, err := d.relayBlocking(data)
+		if err != nil {
+			return err
+		}
+		_, _ = d.src.Discard(len(data) - len(rest))
+		need = len(rest) + 1
+	}
+}
+
+// rawSource returns the socket under conn when bytes can be read straight
+// from it: a *net.TCPConn reached through wrappers exposing NetConn (the
+// gateway's own, which do not change what is read), never through TLS.
+func rawSource(conn net.Conn) syscall.RawConn {
+	for range 8 {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		case interface{ NetConn() net.Conn }:
+			if isTLS(conn) {
+				return nil
+			}
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// copyRaw relays from the socket. Bytes the bufio.Reader already holds
+// (sent right behind the handshake) go first.
+func (d *direction) copyRaw() error {
+	if n := d.src.Buffered(); n > 0 {
+		data, _ := d.src.Peek(n)
+		rest, err := d.relayBlocking(data)
+		if err != nil {
+			return err
+		}
+		d.pendingLen = copy(d.pending[:], rest)
+	}
+	d.src = nil // everything else comes from the socket
+	for {
+		d.rerr = nil
+		err := d.raw.Read(d.onReadable)
+		if err != nil {
+			d.putBuffer()
+			return err
+		}
+		if !d.stalled {
+			return d.rerr
+		}
+		if err := d.finishStall(); err != nil {
+			return err
+		}
+	}
+}
+
+// onReadable is the RawConn.Read callback: it reads and forwards until the
+// socket is drained (false: wait for readiness) or the relay ends or a
+// write stalls (true).
+func (d *direction) onReadable(fd uintptr) bool {
+	if d.bufp == nil {
+		d.bufp = relayPool.Get().(*[]byte)
+	}
+	buf := *d.bufp
+	for {
+		start := copy(buf, d.pending[:d.pendingLen])
+		n, err := syscall.Read(int(fd), buf[start:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			d.putBuffer()
+			return false
+		case err != nil:
+			d.rerr = os.NewSyscallError("read", err)
+			d.putBuffer()
+			return true
+		case n == 0:
+			d.rerr = io.EOF
+			if start > 0 || d.frames.inFrame {
+				d.rerr = io.ErrUnexpectedEOF
+			}
+			d.putBuffer()
+			return true
+		}
+		d.pendingLen = 0
+		end := start + n
+		if done := d.relaySoft(buf[:end]); done {
+			if !d.stalled {
+				d.putBuffer()
+			}
+			return true
+		}
+		if end < len(buf) {
+			d.putBuffer() // drained: wait for readiness without reading again
+			return false
+		}
+	}
+}
+
+// relaySoft forwards data from inside the read callback. Writes carry a
+// deadline (stallAfter); one that runs into it leaves the callback with the
+// rest saved in d.stall, to be finished by finishStall. true: leave the
+// callback (error in d.rerr, or stalled).
+func (d *direction) relaySoft(data []byte) bool {
+	for len(data) > 0 {
+		sp := d.scanLocked(data)
+		if sp.write > 0 {
+			d.refreshWriteDeadline()
+			n, err := d.dst.Write(data[:sp.write])
+			if err != nil {
+				if isTimeout(err) {
+					d.stalled = true
+					d.stall = stallState{span: sp, unwritten: data[n:sp.write], after: data[sp.consumed:]}
+					if testHookStall != nil {
+						testHookStall()
+					}
+					return true
+				}
+				d.writeFailed()
+				d.rerr = err
+				return true
+			}
+		}
+		if err := d.finish(sp); err != nil {
+			d.rerr = err
+			return true
+		}
+		data = data[sp.consumed:]
+		if sp.short {
+			d.pendingLen = copy(d.pending[:], data)
+			return false
+		}
+	}
+	return false
+}
+
+// stallState is a write that ran into its deadline inside the callback.
+type stallState struct {
+	span      span
+	unwritten []byte // of span's bytes
+	after     []byte // received bytes past span
+}
+
+// finishStall completes a stalled write outside the read callback, with no
+// deadline but the tunnel's grace, then forwards what was received after it.
+func (d *direction) finishStall() error {
+	st := d.stall
+	d.stalled, d.stall = false, stallState{}
+	defer d.putBuffer()
+	d.t.mu.Lock()
+	d.softUntil = time.Time{}
+	_ = d.dst.SetWriteDeadline(d.t.graceAt)
+	d.t.mu.Unlock()
+	if len(st.unwritten) > 0 {
+		if _, err := d.dst.Write(st.unwritten); err != nil {
+			d.writeFailed()
+			return err
+		}
+	}
+	if err := d.finish(st.span); err != nil {
+		return err
+	}
+	if st.span.short {
+		d.pendingLen = copy(d.pending[:], st.after)
+		return nil
+	}
+	rest, err := d.relayBlocking(st.after)
+	if err != nil {
+		return err
+	}
+	d.pendingLen = copy(d.pending[:], rest)
+	return nil
+}
+
+// refreshWriteDeadline keeps a write deadline about stallAfter ahead while
+// the tunnel runs; once its grace started, the grace deadline stays.
+func (d *direction) refreshWriteDeadline() {
+	now := time.Now()
+	if d.softUntil.Sub(now) > stallAfter/2 { // a timer update per second at most
+		return
+	}
+	d.t.mu.Lock()
+	if d.t.graceAt.IsZero() {
+		d.softUntil = now.Add(stallAfter)
+		_ = d.dst.SetWriteDeadline(d.softUntil)
+	} else {
+		d.softUntil = d.t.graceAt.Add(stallAfter) // never refresh again
+	}
+	d.t.mu.Unlock()
+}
+
+func isTLS(conn net.Conn) bool {
+	_, ok := conn.(*tls.Conn)
+	return ok
+}
+
+func (d *direction) putBuffer() {
+	if d.bufp != nil {
+		relayPool.Put(d.bufp)
+		d.bufp = nil
+	}
+}
