@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,62 +16,95 @@ import (
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
-// fan-out like SSE: its one goroutine reads (gorilla), the fan-out writes
-// server frames (unmasked, uncompressed) straight to the socket, so no
-// writer goroutine waits per client. Every write to the socket goes
-// through rawOut (wmu): the fan-out's frames, and the reader's pong and
-// close answers (our own ping/close handlers replace gorilla's, which
-// would write on their own). gorilla still writes by itself after a
-// protocol error (e.g. 1009 for an oversized frame), as the connection
-// ends.
+// fan-out like SSE: the fan-out writes server frames (unmasked,
+// uncompressed) straight to the socket, so no writer goroutine waits per
+// client, and its one goroutine reads the client's frames with bridge's
+// own reader (wsread.go) parked in a small read with no deadline. Every
+// write to the socket goes through rawOut (wmu): the fan-out's frames, and
+// the reader's pong, close and protocol-error answers.
 
 // shareWebSocket returns the fan-out subscriber for a broadcast client
-// whose socket allows non-blocking writes, or nil (session mode, TLS).
+// whose socket allows non-blocking writes, or nil (session mode, TLS). It
+// joins the fan-out here, on the handler's goroutine, so that the reader's
+// fresh goroutine (serveShared) keeps a small stack.
 func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 	if !hijackStreams || c.a.top == nil {
 		return nil
 	}
-	nb := newNBWriter(c.ws.NetConn())
+	conn := c.ws.NetConn()
+	nb := newNBWriter(conn)
 	if nb == nil {
 		return nil
 	}
-	out := &rawOut{conn: c.ws.NetConn(), nb: nb, ws: true}
+	out := &rawOut{conn: conn, nb: nb, ws: true}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
-	s.w = &wsFrameWriter{out: out, json: c.json}
+	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set.heartbeat + closeGrace}
+	w.sawClient()
+	s.w = w
 	c.shared = s
+	// gorilla's connection is dropped after the handshake (it has read
+	// nothing past it: Upgrade refuses a client that sent data early),
+	// which frees its read buffer; frames are read by wsread.go.
+	c.ws = nil
+	c.rd = &wsFrameReader{r: bareConn(conn), limit: h.set.maxMessageBytes}
+	s.fan.add(s)
 	return s
 }
 
 // serveShared is serve for a fan-out subscriber: this goroutine only
-// reads; it owns the subscriber's lifetime.
+// reads, and owns the subscriber's lifetime. It sets no read deadline
+// (a timer per connection): the fan-out's heartbeat notices a client that
+// stopped answering pings (wsFrameWriter.heartbeat).
 func (c *wsClient) serveShared(s *fanSub) {
 	defer s.release()
-	pongWait := 2*c.h.set.heartbeat + closeGrace
-	c.ws.SetReadLimit(c.h.set.maxMessageBytes)
-	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	c.ws.SetPingHandler(func(data string) error {
-		_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, []byte(data)), false)
-		return nil
-	})
-	c.ws.SetCloseHandler(func(code int, _ string) error {
-		_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(code, "")), true)
-		return nil
-	})
-	s.fan.add(s)
+	w := s.w.(*wsFrameWriter)
 	ctx := context.Background() // as serve: no request context once the handler returned
 	for {
-		kind, data, err := c.ws.ReadMessage()
+		f, err := c.rd.next()
 		if err != nil {
+			if fe, ok := isFrameError(err); ok {
+				_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(fe.code, fe.reason)), true)
+			}
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if err := c.forward(ctx, kind, data); err != nil {
+		w.sawClient()
+		switch f.op {
+		case websocket.PingMessage:
+			_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, f.payload), false)
+			continue
+		case websocket.PongMessage:
+			continue
+		case websocket.CloseMessage:
+			// Echo the client's code (none when it sent none), then end.
+			_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, closeEcho(f.payload)), true)
+			return
+		}
+		if err := c.forward(ctx, f.op, f.payload); err != nil {
 			c.closeWith(err)
 			return
 		}
+	}
+}
+
+// closeEcho is the payload of our answer to a client's close frame: its
+// status code, no reason.
+func closeEcho(payload []byte) []byte {
+	if len(payload) < 2 {
+		return nil
+	}
+	return payload[:2]
+}
+
+// bareConn is the socket under the proxy's wrappers, for reading: they
+// only watch request bytes, and each layer deepens the stack an idle reader
+// parks with. Writes and Close still go through the wrappers.
+func bareConn(c net.Conn) net.Conn {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.NetConn()
 	}
 }
 
@@ -95,7 +130,24 @@ type wsFrameWriter struct {
 	out  *rawOut
 	json bool
 	hdr  [10]byte
+
+	// pongWait is how long the client may stay silent (it answers our
+	// pings); seen is when it last sent a frame (monoNow).
+	pongWait time.Duration
+	seen     atomic.Int64
 }
+
+// errClientSilent ends a subscriber that stopped answering pings.
+var errClientSilent = errors.New("bridge: websocket client stopped answering pings")
+
+// sawClient records a frame from the client (reader goroutine).
+func (w *wsFrameWriter) sawClient() { w.seen.Store(int64(monoNow())) }
+
+// monoNow is monotonic time since the process started (wall clock jumps
+// must not end connections).
+func monoNow() time.Duration { return time.Since(processStart) }
+
+var processStart = time.Now()
 
 func (w *wsFrameWriter) frame(op int, payload []byte) error {
 	return w.out.write2(appendWSHeader(w.hdr[:0], op, len(payload)), payload)
@@ -139,7 +191,16 @@ func (w *wsFrameWriter) close(info msg.CloseInfo) error {
 	return w.frame(websocket.CloseMessage, websocket.FormatCloseMessage(clientCloseCode(info.Code), reason))
 }
 
-func (w *wsFrameWriter) heartbeat() error { return w.frame(websocket.PingMessage, nil) }
+// heartbeat pings the client, or fails when it has not answered for
+// pongWait: the fan-out (or the handed-off pump) then ends the response
+// and the reader's read runs out after closeGrace, as with gorilla's read
+// deadline before.
+func (w *wsFrameWriter) heartbeat() error {
+	if monoNow()-time.Duration(w.seen.Load()) > w.pongWait {
+		return errClientSilent
+	}
+	return w.frame(websocket.PingMessage, nil)
+}
 
 func (w *wsFrameWriter) goingAway() error {
 	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})

@@ -105,7 +105,8 @@ type wsClient struct {
 	a      *attachment
 	ws     *websocket.Conn
 	json   bool
-	shared *fanSub // set when the topic's fan-out writes (fanout_ws.go)
+	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
+	rd     *wsFrameReader // reads the client's frames when shared
 }
 
 func (c *wsClient) serve(ctx context.Context) {
