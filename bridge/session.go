@@ -61,6 +61,9 @@ type session struct {
 	sendMu  sync.Mutex
 	lastSeq int64 // highest acknowledged send seq; -1 before any
 
+	pumpMu sync.Mutex
+	pumps  []*sessionPump // WebSocket clients' pumps, kicked on log changes (session_ws.go)
+
 	msgsIn, msgsOut, bytesIn, bytesOut int64 // under mu
 }
 
@@ -159,8 +162,9 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 // stays (closed) until its clients have read the end or the TTL passes.
 func (s *session) run(ctx context.Context) {
 	defer s.h.runs.Done()
-	info := s.conn.Run(ctx, s.log)
+	info := s.conn.Run(ctx, sessionSink{s})
 	s.log.Close(info)
+	s.kickPumps(true)
 	s.mu.Lock()
 	if s.reason == "" {
 		s.reason = "upstream closed: " + info.Reason
@@ -331,6 +335,7 @@ func (s *session) end(code int, reason string) {
 		s.remote.Release()
 	default:
 		s.log.Close(info)
+		s.kickPumps(false)
 	}
 	s.cancel()
 	if s.conn != nil {

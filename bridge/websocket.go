@@ -117,6 +117,17 @@ func (c *wsClient) serve(ctx context.Context) {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	})
 
+	if c.usesSessionPump() {
+		// No writer goroutine parked per client (session_ws.go).
+		p := c.startSessionPump(func() {
+			// As below: our close frame is out (or the connection broke).
+			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+		})
+		defer p.stop()
+		c.readLoop(ctx, pongWait)
+		return
+	}
+
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
 	go func() {
@@ -131,7 +142,11 @@ func (c *wsClient) serve(ctx context.Context) {
 		stopWriter()
 		<-writerDone
 	}()
+	c.readLoop(ctx, pongWait)
+}
 
+// readLoop forwards the client's frames until the connection ends.
+func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 	for {
 		kind, data, err := c.ws.ReadMessage()
 		if err != nil {

@@ -72,3 +72,28 @@ func BenchmarkFanout(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSessionEcho is a session's log in an echo: one append, one read
+// and one ack per message, on a route-sized ring (buffer 1024). It covers
+// the ring's growth from empty as well as its steady state.
+func BenchmarkSessionEcho(b *testing.B) {
+	payload := make([]byte, 128)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%4096 == 0 {
+			b.StopTimer()
+			l := msglog.New(msglog.Options{Epoch: "ep", Capacity: 1024, AckWait: 1})
+			rd := msglog.NewReader(l, 0)
+			sessionEchoLog, sessionEchoReader = l, rd
+			b.StartTimer()
+		}
+		sessionEchoLog.Append(msg.Message{Data: payload})
+		res := sessionEchoReader.Next(64)
+		sessionEchoLog.Ack(res.Entries[len(res.Entries)-1].Seq)
+	}
+}
+
+var (
+	sessionEchoLog    *msglog.Log
+	sessionEchoReader *msglog.Reader
+)

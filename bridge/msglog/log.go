@@ -230,12 +230,15 @@ func (l *Log) push(e *Entry) {
 	if l.count < len(l.ring) {
 		l.ring[(l.head+l.count)%len(l.ring)] = e
 	} else if len(l.ring) < l.capacity {
-		// Grow lazily: idle sessions stay small. Re-linearise on growth.
-		grown := make([]*Entry, 0, min(max(2*len(l.ring), 8), l.capacity))
+		// Full but below capacity: grow by doubling (idle sessions stay
+		// small), re-linearised. Every slot counts in len(l.ring), so the
+		// next pushes fill the new room instead of growing again.
+		grown := make([]*Entry, min(max(2*len(l.ring), 8), l.capacity))
 		for i := 0; i < l.count; i++ {
-			grown = append(grown, l.ring[(l.head+i)%len(l.ring)])
+			grown[i] = l.ring[(l.head+i)%len(l.ring)]
 		}
-		l.ring = append(grown, e)
+		grown[l.count] = e
+		l.ring = grown
 		l.head = 0
 	}
 	l.count++

@@ -1,0 +1,243 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
+
+// sessionPump writes a local session's log to one WebSocket client without
+// a goroutine parked per client: the session kicks it after every change
+// of its log (its upstream reader appends, the log closes), a timer kicks
+// it for heartbeats and the route's shutdown watcher for the farewell. A
+// kick runs pumpStep until nothing is left, at most one at a time (writes
+// stay single-writer): inline when the kicker may block on the client
+// (the session's upstream reader right after its append, which saves a
+// goroutine hand-off per message and turns a stuck client into
+// backpressure on its own upstream, as the flow-control wait does), else
+// on a short-lived goroutine. Idle session-mode clients then cost their
+// reader goroutine only.
+//
+// Cluster sessions (whose log is fed from Redis, not by this process's
+// upstream reader) keep the goroutine pump: nothing here would kick them.
+type sessionPump struct {
+	c *wsClient
+	s *session
+	w *wsWriter
+	// onEnd runs once when the pump ends by itself (log closed and said
+	// so, write failed, slow client, shutdown), from the pump goroutine.
+	onEnd func()
+
+	mu       sync.Mutex
+	running  bool // a pump goroutine is working
+	again    bool // kicked while running: look once more before leaving
+	beat     bool // a heartbeat is due
+	finished bool
+	hb       *time.Timer
+	wg       sync.WaitGroup // the running pump goroutine
+}
+
+// usesSessionPump reports whether c's session is fed by this process, so
+// its log changes are seen by kickPumps.
+func (c *wsClient) usesSessionPump() bool {
+	s := c.a.sess
+	return s != nil && s.conn != nil && s.shared == nil && s.remote == nil
+}
+
+// startSessionPump registers the pump with its session and writes what is
+// already in the log.
+func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
+	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd}
+	c.h.watchShutdown()
+	p.mu.Lock()
+	p.hb = time.AfterFunc(c.h.set.heartbeat, p.heartbeatDue)
+	p.mu.Unlock()
+	p.s.addPump(p)
+	p.kick(false)
+	return p
+}
+
+func (p *sessionPump) heartbeatDue() {
+	p.mu.Lock()
+	p.beat = true
+	p.mu.Unlock()
+	p.kick(true) // a timer goroutine of its own
+}
+
+// kick makes sure the pump looks at the log (and the heartbeat and
+// shutdown flags) after this call: in this goroutine when inline and no
+// pump runs, else in the running one or a new one.
+func (p *sessionPump) kick(inline bool) {
+	p.mu.Lock()
+	if p.finished {
+		p.mu.Unlock()
+		return
+	}
+	if p.running {
+		p.again = true
+		p.mu.Unlock()
+		return
+	}
+	p.running = true
+	p.wg.Add(1)
+	p.mu.Unlock()
+	if inline {
+		p.run()
+		return
+	}
+	go p.run()
+}
+
+func (p *sessionPump) run() {
+	defer p.wg.Done()
+	h := p.c.h
+	for {
+		p.mu.Lock()
+		if p.finished {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		beat := p.beat
+		p.beat, p.again = false, false
+		p.mu.Unlock()
+
+		end := false
+		select {
+		case <-h.shuttingDown():
+			_ = p.w.goingAway()
+			end = true
+		default:
+			if beat {
+				if p.w.heartbeat() != nil {
+					end = true
+					break
+				}
+				p.mu.Lock()
+				if !p.finished {
+					p.hb.Reset(h.set.heartbeat)
+				}
+				p.mu.Unlock()
+			}
+			// pumpStep never waits for the log: kicks say when to look again.
+			_, done, err := h.pumpStep(context.Background(), p.c.a, p.w, nil)
+			end = done || err != nil
+		}
+
+		p.mu.Lock()
+		if end {
+			p.finishLocked()
+			p.running = false
+			p.mu.Unlock()
+			p.s.removePump(p)
+			p.onEnd()
+			return
+		}
+		if !p.again {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *sessionPump) finishLocked() {
+	p.finished = true
+	p.hb.Stop()
+}
+
+// stop ends the pump (the client's reader is done) and waits for a pump
+// goroutine that is still writing.
+func (p *sessionPump) stop() {
+	p.mu.Lock()
+	if !p.finished {
+		p.finishLocked()
+	}
+	p.mu.Unlock()
+	p.s.removePump(p)
+	p.wg.Wait()
+}
+
+// addPump and removePump keep the session's WebSocket pumps, kicked by
+// kickPumps whenever the session's log changes.
+func (s *session) addPump(p *sessionPump) {
+	s.pumpMu.Lock()
+	s.pumps = append(s.pumps, p)
+	s.pumpMu.Unlock()
+}
+
+func (s *session) removePump(p *sessionPump) {
+	s.pumpMu.Lock()
+	for i, q := range s.pumps {
+		if q == p {
+			s.pumps = append(s.pumps[:i], s.pumps[i+1:]...)
+			break
+		}
+	}
+	if len(s.pumps) == 0 {
+		s.pumps = nil
+	}
+	s.pumpMu.Unlock()
+}
+
+// kickPumps tells the pumps the log changed; inline runs a single idle
+// pump in the calling goroutine (see sessionPump).
+func (s *session) kickPumps(inline bool) {
+	s.pumpMu.Lock()
+	switch len(s.pumps) {
+	case 0:
+		s.pumpMu.Unlock()
+	case 1:
+		p := s.pumps[0]
+		s.pumpMu.Unlock() // run may remove p: not under pumpMu
+		p.kick(inline)
+	default:
+		for _, p := range s.pumps {
+			p.kick(false) // several clients: none waits for another
+		}
+		s.pumpMu.Unlock()
+	}
+}
+
+// sessionSink is what a local session's upstream appends to: the log, then
+// a kick for the WebSocket pumps reading it.
+type sessionSink struct{ s *session }
+
+func (k sessionSink) Append(m msg.Message) {
+	k.s.log.Append(m)
+	k.s.kickPumps(true)
+}
+
+func (k sessionSink) Gap(reason string) {
+	k.s.log.Gap(reason)
+	k.s.kickPumps(true)
+}
+
+// shutdownWatchers holds, per route, the one goroutine that kicks every
+// session pump when the route begins to shut down (the goroutine pump
+// selects on h.shuttingDown itself). It ends with that signal.
+var shutdownWatchers sync.Map // *RouteHandler -> struct{}
+
+func (h *RouteHandler) watchShutdown() {
+	if _, loaded := shutdownWatchers.LoadOrStore(h, struct{}{}); loaded {
+		return
+	}
+	go func() {
+		<-h.shuttingDown()
+		h.mu.Lock()
+		sessions := make([]*session, 0, len(h.sessions))
+		for _, s := range h.sessions {
+			sessions = append(sessions, s)
+		}
+		h.mu.Unlock()
+		for _, s := range sessions {
+			s.kickPumps(false)
+		}
+		// A pump started after the snapshot sees the signal on its first
+		// step; a later watcher would find it closed and end at once.
+		shutdownWatchers.Delete(h)
+	}()
+}
