@@ -89,6 +89,7 @@ type fanoutRow struct {
 	pubRate, delivSec, pollSec   float64
 	cpuUs, p50, p90, p99, maxLat float64
 	rssPerConn                   float64
+	clientUs                     float64 // the generator's CPU per delivery
 }
 
 func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers orderedKeys) {
@@ -102,7 +103,7 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 	rows = map[string]*fanoutRow{}
 	for k, g := range groups {
 		row := &fanoutRow{label: g[0].Label, server: g[0].Server, reps: len(g), idle: g[0].Rate == 0}
-		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn []float64
+		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn, client []float64
 		for _, r := range g {
 			row.subs = r.Subscribers
 			row.lost += r.Lost
@@ -116,6 +117,9 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 			deliv = append(deliv, r.DeliveriesSec)
 			poll = append(poll, r.PollCyclesSec)
 			cpu = append(cpu, r.CPUPerDeliveryUs)
+			if r.Delivered > 0 {
+				client = append(client, r.ClientCPUSec*1e6/float64(r.Delivered))
+			}
 			p50 = append(p50, r.Latency.P50us)
 			p90 = append(p90, r.Latency.P90us)
 			p99 = append(p99, r.Latency.P99us)
@@ -126,6 +130,9 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 		row.pubRate, row.delivSec, row.pollSec = median(pub), median(deliv), median(poll)
 		row.cpuUs, row.p50, row.p90, row.p99, row.maxLat = median(cpu), median(p50), median(p90), median(p99), median(mx)
 		row.rssPerConn = median(rss)
+		if len(client) > 0 {
+			row.clientUs = median(client)
+		}
 		rows[k] = row
 	}
 	return rows, labels, servers
@@ -176,21 +183,21 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Medians over the repetitions; delivered, lost, dup, ooo and gaps are summed over them. Lost = published − received by the end of the drain (a server that falls behind shows it here, with no gap marker). Idle rows publish one probe message after memory was read.")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| scenario | server | reps | subs (connected) | msg/s sent | delivered / expected | lost | dup | ooo | gaps | deliveries/s | poll cycles/s | CPU µs/delivery | p50 | p99 | max | RSS KiB/conn |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| scenario | server | reps | subs (connected) | msg/s sent | delivered / expected | lost | dup | ooo | gaps | deliveries/s | poll cycles/s | CPU µs/delivery | generator CPU µs/delivery | p50 | p99 | max | RSS KiB/conn |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, l := range labels.keys {
 			for _, s := range servers.keys {
 				r := rows[l+"\x00"+s]
 				if r == nil {
 					continue
 				}
-				sent, deliv, cpu := fmt.Sprintf("%.1f", r.pubRate), fmt.Sprintf("%.0f", r.delivSec), zeroDash(r.cpuUs, "%.2f")
+				sent, deliv, cpu, client := fmt.Sprintf("%.1f", r.pubRate), fmt.Sprintf("%.0f", r.delivSec), zeroDash(r.cpuUs, "%.2f"), zeroDash(r.clientUs, "%.2f")
 				if r.idle { // one probe message: rates and CPU per delivery mean nothing
-					sent, deliv, cpu = "probe", "–", "–"
+					sent, deliv, cpu, client = "probe", "–", "–", "–"
 				}
-				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %s | %d / %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.2f |\n",
+				fmt.Fprintf(w, "| %s | %s | %d | %d (%d) | %s | %d / %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %.2f |\n",
 					r.label, r.server, r.reps, r.subs, r.connected, sent, r.delivered, r.expected,
-					r.lost, r.dups, r.ooo, r.gaps, deliv, zeroDash(r.pollSec, "%.0f"), cpu,
+					r.lost, r.dups, r.ooo, r.gaps, deliv, zeroDash(r.pollSec, "%.0f"), cpu, client,
 					latText(r.p50), latText(r.p99), latText(r.maxLat), r.rssPerConn)
 			}
 		}
