@@ -217,11 +217,18 @@ func (c *wsClient) closeWith(err error) {
 // session mode and broadcast; JSON objects with ?format=json.
 type wsWriter struct {
 	c *wsClient
+	// writeBy is the write deadline last chosen, moved only when it moves
+	// by writeWait/16 or more: gorilla applies it to the socket on every
+	// frame, and Go re-arms the socket's timer only when it changes.
+	writeBy time.Time
 }
 
 func (w *wsWriter) write(kind int, b []byte) error {
 	ws := w.c.ws
-	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if want := time.Now().Add(writeWait); want.Sub(w.writeBy) >= writeWait/16 {
+		w.writeBy = want
+	}
+	_ = ws.SetWriteDeadline(w.writeBy)
 	return ws.WriteMessage(kind, b)
 }
 

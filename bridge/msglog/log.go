@@ -176,7 +176,8 @@ func (l *Log) waitForSpace() {
 		return
 	}
 	var timer *time.Timer
-	for !l.closed && l.count >= l.capacity && l.ring[l.head].Seq > l.acked {
+	// The oldest retained seq is next-count: no read of a cold entry.
+	for !l.closed && l.count >= l.capacity && l.next-uint64(l.count) > l.acked {
 		if timer == nil {
 			timer = time.NewTimer(l.ackWait)
 			defer timer.Stop()

@@ -52,6 +52,7 @@ type wsConn struct {
 	closed    context.Context // done once Close was called
 	closeFunc context.CancelFunc
 	writeSlot chan struct{}
+	writeBy   time.Time // the write deadline Send last chose (under writeSlot)
 
 	mu          sync.Mutex
 	ws          *websocket.Conn // nil while disconnected
@@ -213,7 +214,8 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 // goroutine per connection: session mode holds one upstream per client.
 func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.Sink) msg.CloseInfo {
 	pongWait := 2 * c.s.heartbeat
-	ws.SetReadDeadline(time.Now().Add(pongWait))
+	readBy := time.Now().Add(pongWait)
+	ws.SetReadDeadline(readBy)
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(pongWait))
 	})
@@ -232,7 +234,10 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 		inc(c.cnt.messages)
 		sink.Append(msg.Message{Data: data, Binary: mt == websocket.BinaryMessage})
 		// After Append: time spent in the sink is not the upstream's silence.
-		ws.SetReadDeadline(time.Now().Add(pongWait))
+		if want, ok := coarseDeadline(readBy, pongWait); ok {
+			readBy = want
+			ws.SetReadDeadline(readBy)
+		}
 	}
 }
 
@@ -362,7 +367,10 @@ func (c *wsConn) Send(ctx context.Context, m msg.Message) error {
 	case ws == nil:
 		return ErrNotConnected
 	}
-	deadline := time.Now().Add(c.s.timeout)
+	deadline := c.writeBy // writeSlot is held: no other Send touches it
+	if want, ok := coarseDeadline(deadline, c.s.timeout); ok {
+		deadline, c.writeBy = want, want
+	}
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -389,4 +397,17 @@ func (c *wsConn) Close() error {
 		c.hangUp(ws) // Run, if running, hangs up too; closing twice is harmless
 	}
 	return nil
+}
+
+// coarseDeadline returns now+wait when that moves the deadline at by at
+// least wait/16, else (at, false): Go re-arms a socket's runtime timer
+// whenever its deadline changes (gorilla sets the write deadline on every
+// frame), which costs more per message than the rest of the bookkeeping,
+// while a bound up to 1/16 shorter is the same bound to a peer.
+func coarseDeadline(at time.Time, wait time.Duration) (time.Time, bool) {
+	want := time.Now().Add(wait)
+	if want.Sub(at) < wait/16 {
+		return at, false
+	}
+	return want, true
 }
