@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,8 +33,12 @@ func frameStream(masked bool, seed uint64) []byte {
 		relayBufferSize + 3, 65535, 65536, 70000, 3 * relayBufferSize}
 	for i, size := range sizes {
 		payload := make([]byte, size)
+		x := rng.Uint64() | 1
 		for j := range payload {
-			payload[j] = byte(rng.Uint32())
+			x ^= x << 13 // xorshift: cheap bytes that differ from frame to frame
+			x ^= x >> 7
+			x ^= x << 17
+			payload[j] = byte(x)
 		}
 		out = appendFrame(out, 0x82, payload, masked)
 		if i%3 == 0 {
@@ -187,50 +192,138 @@ func dialTunnel(t *testing.T, rt config.Route, useTLS bool) net.Conn {
 }
 
 // TestRelayStalledWrite: a client that stops reading makes the gateway's
-// write stall past stallAfter; the write is finished outside the read
-// callback once the client reads again, and every byte arrives in order.
+// write stall (a full socket buffer, or past stallAfter for a wrapper that
+// must see every write); the write is finished outside the read callback
+// once the client reads again, every byte arrives in order, and a counting
+// wrapper saw every byte written to the client.
 func TestRelayStalledWrite(t *testing.T) {
-	stalled := make(chan struct{}, 1)
-	oldAfter := stallAfter
-	stallAfter = 100 * time.Millisecond
-	testHookStall = func() { trySend(stalled, struct{}{}) }
-	t.Cleanup(func() { stallAfter, testHookStall = oldAfter, nil })
+	for _, wrap := range []string{"bare", "counted", "opaque"} {
+		t.Run(wrap, func(t *testing.T) {
+			stalled := make(chan struct{}, 1)
+			oldAfter := stallAfter
+			stallAfter = 100 * time.Millisecond
+			testHookStall = func() { trySend(stalled, struct{}{}) }
+			t.Cleanup(func() { stallAfter, testHookStall = oldAfter, nil })
 
+			down := stallStream()
+			upURL, gotUp := byteUpstream(t, down, len(maskedFrame("after")))
+			gwAddr, written := wrappedGateway(t, route("/ws", upURL), wrap)
+
+			conn, err := net.Dial("tcp", gwAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(testDeadline))
+			if _, err := io.WriteString(conn, handshake("/ws", "")); err != nil {
+				t.Fatal(err)
+			}
+			cr := &countingReader{r: conn}
+			br := bufio.NewReaderSize(cr, 64)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("handshake: %v %v", res, err)
+			}
+			recv(t, stalled) // not reading: the gateway's write to us stalls
+			got := make([]byte, len(down))
+			if _, err := io.ReadFull(br, got); err != nil {
+				t.Fatalf("client read: %v", err)
+			}
+			if !bytes.Equal(got, down) {
+				t.Error("bytes differ after the stall")
+			}
+			if _, err := conn.Write(maskedFrame("after")); err != nil {
+				t.Fatal(err)
+			}
+			if got := recv(t, gotUp); !bytes.Equal(got, maskedFrame("after")) {
+				t.Errorf("client to upstream after the stall: %x", got)
+			}
+			if wrap != "bare" {
+				if n, want := written.Load(), cr.n-int64(br.Buffered()); n != want {
+					t.Errorf("wrapper counted %d bytes written, the client read %d", n, want)
+				}
+			}
+		})
+	}
+}
+
+// stallStream is about 12 MiB of frames: more than socket buffers hold.
+var stallStream = sync.OnceValue(func() []byte {
 	var down []byte
 	for i := range 64 {
-		down = append(down, frameStream(false, uint64(10+i))...) // about 12 MiB: more than socket buffers hold
+		down = append(down, frameStream(false, uint64(10+i))...)
 	}
-	upURL, gotUp := byteUpstream(t, down, len(maskedFrame("after")))
-	gw := newGateway(t, route("/ws", upURL), nil)
+	return down
+})
 
-	conn, err := net.Dial("tcp", hostOf(gw.srv))
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// opaqueConn is a wrapper like the gateway's own: it exposes the socket
+// (NetConn) and counts what is written through it.
+type opaqueConn struct {
+	net.Conn
+	written *atomic.Int64
+}
+
+func (c *opaqueConn) NetConn() net.Conn { return c.Conn }
+
+func (c *opaqueConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// countedConn also counts bytes written past it, straight to the socket.
+type countedConn struct{ *opaqueConn }
+
+func (c countedConn) AddWritten(n int64) { c.written.Add(n) }
+
+type wrappingListener struct {
+	net.Listener
+	wrap    string
+	written *atomic.Int64
+}
+
+func (l wrappingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.wrap == "bare" {
+		return c, err
+	}
+	oc := &opaqueConn{Conn: c, written: l.written}
+	if l.wrap == "counted" {
+		return countedConn{oc}, nil
+	}
+	return oc, nil
+}
+
+// wrappedGateway serves rt with every client connection wrapped as wrap
+// says ("bare", "counted", "opaque"); written counts bytes written to them.
+func wrappedGateway(t *testing.T, rt config.Route, wrap string) (addr string, written *atomic.Int64) {
+	t.Helper()
+	h, err := New(Options{Route: rt, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(testDeadline))
-	if _, err := io.WriteString(conn, handshake("/ws", "")); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReaderSize(conn, 64)
-	res, err := http.ReadResponse(br, nil)
-	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", res, err)
-	}
-	recv(t, stalled) // not reading: the gateway's write to us stalls
-	got := make([]byte, len(down))
-	if _, err := io.ReadFull(br, got); err != nil {
-		t.Fatalf("client read: %v", err)
-	}
-	if !bytes.Equal(got, down) {
-		t.Error("bytes differ after the stall")
-	}
-	if _, err := conn.Write(maskedFrame("after")); err != nil {
-		t.Fatal(err)
-	}
-	if got := recv(t, gotUp); !bytes.Equal(got, maskedFrame("after")) {
-		t.Errorf("client to upstream after the stall: %x", got)
-	}
+	written = new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = wrappingListener{Listener: srv.Listener, wrap: wrap, written: written}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	return hostOf(srv), written
 }
 
 // FuzzParseFrameHeader: parseFrameHeader agrees with readFrameHeader on

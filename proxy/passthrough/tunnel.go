@@ -65,8 +65,14 @@ type direction struct {
 	pending    [maxFrameHeader]byte
 	pendingLen int // start of a frame header read from raw, waiting for the rest
 	bufp       *[]byte
-	softUntil  time.Time // write deadline set on dst by the pump
-	rerr       error     // how the read callback ended
+	softUntil  time.Time       // write deadline set on dst by the pump
+	dstRaw     syscall.RawConn // the socket under dst, written without waiting (relay.go)
+	dstCounter writeCounter    // told what was written past dst's wrappers; nil for a bare socket
+	tryWriteFn func(uintptr) bool
+	wbuf       []byte
+	wn         int
+	werr       error
+	rerr       error // how the read callback ended
 	stalled    bool
 	stall      stallState
 }
@@ -90,6 +96,9 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
 		dst: upstream, mask: true, lock: make(chan struct{}, 1)}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
+	for _, d := range []*direction{t.toClient, t.toUpstream} {
+		d.useRawWrites()
+	}
 	return t
 }
 
