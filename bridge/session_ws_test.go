@@ -1,0 +1,93 @@
+package bridge_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/config"
+)
+
+// A session WebSocket has no writer goroutine of its own (session_ws.go):
+// a burst from the upstream still arrives whole and in order, and the
+// heartbeat still pings the client while the session is idle.
+func TestSessionWebSocketBurstAndHeartbeat(t *testing.T) {
+	up := newUpstream(t)
+	route := sessionRoute(up)
+	route.Heartbeat = config.Duration(30 * time.Millisecond)
+	g := newGateway(t, route, config.Limits{})
+	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
+	pings := make(chan struct{}, 100)
+	ws.SetPingHandler(func(data string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(deadline))
+	})
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("flood 300")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, 0, 300)
+	for len(got) < 300 {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(got), err)
+		}
+		got = append(got, string(data))
+	}
+	checkSeq(t, got, 300, "websocket burst")
+
+	readErr := make(chan error, 1)
+	go func() { // pings are answered while reading
+		_, _, err := ws.ReadMessage()
+		readErr <- err
+	}()
+	timeout := time.After(deadline)
+	for n := 0; n < 3; n++ {
+		select {
+		case <-pings:
+		case err := <-readErr:
+			t.Fatalf("connection ended while idle: %v", err)
+		case <-timeout:
+			t.Fatalf("%d pings, want 3", n)
+		}
+	}
+	ws.Close()
+	<-readErr
+}
+
+// Two WebSockets attached to one session both get every message: each has
+// its own pump, kicked on every append.
+func TestSessionWebSocketTwoClients(t *testing.T) {
+	up := newUpstream(t)
+	g := newGateway(t, sessionRoute(up), config.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	first, _ := g.poll(t, ctx, "?wait=0", nil)
+	a := mustDialWS(t, g.wsURL("/chat/ws?session="+first.Session), nil)
+	b := mustDialWS(t, g.wsURL("/chat/ws?session="+first.Session), nil)
+	// Both are attached once the session's upstream answers through them.
+	if err := a.WriteMessage(websocket.TextMessage, []byte("say ready")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range []*websocket.Conn{a, b} {
+		if _, data, err := ws.ReadMessage(); err != nil || string(data) != "ready" {
+			t.Fatalf("first frame %q, %v", data, err)
+		}
+	}
+	g.send(t, first.Session, "flood 100")
+	for i, ws := range []*websocket.Conn{a, b} {
+		got := make([]string, 0, 100)
+		for len(got) < 100 {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("client %d after %d messages: %v", i, len(got), err)
+			}
+			got = append(got, string(data))
+		}
+		checkSeq(t, got, 100, "client")
+	}
+}
