@@ -213,11 +213,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	defer h.transport.CloseIdleConnections()
 
+	// The close frames go out while this waits: a sender may wait for a
+	// pump stuck mid-frame until the cut below frees it.
 	var senders sync.WaitGroup
+	defer senders.Wait()
 	for _, t := range open {
 		senders.Go(func() { t.goAway(ctx) })
 	}
-	senders.Wait()
 
 	var err error
 	for _, t := range open {

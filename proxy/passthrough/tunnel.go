@@ -23,9 +23,9 @@ const (
 )
 
 // tunnel relays one WebSocket connection frame by frame in both directions.
-// It owns two copier goroutines (pumpUpstreamToClient, pumpClientToUpstream);
-// serve, running in the handler's goroutine, waits for both and closes
-// both connections.
+// serve, running in the handler's goroutine, runs pumpClientToUpstream
+// itself and pumpUpstreamToClient in a goroutine it owns, waits for both and
+// closes both connections.
 type tunnel struct {
 	h          *Handler
 	client     net.Conn
@@ -49,10 +49,11 @@ type direction struct {
 	raw  syscall.RawConn // the source socket, read directly (plain TCP); nil: read src
 	dst  net.Conn
 	mask bool // frames injected towards the upstream must be masked
-	// lock is held (a token in the channel) from the start of a frame to
-	// its end; a channel so an injector can give up when its context ends.
-	lock chan struct{}
-	// Guarded by lock:
+	// mu is held by the pump from the start of a frame to its end, and by
+	// an injector while its close frame goes out. An injector waiting for a
+	// pump stuck mid-frame is freed when Shutdown cuts the tunnel.
+	mu sync.Mutex
+	// Guarded by mu:
 	closeSent bool // the gateway sent its own close to dst: forward nothing more
 	broken    bool // dst stopped mid-frame or is shut: inject nothing
 	// forwardedClose is set once a peer's close frame went through.
@@ -92,9 +93,9 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 		done:     make(chan struct{}),
 	}
 	t.toClient = &direction{name: "upstream_to_client", t: t, src: upstreamReader, raw: rawSource(upstream),
-		dst: client, lock: make(chan struct{}, 1)}
+		dst: client}
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
-		dst: upstream, mask: true, lock: make(chan struct{}, 1)}
+		dst: upstream, mask: true}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
 		d.useRawWrites()
@@ -102,8 +103,8 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	return t
 }
 
-func (d *direction) acquire() { d.lock <- struct{}{} }
-func (d *direction) release() { <-d.lock }
+func (d *direction) acquire() { d.mu.Lock() }
+func (d *direction) release() { d.mu.Unlock() }
 
 // serve writes the 101 to the client and relays frames until both
 // directions have ended. It runs in the handler's goroutine.
@@ -195,24 +196,28 @@ func (d *direction) copyFrames() error {
 }
 
 // goAway sends close 1001 to the client and to the upstream, each at a
-// frame boundary. The pumps then wait for both closing answers.
+// frame boundary (both at once: one direction may be stuck mid-frame until
+// the tunnel is cut). The pumps then wait for both closing answers.
 func (t *tunnel) goAway(ctx context.Context) {
+	var other sync.WaitGroup
+	other.Go(func() { t.sendClose(ctx, t.toUpstream, closeGoingAway, reasonShutdown) })
 	t.sendClose(ctx, t.toClient, closeGoingAway, reasonShutdown)
-	t.sendClose(ctx, t.toUpstream, closeGoingAway, reasonShutdown)
+	other.Wait()
 }
 
 // sendClose injects a close frame into d's destination between two frames.
+// It waits for the frame in progress; a pump stuck inside one (its peer
+// not reading) is freed when the tunnel is cut.
 func (t *tunnel) sendClose(ctx context.Context, d *direction, code uint16, reason string) {
-	select {
-	case d.lock <- struct{}{}:
-	case <-ctx.Done():
-		return
-	case <-t.done:
+	d.acquire()
+	defer d.release()
+	if d.closeSent || d.broken || ctx.Err() != nil {
 		return
 	}
-	defer d.release()
-	if d.closeSent || d.broken {
+	select {
+	case <-t.done:
 		return
+	default:
 	}
 	d.closeSent = true
 	deadline := time.Now().Add(closeWriteTimeout)
