@@ -2,8 +2,11 @@ package bridge
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
@@ -240,4 +243,31 @@ func (h *RouteHandler) watchShutdown() {
 		// step; a later watcher would find it closed and end at once.
 		shutdownWatchers.Delete(h)
 	}()
+}
+
+// frameBuffers hold session clients' frames while they are forwarded
+// (io.ReadAll would allocate one per frame); larger ones are not kept.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxPooledFrame = 64 << 10
+
+// readFrameInto is ws.ReadMessage reading into b's storage.
+func readFrameInto(ws *websocket.Conn, b []byte) (int, []byte, error) {
+	kind, r, err := ws.NextReader()
+	if err != nil {
+		return kind, nil, err
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return kind, b, nil
+		}
+		if err != nil {
+			return kind, b, err
+		}
+	}
 }

@@ -147,8 +147,20 @@ func (c *wsClient) serve(ctx context.Context) {
 
 // readLoop forwards the client's frames until the connection ends.
 func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
+	// A local session's upstream Send has copied the frame when it
+	// returns, so its frames are read into pooled buffers.
+	pooled := c.usesSessionPump()
 	for {
-		kind, data, err := c.ws.ReadMessage()
+		var buf *[]byte
+		var kind int
+		var data []byte
+		var err error
+		if pooled {
+			buf = frameBuffers.Get().(*[]byte)
+			kind, data, err = readFrameInto(c.ws, (*buf)[:0])
+		} else {
+			kind, data, err = c.ws.ReadMessage()
+		}
 		if err != nil {
 			return // includes ErrReadLimit, after which gorilla sent 1009
 		}
@@ -163,6 +175,10 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 		if err := c.forward(ctx, kind, data); err != nil {
 			c.closeWith(err)
 			return
+		}
+		if buf != nil && cap(data) <= maxPooledFrame {
+			*buf = data[:0]
+			frameBuffers.Put(buf)
 		}
 	}
 }
