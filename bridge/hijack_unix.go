@@ -41,7 +41,7 @@ func newNBWriter(c net.Conn) *nbWriter {
 
 func (w *nbWriter) try(fd uintptr) bool {
 	for w.n < len(w.b) {
-		n, err := syscall.Write(int(fd), w.b[w.n:])
+		n, err := socketWrite(int(fd), w.b[w.n:])
 		if n > 0 {
 			w.n += n
 		}
