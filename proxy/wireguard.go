@@ -116,15 +116,20 @@ func (g *wireGuard) endLine() {
 	case (g.tail == tailHTTP11 || g.tail == tailHTTP10) && looksLikeMethod(line):
 		g.inHead, g.sawCL, g.sawTE = true, false, false
 	case g.inHead:
-		lower := bytes.ToLower(line)
-		if bytes.HasPrefix(lower, []byte("content-length:")) {
+		if hasPrefixFold(line, "content-length:") {
 			g.sawCL = true
-		} else if bytes.HasPrefix(lower, []byte("transfer-encoding:")) {
+		} else if hasPrefixFold(line, "transfer-encoding:") {
 			g.sawTE = true
 			g.teSeen.Store(true)
 		}
 	}
 	g.prefixLen, g.lineLen, g.tail = 0, 0, 0
+}
+
+// hasPrefixFold is a case-insensitive bytes.HasPrefix for an ASCII
+// lower-case prefix, without allocating (it runs on every header line).
+func hasPrefixFold(line []byte, prefix string) bool {
+	return len(line) >= len(prefix) && strings.EqualFold(string(line[:len(prefix)]), prefix)
 }
 
 // looksLikeMethod reports whether line starts with an upper-case token and a space.
@@ -167,7 +172,10 @@ const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // matches: it carries a Date header and its body is not its status line.
 func jsonForCannedError(b []byte) ([]byte, bool) {
 	const statusPrefix = "HTTP/1.1 "
-	if !bytes.HasPrefix(b, []byte(statusPrefix)) {
+	// Only 4xx/5xx answers can be net/http's canned errors: a quick look
+	// at the status's first digit spares every normal response the search.
+	if len(b) <= len(statusPrefix) || (b[len(statusPrefix)] != '4' && b[len(statusPrefix)] != '5') ||
+		!bytes.HasPrefix(b, []byte(statusPrefix)) {
 		return nil, false
 	}
 	idx := bytes.Index(b, []byte(netHTTPErrorHeaders))

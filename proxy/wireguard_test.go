@@ -83,3 +83,20 @@ func FuzzWireGuard(f *testing.F) {
 		_, _ = jsonForCannedError([]byte(stream))
 	})
 }
+
+// The scanner runs on every byte read from a plain-listener client: a
+// whole keep-alive request costs it no allocation.
+func TestWireGuardScanAllocatesNothing(t *testing.T) {
+	req := []byte("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-Other: y\r\n\r\n")
+	var g wireGuard
+	if n := testing.AllocsPerRun(100, func() { g.scan(req) }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+	if !g.tainted.Load() {
+		t.Fatal("CL+TE not seen")
+	}
+	ok := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	if n := testing.AllocsPerRun(100, func() { _, _ = jsonForCannedError(ok) }); n != 0 {
+		t.Fatalf("%v allocations per normal response checked for canned errors", n)
+	}
+}
