@@ -94,10 +94,16 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 		if created {
 			t.open(req)
 		}
+		// Ready already (the usual case) is checked first: Context().Done()
+		// makes the request context allocate its channel, on every poll.
 		select {
 		case <-t.ready:
-		case <-req.r.Context().Done():
-			return nil, errShuttingDown
+		default:
+			select {
+			case <-t.ready:
+			case <-req.r.Context().Done():
+				return nil, errShuttingDown
+			}
 		}
 		if t.err != nil {
 			return nil, t.err
