@@ -46,7 +46,9 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 	// nothing past it: Upgrade refuses a client that sent data early),
 	// which frees its read buffer; frames are read by wsread.go.
 	c.ws = nil
-	c.rd = &wsFrameReader{r: bareConn(conn), limit: h.set.maxMessageBytes}
+	bare := bareConn(conn)
+	c.rd = &wsFrameReader{r: bare, limit: h.set.maxMessageBytes}
+	c.wait = newReadWaiter(bare)
 	s.fan.add(s)
 	return s
 }
@@ -54,36 +56,52 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 // serveShared is serve for a fan-out subscriber: this goroutine only
 // reads, and owns the subscriber's lifetime. It sets no read deadline
 // (a timer per connection): the fan-out's heartbeat notices a client that
-// stopped answering pings (wsFrameWriter.heartbeat).
+// stopped answering pings (wsFrameWriter.heartbeat). Idle, it parks in the
+// read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
 	defer s.release()
-	w := s.w.(*wsFrameWriter)
-	ctx := context.Background() // as serve: no request context once the handler returned
 	for {
-		f, err := c.rd.next()
-		if err != nil {
-			if fe, ok := isFrameError(err); ok {
-				_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(fe.code, fe.reason)), true)
+		if c.wait != nil {
+			if err := c.wait.wait(); err != nil {
+				return
 			}
-			return
 		}
-		w.sawClient()
-		switch f.op {
-		case websocket.PingMessage:
-			_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, f.payload), false)
-			continue
-		case websocket.PongMessage:
-			continue
-		case websocket.CloseMessage:
-			// Echo the client's code (none when it sent none), then end.
-			_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, closeEcho(f.payload)), true)
-			return
-		}
-		if err := c.forward(ctx, f.op, f.payload); err != nil {
-			c.closeWith(err)
+		if !c.readFrame(s) {
 			return
 		}
 	}
+}
+
+// readFrame reads and acts on one client frame or message; false ends the
+// connection.
+//
+//go:noinline
+func (c *wsClient) readFrame(s *fanSub) bool {
+	f, err := c.rd.next()
+	if err != nil {
+		if fe, ok := isFrameError(err); ok {
+			_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(fe.code, fe.reason)), true)
+		}
+		return false
+	}
+	s.w.(*wsFrameWriter).sawClient()
+	switch f.op {
+	case websocket.PingMessage:
+		_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, f.payload), false)
+		return true
+	case websocket.PongMessage:
+		return true
+	case websocket.CloseMessage:
+		// Echo the client's code (none when it sent none), then end.
+		_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, closeEcho(f.payload)), true)
+		return false
+	}
+	// As serve: no request context once the handler returned.
+	if err := c.forward(context.Background(), f.op, f.payload); err != nil {
+		c.closeWith(err)
+		return false
+	}
+	return true
 }
 
 // closeEcho is the payload of our answer to a client's close frame: its

@@ -107,6 +107,7 @@ type wsClient struct {
 	json   bool
 	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
 	rd     *wsFrameReader // reads the client's frames when shared
+	wait   *readWaiter    // parks the shared reader until a frame arrives
 }
 
 func (c *wsClient) serve(ctx context.Context) {
