@@ -1,3 +1,5 @@
+//go:build unix
+
 package loadgen
 
 import (
@@ -24,7 +26,7 @@ func ensureFDs(conns int) error {
 			return fmt.Errorf("limits: raise open files to %d: %w", lim.Max, err)
 		}
 	}
-	if need := uint64(conns + fdHeadroom); need > lim.Cur {
+	if need := uint64(conns + fdHeadroom); need > uint64(lim.Cur) {
 		return fmt.Errorf("limits: %d connections need %d open files, this process may have %d: split the load over several generator processes", conns, need, lim.Cur)
 	}
 	return nil

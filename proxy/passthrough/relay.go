@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // The relay copies bytes as they arrive, several frames per write when
@@ -195,6 +194,9 @@ func (d *direction) copyBuffered() error {
 // from it: a *net.TCPConn reached through wrappers exposing NetConn (the
 // gateway's own, which do not change what is read), never through TLS.
 func rawSource(conn net.Conn) syscall.RawConn {
+	if !rawSockets {
+		return nil
+	}
 	for range 8 {
 		switch c := conn.(type) {
 		case *net.TCPConn:
@@ -422,10 +424,10 @@ func (d *direction) writeInCallback(p []byte) (int, error) {
 func (d *direction) tryWrite(fd uintptr) bool {
 	for d.wn < len(d.wbuf) {
 		p := d.wbuf[d.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		n, e := sysWrite(fd, p)
 		switch e {
 		case 0:
-			d.wn += int(n)
+			d.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			d.werr = errWouldBlock
@@ -458,11 +460,11 @@ func (d *direction) refreshWriteDeadline() {
 // readNonBlocking reads from a non-blocking socket. A raw syscall: it never
 // blocks, so the scheduler need not hand the P off around it.
 func readNonBlocking(fd uintptr, p []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	n, e := sysRead(fd, p)
 	if e != 0 {
 		return 0, e
 	}
-	return int(n), nil
+	return n, nil
 }
 
 func isTLS(conn net.Conn) bool {
