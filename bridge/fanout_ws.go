@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -113,11 +114,16 @@ func closeEcho(payload []byte) []byte {
 	return payload[:2]
 }
 
-// bareConn is the socket under the proxy's wrappers, for reading: they
-// only watch request bytes, and each layer deepens the stack an idle reader
-// parks with. Writes and Close still go through the wrappers.
+// bareConn is the connection under the proxy's wrappers (limitedConn,
+// countingConn: they only watch request bytes and count, and each layer
+// deepens the stack an idle reader parks with). It stops at TLS: under a
+// *tls.Conn the socket carries records, never our bytes, so the caller's
+// socket fast paths (which need a syscall.Conn) do not apply.
 func bareConn(c net.Conn) net.Conn {
 	for {
+		if _, ok := c.(*tls.Conn); ok {
+			return c
+		}
 		u, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {
 			return c

@@ -21,22 +21,17 @@ type nbWriter struct {
 // newNBWriter returns nil when c is not a plain socket (TLS, a wrapper
 // that does not expose its connection with NetConn).
 func newNBWriter(c net.Conn) *nbWriter {
-	for {
-		if sc, ok := c.(syscall.Conn); ok {
-			rc, err := sc.SyscallConn()
-			if err != nil {
-				return nil
-			}
-			w := &nbWriter{rc: rc}
-			w.fn = w.try
-			return w
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.NetConn()
+	sc, ok := bareConn(c).(syscall.Conn)
+	if !ok {
+		return nil
 	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &nbWriter{rc: rc}
+	w.fn = w.try
+	return w
 }
 
 func (w *nbWriter) try(fd uintptr) bool {
