@@ -13,7 +13,6 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
@@ -193,11 +192,7 @@ func (w *wsFrameWriter) entry(e *msglog.Entry) (int, error) {
 
 func (w *wsFrameWriter) gap(g *msglog.Gap) error {
 	if w.json {
-		b := []byte(`{"id":`)
-		b = wire.AppendJSONString(b, g.To)
-		b = append(b, `,"gap":`...)
-		b = wire.AppendGapJSON(b, g.From, g.To)
-		return w.frame(websocket.TextMessage, append(b, '}'))
+		return w.frame(websocket.TextMessage, appendGapMessage(nil, g))
 	}
 	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
 	_ = w.flush()

@@ -5,6 +5,8 @@ package bridge
 import (
 	"net"
 	"syscall"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 // nbWriter writes to a socket without waiting: what the kernel takes now,
@@ -36,21 +38,19 @@ func newNBWriter(c net.Conn) *nbWriter {
 
 func (w *nbWriter) try(fd uintptr) bool {
 	for w.n < len(w.b) {
-		n, err := socketWrite(int(fd), w.b[w.n:])
-		if n > 0 {
-			w.n += n
-		}
+		n, e := rawsock.Write(fd, w.b[w.n:])
 		switch {
-		case err == syscall.EINTR:
+		case e == syscall.EINTR:
 			continue
-		case err == syscall.EAGAIN:
+		case e == syscall.EAGAIN:
 			return true
-		case err != nil:
-			w.err = err
+		case e != 0:
+			w.err = e
 			return true
 		case n <= 0:
 			return true
 		}
+		w.n += n
 	}
 	return true
 }

@@ -115,6 +115,22 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 	}
 }
 
+// abandon ends a topic whose upstream could not be opened: the
+// subscribers waiting on ready get err, and the next subscriber starts a
+// new topic. It releases what open took (its context, its run).
+func (t *topic) abandon(err *apiError, cancel context.CancelFunc) {
+	h := t.h
+	t.err = err
+	cancel()
+	h.mu.Lock()
+	if h.topics[t.key] == t {
+		delete(h.topics, t.key)
+	}
+	h.mu.Unlock()
+	h.runs.Done()
+	close(t.ready)
+}
+
 // open dials the shared upstream (reconnecting: only config errors fail) and
 // starts reading it. Called once, by the subscriber that created the topic.
 func (t *topic) open(req *request) {
@@ -131,15 +147,7 @@ func (t *topic) open(req *request) {
 	if err != nil {
 		h.metrics.dialFailures.Inc()
 		h.log.Warn("topic upstream dial failed", zap.Error(err))
-		t.err = errUpstream
-		cancel()
-		h.mu.Lock()
-		if h.topics[t.key] == t {
-			delete(h.topics, t.key)
-		}
-		h.mu.Unlock()
-		h.runs.Done()
-		close(t.ready)
+		t.abandon(errUpstream, cancel)
 		return
 	}
 	t.conn = conn

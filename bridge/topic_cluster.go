@@ -66,18 +66,11 @@ func (t *topic) openShared(req *request) {
 	})
 	if err != nil {
 		h.log.Warn("joining cluster topic failed", zap.Error(err))
-		t.err = errUpstream
 		if errors.Is(err, cluster.ErrUnavailable) {
-			t.err = errClusterUnavailable
+			t.abandon(errClusterUnavailable, cancel)
+		} else {
+			t.abandon(errUpstream, cancel)
 		}
-		cancel()
-		h.mu.Lock()
-		if h.topics[t.key] == t {
-			delete(h.topics, t.key)
-		}
-		h.mu.Unlock()
-		h.runs.Done()
-		close(t.ready)
 		return
 	}
 	t.shared = tp

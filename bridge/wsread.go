@@ -21,6 +21,11 @@ type wsFrameReader struct {
 	r     io.Reader
 	limit int64 // max_message_bytes for one (possibly fragmented) message
 
+	// hdr holds a frame's header bytes and mask key: a field, so that
+	// reading them does not allocate per frame (an array on the stack
+	// would escape through io.Reader).
+	hdr [12]byte
+
 	// The data message being assembled from fragments (inMsg).
 	inMsg bool
 	op    int
@@ -51,7 +56,7 @@ type wsFrame struct {
 // the socket's (io.EOF, a deadline) or a *wsFrameError.
 func (r *wsFrameReader) next() (wsFrame, error) {
 	for {
-		var hdr [8]byte
+		hdr := r.hdr[:8]
 		if _, err := io.ReadFull(r.r, hdr[:2]); err != nil {
 			return wsFrame{}, err
 		}
@@ -94,10 +99,10 @@ func (r *wsFrameReader) next() (wsFrame, error) {
 		if !control && length > r.limit-int64(len(r.msg)) {
 			return wsFrame{}, frameErr(websocket.CloseMessageTooBig, "message too big")
 		}
-		var mask [4]byte
-		if _, err := io.ReadFull(r.r, mask[:]); err != nil {
+		if _, err := io.ReadFull(r.r, r.hdr[8:12]); err != nil {
 			return wsFrame{}, err
 		}
+		mask := [4]byte(r.hdr[8:12])
 		if control {
 			payload := make([]byte, length)
 			if _, err := io.ReadFull(r.r, payload); err != nil {

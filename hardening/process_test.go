@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/bridgeway/bridgeway/internal/testdeps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +26,7 @@ func TestSIGTERMUnderLoadProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the binary")
-	}
+	goBin := testdeps.LookPath(t, "go") // skips on a laptop without it, fails in CI
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bridgeway")
 	build := exec.Command(goBin, "build", "-o", bin, "github.com/bridgeway/bridgeway/cmd/bridgeway")

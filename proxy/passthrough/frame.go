@@ -47,55 +47,11 @@ type frameHeader struct {
 
 func (h frameHeader) isControl() bool { return h.opcode&0x8 != 0 }
 
-// readFrameHeader reads one frame header into buf (at least maxFrameHeader
-// bytes) and validates the declared length.
-func readFrameHeader(r io.Reader, buf []byte) (frameHeader, error) {
-	var h frameHeader
-	if _, err := io.ReadFull(r, buf[:2]); err != nil {
-		return h, err
-	}
-	h.fin = buf[0]&0x80 != 0
-	h.opcode = buf[0] & 0x0f
-	h.masked = buf[1]&0x80 != 0
-	n := 2
-	switch length := buf[1] & 0x7f; length {
-	case 126:
-		if _, err := io.ReadFull(r, buf[n:n+2]); err != nil {
-			return h, noEOF(err)
-		}
-		h.length = int64(binary.BigEndian.Uint16(buf[n:]))
-		n += 2
-	case 127:
-		if _, err := io.ReadFull(r, buf[n:n+8]); err != nil {
-			return h, noEOF(err)
-		}
-		v := binary.BigEndian.Uint64(buf[n:])
-		if v > maxFrameLength {
-			return h, fmt.Errorf("%w: declared length %d is too large", errFrame, v)
-		}
-		h.length = int64(v)
-		n += 8
-	default:
-		h.length = int64(length)
-	}
-	if h.masked {
-		if _, err := io.ReadFull(r, buf[n:n+4]); err != nil {
-			return h, noEOF(err)
-		}
-		n += 4
-	}
-	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
-		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
-	}
-	h.raw = buf[:n]
-	return h, nil
-}
-
 // errShortHeader: the bytes hold only the start of a frame header.
 var errShortHeader = errors.New("short frame header")
 
 // parseFrameHeader parses the frame header at the start of b, with the same
-// checks as readFrameHeader. h.raw aliases b. A b too short for the whole
+// checks as readFrameHeader (frame_test.go, the tests' reader). h.raw aliases b. A b too short for the whole
 // header gives errShortHeader (or errFrame when what is there is already
 // wrong).
 func parseFrameHeader(b []byte) (frameHeader, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 )
@@ -117,4 +118,49 @@ func FuzzReadFrameHeader(f *testing.F) {
 			t.Fatalf("control length %d", h.length)
 		}
 	})
+}
+
+// readFrameHeader reads one frame header (the tests' reader, and the
+// oracle parseFrameHeader is fuzzed against) into buf (at least maxFrameHeader
+// bytes) and validates the declared length.
+func readFrameHeader(r io.Reader, buf []byte) (frameHeader, error) {
+	var h frameHeader
+	if _, err := io.ReadFull(r, buf[:2]); err != nil {
+		return h, err
+	}
+	h.fin = buf[0]&0x80 != 0
+	h.opcode = buf[0] & 0x0f
+	h.masked = buf[1]&0x80 != 0
+	n := 2
+	switch length := buf[1] & 0x7f; length {
+	case 126:
+		if _, err := io.ReadFull(r, buf[n:n+2]); err != nil {
+			return h, noEOF(err)
+		}
+		h.length = int64(binary.BigEndian.Uint16(buf[n:]))
+		n += 2
+	case 127:
+		if _, err := io.ReadFull(r, buf[n:n+8]); err != nil {
+			return h, noEOF(err)
+		}
+		v := binary.BigEndian.Uint64(buf[n:])
+		if v > maxFrameLength {
+			return h, fmt.Errorf("%w: declared length %d is too large", errFrame, v)
+		}
+		h.length = int64(v)
+		n += 8
+	default:
+		h.length = int64(length)
+	}
+	if h.masked {
+		if _, err := io.ReadFull(r, buf[n:n+4]); err != nil {
+			return h, noEOF(err)
+		}
+		n += 4
+	}
+	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
+		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
+	}
+	h.raw = buf[:n]
+	return h, nil
 }

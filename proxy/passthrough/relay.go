@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 // The relay copies bytes as they arrive, several frames per write when
@@ -194,7 +196,7 @@ func (d *direction) copyBuffered() error {
 // from it: a *net.TCPConn reached through wrappers exposing NetConn (the
 // gateway's own, which do not change what is read), never through TLS.
 func rawSource(conn net.Conn) syscall.RawConn {
-	if !rawSockets {
+	if !rawsock.Supported {
 		return nil
 	}
 	for range 8 {
@@ -424,7 +426,7 @@ func (d *direction) writeInCallback(p []byte) (int, error) {
 func (d *direction) tryWrite(fd uintptr) bool {
 	for d.wn < len(d.wbuf) {
 		p := d.wbuf[d.wn:]
-		n, e := sysWrite(fd, p)
+		n, e := rawsock.Write(fd, p)
 		switch e {
 		case 0:
 			d.wn += n
@@ -460,7 +462,7 @@ func (d *direction) refreshWriteDeadline() {
 // readNonBlocking reads from a non-blocking socket. A raw syscall: it never
 // blocks, so the scheduler need not hand the P off around it.
 func readNonBlocking(fd uintptr, p []byte) (int, error) {
-	n, e := sysRead(fd, p)
+	n, e := rawsock.Read(fd, p)
 	if e != 0 {
 		return 0, e
 	}

@@ -3,7 +3,8 @@ package bridge
 import (
 	"net"
 	"syscall"
-	"unsafe"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 // readWaiter parks until a socket has something to read (bytes, EOF or an
@@ -14,31 +15,22 @@ import (
 // the bytes of each frame, so nothing is ever buffered past a wait).
 type readWaiter struct {
 	rc syscall.RawConn
-	fn func(fd uintptr) bool
 }
 
-// newReadWaiter returns nil when c is not a plain socket.
+// newReadWaiter returns nil when c is not a plain socket or the system has
+// no peek (the reader then parks in its read).
 func newReadWaiter(c net.Conn) *readWaiter {
 	sc, ok := c.(syscall.Conn)
-	if !ok {
+	if !ok || !rawsock.Supported {
 		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	return &readWaiter{rc: rc, fn: peekReady}
-}
-
-// peekReady reports whether a read would not wait: a byte to peek at, EOF,
-// or an error for the next read to return.
-func peekReady(fd uintptr) bool {
-	var b [1]byte
-	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return e != syscall.EAGAIN && e != syscall.EINTR
+	return &readWaiter{rc: rc}
 }
 
 // wait returns when the socket is readable, or the read deadline passed or
 // the connection was closed (an error).
-func (w *readWaiter) wait() error { return w.rc.Read(w.fn) }
+func (w *readWaiter) wait() error { return w.rc.Read(rawsock.Ready) }

@@ -1,0 +1,12 @@
+// Package rawsock reads, writes and peeks at non-blocking sockets with raw
+// system calls, for the callbacks of syscall.RawConn on the gateway's
+// per-message paths (the broadcast fan-out, the pass-through relay, idle
+// WebSocket readers).
+//
+// Such a call never waits (EAGAIN instead), so it need not go through the
+// scheduler's syscall state: syscall.Read and syscall.Write enter it on
+// every call, and thousands of them per second kept waking the runtime's
+// sysmon thread (a fifth of the gateway's CPU in the echo benchmark). Only
+// Linux gets the raw path (Supported); elsewhere Write and Read are the
+// ordinary calls and Peek is unavailable.
+package rawsock

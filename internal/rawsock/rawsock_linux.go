@@ -1,0 +1,34 @@
+package rawsock
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// Supported reports whether Read and Peek are available and Write skips
+// the scheduler.
+const Supported = true
+
+// Write is write(2) on a non-blocking socket.
+func Write(fd uintptr, p []byte) (int, syscall.Errno) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
+// Read is read(2) on a non-blocking socket.
+func Read(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
+// Ready reports whether a read would not wait: a byte to peek at, EOF, or
+// an error for the next read to return. Nothing is consumed.
+func Ready(fd uintptr) bool {
+	var b [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return e != syscall.EAGAIN && e != syscall.EINTR
+}
