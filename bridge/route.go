@@ -31,6 +31,8 @@ type RouteHandler struct {
 	idle     chan struct{} // closed when closing and active reaches 0
 	shutdown chan struct{} // closed by Close: every client loop ends
 	runs     sync.WaitGroup
+
+	watchOnce sync.Once // the session pumps' shutdown watcher (session_ws.go)
 }
 
 // ServeHTTP dispatches per CONTRACT.md section 3.

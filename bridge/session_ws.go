@@ -219,30 +219,30 @@ func (k sessionSink) Gap(reason string) {
 	k.s.kickPumps(true)
 }
 
-// shutdownWatchers holds, per route, the one goroutine that kicks every
+// watchShutdown starts, once per route, the goroutine that kicks every
 // session pump when the route begins to shut down (the goroutine pump
-// selects on h.shuttingDown itself). It ends with that signal.
-var shutdownWatchers sync.Map // *RouteHandler -> struct{}
-
+// selects on h.shuttingDown itself). Owned by the route's runs: it ends
+// with that signal, which Close gives before it waits for runs. Called
+// from inside a request.
 func (h *RouteHandler) watchShutdown() {
-	if _, loaded := shutdownWatchers.LoadOrStore(h, struct{}{}); loaded {
-		return
-	}
-	go func() {
-		<-h.shuttingDown()
-		h.mu.Lock()
-		sessions := make([]*session, 0, len(h.sessions))
-		for _, s := range h.sessions {
-			sessions = append(sessions, s)
-		}
-		h.mu.Unlock()
-		for _, s := range sessions {
-			s.kickPumps(false)
-		}
-		// A pump started after the snapshot sees the signal on its first
-		// step; a later watcher would find it closed and end at once.
-		shutdownWatchers.Delete(h)
-	}()
+	h.watchOnce.Do(func() {
+		h.runs.Add(1)
+		go func() {
+			defer h.runs.Done()
+			<-h.shuttingDown()
+			h.mu.Lock()
+			sessions := make([]*session, 0, len(h.sessions))
+			for _, s := range h.sessions {
+				sessions = append(sessions, s)
+			}
+			h.mu.Unlock()
+			// A pump started after the snapshot sees the signal on its
+			// first step.
+			for _, s := range sessions {
+				s.kickPumps(false)
+			}
+		}()
+	})
 }
 
 // frameBuffers hold session clients' frames while they are forwarded
