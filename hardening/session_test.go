@@ -91,6 +91,9 @@ func TestSessionIDsCannotBeGuessedOrFixed(t *testing.T) {
 		}
 		seen[p.Session] = true
 	}
+	// A session's upstream is dialled in the background: wait for all 20
+	// before counting, or a late dial reads as a guess that opened one.
+	eventually(t, "every session's upstream", func() bool { return app.accepted.Load() == 20 })
 	opened := app.accepted.Load()
 
 	guesses := []string{"AAAAAAAAAAAAAAAAAAAAAA", "attacker-chosen-session", "1", strings.Repeat("A", 64), "..%2F..%2Fadmin"}
