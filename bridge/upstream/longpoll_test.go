@@ -129,17 +129,20 @@ func TestLongPollSplitJSONArray(t *testing.T) {
 	up.publish(`{"not": "an array"}`)
 	sink.waitUntil(t, "gap", func() bool { return len(sink.gaps()) == 1 })
 	up.publish(`[]`)
-	up.publish(`["after"]`)
-	got := sink.waitMessages(t, 4)
+	up.publish("[\"after\", \"caf\xe9\"]") // invalid UTF-8 in an element: text, so U+FFFD
+	got := sink.waitMessages(t, 5)
 
-	if want := []string{`{"a": 1}`, `2`, `"x"`, `"after"`}; strings.Join(dataOf(got), "|") != strings.Join(want, "|") {
+	if want := []string{`{"a": 1}`, `2`, `"x"`, `"after"`, "\"caf\uFFFD\""}; strings.Join(dataOf(got), "|") != strings.Join(want, "|") {
 		t.Errorf("messages = %q, want %q", dataOf(got), want)
 	}
 	if v := testutil.ToFloat64(opts.Metrics.failures.WithLabelValues("/t", "longpoll")); v != 1 {
 		t.Errorf("failures_total = %v, want 1 (the invalid body)", v)
 	}
-	if v := testutil.ToFloat64(opts.Metrics.messages.WithLabelValues("/t", "longpoll")); v != 4 {
-		t.Errorf("messages_total = %v, want 4", v)
+	if v := testutil.ToFloat64(opts.Metrics.messages.WithLabelValues("/t", "longpoll")); v != 5 {
+		t.Errorf("messages_total = %v, want 5", v)
+	}
+	if v := testutil.ToFloat64(opts.Metrics.invalidText.WithLabelValues("/t", "longpoll")); v != 1 {
+		t.Errorf("invalid_text_total = %v, want 1", v)
 	}
 }
 

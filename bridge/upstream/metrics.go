@@ -13,6 +13,8 @@ type Metrics struct {
 	failures   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 	messages   *prometheus.CounterVec
+	// invalidText counts upstream text messages that were not valid UTF-8.
+	invalidText *prometheus.CounterVec
 }
 
 // NewMetrics registers the upstream counters on reg (nil: not registered,
@@ -25,6 +27,9 @@ type Metrics struct {
 //   - bridgeway_upstream_reconnects_total: connections made again after one
 //     was lost; for poll/longpoll, the first success after failures.
 //   - bridgeway_upstream_messages_total: messages appended to the log.
+//   - bridgeway_upstream_invalid_text_total: text messages (WebSocket text
+//     frames, SSE events) that were not valid UTF-8; their invalid bytes
+//     were replaced with U+FFFD.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	labels := []string{"route", "kind"}
 	vec := func(name, help string) *prometheus.CounterVec {
@@ -50,13 +55,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		failures:   vec("failures_total", "Failed upstream dials, requests and abnormal drops."),
 		reconnects: vec("reconnects_total", "Upstream connections re-established after a loss or failures."),
 		messages:   vec("messages_total", "Messages read from upstreams."),
+		invalidText: vec("invalid_text_total",
+			"Upstream text messages that were not valid UTF-8 (invalid bytes replaced with U+FFFD)."),
 	}
 }
 
 // counters are one route+kind's counters, resolved once per Conn so the hot
 // path does no label lookups.
 type counters struct {
-	connects, failures, reconnects, messages prometheus.Counter
+	connects, failures, reconnects, messages, invalidText prometheus.Counter
 }
 
 func (m *Metrics) forRoute(route, kind string) counters {
@@ -64,10 +71,11 @@ func (m *Metrics) forRoute(route, kind string) counters {
 		return counters{}
 	}
 	return counters{
-		connects:   m.connects.WithLabelValues(route, kind),
-		failures:   m.failures.WithLabelValues(route, kind),
-		reconnects: m.reconnects.WithLabelValues(route, kind),
-		messages:   m.messages.WithLabelValues(route, kind),
+		connects:    m.connects.WithLabelValues(route, kind),
+		failures:    m.failures.WithLabelValues(route, kind),
+		reconnects:  m.reconnects.WithLabelValues(route, kind),
+		messages:    m.messages.WithLabelValues(route, kind),
+		invalidText: m.invalidText.WithLabelValues(route, kind),
 	}
 }
 

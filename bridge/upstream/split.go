@@ -27,6 +27,6 @@ func deliverBody(body []byte, split string, sink msg.Sink, cnt counters) {
 	}
 	for _, item := range items {
 		inc(cnt.messages)
-		sink.Append(msg.Message{Data: item})
+		sink.Append(msg.Message{Data: validText(item, cnt)})
 	}
 }

@@ -232,7 +232,11 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 			return c.readEnd(err)
 		}
 		inc(c.cnt.messages)
-		sink.Append(msg.Message{Data: data, Binary: mt == websocket.BinaryMessage})
+		binary := mt == websocket.BinaryMessage
+		if !binary {
+			data = validText(data, c.cnt)
+		}
+		sink.Append(msg.Message{Data: data, Binary: binary})
 		// After Append: time spent in the sink is not the upstream's silence.
 		if want, ok := coarseDeadline(readBy, pongWait); ok {
 			readBy = want
