@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,9 @@ type testUpstream struct {
 
 	mu       sync.Mutex
 	conns    map[*websocket.Conn]bool
-	opened   int      // connections ever made
-	received [][]byte // non-command messages, in order
+	opened   int                    // connections ever made
+	received [][]byte               // non-command messages, in order
+	closes   []websocket.CloseError // close frames received from the gateway
 	headers  http.Header
 	paths    []string
 }
@@ -91,6 +93,11 @@ func (u *testUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	for {
 		kind, data, err := ws.ReadMessage()
 		if err != nil {
+			if ce, ok := err.(*websocket.CloseError); ok {
+				u.mu.Lock()
+				u.closes = append(u.closes, *ce)
+				u.mu.Unlock()
+			}
 			return
 		}
 		cmd, arg, _ := strings.Cut(string(data), " ")
@@ -137,6 +144,13 @@ func (u *testUpstream) publish(text string) {
 	for c := range u.conns {
 		_ = c.WriteMessage(websocket.TextMessage, []byte(text))
 	}
+}
+
+// closesSeen is the close frames the upstream received, in order.
+func (u *testUpstream) closesSeen() []websocket.CloseError {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.closes)
 }
 
 func (u *testUpstream) stats() (open, opened, received int) {

@@ -57,6 +57,9 @@ type session struct {
 	heldPoll   chan struct{} // closed to end the held long-poll
 	transports []string      // in order of first use; a map costs more per session
 	reason     string
+	// farewell is the close code and reason the upstream gets when the
+	// owning WebSocket client closed with one worth passing on.
+	farewell *msg.CloseInfo
 
 	sendMu  sync.Mutex
 	lastSeq int64 // highest acknowledged send seq; -1 before any
@@ -339,7 +342,14 @@ func (s *session) end(code int, reason string) {
 	}
 	s.cancel()
 	if s.conn != nil {
-		_ = s.conn.Close()
+		s.mu.Lock()
+		farewell := s.farewell
+		s.mu.Unlock()
+		if cw, ok := s.conn.(upstream.CloserWith); ok && farewell != nil {
+			_ = cw.CloseWith(*farewell)
+		} else {
+			_ = s.conn.Close()
+		}
 	}
 	h := s.h
 	h.mu.Lock()

@@ -91,3 +91,46 @@ func TestSessionWebSocketTwoClients(t *testing.T) {
 		checkSeq(t, got, 100, "client")
 	}
 }
+
+// The close frame of the client that owns a session reaches its upstream
+// when it is an application's reason to leave (1000, 1001, 3000-4999);
+// other codes, and a client that vanishes, give the upstream 1000.
+func TestClientCloseCodeReachesUpstream(t *testing.T) {
+	cases := []struct {
+		name       string
+		code       int // 0: the client drops the TCP connection
+		reason     string
+		wantCode   int
+		wantReason string
+	}{
+		{"application code", 4001, "logout", 4001, "logout"},
+		{"normal with reason", websocket.CloseNormalClosure, "bye", websocket.CloseNormalClosure, "bye"},
+		{"going away", websocket.CloseGoingAway, "", websocket.CloseGoingAway, ""},
+		{"protocol error stays between client and gateway", websocket.CloseProtocolError, "oops", websocket.CloseNormalClosure, "upstream closed by gateway"},
+		{"vanished client", 0, "", websocket.CloseNormalClosure, "upstream closed by gateway"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newUpstream(t)
+			g := newGateway(t, sessionRoute(up), config.Limits{})
+			ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			if _, data, err := ws.ReadMessage(); err != nil || string(data) != "hello" {
+				t.Fatalf("echo: %q %v", data, err)
+			}
+			if tc.code == 0 {
+				ws.NetConn().Close()
+			} else {
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, tc.reason), time.Now().Add(time.Second))
+				ws.ReadMessage() // the gateway's answer, or EOF
+				ws.Close()
+			}
+			waitFor(t, "the upstream's close frame", func() bool { return len(up.closesSeen()) == 1 })
+			if got := up.closesSeen()[0]; got.Code != tc.wantCode || got.Text != tc.wantReason {
+				t.Errorf("upstream got close %d %q, want %d %q", got.Code, got.Text, tc.wantCode, tc.wantReason)
+			}
+		})
+	}
+}

@@ -163,6 +163,9 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 			kind, data, err = c.ws.ReadMessage()
 		}
 		if err != nil {
+			if c.a.sess != nil {
+				c.a.sess.clientClosed(err)
+			}
 			return // includes ErrReadLimit, after which gorilla sent 1009
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -317,4 +320,23 @@ func clientCloseCode(code int) int {
 	default:
 		return websocket.CloseInternalServerErr
 	}
+}
+
+// clientClosed records the close frame of the WebSocket client that owns
+// the session, for the upstream: frames pass unchanged in session mode, and
+// so does the client's reason for leaving when it is one an application
+// gives (1000, 1001, 3000-4999). Codes about the client's own connection
+// (protocol errors, sizes) are the gateway's business; the upstream then
+// gets 1000.
+func (s *session) clientClosed(err error) {
+	var ce *websocket.CloseError
+	if !s.owned || !errors.As(err, &ce) {
+		return
+	}
+	if c := ce.Code; c != websocket.CloseNormalClosure && c != websocket.CloseGoingAway && (c < 3000 || c > 4999) {
+		return
+	}
+	s.mu.Lock()
+	s.farewell = &msg.CloseInfo{Code: ce.Code, Reason: ce.Text}
+	s.mu.Unlock()
 }

@@ -77,6 +77,15 @@ type Conn interface {
 	Close() error
 }
 
+// CloserWith is a Conn that can tell the upstream why it is closed: the
+// WebSocket adapter sends info as its close frame instead of 1000. A session
+// passes on the close code of the client that owned it this way.
+type CloserWith interface {
+	CloseWith(info msg.CloseInfo) error
+}
+
+var _ CloserWith = (*wsConn)(nil)
+
 // Errors callers may test for.
 var (
 	// ErrSendUnsupported is returned by Send for upstreams that only push.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,6 +52,9 @@ type wsConn struct {
 
 	closed    context.Context // done once Close was called
 	closeFunc context.CancelFunc
+	// farewell, when set, is the close code and reason Close sends
+	// instead of 1000 (CloseWith).
+	farewell  atomic.Pointer[msg.CloseInfo]
 	writeSlot chan struct{}
 	writeBy   time.Time // the write deadline Send last chose (under writeSlot)
 
@@ -312,6 +316,9 @@ func (k *keepalive) stop() {
 // ended) and closes the socket.
 func (c *wsConn) hangUp(ws *websocket.Conn) {
 	info := endInfo(c.closed)
+	if f := c.farewell.Load(); f != nil && c.closed.Err() != nil {
+		info = *f
+	}
 	payload := websocket.FormatCloseMessage(info.Code, info.Reason)
 	_ = ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(closeGrace))
 	ws.Close()
@@ -401,6 +408,12 @@ func (c *wsConn) Close() error {
 		c.hangUp(ws) // Run, if running, hangs up too; closing twice is harmless
 	}
 	return nil
+}
+
+// CloseWith is Close, with the close code and reason the upstream gets.
+func (c *wsConn) CloseWith(info msg.CloseInfo) error {
+	c.farewell.Store(&info)
+	return c.Close()
 }
 
 // coarseDeadline returns now+wait when that moves the deadline at by at
