@@ -17,17 +17,22 @@ import (
 // with writeWait and applies slow_client like any other pump, so it never
 // delays the others.
 type fanout struct {
-	h    *RouteHandler
-	kick chan struct{} // a subscriber was added
+	h        *RouteHandler
+	kick     chan struct{} // a subscriber was added
+	pollKick chan struct{} // a poll was parked (poll_park_fan.go)
 
 	mu      sync.Mutex
 	subs    []*fanSub
 	running bool
+	// polls are the topic's parked long-polls; newPolls those parked since
+	// the fan-out last looked.
+	polls, newPolls []*parkedPoll
 
 	// Owned by the running goroutine.
-	round   []*fanSub
-	scratch []byte
-	step    stepRound
+	round     []*fanSub
+	pollRound []*parkedPoll
+	scratch   []byte
+	step      stepRound
 }
 
 // fanout returns the topic's fan-out, made on first use.
@@ -35,7 +40,7 @@ func (t *topic) fanout() *fanout {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fan == nil {
-		t.fan = &fanout{h: t.h, kick: make(chan struct{}, 1)}
+		t.fan = &fanout{h: t.h, kick: make(chan struct{}, 1), pollKick: make(chan struct{}, 1)}
 	}
 	return t.fan
 }
@@ -97,7 +102,7 @@ func (f *fanout) run() {
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()
-		if len(f.subs) == 0 {
+		if len(f.subs) == 0 && len(f.polls) == 0 {
 			f.running = false
 			f.mu.Unlock()
 			return
@@ -106,6 +111,7 @@ func (f *fanout) run() {
 		f.mu.Unlock()
 		wait, again := f.deliver()
 		clear(f.round)
+		pollWait := f.answerPolls(true)
 		// Checked before looping on: an upstream that floods keeps the log
 		// moving, and shutdown must still end every subscriber.
 		select {
@@ -117,10 +123,25 @@ func (f *fanout) run() {
 		if again {
 			continue
 		}
+		f.idle(wait, pollWait, heartbeat.C)
+	}
+}
+
+// idle waits for the next thing to do: a change of the log, a new
+// subscriber, a heartbeat or shutdown. Newly parked polls are looked at
+// here without a round of every subscriber.
+func (f *fanout) idle(wait, pollWait <-chan struct{}, heartbeat <-chan time.Time) {
+	for {
 		select {
+		case <-f.pollKick:
+			if w := f.answerPolls(false); pollWait == nil {
+				pollWait = w
+			}
+			continue
 		case <-wait:
+		case <-pollWait:
 		case <-f.kick:
-		case <-heartbeat.C:
+		case <-heartbeat:
 			f.each(func(s *fanSub) error {
 				if err := s.w.heartbeat(); err != nil {
 					return err
@@ -130,11 +151,14 @@ func (f *fanout) run() {
 		case <-f.h.shuttingDown():
 			f.goAway()
 		}
+		return
 	}
 }
 
-// goAway tells every subscriber the gateway is going away and ends them.
+// goAway tells every subscriber the gateway is going away and ends them,
+// and answers every parked poll.
 func (f *fanout) goAway() {
+	f.answerAllPolls()
 	f.each(func(s *fanSub) error {
 		_ = s.w.goingAway()
 		return s.w.flush()

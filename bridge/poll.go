@@ -64,7 +64,12 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		writeError(req.w, aerr)
 		return
 	}
-	defer a.done()
+	parked := false
+	defer func() {
+		if !parked {
+			a.done()
+		}
+	}()
 
 	wait := h.set.pollTimeout
 	if q.cursor == "" || q.wait == "0" {
@@ -78,31 +83,39 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		defer release()
 	}
 	a.connected()
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := getPollTimer(wait)
-		defer putPollTimer(t)
-		timeout = t.C
-	}
-
-	ans := pollAnswer{}
-	for {
-		ans = h.collect(a)
-		if ans.nonEmpty() || wait == 0 {
-			break
+	ans := h.collect(a)
+	if !ans.nonEmpty() && wait > 0 {
+		if a.sess == nil && h.park(req, a, transport, callback, wait) {
+			parked = true // the parked poll owns a (poll_park.go)
+			return
 		}
+		if !h.holdPoll(req.r.Context().Done(), a, wait, superseded, &ans) {
+			return
+		}
+	}
+	h.writePoll(req, a, transport, callback, &ans)
+}
+
+// holdPoll waits for ans to fill: until the log moves past the cursor,
+// wait passes, the poll is superseded or the route shuts down. It reports
+// false when the client left (gone) and nothing is to be written.
+func (h *RouteHandler) holdPoll(gone <-chan struct{}, a *attachment, wait time.Duration, superseded <-chan struct{}, ans *pollAnswer) bool {
+	t := getPollTimer(wait)
+	defer putPollTimer(t)
+	for !ans.nonEmpty() {
 		select {
 		case <-ans.wait:
+			*ans = h.collect(a)
 			continue
-		case <-timeout:
+		case <-t.C:
 		case <-superseded:
-		case <-req.r.Context().Done():
-			return
+		case <-gone:
+			return false
 		case <-h.shuttingDown():
 		}
 		break
 	}
-	h.writePoll(req, a, transport, callback, &ans)
+	return true
 }
 
 // pollAnswer is what one poll returns.
@@ -170,7 +183,27 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callback string, ans *pollAnswer) {
 	buf := getPollBuffer(pollAnswerSize(a, callback, ans))
 	defer putPollBuffer(buf)
-	b := (*buf)[:0]
+	b, bytes := appendPollBody((*buf)[:0], a, req.prefix, transport, callback, ans)
+	hdr := req.w.Header()
+	if transport == config.TransportJSONP {
+		hdr["Content-Type"] = contentTypeJavaScript
+	} else {
+		hdr["Content-Type"] = contentTypeJSON
+	}
+	hdr["X-Content-Type-Options"] = noSniff
+	hdr["Cache-Control"] = cacheNoStore
+	hdr["Content-Length"] = contentLength(len(b))
+	req.w.WriteHeader(http.StatusOK)
+	if req.r.Method != http.MethodHead {
+		_, _ = req.w.Write(b)
+	}
+	*buf = b
+	a.countOut(len(ans.entries), bytes)
+}
+
+// appendPollBody appends a poll answer's body (see writePoll) and returns
+// it with the payload bytes of its messages.
+func appendPollBody(b []byte, a *attachment, prefix, transport, callback string, ans *pollAnswer) ([]byte, int) {
 	if transport == config.TransportJSONP {
 		b = append(b, "/**/"...)
 		b = append(b, callback...)
@@ -181,7 +214,7 @@ func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callbac
 		b = append(b, `"session":`...)
 		b = wire.AppendJSONString(b, id)
 		b = append(b, `,"send":`...)
-		b = appendSendURL(b, req.prefix, id)
+		b = appendSendURL(b, prefix, id)
 		b = append(b, ',')
 	}
 	b = append(b, `"cursor":`...)
@@ -206,20 +239,8 @@ func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callbac
 		b = wire.AppendCloseJSON(b, c.Code, c.Reason)
 	}
 	b = append(b, '}')
-	hdr := req.w.Header()
 	if transport == config.TransportJSONP {
 		b = append(b, ");"...)
-		hdr["Content-Type"] = contentTypeJavaScript
-	} else {
-		hdr["Content-Type"] = contentTypeJSON
 	}
-	hdr["X-Content-Type-Options"] = noSniff
-	hdr["Cache-Control"] = cacheNoStore
-	hdr["Content-Length"] = contentLength(len(b))
-	req.w.WriteHeader(http.StatusOK)
-	if req.r.Method != http.MethodHead {
-		_, _ = req.w.Write(b)
-	}
-	*buf = b
-	a.countOut(len(ans.entries), bytes)
+	return b, bytes
 }

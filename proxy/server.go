@@ -71,6 +71,9 @@ type Server struct {
 	// under it.
 	lifeCtx    context.Context
 	cancelLife context.CancelFunc
+	// plainBack takes back plain connections hijacked by parked long-polls
+	// (reenter.go); served by plainSrv.
+	plainBack *reenterListener
 }
 
 // New builds the server and the handlers of every route; it binds nothing.
@@ -176,8 +179,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if s.plainLn != nil {
 		s.plainSrv = s.newGatewayServer(plainHandler, nil)
+		s.plainBack = newReenterListener(s.plainLn.Addr())
+		s.plainSrv.ConnContext = s.plainBack.withConn
 	}
 	s.serve(s.plainSrv, s.plainLn)
+	if s.plainBack != nil {
+		s.serve(s.plainSrv, s.plainBack)
+	}
 	s.serve(s.tlsSrv, s.tlsLn)
 	s.serve(s.adminSrv, s.adminLn)
 	s.listening.Store(true)
@@ -199,10 +207,13 @@ func (s *Server) newGatewayServer(h http.Handler, tlsConfig *tls.Config) *http.S
 		ReadHeaderTimeout: limits.ReadHeaderTimeout.D(),
 		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
 		ErrorLog:          zap.NewStdLog(s.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
-		},
+		ConnContext:       withConn,
 	}
+}
+
+// withConn gives handlers their connection (the limiter's wrapper).
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
@@ -219,6 +230,9 @@ func (s *Server) serve(srv *http.Server, ln net.Listener) {
 }
 
 func (s *Server) closeListeners() {
+	if s.plainBack != nil {
+		_ = s.plainBack.Close()
+	}
 	for _, ln := range []net.Listener{s.plainLn, s.tlsLn, s.adminLn} {
 		if ln != nil {
 			_ = ln.Close()

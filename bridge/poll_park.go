@@ -1,0 +1,364 @@
+package bridge
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/reenter"
+)
+
+// A held long-poll on a broadcast route is parked rather than held by its
+// handler: the HTTP/1.1 connection is hijacked (net/http's goroutine, its
+// background reader and bufio buffers go away), the topic's fan-out
+// answers it when the log moves past its cursor, a timer answers it at
+// poll_timeout, and the connection then goes back to the http.Server it
+// came from (internal/reenter) to read the client's next request. While
+// parked, one small goroutine (watch) waits for the socket to turn
+// readable without reading it, to notice a client that leaves.
+
+// parkPolls turns parking on (a var so tests and benchmarks can compare
+// both paths; atomic since a test flips it while the gateway serves).
+var parkPolls = func() *atomic.Bool { var b atomic.Bool; b.Store(true); return &b }()
+
+// States of a parked poll (parkedPoll.state, under mu).
+const (
+	pollParked    = iota // waiting in the fan-out
+	pollAnswering        // taken by whoever answers it
+	pollGone             // the client left while parked
+)
+
+// parkedPoll is one parked long-poll.
+type parkedPoll struct {
+	h         *RouteHandler
+	a         *attachment
+	conn      net.Conn // as hijacked: closing it releases the connection's slot
+	nb        *nbWriter
+	peek      *peekWaiter
+	back      func(net.Conn) bool
+	transport string
+	callback  string
+	head      *pollHead
+	pos       uint64 // the reader's position when parked (read by the fan-out)
+	close     bool   // the request asked for Connection: close
+	timer     *time.Timer
+
+	// idx is the position in fan.polls, -1 when not there (fan.mu).
+	idx int
+	fan *fanout
+
+	mu    sync.Mutex
+	state int
+	// refs counts the two owners of the connection after parking: the
+	// answer and the watcher. The last to let go gives it back.
+	refs   atomic.Int32
+	broken atomic.Bool // a write failed: close instead of giving back
+}
+
+// park hijacks the poll's connection and leaves it to the topic's fan-out.
+// It reports whether it took the request (the attachment is then the
+// parked poll's). HTTP/2, TLS, HTTP/1.0, session mode, requests other than
+// GET and systems without the socket peek keep the handler's path.
+func (h *RouteHandler) park(req *request, a *attachment, transport, callback string, wait time.Duration) bool {
+	r := req.r
+	if !parkPolls.Load() || a.top == nil || a.sess != nil || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil || r.Method != http.MethodGet {
+		return false
+	}
+	back := reenter.From(r.Context())
+	if back == nil || !peekSupported {
+		return false
+	}
+	select {
+	case <-h.shuttingDown():
+		return false // answered at once by the handler
+	default:
+	}
+	head := pollHeadFor(req.w.Header(), transport)
+	reenter.MarkStatus(req.w, http.StatusOK)
+	conn, brw, err := http.NewResponseController(req.w).Hijack()
+	if err != nil {
+		return false
+	}
+	p := &parkedPoll{h: h, a: a, conn: conn, back: back, transport: transport, callback: callback,
+		head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
+	bare := bareConn(conn)
+	p.nb = newNBWriter(bare)
+	p.peek = newPeekWaiter(bare)
+	if brw.Reader.Buffered() > 0 || p.nb == nil || p.peek == nil {
+		// The client sent more after its request (pipelining), which went
+		// with net/http's reader: answer here, then close, since the next
+		// request cannot be read any more. (Also a connection that turns
+		// out not to be a plain socket.)
+		h.answerInPlace(p, wait)
+		return true
+	}
+	p.fan = a.top.fanout()
+	p.refs.Store(2)
+	h.hold()
+	h.runs.Add(1)
+	// The timer is set before anyone can take the poll (take locks mu).
+	p.mu.Lock()
+	p.fan.addPoll(p)
+	p.timer = time.AfterFunc(wait, p.timeout)
+	p.mu.Unlock()
+	go p.watch()
+	return true
+}
+
+// answerInPlace holds a poll in its handler as before, on a hijacked
+// connection it then answers and closes.
+func (h *RouteHandler) answerInPlace(p *parkedPoll, wait time.Duration) {
+	p.close = true
+	ans := h.collect(p.a)
+	if h.holdPoll(nil, p.a, wait, nil, &ans) {
+		b, msgs, bytes := p.build(&ans)
+		_ = p.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		if _, err := p.conn.Write(*b); err == nil {
+			p.a.countOut(msgs, bytes)
+		}
+		putPollBuffer(b)
+	}
+	_ = p.conn.Close()
+	p.a.done()
+}
+
+// take moves a parked poll to answering; false when someone else answers
+// it or the client left.
+func (p *parkedPoll) take() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != pollParked {
+		return false
+	}
+	p.state = pollAnswering
+	return true
+}
+
+// timeout answers at poll_timeout (from the timer's goroutine).
+func (p *parkedPoll) timeout() {
+	if !p.take() {
+		return
+	}
+	p.fan.removePoll(p)
+	p.answer()
+}
+
+// answer writes the poll's answer (whatever follows the cursor now, maybe
+// nothing) without waiting: what the socket does not take at once is
+// finished by a goroutine of its own, so the fan-out never waits for one
+// client. The caller took the poll.
+func (p *parkedPoll) answer() {
+	p.timer.Stop()
+	ans := p.h.collect(p.a)
+	select {
+	case <-p.h.shuttingDown():
+		p.close = true // as net/http does while the server drains
+	default:
+	}
+	b, msgs, bytes := p.build(&ans)
+	n, err := p.nb.write(*b)
+	switch {
+	case err != nil:
+		putPollBuffer(b)
+		p.finish(false, 0, 0)
+	case n < len(*b):
+		rest := append([]byte(nil), (*b)[n:]...)
+		putPollBuffer(b)
+		p.h.runs.Add(1)
+		go func() {
+			defer p.h.runs.Done()
+			_ = p.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			_, err := p.conn.Write(rest)
+			_ = p.conn.SetWriteDeadline(time.Time{})
+			p.finish(err == nil, msgs, bytes)
+		}()
+	default:
+		putPollBuffer(b)
+		p.finish(true, msgs, bytes)
+	}
+}
+
+// build makes the whole HTTP/1.1 response: the head net/http would write
+// for writePoll's answer, then its body.
+func (p *parkedPoll) build(ans *pollAnswer) (buf *[]byte, msgs, bytes int) {
+	body := getPollBuffer(pollAnswerSize(p.a, p.callback, ans))
+	b, bytes := appendPollBody((*body)[:0], p.a, "", p.transport, p.callback, ans)
+	*body = b
+	out := getPollBuffer(len(b) + len(p.head.pre) + len(p.head.post) + 128)
+	*out = append(p.head.appendHead((*out)[:0], len(b), p.close), b...)
+	putPollBuffer(body)
+	return out, len(ans.entries), bytes
+}
+
+// finish releases what the parked poll held once its answer is out (or
+// failed), and lets go of the connection.
+func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
+	if ok {
+		p.a.countOut(msgs, bytes)
+	} else {
+		p.broken.Store(true)
+	}
+	p.a.done()
+	// Wakes the watcher (its peek fails), which then gives the connection
+	// back unless it already left.
+	_ = p.conn.SetReadDeadline(aLongTimeAgo)
+	p.let(false)
+	p.h.exit()
+}
+
+// aLongTimeAgo is a read deadline that ends a pending wait at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// let drops one owner of the connection; the last one gives it back to the
+// server (or closes it). From the answer's side that runs on a goroutine of
+// its own: giving back may wait for the server to accept.
+func (p *parkedPoll) let(watcher bool) {
+	if p.refs.Add(-1) != 0 {
+		return
+	}
+	if watcher {
+		p.giveBack()
+		return
+	}
+	p.h.runs.Add(1)
+	go func() {
+		defer p.h.runs.Done()
+		p.giveBack()
+	}()
+}
+
+// giveBack returns the connection to its server for the next request, or
+// closes it (Connection: close, a failed write).
+func (p *parkedPoll) giveBack() {
+	if p.close || p.broken.Load() {
+		_ = p.conn.Close()
+		return
+	}
+	_ = p.conn.SetReadDeadline(time.Time{})
+	p.back(p.conn) // closes the connection when the server is gone
+}
+
+// watch waits, without reading, for the socket to turn readable. While
+// the poll is parked that means the client left (EOF, reset: the poll is
+// dropped at once, as net/http's background read would) or sent its next
+// request early (kept in the socket for the server); once answered, the
+// answer's deadline wakes it.
+func (p *parkedPoll) watch() {
+	defer p.h.runs.Done()
+	gone := p.peek.wait()
+	p.mu.Lock()
+	if gone && p.state == pollParked {
+		p.state = pollGone
+		p.mu.Unlock()
+		p.fan.removePoll(p)
+		p.timer.Stop()
+		_ = p.conn.Close()
+		p.a.done()
+		p.h.exit()
+		return
+	}
+	p.mu.Unlock()
+	p.let(true)
+}
+
+// pollHead is the response head of a parked poll's answer, but for
+// Content-Length, Connection and Date: the header lines sorted as net/http
+// writes them, split where Content-Length goes.
+type pollHead struct {
+	pre, post []byte
+}
+
+var plainPollHeads = map[string]*pollHead{
+	config.TransportLongPoll: makePollHead(nil, config.TransportLongPoll),
+	config.TransportJSONP:    makePollHead(nil, config.TransportJSONP),
+}
+
+// pollHeadFor returns the head for a response whose handler set hdr so far
+// (CORS headers, ...), shared when it set nothing.
+func pollHeadFor(hdr http.Header, transport string) *pollHead {
+	if len(hdr) == 0 {
+		return plainPollHeads[transport]
+	}
+	return makePollHead(hdr, transport)
+}
+
+func makePollHead(hdr http.Header, transport string) *pollHead {
+	h := hdr.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if transport == config.TransportJSONP {
+		h["Content-Type"] = contentTypeJavaScript
+	} else {
+		h["Content-Type"] = contentTypeJSON
+	}
+	h["X-Content-Type-Options"] = noSniff
+	h["Cache-Control"] = cacheNoStore
+	delete(h, "Content-Length")
+	pre, post := http.Header{}, http.Header{}
+	for k, v := range h {
+		if k < "Content-Length" {
+			pre[k] = v
+		} else {
+			post[k] = v
+		}
+	}
+	var ph pollHead
+	ph.pre = appendHeader(nil, pre)
+	ph.post = appendHeader(nil, post)
+	return &ph
+}
+
+// appendHeader appends h's lines as net/http writes them (sorted keys).
+func appendHeader(b []byte, h http.Header) []byte {
+	var w bytesWriter
+	w.b = b
+	_ = h.Write(&w)
+	return w.b
+}
+
+type bytesWriter struct{ b []byte }
+
+func (w *bytesWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// appendHead appends the response head for a body of n bytes: net/http's
+// order (sorted header lines, then Connection and Date) and spelling.
+func (ph *pollHead) appendHead(b []byte, n int, close bool) []byte {
+	b = append(b, "HTTP/1.1 200 OK\r\n"...)
+	b = append(b, ph.pre...)
+	b = append(b, "Content-Length: "...)
+	b = append(b, contentLength(n)[0]...)
+	b = append(b, "\r\n"...)
+	b = append(b, ph.post...)
+	if close {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "Date: "...)
+	b = appendDate(b)
+	return append(b, "\r\n\r\n"...)
+}
+
+// httpDate caches the Date header value for the current second.
+var httpDate atomic.Pointer[struct {
+	sec int64
+	val []byte
+}]
+
+func appendDate(b []byte) []byte {
+	now := time.Now()
+	d := httpDate.Load()
+	if d == nil || d.sec != now.Unix() {
+		d = &struct {
+			sec int64
+			val []byte
+		}{now.Unix(), now.UTC().AppendFormat(nil, http.TimeFormat)}
+		httpDate.Store(d)
+	}
+	return append(b, d.val...)
+}

@@ -1,0 +1,446 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/proxy"
+)
+
+// parkGateway is the whole gateway (proxy + bridge, as cmd/bridgeway
+// wires them) with one broadcast route /chat in front of up: parked polls
+// need the proxy's way back for hijacked connections.
+type parkGateway struct {
+	srv  *proxy.Server
+	reg  *prometheus.Registry
+	addr string
+}
+
+func startParkGateway(t *testing.T, up *testUpstream, routeYAML string) *parkGateway {
+	t.Helper()
+	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nshutdown_timeout: 20s\n" +
+		"routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n" +
+		"    upstream: {url: \"" + up.url("/feed") + "\"}\n" + routeYAML
+	cfg, err := config.Parse("park.yaml", []byte(text))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits})
+	factory := func(route config.Route) (proxy.RouteHandler, error) { return b.NewRoute(route) }
+	srv, err := proxy.New(cfg, proxy.Deps{Logger: zap.NewNop(), Registry: reg, Bridge: factory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := &parkGateway{srv: srv, reg: reg, addr: srv.Addr()}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return g
+}
+
+// clients is the bridge_clients_connected gauge of the long-poll transport.
+func (g *parkGateway) clients(t *testing.T) float64 {
+	return g.longPollMetric(t, "bridgeway_bridge_clients_connected")
+}
+
+// longPollMetric is the value of a bridge metric's long-poll series.
+func (g *parkGateway) longPollMetric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "transport" && l.GetValue() == config.TransportLongPoll {
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// rawPoller is one keep-alive connection with hand-written requests.
+type rawPoller struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func (g *parkGateway) dial(t *testing.T) *rawPoller {
+	t.Helper()
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(deadline))
+	return &rawPoller{conn: c, br: bufio.NewReader(c)}
+}
+
+func (p *rawPoller) send(t *testing.T, query string, extra string) {
+	t.Helper()
+	req := "GET /chat/poll" + query + " HTTP/1.1\r\nHost: gw\r\nAccept: application/json\r\n" + extra + "\r\n"
+	if _, err := io.WriteString(p.conn, req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// read reads one response.
+func (p *rawPoller) read(t *testing.T) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.ReadResponse(p.br, nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// answer reads and decodes one 200 answer.
+func (p *rawPoller) answer(t *testing.T) parkAnswer {
+	t.Helper()
+	resp, body := p.read(t)
+	return decodePark(t, resp, body)
+}
+
+type parkAnswer struct {
+	Cursor   string `json:"cursor"`
+	Messages []struct {
+		ID   string `json:"id"`
+		Data string `json:"data"`
+	} `json:"messages"`
+	Closed *struct {
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"closed"`
+}
+
+func decodePark(t *testing.T, resp *http.Response, body []byte) parkAnswer {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("poll: %d %s", resp.StatusCode, body)
+	}
+	var a parkAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("poll body %q: %v", body, err)
+	}
+	return a
+}
+
+// headerSet is a response's header names and values but Date.
+func headerSet(h http.Header) string {
+	var lines []string
+	for k, vs := range h {
+		if k == "Date" {
+			continue
+		}
+		lines = append(lines, k+": "+strings.Join(vs, ","))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestParkedPollsKeepAliveCycles: 200 pollers, each on one keep-alive
+// connection, get every message of 3 cycles in order, once, with the bytes
+// and headers of the unparked path, and keep using their connection.
+func TestParkedPollsKeepAliveCycles(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+
+	// The reference: the same answer from the handler's path.
+	ref := g.dial(t)
+	ref.send(t, "", "")
+	first := ref.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+
+	const n = 200
+	pollers := make([]*rawPoller, n)
+	cursors := make([]string, n)
+	for i := range pollers {
+		pollers[i] = g.dial(t)
+		pollers[i].send(t, "?cursor="+first.Cursor, "")
+		cursors[i] = first.Cursor
+	}
+	waitFor(t, "all pollers parked", func() bool { return g.clients(t) >= n })
+
+	restore := bridge.SetParkPolls(false)
+	ref.send(t, "?cursor="+first.Cursor, "")
+	waitFor(t, "the reference poll held", func() bool { return g.clients(t) >= n+1 })
+	restore()
+
+	for cycle := range 3 {
+		text := fmt.Sprintf("cycle-%d", cycle)
+		up.publish(text)
+		var refResp *http.Response
+		var refBody []byte
+		if cycle == 0 {
+			refResp, refBody = ref.read(t)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		for i, p := range pollers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := http.ReadResponse(p.br, nil)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var a parkAnswer
+				if resp.StatusCode != 200 || json.Unmarshal(body, &a) != nil || len(a.Messages) != 1 || a.Messages[0].Data != text {
+					errs <- fmt.Sprintf("poller %d cycle %d: %d %s", i, cycle, resp.StatusCode, body)
+					return
+				}
+				if refResp != nil {
+					if string(body) != string(refBody) {
+						errs <- fmt.Sprintf("parked body %s, handler's %s", body, refBody)
+					}
+					if headerSet(resp.Header) != headerSet(refResp.Header) || resp.Header.Get("Date") == "" {
+						errs <- fmt.Sprintf("parked headers\n%s\nhandler's\n%s", headerSet(resp.Header), headerSet(refResp.Header))
+					}
+				}
+				cursors[i] = a.Cursor
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+		// The next poll goes on the same connection: only a kept-alive
+		// connection answers it.
+		for i, p := range pollers {
+			p.send(t, "?cursor="+cursors[i], "")
+		}
+		waitFor(t, "all pollers parked again", func() bool { return g.clients(t) >= n })
+	}
+}
+
+// TestParkedPollTimeout: poll_timeout answers the empty answer with the
+// cursor; the connection then serves the next poll.
+func TestParkedPollTimeout(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 200ms\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	for range 2 {
+		p.send(t, "?cursor="+first.Cursor, "")
+		a := p.answer(t)
+		if a.Cursor != first.Cursor || len(a.Messages) != 0 || a.Closed != nil {
+			t.Fatalf("timeout answer %+v, want the empty answer at %s", a, first.Cursor)
+		}
+	}
+	waitFor(t, "no client counted", func() bool { return g.clients(t) == 0 })
+}
+
+// TestParkedPollConnectionClose: a request with Connection: close gets its
+// answer with Connection: close, then the connection ends.
+func TestParkedPollConnectionClose(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	p.send(t, "?cursor="+first.Cursor, "Connection: close\r\n")
+	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
+	up.publish("bye")
+	resp, body := p.read(t)
+	if a := decodePark(t, resp, body); len(a.Messages) != 1 || a.Messages[0].Data != "bye" {
+		t.Fatalf("answer %s", body)
+	}
+	if !resp.Close { // ReadResponse takes "Connection: close" out of the header into Close
+		t.Fatalf("answer without Connection: close: %v", resp.Header)
+	}
+	if n, err := p.br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection still open after Connection: close (%d, %v)", n, err)
+	}
+}
+
+// TestParkedPollClientLeaves: a client that closes while parked is let go
+// at once (its watcher sees EOF): the gauge goes down, and once the last
+// subscriber is gone the topic closes its upstream (idle_close).
+func TestParkedPollClientLeaves(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n    idle_close: 10ms\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	p.send(t, "?cursor="+first.Cursor, "")
+	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
+	p.conn.Close()
+	waitFor(t, "client let go", func() bool { return g.clients(t) == 0 })
+	waitFor(t, "upstream closed", func() bool { open, _, _ := up.stats(); return open == 0 })
+}
+
+// TestParkedPollsShutdown: 100 parked polls are answered at shutdown (with
+// Connection: close), and shutdown ends.
+func TestParkedPollsShutdown(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n")
+	ref := g.dial(t)
+	ref.send(t, "", "")
+	first := ref.answer(t)
+	const n = 100
+	pollers := make([]*rawPoller, n)
+	for i := range pollers {
+		pollers[i] = g.dial(t)
+		pollers[i].send(t, "?cursor="+first.Cursor, "")
+	}
+	waitFor(t, "all parked", func() bool { return g.clients(t) == n })
+	done := make(chan error, 1)
+	go func() { done <- g.srv.Shutdown(context.Background()) }()
+	for i, p := range pollers {
+		resp, body := p.read(t)
+		a := decodePark(t, resp, body)
+		if a.Cursor != first.Cursor || len(a.Messages) != 0 {
+			t.Fatalf("poller %d: shutdown answer %s", i, body)
+		}
+		if !resp.Close {
+			t.Fatalf("poller %d: shutdown answer keeps the connection", i)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestParkedPollsRouteClose: a reload that removes the route answers its
+// parked polls; their connections keep serving (here: a 404 for the route
+// now gone).
+func TestParkedPollsRouteClose(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n")
+	ref := g.dial(t)
+	ref.send(t, "", "")
+	first := ref.answer(t)
+	const n = 20
+	pollers := make([]*rawPoller, n)
+	for i := range pollers {
+		pollers[i] = g.dial(t)
+		pollers[i].send(t, "?cursor="+first.Cursor, "")
+	}
+	waitFor(t, "all parked", func() bool { return g.clients(t) == n })
+	cfg, err := config.Parse("park2.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nroutes:\n  - path: /other\n    upstream: {url: \"http://127.0.0.1:1\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.srv.Reload(cfg); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	for i, p := range pollers {
+		resp, body := p.read(t)
+		if a := decodePark(t, resp, body); a.Cursor != first.Cursor {
+			t.Fatalf("poller %d: answer %s", i, body)
+		}
+		if resp.Close {
+			continue // closed on the route's way out: fine too
+		}
+		p.send(t, "?cursor="+first.Cursor, "")
+		if resp, body := p.read(t); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("poller %d: after the reload: %d %s", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestParkedPollCORS: an allowed cross-origin poll gets its CORS headers
+// in the parked answer.
+func TestParkedPollCORS(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n    origins: [\"https://app.example\"]\n")
+	p := g.dial(t)
+	origin := "Origin: https://app.example\r\n"
+	p.send(t, "", origin)
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	p.send(t, "?cursor="+first.Cursor, origin)
+	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
+	up.publish("cors")
+	resp, body := p.read(t)
+	decodePark(t, resp, body)
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+		t.Fatalf("Access-Control-Allow-Origin %q in %v", got, resp.Header)
+	}
+	if resp.Header.Get("Vary") != "Origin" || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("CORS headers %v", resp.Header)
+	}
+}
+
+// TestParkedPollPipelined: a client that sends its next request before
+// the answer (pipelining) is answered in order, then the connection
+// closes (net/http's reader took the second request with it).
+func TestParkedPollPipelined(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	two := "GET /chat/poll?cursor=" + first.Cursor + " HTTP/1.1\r\nHost: gw\r\n\r\n"
+	if _, err := io.WriteString(p.conn, two+two); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "poll held", func() bool { return g.clients(t) == 1 })
+	up.publish("one")
+	resp, body := p.read(t)
+	if a := decodePark(t, resp, body); len(a.Messages) != 1 || a.Messages[0].Data != "one" {
+		t.Fatalf("answer %s", body)
+	}
+	if !resp.Close {
+		t.Fatal("pipelined answer does not close")
+	}
+}
+
+// TestParkedPollMessagesOut: parked answers count their messages.
+func TestParkedPollMessagesOut(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	p.send(t, "?cursor="+first.Cursor, "")
+	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
+	up.publish("counted")
+	p.answer(t)
+	if out := g.longPollMetric(t, "bridgeway_bridge_messages_out_total"); out != 1 {
+		t.Fatalf("messages_out %v, want 1", out)
+	}
+	if out := g.longPollMetric(t, "bridgeway_bridge_bytes_out_total"); out != float64(len("counted")) {
+		t.Fatalf("bytes_out %v, want %d", out, len("counted"))
+	}
+}

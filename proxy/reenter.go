@@ -1,0 +1,52 @@
+package proxy
+
+import (
+	"context"
+	"net"
+
+	"github.com/bridgeway/bridgeway/internal/reenter"
+)
+
+// reenterListener takes back plain HTTP/1.1 connections that a handler
+// hijacked and answered itself (the bridge's parked long-polls, see
+// internal/reenter): the plain http.Server serves it next to its own
+// listener, so the client's next request on the connection is read as
+// usual.
+type reenterListener struct {
+	*reenter.Listener
+}
+
+func newReenterListener(addr net.Addr) *reenterListener {
+	return &reenterListener{Listener: reenter.NewListener(addr)}
+}
+
+// push gives c back to the server. c is what the recorder's Hijack
+// returned: the countingConn around the limitedConn is dropped (the
+// request it counted for is logged already), and the limitedConn goes back
+// as accepted, still holding its slot of the connection limits (released
+// at its Close, as before), with its wire guard on again since the bytes
+// are HTTP once more.
+func (ln *reenterListener) push(c net.Conn) bool {
+	if cc, ok := c.(*countingConn); ok {
+		c = cc.Conn
+	}
+	if lc, ok := c.(*limitedConn); ok && lc.wire != nil {
+		lc.wire.off.Store(false)
+	}
+	return ln.Push(c)
+}
+
+// MarkHijackedStatus records the status of a response that its handler
+// writes itself after hijacking (a parked long-poll answers 200 later):
+// the access log and request metrics report it instead of 101.
+func (r *recorder) MarkHijackedStatus(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// withConn is the plain server's ConnContext: the connection, and the way
+// back for it once hijacked.
+func (ln *reenterListener) withConn(ctx context.Context, c net.Conn) context.Context {
+	return reenter.WithFunc(withConn(ctx, c), ln.push)
+}
