@@ -244,16 +244,19 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	}
 	h.hold()
 	h.runs.Add(1)
-	go s.watch()
+	// The subscriber joins the fan-out (or gets its goroutine) before its
+	// watcher starts: a client that is already gone makes the watcher
+	// release at once, and a release before the add would leave a dead
+	// subscriber in the fan-out for good (skipped by every round, and at
+	// shutdown a fan-out that never empties spins until Close gives up).
 	if out.nb == nil {
 		s.mu.Lock()
-		if !s.gone {
-			s.handOff(false)
-		}
+		s.handOff(false)
 		s.mu.Unlock()
-		return true
+	} else {
+		s.fan.add(s)
 	}
-	s.fan.add(s)
+	go s.watch()
 	return true
 }
 
