@@ -3,8 +3,11 @@ package hardening
 import (
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -84,5 +87,33 @@ func TestSlowSendBodyCut(t *testing.T) {
 	}
 	if n := app.received.Load(); n != 0 {
 		t.Errorf("a partial body reached the upstream")
+	}
+}
+
+// A pass-through request body that stops arriving is cut after
+// read_header_timeout of silence (408 body_timeout, connection closed),
+// and the upstream never gets a whole body. (The wait is between reads:
+// proxy/passthrough's TestSteadyBodyAndLongResponseNotCut shows a steady
+// trickle going through.)
+func TestStalledPassthroughBodyCut(t *testing.T) {
+	var whole atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err == nil {
+			whole.Add(1)
+		}
+	}))
+	defer up.Close()
+	g := startGateway(t, "limits: {read_header_timeout: 500ms}\nroutes:\n"+
+		"  - path: /api\n    upstream: {url: \""+up.URL+"\", kind: http}\n")
+	c := g.rawConn(t)
+	if _, err := io.WriteString(c, "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"); err != nil {
+		t.Fatal(err)
+	}
+	got := readAllUntilClosed(t, c)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 408") || !strings.Contains(string(got), `"error":"body_timeout"`) {
+		t.Errorf("answer to a stalled body: %q, want 408 body_timeout", got)
+	}
+	if n := whole.Load(); n != 0 {
+		t.Errorf("the upstream read %d whole bodies", n)
 	}
 }

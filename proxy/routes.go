@@ -83,8 +83,9 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 	if rc.PassThrough() {
 		route := rc.Path
 		h, err := passthrough.New(passthrough.Options{
-			Route:  rc,
-			Logger: s.log,
+			Route:       rc,
+			Logger:      s.log,
+			BodyTimeout: s.cfg.Limits.ReadHeaderTimeout.D(),
 			OnUpstreamError: func(kind string) {
 				s.metrics.upstreamErrors.WithLabelValues(route, kind).Inc()
 			},

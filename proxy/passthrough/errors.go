@@ -69,6 +69,14 @@ func classify(err error) (kind string, status int) {
 // upstreamFailed reports, logs and answers an upstream failure that happened
 // before any response byte reached the client.
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if bodyCut(r) {
+		// The client's fault, not the upstream's: the body stopped
+		// arriving (net/http has cancelled the request's context too).
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "body_timeout",
+			"the request body stopped arriving for longer than read_header_timeout")
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client left; nothing to answer and nothing to blame upstream for.
 		w.WriteHeader(statusClientClosed)

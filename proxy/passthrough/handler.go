@@ -42,6 +42,10 @@ type Options struct {
 	// MaxMessageBytes is not used: the tunnel copies frames without holding
 	// them, so it needs no message limit.
 	MaxMessageBytes int64
+	// BodyTimeout cuts a request body that sends nothing for this long
+	// (between two reads; 0: never). The gateway passes
+	// limits.read_header_timeout.
+	BodyTimeout time.Duration
 }
 
 // Handler proxies one route. It is safe for concurrent use.
@@ -52,6 +56,7 @@ type Handler struct {
 	headers         [][2]string // route headers (canonical name, value), minus Host
 	hostOverride    string      // route header "Host", if any
 	timeout         time.Duration
+	bodyTimeout     time.Duration
 	log             *zap.Logger
 	onUpstreamError func(kind string)
 
@@ -95,6 +100,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 		pattern:         pattern,
 		upstream:        upstream,
 		timeout:         timeout,
+		bodyTimeout:     opts.BodyTimeout,
 		log:             opts.Logger.Named("passthrough").With(zap.String("route", opts.Route.Path)),
 		onUpstreamError: opts.OnUpstreamError,
 		tlsConfig:       tlsConfig,
@@ -152,7 +158,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveWebSocket(w, r, t)
 		return
 	}
-	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	ctx := context.WithValue(r.Context(), targetKey{}, t)
+	if b := guardBody(w, r, h.bodyTimeout); b != nil {
+		ctx = context.WithValue(ctx, bodyKey{}, b) // ReverseProxy hides r.Body from its error handler
+	}
+	h.proxy.ServeHTTP(w, r.WithContext(ctx))
 	if h.closing.Load() {
 		// A request that was in flight during Shutdown put its upstream
 		// connection back in the idle pool: close it, nobody will reuse it.
