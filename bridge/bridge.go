@@ -38,6 +38,7 @@ type Bridge struct {
 	metrics  *metrics
 	upstream *upstream.Metrics
 	cluster  *cluster.Client
+	perIP    *sessionsPerIP // limits.max_sessions_per_ip
 }
 
 // New makes a Bridge. A nil Logger logs nothing; a nil Registry registers
@@ -53,6 +54,7 @@ func New(deps Deps) *Bridge {
 		metrics:  newMetrics(deps.Registry),
 		upstream: upstream.NewMetrics(deps.Registry),
 		cluster:  deps.Cluster,
+		perIP:    newSessionsPerIP(deps.Limits.MaxSessionsPerIP),
 	}
 }
 

@@ -28,6 +28,7 @@ var (
 	errOriginRefused   = errorf(http.StatusForbidden, "origin_not_allowed", "the request's Origin is not allowed on this route")
 	errShuttingDown    = errorf(http.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down; retry shortly")
 	errTooManySessions = errorf(http.StatusServiceUnavailable, "too_many_sessions", "the route has too many open sessions; retry later")
+	errSessionsPerIP   = errorf(http.StatusTooManyRequests, "too_many_sessions_per_ip", "this address has max_sessions_per_ip sessions open; close one or retry later")
 	errUpstream        = errorf(http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached")
 	errNotFound        = errorf(http.StatusNotFound, "not_found", "no such endpoint on this route; use /ws, /sse, /poll, /stream or /send")
 	errTransportOff    = errorf(http.StatusNotFound, "transport_not_enabled", "this transport is not enabled on this route")
@@ -57,7 +58,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if e.status == http.StatusServiceUnavailable {
+	if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
 		h.Set("Retry-After", "1")
 	}
 	if e.status == http.StatusMethodNotAllowed {

@@ -57,6 +57,9 @@ type session struct {
 	heldPoll   chan struct{} // closed to end the held long-poll
 	transports []string      // in order of first use; a map costs more per session
 	reason     string
+	// ip is the opening client's address while it counts against
+	// max_sessions_per_ip ("" once given back, or when not counted).
+	ip string
 	// farewell is the close code and reason the upstream gets when the
 	// owning WebSocket client closed with one worth passing on.
 	farewell *msg.CloseInfo
@@ -106,7 +109,12 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 	if full {
 		return nil, errTooManySessions
 	}
+	ip := clientIP(req.r.RemoteAddr)
+	if !h.bridge.perIP.take(ip) {
+		return nil, errSessionsPerIP
+	}
 	s := &session{
+		ip:         ip,
 		id:         newSessionID(),
 		h:          h,
 		started:    time.Now(),
@@ -118,6 +126,16 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 	return s, nil
 }
 
+// releaseIP gives the session's place under max_sessions_per_ip back,
+// once: when the session ends, or when opening it failed.
+func (s *session) releaseIP() {
+	s.mu.Lock()
+	ip := s.ip
+	s.ip = ""
+	s.mu.Unlock()
+	s.h.bridge.perIP.give(ip)
+}
+
 // openSession dials the upstream for a new session and starts reading it.
 func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
 	if h.bridge.cluster != nil && !owned {
@@ -127,6 +145,12 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	opened := false
+	defer func() {
+		if !opened {
+			s.releaseIP()
+		}
+	}()
 	s.log = msglog.New(msglog.Options{
 		Epoch:    s.id,
 		Capacity: h.set.buffer,
@@ -155,6 +179,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	h.sessions[s.id] = s
 	h.runs.Add(1)
 	h.mu.Unlock()
+	opened = true
 	h.metrics.sessionsOpen.Inc()
 	h.metrics.sessionsTotal.Inc()
 	go s.run(context.Background())
@@ -351,6 +376,7 @@ func (s *session) end(code int, reason string) {
 			_ = s.conn.Close()
 		}
 	}
+	s.releaseIP()
 	h := s.h
 	h.mu.Lock()
 	delete(h.sessions, s.id)

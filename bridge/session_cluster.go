@@ -20,6 +20,12 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	opened := false
+	defer func() {
+		if !opened {
+			s.releaseIP()
+		}
+	}()
 	id := s.id
 	conn, err := upstream.Dial(req.r.Context(), h.upstreamOptions(req, false))
 	if err != nil {
@@ -59,6 +65,7 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	h.sessions[id] = s
 	h.runs.Add(1)
 	h.mu.Unlock()
+	opened = true
 	h.metrics.sessionsOpen.Inc()
 	h.metrics.sessionsTotal.Inc()
 	go s.run(runCtx)

@@ -27,6 +27,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("log.access", *c.Log.Access, true)
 	check("max_connections", c.Limits.MaxConnections, 20000)
 	check("max_connections_per_ip", c.Limits.MaxConnectionsPerIP, 0)
+	check("max_sessions_per_ip", c.Limits.MaxSessionsPerIP, 0)
 	check("read_header_timeout", c.Limits.ReadHeaderTimeout.D(), 10*time.Second)
 	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))
 	check("max_message_bytes", c.Limits.MaxMessageBytes, Size(1<<20))

@@ -36,6 +36,7 @@ func TestFullFile(t *testing.T) {
 		Limits: Limits{
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 50,
+			MaxSessionsPerIP:    20,
 			ReadHeaderTimeout:   Duration(5 * time.Second),
 			MaxHeaderBytes:      32 * 1024,
 			MaxMessageBytes:     2000000,

@@ -75,6 +75,7 @@ type Log struct {
 type Limits struct {
 	MaxConnections      int      `yaml:"max_connections"`        // default 20000
 	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"` // default 0 = no cap
+	MaxSessionsPerIP    int      `yaml:"max_sessions_per_ip"`    // default 0 = no cap (bridged sessions open at once)
 	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`    // default 10s
 	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
 	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB

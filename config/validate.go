@@ -68,6 +68,9 @@ func (v *validator) limits(l *Limits) {
 	if l.MaxConnectionsPerIP < 0 {
 		v.errorf("limits.max_connections_per_ip", "must not be negative (0 means no per-IP cap), got %d", l.MaxConnectionsPerIP)
 	}
+	if l.MaxSessionsPerIP < 0 {
+		v.errorf("limits.max_sessions_per_ip", "must not be negative (0 means no per-IP cap), got %d", l.MaxSessionsPerIP)
+	}
 	if l.ReadHeaderTimeout <= 0 {
 		v.errorf("limits.read_header_timeout", "must be greater than 0")
 	}

@@ -2,12 +2,15 @@ package hardening
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // keptConn is a keep-alive client connection from a chosen local address.
@@ -125,6 +128,69 @@ func TestSessionFloodBounded(t *testing.T) {
 	eventually(t, "sessions to expire", func() bool { return g.metric("bridgeway_bridge_sessions_open") == 0 })
 	if a := k.get(t, "/s/poll"); a.status != 200 {
 		t.Errorf("after expiry: %d %s", a.status, a.body)
+	}
+}
+
+// TestSessionsPerIPBounded: with max_sessions_per_ip one address cannot
+// open more sessions (each an upstream connection) than the cap, over any
+// transport: 429 too_many_sessions_per_ip with Retry-After, and no upstream
+// connection for the refused ones. Other addresses are not affected, the
+// address's open sessions keep working, and ended sessions give their
+// place back.
+func TestSessionsPerIPBounded(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, "limits: {max_sessions_per_ip: 3}\nroutes:\n"+
+		"  - path: /s\n    session_ttl: 300ms\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n"+
+		"  - path: /dead\n    upstream: {url: \"ws://127.0.0.1:1/nobody\", timeout: 2s}\n")
+	k := dialFrom(t, g, "127.0.0.1")
+	// Failed opens give their place back: more than the cap of them are
+	// all answered 502, not 429.
+	for i := range 5 {
+		expectError(t, fmt.Sprintf("failed open %d", i), k.get(t, "/dead/poll"), 502, "upstream_unavailable")
+	}
+	var first pollAnswer
+	for i := range 3 {
+		a := k.get(t, "/s/poll")
+		if a.status != 200 {
+			t.Fatalf("session %d: %d %s", i, a.status, a.body)
+		}
+		if i == 0 {
+			first = decodePoll(t, a)
+		}
+	}
+	eventually(t, "3 upstream connections", func() bool { return app.accepted.Load() == 3 })
+	refused := k.get(t, "/s/poll")
+	expectError(t, "fourth session by poll", refused, 429, "too_many_sessions_per_ip")
+	if refused.header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	expectError(t, "fourth session by SSE", k.get(t, "/s/sse"), 429, "too_many_sessions_per_ip")
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
+		return nd.Dial(network, addr)
+	}}
+	if ws, res, err := d.Dial("ws://"+g.addr+"/s/ws", nil); err == nil {
+		ws.Close()
+		t.Errorf("fourth session by WebSocket opened")
+	} else if res == nil || res.StatusCode != 429 {
+		t.Errorf("fourth session by WebSocket: %v %v", res, err)
+	}
+	if n := app.accepted.Load(); n != 3 {
+		t.Errorf("refused sessions opened %d upstream connections", n-3)
+	}
+	// The address's open sessions still answer; another address opens one.
+	if a := k.get(t, "/s/poll?wait=0&cursor="+first.Cursor); a.status != 200 {
+		t.Errorf("open session at the cap: %d %s", a.status, a.body)
+	}
+	if a := dialFrom(t, g, "127.0.0.2").get(t, "/s/poll"); a.status != 200 {
+		t.Errorf("another address: %d %s", a.status, a.body)
+	}
+	// Sessions expire (session_ttl) and give their places back.
+	eventually(t, "sessions to expire", func() bool { return g.metric("bridgeway_bridge_sessions_open") == 0 })
+	for i := range 3 {
+		if a := k.get(t, "/s/poll"); a.status != 200 {
+			t.Fatalf("after expiry, session %d: %d %s", i, a.status, a.body)
+		}
 	}
 }
 

@@ -67,6 +67,7 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Admin = cur.Admin
 	merged.Limits.ReadHeaderTimeout = cur.Limits.ReadHeaderTimeout
 	merged.Limits.MaxHeaderBytes = cur.Limits.MaxHeaderBytes
+	merged.Limits.MaxSessionsPerIP = cur.Limits.MaxSessionsPerIP // the bridge counts with the value it started with
 	return &merged
 }
 
@@ -83,6 +84,7 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("admin.pprof", cur.Admin.Pprof, next.Admin.Pprof)
 	changed("limits.read_header_timeout", cur.Limits.ReadHeaderTimeout, next.Limits.ReadHeaderTimeout)
 	changed("limits.max_header_bytes", cur.Limits.MaxHeaderBytes, next.Limits.MaxHeaderBytes)
+	changed("limits.max_sessions_per_ip", cur.Limits.MaxSessionsPerIP, next.Limits.MaxSessionsPerIP)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
 	changed("cluster", cur.Cluster, next.Cluster)
 }
