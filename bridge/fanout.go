@@ -148,6 +148,7 @@ func (f *fanout) idle(wait, pollWait <-chan struct{}, heartbeat <-chan time.Time
 				}
 				return s.w.flush()
 			}, false)
+			f.sweepPolls()
 		case <-f.h.shuttingDown():
 			f.goAway()
 		}

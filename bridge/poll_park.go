@@ -16,9 +16,9 @@ import (
 // background reader and bufio buffers go away), the topic's fan-out
 // answers it when the log moves past its cursor, a timer answers it at
 // poll_timeout, and the connection then goes back to the http.Server it
-// came from (internal/reenter) to read the client's next request. While
-// parked, one small goroutine (watch) waits for the socket to turn
-// readable without reading it, to notice a client that leaves.
+// came from (internal/reenter) to read the client's next request. A parked
+// poll has no goroutine: the fan-out peeks at every parked socket at each
+// heartbeat (without reading) to let go of clients that left.
 
 // parkPolls turns parking on (a var so tests and benchmarks can compare
 // both paths; atomic since a test flips it while the gateway serves).
@@ -26,9 +26,8 @@ var parkPolls = func() *atomic.Bool { var b atomic.Bool; b.Store(true); return &
 
 // States of a parked poll (parkedPoll.state, under mu).
 const (
-	pollParked    = iota // waiting in the fan-out
-	pollAnswering        // taken by whoever answers it
-	pollGone             // the client left while parked
+	pollParked = iota // waiting in the fan-out
+	pollTaken         // taken by whoever answers or drops it
 )
 
 // parkedPoll is one parked long-poll.
@@ -52,10 +51,6 @@ type parkedPoll struct {
 
 	mu    sync.Mutex
 	state int
-	// refs counts the two owners of the connection after parking: the
-	// answer and the watcher. The last to let go gives it back.
-	refs   atomic.Int32
-	broken atomic.Bool // a write failed: close instead of giving back
 }
 
 // park hijacks the poll's connection and leaves it to the topic's fan-out.
@@ -96,15 +91,12 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 		return true
 	}
 	p.fan = a.top.fanout()
-	p.refs.Store(2)
 	h.hold()
-	h.runs.Add(1)
 	// The timer is set before anyone can take the poll (take locks mu).
 	p.mu.Lock()
 	p.fan.addPoll(p)
 	p.timer = time.AfterFunc(wait, p.timeout)
 	p.mu.Unlock()
-	go p.watch()
 	return true
 }
 
@@ -125,15 +117,15 @@ func (h *RouteHandler) answerInPlace(p *parkedPoll, wait time.Duration) {
 	p.a.done()
 }
 
-// take moves a parked poll to answering; false when someone else answers
-// it or the client left.
+// take claims a parked poll for answering or dropping; false when someone
+// else has.
 func (p *parkedPoll) take() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != pollParked {
 		return false
 	}
-	p.state = pollAnswering
+	p.state = pollTaken
 	return true
 }
 
@@ -194,74 +186,27 @@ func (p *parkedPoll) build(ans *pollAnswer) (buf *[]byte, msgs, bytes int) {
 }
 
 // finish releases what the parked poll held once its answer is out (or
-// failed), and lets go of the connection.
+// failed), and gives the connection back to its server for the client's
+// next request, or closes it (Connection: close, a failed write).
 func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 	if ok {
 		p.a.countOut(msgs, bytes)
-	} else {
-		p.broken.Store(true)
 	}
 	p.a.done()
-	// Wakes the watcher (its peek fails), which then gives the connection
-	// back unless it already left.
-	_ = p.conn.SetReadDeadline(aLongTimeAgo)
-	p.let(false)
+	if p.close || !ok {
+		_ = p.conn.Close()
+	} else {
+		p.back(p.conn) // closes the connection when the server is gone
+	}
 	p.h.exit()
 }
 
-// aLongTimeAgo is a read deadline that ends a pending wait at once.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// let drops one owner of the connection; the last one gives it back to the
-// server (or closes it). From the answer's side that runs on a goroutine of
-// its own: giving back may wait for the server to accept.
-func (p *parkedPoll) let(watcher bool) {
-	if p.refs.Add(-1) != 0 {
-		return
-	}
-	if watcher {
-		p.giveBack()
-		return
-	}
-	p.h.runs.Add(1)
-	go func() {
-		defer p.h.runs.Done()
-		p.giveBack()
-	}()
-}
-
-// giveBack returns the connection to its server for the next request, or
-// closes it (Connection: close, a failed write).
-func (p *parkedPoll) giveBack() {
-	if p.close || p.broken.Load() {
-		_ = p.conn.Close()
-		return
-	}
-	_ = p.conn.SetReadDeadline(time.Time{})
-	p.back(p.conn) // closes the connection when the server is gone
-}
-
-// watch waits, without reading, for the socket to turn readable. While
-// the poll is parked that means the client left (EOF, reset: the poll is
-// dropped at once, as net/http's background read would) or sent its next
-// request early (kept in the socket for the server); once answered, the
-// answer's deadline wakes it.
-func (p *parkedPoll) watch() {
-	defer p.h.runs.Done()
-	gone := p.peek.wait()
-	p.mu.Lock()
-	if gone && p.state == pollParked {
-		p.state = pollGone
-		p.mu.Unlock()
-		p.fan.removePoll(p)
-		p.timer.Stop()
-		_ = p.conn.Close()
-		p.a.done()
-		p.h.exit()
-		return
-	}
-	p.mu.Unlock()
-	p.let(true)
+// drop lets go of a poll whose client left (the caller took it).
+func (p *parkedPoll) drop() {
+	p.timer.Stop()
+	_ = p.conn.Close()
+	p.a.done()
+	p.h.exit()
 }
 
 // pollHead is the response head of a parked poll's answer, but for

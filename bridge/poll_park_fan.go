@@ -88,3 +88,18 @@ func (f *fanout) answerAllPolls() {
 	}
 	clear(f.pollRound)
 }
+
+// sweepPolls lets go of the parked polls whose client left (at each
+// heartbeat: a parked poll has no goroutine to notice it at once).
+func (f *fanout) sweepPolls() {
+	f.mu.Lock()
+	f.pollRound = append(f.pollRound[:0], f.polls...)
+	f.mu.Unlock()
+	for _, p := range f.pollRound {
+		if p.peek.clientGone() && p.take() {
+			f.removePoll(p)
+			p.drop()
+		}
+	}
+	clear(f.pollRound)
+}

@@ -1,9 +1,7 @@
 package bridge
 
 import (
-	"errors"
 	"net"
-	"os"
 	"syscall"
 
 	"github.com/bridgeway/bridgeway/internal/rawsock"
@@ -12,11 +10,12 @@ import (
 // peekSupported: parked polls need peekWaiter.
 const peekSupported = rawsock.Supported
 
-// peekWaiter parks until a socket turns readable and tells a client that
-// left (EOF, an error) from one that sent bytes, which stay unread.
+// peekWaiter tells, without waiting or reading, whether the client of a
+// parked poll left: EOF or an error on its socket. Bytes there (the next
+// request, sent early) stay for the server.
 type peekWaiter struct {
 	rc   syscall.RawConn
-	fn   func(fd uintptr) bool
+	fn   func(fd uintptr)
 	gone bool
 }
 
@@ -31,28 +30,22 @@ func newPeekWaiter(c net.Conn) *peekWaiter {
 		return nil
 	}
 	w := &peekWaiter{rc: rc}
-	w.fn = w.try
+	w.fn = w.peek
 	return w
 }
 
-func (w *peekWaiter) try(fd uintptr) bool {
+func (w *peekWaiter) peek(fd uintptr) {
 	var b [1]byte
 	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR:
-		return false // not readable yet: wait
-	case err != nil || n == 0:
-		w.gone = true
-	}
-	return true
+	w.gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
 }
 
-// wait returns once the socket is readable: gone when the client closed it
-// or the connection failed or was closed; false when bytes wait or the
-// read deadline passed.
-func (w *peekWaiter) wait() (gone bool) {
-	if err := w.rc.Read(w.fn); err != nil {
-		return !errors.Is(err, os.ErrDeadlineExceeded)
+// clientGone reports whether the client closed its end or the connection
+// failed (or was closed here). Called by one goroutine at a time.
+func (w *peekWaiter) clientGone() bool {
+	w.gone = false
+	if err := w.rc.Control(w.fn); err != nil {
+		return true
 	}
 	return w.gone
 }

@@ -11,4 +11,4 @@ type peekWaiter struct{}
 
 func newPeekWaiter(net.Conn) *peekWaiter { return nil }
 
-func (*peekWaiter) wait() bool { return false }
+func (*peekWaiter) clientGone() bool { return false }

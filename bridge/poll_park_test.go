@@ -33,6 +33,11 @@ type parkGateway struct {
 
 func startParkGateway(t *testing.T, up *testUpstream, routeYAML string) *parkGateway {
 	t.Helper()
+	return startParkGatewayTB(t, up, routeYAML)
+}
+
+func startParkGatewayTB(t testing.TB, up *testUpstream, routeYAML string) *parkGateway {
+	t.Helper()
 	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nshutdown_timeout: 20s\n" +
 		"routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n" +
 		"    upstream: {url: \"" + up.url("/feed") + "\"}\n" + routeYAML
@@ -57,11 +62,35 @@ func startParkGateway(t *testing.T, up *testUpstream, routeYAML string) *parkGat
 
 // clients is the bridge_clients_connected gauge of the long-poll transport.
 func (g *parkGateway) clients(t *testing.T) float64 {
-	return g.longPollMetric(t, "bridgeway_bridge_clients_connected")
+	return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportLongPoll)
+}
+
+func (g *parkGateway) clientsTB(t testing.TB) float64 {
+	return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportLongPoll)
+}
+
+// openCursor opens a subscription with a plain poll and returns its cursor.
+func (g *parkGateway) openCursor(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.addr + "/chat/poll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a parkAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || a.Cursor == "" {
+		t.Fatalf("open: %v %+v", err, a)
+	}
+	return a.Cursor
 }
 
 // longPollMetric is the value of a bridge metric's long-poll series.
 func (g *parkGateway) longPollMetric(t *testing.T, name string) float64 {
+	return g.metric(t, name, config.TransportLongPoll)
+}
+
+// metric is the value of a bridge metric's series for transport.
+func (g *parkGateway) metric(t testing.TB, name, transport string) float64 {
 	t.Helper()
 	mfs, err := g.reg.Gather()
 	if err != nil {
@@ -73,7 +102,7 @@ func (g *parkGateway) longPollMetric(t *testing.T, name string) float64 {
 		}
 		for _, m := range mf.Metric {
 			for _, l := range m.Label {
-				if l.GetName() == "transport" && l.GetValue() == config.TransportLongPoll {
+				if l.GetName() == "transport" && l.GetValue() == transport {
 					if c := m.GetCounter(); c != nil {
 						return c.GetValue()
 					}
@@ -291,11 +320,12 @@ func TestParkedPollConnectionClose(t *testing.T) {
 }
 
 // TestParkedPollClientLeaves: a client that closes while parked is let go
-// at once (its watcher sees EOF): the gauge goes down, and once the last
-// subscriber is gone the topic closes its upstream (idle_close).
+// at the fan-out's next heartbeat (before poll_timeout): the gauge goes
+// down, and once the last subscriber is gone the topic closes its upstream
+// (idle_close).
 func TestParkedPollClientLeaves(t *testing.T) {
 	up := newUpstream(t)
-	g := startParkGateway(t, up, "    poll_timeout: 1h\n    idle_close: 10ms\n")
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n    heartbeat: 20ms\n    idle_close: 10ms\n")
 	p := g.dial(t)
 	p.send(t, "", "")
 	first := p.answer(t)
@@ -442,5 +472,36 @@ func TestParkedPollMessagesOut(t *testing.T) {
 	}
 	if out := g.longPollMetric(t, "bridgeway_bridge_bytes_out_total"); out != float64(len("counted")) {
 		t.Fatalf("bytes_out %v, want %d", out, len("counted"))
+	}
+}
+
+// TestParkedJSONP: a held JSONP poll is parked too, and answers the bytes
+// and headers of the handler's path.
+func TestParkedJSONP(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	jsonpClients := func() float64 { return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportJSONP) }
+	parked, held := g.dial(t), g.dial(t)
+	parked.send(t, "", "")
+	first := parked.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	query := "?callback=cb&cursor=" + first.Cursor
+	parked.send(t, query, "")
+	waitFor(t, "poll parked", func() bool { return jsonpClients() == 1 })
+	restore := bridge.SetParkPolls(false)
+	held.send(t, query, "")
+	waitFor(t, "poll held", func() bool { return jsonpClients() == 2 })
+	restore()
+	up.publish("jsonp")
+	resp, body := parked.read(t)
+	refResp, refBody := held.read(t)
+	if !strings.HasPrefix(string(body), "/**/cb({") || !strings.Contains(string(body), `"data":"jsonp"`) {
+		t.Fatalf("parked JSONP answer %s", body)
+	}
+	if string(body) != string(refBody) || headerSet(resp.Header) != headerSet(refResp.Header) {
+		t.Fatalf("parked %v %s\nheld %v %s", resp.Header, body, refResp.Header, refBody)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/javascript" {
+		t.Fatalf("content type %q", ct)
 	}
 }

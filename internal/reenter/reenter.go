@@ -62,13 +62,18 @@ type Listener struct {
 	once  sync.Once
 }
 
+// backlog is how many pushed connections wait for Accept without blocking
+// the pusher (a fan-out answering thousands of polls in one round).
+const backlog = 1024
+
 // NewListener returns a listener reporting addr as its address.
 func NewListener(addr net.Addr) *Listener {
-	return &Listener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	return &Listener{addr: addr, conns: make(chan net.Conn, backlog), done: make(chan struct{})}
 }
 
 // Push hands c to the server's next Accept; once the listener is closed it
-// closes c instead and reports false.
+// closes c instead and reports false. It waits only when backlog
+// connections are already waiting for Accept.
 func (l *Listener) Push(c net.Conn) bool {
 	select {
 	case <-l.done:
@@ -78,15 +83,26 @@ func (l *Listener) Push(c net.Conn) bool {
 	}
 	select {
 	case l.conns <- c:
-		return true
 	case <-l.done:
 		_ = c.Close()
 		return false
 	}
+	// Closed meanwhile: Close may have drained before c went in.
+	select {
+	case <-l.done:
+		l.drain()
+	default:
+	}
+	return true
 }
 
 // Accept returns the next pushed connection.
 func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case <-l.done:
+		return nil, net.ErrClosed
+	default:
+	}
 	select {
 	case c := <-l.conns:
 		return c, nil
@@ -95,10 +111,23 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops Accept and Push; connections pushed later are closed.
+// Close stops Accept and Push, and closes the connections still waiting
+// for Accept; connections pushed later are closed.
 func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
+	l.drain()
 	return nil
+}
+
+func (l *Listener) drain() {
+	for {
+		select {
+		case c := <-l.conns:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
 }
 
 // Addr is the address of the listener the connections came from.
