@@ -192,8 +192,12 @@ func TestClusterTopicHolderKilledMidStream(t *testing.T) {
 }
 
 // Redis restarted empty while a session is open: sends are refused (503)
-// while it is down, and afterwards the same session carries on, the loss
-// shown as a gap rather than silence.
+// while it is down, and afterwards the same session carries on from the
+// client's cursor. The client had read everything before the restart and
+// the refused send never entered the log, so nothing is lost to it: a gap
+// ("cluster state lost") may come first or not, depending on which write
+// recreated the log's state in Redis; a client that was behind sees the
+// hole as a gap (cluster's TestRedisStoppedAndRestarted).
 func TestClusterSessionAcrossRedisRestart(t *testing.T) {
 	up := newUpstream(t)
 	rs := redistest.StartServer(t)
@@ -226,14 +230,10 @@ func TestClusterSessionAcrossRedisRestart(t *testing.T) {
 		return r.StatusCode == http.StatusNoContent
 	})
 	var got []string
-	sawGap := false
 	waitFor(t, "the echo after the restart", func() bool {
 		a, resp := other.poll(t, ctx, "?wait=0&cursor="+cursor, nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("poll after restart: %d", resp.StatusCode)
-		}
-		if a.Gap != nil {
-			sawGap = true
 		}
 		for _, m := range a.Messages {
 			got = append(got, m.Data)
@@ -241,8 +241,8 @@ func TestClusterSessionAcrossRedisRestart(t *testing.T) {
 		cursor = a.Cursor
 		return len(got) > 0
 	})
-	if got[0] != "after" || !sawGap {
-		t.Fatalf("after restart: messages %q, gap %v; want \"after\" behind a gap", got, sawGap)
+	if got[0] != "after" {
+		t.Fatalf("after restart: messages %q, want \"after\" first (\"before\" again would be a duplicate)", got)
 	}
 }
 

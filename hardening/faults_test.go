@@ -91,7 +91,7 @@ func TestUpstreamResetMidStream(t *testing.T) {
 func TestBroadcastUpstreamResetAndBlackhole(t *testing.T) {
 	app := newWSApp(t)
 	fp := newFaultProxy(t, app.hostPort())
-	g := startGateway(t, "routes:\n  - path: /b\n    mode: broadcast\n    heartbeat: 100ms\n"+
+	g := startGateway(t, "routes:\n  - path: /b\n    mode: broadcast\n    heartbeat: 250ms\n"+
 		"    upstream: {url: \"ws://"+fp.Addr()+"/feed\", timeout: 500ms, reconnect: {min: 50ms, max: 200ms}}\n")
 	s := openSSE(t, g.URL+"/b/sse", nil)
 	eventually(t, "the topic upstream", func() bool { return app.open() == 1 })
@@ -105,7 +105,7 @@ func TestBroadcastUpstreamResetAndBlackhole(t *testing.T) {
 	if ev := s.nextEvent(t, "gap"); ev.data == "" {
 		t.Fatalf("gap without data")
 	}
-	eventually(t, "reconnect after reset", func() bool { return app.accepted.Load() == 2 && app.open() == 1 })
+	eventually(t, "reconnect after reset", func() bool { return app.accepted.Load() >= 2 && app.open() == 1 })
 	app.push("m2")
 	if ev := s.nextEvent(t, "message"); ev.data != "m2" {
 		t.Fatalf("after reset got %q", ev.data)
@@ -269,7 +269,7 @@ func TestSessionUpstreamBlackholeAndOversize(t *testing.T) {
 	app := newWSApp(t)
 	fp := newFaultProxy(t, app.hostPort())
 	g := startGateway(t, "limits: {max_message_bytes: 64KiB}\nroutes:\n"+
-		"  - path: /s\n    heartbeat: 100ms\n    upstream: {url: \"ws://"+fp.Addr()+"/echo\"}\n"+
+		"  - path: /s\n    heartbeat: 250ms\n    upstream: {url: \"ws://"+fp.Addr()+"/echo\"}\n"+
 		"  - path: /big\n    upstream: {url: \""+app.wsURL("/feed")+"\"}\n")
 	closeCode := func(s *sseStream) int {
 		ev := s.nextEvent(t, "close")

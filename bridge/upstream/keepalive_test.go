@@ -35,7 +35,9 @@ func TestWebSocketKeepaliveWithoutContext(t *testing.T) {
 		}
 	})
 	opts := testOptions(t, config.KindWebSocket, wsURL(srv))
-	opts.Route.Heartbeat = config.Duration(20 * time.Millisecond)
+	// A pong wait of 2 heartbeats: long enough that a loaded machine's
+	// scheduling never reads as a silent upstream.
+	opts.Route.Heartbeat = config.Duration(150 * time.Millisecond)
 	conn := dial(t, opts)
 	done := make(chan msg.CloseInfo, 1)
 	go func() { done <- conn.Run(context.Background(), newRecSink()) }()
