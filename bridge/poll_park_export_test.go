@@ -6,3 +6,40 @@ func SetParkPolls(on bool) func() {
 	old := parkPolls.Swap(on)
 	return func() { parkPolls.Store(old) }
 }
+
+// ParkedPolls counts the polls parked in h's fan-outs.
+func ParkedPolls(h *RouteHandler) int {
+	n := 0
+	for _, t := range topicsOf(h) {
+		t.mu.Lock()
+		f := t.fan
+		t.mu.Unlock()
+		if f != nil {
+			f.mu.Lock()
+			n += len(f.polls)
+			f.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// TopicSubscribers counts the subscribers attached to h's topics.
+func TopicSubscribers(h *RouteHandler) int {
+	n := 0
+	for _, t := range topicsOf(h) {
+		t.mu.Lock()
+		n += t.subs
+		t.mu.Unlock()
+	}
+	return n
+}
+
+func topicsOf(h *RouteHandler) []*topic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ts := make([]*topic, 0, len(h.topics))
+	for _, t := range h.topics {
+		ts = append(ts, t)
+	}
+	return ts
+}

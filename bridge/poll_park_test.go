@@ -26,6 +26,7 @@ import (
 // wires them) with one broadcast route /chat in front of up: parked polls
 // need the proxy's way back for hijacked connections.
 type parkGateway struct {
+	rh   *bridge.RouteHandler // the last route built
 	srv  *proxy.Server
 	reg  *prometheus.Registry
 	addr string
@@ -47,7 +48,12 @@ func startParkGatewayTB(t testing.TB, up *testUpstream, routeYAML string) *parkG
 	}
 	reg := prometheus.NewRegistry()
 	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits})
-	factory := func(route config.Route) (proxy.RouteHandler, error) { return b.NewRoute(route) }
+	g := &parkGateway{reg: reg}
+	factory := func(route config.Route) (proxy.RouteHandler, error) {
+		rh, err := b.NewRoute(route)
+		g.rh = rh
+		return rh, err
+	}
 	srv, err := proxy.New(cfg, proxy.Deps{Logger: zap.NewNop(), Registry: reg, Bridge: factory})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +61,7 @@ func startParkGatewayTB(t testing.TB, up *testUpstream, routeYAML string) *parkG
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	g := &parkGateway{srv: srv, reg: reg, addr: srv.Addr()}
+	g.srv, g.addr = srv, srv.Addr()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	return g
 }
