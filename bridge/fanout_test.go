@@ -141,21 +141,30 @@ func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 	route := broadcastRoute(up)
 	route.Buffer = 8
 	g := newGateway(t, route, config.Limits{})
-	slow := dialRaw(t, g, "/prices/ACME/sse", 256<<10)
+	slow := dialRaw(t, g, "/prices/ACME/sse", 16<<10)
 	fast := dialRaw(t, g, "/prices/ACME/sse", 0)
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 2 })
 	waitUpstream(t, up)
 	fp := ssetest.NewParser(fast.resp.Body)
 	payload := strings.Repeat("p", 32<<10)
-	const n = 400 // 12.8 MB: more than any socket buffers hold
-	for i := range n {
-		up.publish(strconv.Itoa(i) + payload)
-		ev, err := fp.Next()
-		if err != nil {
-			t.Fatal(err)
+	// 6.4 MB: more than the slow socket's buffers hold (its receive buffer
+	// is 16 KiB, the gateway's send buffer grows to 4 MiB at most). Sent in
+	// bursts of 4 (the fast reader stays within the buffer of 8) so that
+	// the loop ends well within writeWait: the slow subscriber, which reads
+	// nothing until then, must be behind, not dropped for not reading.
+	const n, burst = 200, 4
+	for i := 0; i < n; i += burst {
+		for j := i; j < i+burst; j++ {
+			up.publish(strconv.Itoa(j) + payload)
 		}
-		if ev.Type != "message" || !strings.HasPrefix(ev.Data, strconv.Itoa(i)+"p") {
-			t.Fatalf("fast subscriber, message %d: %.40q", i, ev.Data)
+		for j := i; j < i+burst; j++ {
+			ev, err := fp.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != "message" || !strings.HasPrefix(ev.Data, strconv.Itoa(j)+"p") {
+				t.Fatalf("fast subscriber, message %d: %.40q", j, ev.Data)
+			}
 		}
 	}
 	up.publish("last")
