@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -129,4 +130,61 @@ func TestMessageJSON(t *testing.T) {
 			t.Fatalf("raw U+2028 in %s", b)
 		}
 	}
+}
+
+// FuzzMessageJSON: the message object of long-poll, JSONP and NDJSON is
+// valid JSON for any input, carries no raw control byte (an NDJSON line
+// cannot be split) and no raw U+2028/U+2029 (a JSONP script cannot be
+// broken), and gives back what went in: the text (invalid UTF-8 replaced
+// with U+FFFD, as encoding/json does) or, for binary, the bytes.
+func FuzzMessageJSON(f *testing.F) {
+	f.Add("ep-1", "", []byte("hello"), false)
+	f.Add("ep-2", "tick", []byte("a\nb\u2028c\"d\\e\x00\x7f"), false)
+	f.Add("ep-3", "bin", []byte{0xff, 0, 1}, true)
+	f.Add("ep-\xff", "ev\u2029", []byte("caf\xe9"), false)
+	f.Fuzz(func(t *testing.T, id, event string, data []byte, binary bool) {
+		out := wire.AppendMessageJSON(nil, id, event, data, binary)
+		for i, c := range out {
+			if c < 0x20 {
+				t.Fatalf("raw control byte %#x at %d in %q", c, i, out)
+			}
+		}
+		if bytes.Contains(out, []byte("\u2028")) || bytes.Contains(out, []byte("\u2029")) {
+			t.Fatalf("raw U+2028/U+2029 in %q", out)
+		}
+		if !utf8.Valid(out) {
+			t.Fatalf("not UTF-8: %q", out)
+		}
+		var m struct {
+			ID     string `json:"id"`
+			Event  string `json:"event"`
+			Data   string `json:"data"`
+			Binary bool   `json:"binary"`
+		}
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("invalid JSON %q: %v", out, err)
+		}
+		// What encoding/json makes of the same strings is the reference.
+		ref := func(s string) string {
+			var back string
+			b, _ := json.Marshal(s)
+			_ = json.Unmarshal(b, &back)
+			return back
+		}
+		wantEvent := event
+		if wantEvent == "" {
+			wantEvent = "message"
+		}
+		if m.ID != ref(id) || m.Event != ref(wantEvent) || m.Binary != binary {
+			t.Fatalf("id/event/binary %q %q %v from %q %q %v", m.ID, m.Event, m.Binary, id, event, binary)
+		}
+		if binary {
+			got, err := base64.StdEncoding.DecodeString(m.Data)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("binary data %q does not decode to %q: %v", m.Data, data, err)
+			}
+		} else if m.Data != ref(string(data)) {
+			t.Fatalf("data %q from %q, encoding/json gives %q", m.Data, data, ref(string(data)))
+		}
+	})
 }
