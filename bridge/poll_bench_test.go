@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +94,7 @@ func readPollAnswer(br *bufio.Reader) (int, error) {
 		}
 	}
 	if length < 0 {
-		return 0, http.ErrMissingContentLength
+		return 0, errors.New("no Content-Length")
 	}
 	return length, nil
 }

@@ -248,11 +248,6 @@ func (v *validator) unreadable(path string) bool {
 	return false
 }
 
-func (v *validator) set(path string) bool {
-	_, ok := v.d.seen[path]
-	return ok
-}
-
 // routeKey normalises a route path for duplicate detection: placeholders
 // match anything, so "/p/{a}" and "/p/{b}" are the same route.
 func routeKey(path string) string {

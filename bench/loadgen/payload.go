@@ -22,9 +22,6 @@ import (
 // buffered message of a topic that outlived its publisher).
 const payloadMagic = "bw1 "
 
-// minPayloadSize is the shortest payload that holds every field.
-const minPayloadSize = 64
-
 var errNotPayload = errors.New("payload: not a load generator message")
 
 // appendPayload appends a payload of exactly size bytes (or the minimum that

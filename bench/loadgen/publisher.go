@@ -164,12 +164,6 @@ func (u *upstreamServer) serve(w http.ResponseWriter, r *http.Request) {
 	u.mu.Unlock()
 }
 
-func (u *upstreamServer) connCount() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.ws) + len(u.sse)
-}
-
 // waitReady waits for the gateway's upstream connection.
 func (u *upstreamServer) waitReady(ctx context.Context) error {
 	for {

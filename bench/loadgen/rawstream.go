@@ -133,13 +133,12 @@ func (e *subscriberEnv) runRawSSE(ctx context.Context, t *tracker, ready func())
 
 // dechunker decodes HTTP/1.1 chunked encoding as it streams in.
 type dechunker struct {
-	remain  int  // payload bytes left in the current chunk
-	inSize  bool // reading a size line (after the first byte of it)
-	size    int
-	inExt   bool // past the digits: skipping to LF
-	crlf    int  // bytes of the CRLF after a chunk's payload still to skip
-	started bool
-	done    bool // the last chunk was read
+	remain int  // payload bytes left in the current chunk
+	inSize bool // reading a size line (after the first byte of it)
+	size   int
+	inExt  bool // past the digits: skipping to LF
+	crlf   int  // bytes of the CRLF after a chunk's payload still to skip
+	done   bool // the last chunk was read
 }
 
 func (d *dechunker) feed(p []byte, out func([]byte)) error {
