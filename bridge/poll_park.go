@@ -35,8 +35,7 @@ type parkedPoll struct {
 	h         *RouteHandler
 	a         *attachment
 	conn      net.Conn // as hijacked: closing it releases the connection's slot
-	nb        *nbWriter
-	peek      *peekWaiter
+	sock      parkSock // the socket's non-blocking write and peek
 	back      func(net.Conn) bool
 	transport string
 	callback  string
@@ -56,10 +55,16 @@ type parkedPoll struct {
 // park hijacks the poll's connection and leaves it to the topic's fan-out.
 // It reports whether it took the request (the attachment is then the
 // parked poll's). HTTP/2, TLS, HTTP/1.0, session mode, requests other than
-// GET and systems without the socket peek keep the handler's path.
+// GET (or with a body) and systems without the socket peek keep the
+// handler's path.
 func (h *RouteHandler) park(req *request, a *attachment, transport, callback string, wait time.Duration) bool {
 	r := req.r
 	if !parkPolls.Load() || a.top == nil || a.sess != nil || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil || r.Method != http.MethodGet {
+		return false
+	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// A GET with a body: what net/http has not read of it would be
+		// taken for the next request once the connection goes back.
 		return false
 	}
 	back := reenter.From(r.Context())
@@ -79,10 +84,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 	}
 	p := &parkedPoll{h: h, a: a, conn: conn, back: back, transport: transport, callback: callback,
 		head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
-	bare := bareConn(conn)
-	p.nb = newNBWriter(bare)
-	p.peek = newPeekWaiter(bare)
-	if brw.Reader.Buffered() > 0 || p.nb == nil || p.peek == nil {
+	if brw.Reader.Buffered() > 0 || !p.sock.init(bareConn(conn)) {
 		// The client sent more after its request (pipelining), which went
 		// with net/http's reader: answer here, then close, since the next
 		// request cannot be read any more. (Also a connection that turns
@@ -151,7 +153,7 @@ func (p *parkedPoll) answer() {
 	default:
 	}
 	b, msgs, bytes := p.build(&ans)
-	n, err := p.nb.write(*b)
+	n, err := p.sock.nb.write(*b)
 	switch {
 	case err != nil:
 		putPollBuffer(b)

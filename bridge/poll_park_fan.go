@@ -96,7 +96,7 @@ func (f *fanout) sweepPolls() {
 	f.pollRound = append(f.pollRound[:0], f.polls...)
 	f.mu.Unlock()
 	for _, p := range f.pollRound {
-		if p.peek.clientGone() && p.take() {
+		if p.sock.clientGone() && p.take() {
 			f.removePoll(p)
 			p.drop()
 		}

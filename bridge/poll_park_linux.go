@@ -7,45 +7,47 @@ import (
 	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
-// peekSupported: parked polls need peekWaiter.
+// peekSupported: parked polls need the socket peek.
 const peekSupported = rawsock.Supported
 
-// peekWaiter tells, without waiting or reading, whether the client of a
-// parked poll left: EOF or an error on its socket. Bytes there (the next
-// request, sent early) stay for the server.
-type peekWaiter struct {
-	rc   syscall.RawConn
-	fn   func(fd uintptr)
+// parkSock is a parked poll's socket: the fan-out's non-blocking writer,
+// and a peek that tells, without waiting or reading, whether the client
+// left (EOF or an error; bytes there, the next request sent early, stay
+// for the server). Part of parkedPoll, sharing one RawConn: a poll parks
+// once per delivery.
+type parkSock struct {
+	nb   nbWriter
 	gone bool
 }
 
-// newPeekWaiter returns nil when c is not a plain socket.
-func newPeekWaiter(c net.Conn) *peekWaiter {
+// init binds s to c; false when c is not a plain socket.
+func (s *parkSock) init(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return nil
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return false
 	}
-	w := &peekWaiter{rc: rc}
-	w.fn = w.peek
-	return w
+	s.nb.rc = rc
+	s.nb.fn = s.nb.try
+	return true
 }
 
-func (w *peekWaiter) peek(fd uintptr) {
+func (s *parkSock) peek(fd uintptr) {
 	var b [1]byte
 	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	w.gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
+	s.gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
 }
 
 // clientGone reports whether the client closed its end or the connection
-// failed (or was closed here). Called by one goroutine at a time.
-func (w *peekWaiter) clientGone() bool {
-	w.gone = false
-	if err := w.rc.Control(w.fn); err != nil {
+// failed (or was closed here). Called by the fan-out only (heartbeats are
+// rare: the callback is bound here, not once per park).
+func (s *parkSock) clientGone() bool {
+	s.gone = false
+	if err := s.nb.rc.Control(s.peek); err != nil {
 		return true
 	}
-	return w.gone
+	return s.gone
 }

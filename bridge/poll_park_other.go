@@ -7,8 +7,8 @@ import "net"
 // peekSupported: without the raw socket peek, polls are not parked.
 const peekSupported = false
 
-type peekWaiter struct{}
+type parkSock struct{ nb nbWriter }
 
-func newPeekWaiter(net.Conn) *peekWaiter { return nil }
+func (*parkSock) init(net.Conn) bool { return false }
 
-func (*peekWaiter) clientGone() bool { return false }
+func (*parkSock) clientGone() bool { return false }

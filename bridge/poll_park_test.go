@@ -1,3 +1,5 @@
+//go:build linux
+
 package bridge_test
 
 import (
@@ -509,5 +511,33 @@ func TestParkedJSONP(t *testing.T) {
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/javascript" {
 		t.Fatalf("content type %q", ct)
+	}
+}
+
+// TestHeldPollWithBody: a GET poll with a body is held by its handler (not
+// parked): the body is not taken for the next request, which is answered
+// on the same connection.
+func TestHeldPollWithBody(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	p := g.dial(t)
+	p.send(t, "", "")
+	first := p.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	req := "GET /chat/poll?cursor=" + first.Cursor + " HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello"
+	if _, err := io.WriteString(p.conn, req); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "poll held", func() bool { return g.clients(t) == 1 })
+	if n := bridge.ParkedPolls(g.rh); n != 0 {
+		t.Fatalf("%d polls parked, want the handler to hold it", n)
+	}
+	up.publish("body")
+	if a := p.answer(t); len(a.Messages) != 1 || a.Messages[0].Data != "body" {
+		t.Fatalf("answer %+v", a)
+	}
+	p.send(t, "?cursor="+first.Cursor, "")
+	if a := p.answer(t); len(a.Messages) != 1 {
+		t.Fatalf("next answer on the connection %+v", a)
 	}
 }
