@@ -181,7 +181,7 @@ func (w *wsFrameWriter) entry(e *msglog.Entry) (int, error) {
 		return len(e.Msg.Data), w.frame(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
 	}
 	if e.Kind == msglog.KindGap {
-		return 0, nil // as wsWriter: upstream gaps are only counted on raw frames
+		return 0, w.upstreamGap() // as wsWriter.entry
 	}
 	op := websocket.TextMessage
 	if e.Msg.Binary {
@@ -190,13 +190,20 @@ func (w *wsFrameWriter) entry(e *msglog.Entry) (int, error) {
 	return len(e.Msg.Data), w.frame(op, e.Msg.Data)
 }
 
+// upstreamGap closes a raw connection at an upstream gap (wsWriter.entry).
+func (w *wsFrameWriter) upstreamGap() error {
+	_ = w.close(upstreamGapClose)
+	_ = w.flush()
+	return errRawGap
+}
+
 func (w *wsFrameWriter) gap(g *msglog.Gap) error {
 	if w.json {
 		return w.frame(websocket.TextMessage, appendGapMessage(nil, g))
 	}
 	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
 	_ = w.flush()
-	return errors.New("bridge: gap on a raw websocket")
+	return errRawGap
 }
 
 func (w *wsFrameWriter) close(info msg.CloseInfo) error {

@@ -3,11 +3,13 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -109,5 +111,67 @@ func TestBroadcastUpstreamReconnectIsAGap(t *testing.T) {
 	b := g.bpoll(t, ctx, "ACME", "?cursor="+a.Cursor)
 	if b.Gap == nil || b.Gap.From != a.Cursor || len(b.Messages) != 1 || b.Messages[0].Data != "after" {
 		t.Fatalf("poll across the gap: %+v", b)
+	}
+}
+
+// TestRawWebSocketClosedAtUpstreamGap: raw frames cannot carry a gap, so
+// when a broadcast upstream reconnects without being able to resume, a
+// raw WebSocket subscriber is closed with 1012 rather than skipping the
+// lost stretch silently; a ?format=json one gets the gap in-band and goes
+// on. A subscriber that arrives after the gap is not affected by it. Both
+// the fan-out's writer and the per-connection one (hijack off).
+func TestRawWebSocketClosedAtUpstreamGap(t *testing.T) {
+	for _, hijack := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hijack=%v", hijack), func(t *testing.T) {
+			t.Cleanup(bridge.SetHijackStreams(hijack)) // restored after the gateway closed
+			up := newUpstream(t)
+			route := broadcastRoute(up)
+			route.Upstream.Reconnect = config.Reconnect{Min: config.Duration(10 * time.Millisecond), Max: config.Duration(50 * time.Millisecond)}
+			g := newGateway(t, route, config.Limits{})
+			raw := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+			js := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json"), nil)
+			waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
+			waitUpstream(t, up)
+			up.publish("before")
+			if _, data, err := raw.ReadMessage(); err != nil || string(data) != "before" {
+				t.Fatalf("raw before: %q %v", data, err)
+			}
+			var m struct {
+				Data string          `json:"data"`
+				Gap  json.RawMessage `json:"gap"`
+			}
+			if err := js.ReadJSON(&m); err != nil || m.Data != "before" {
+				t.Fatalf("json before: %+v %v", m, err)
+			}
+
+			up.mu.Lock()
+			for c := range up.conns {
+				c.Close()
+			}
+			up.mu.Unlock()
+			waitFor(t, "reconnect", func() bool { open, opened, _ := up.stats(); return open == 1 && opened == 2 })
+			up.publish("after")
+
+			_, data, err := raw.ReadMessage()
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1012 {
+				t.Fatalf("raw subscriber after the upstream gap: %q %v, want close 1012", data, err)
+			}
+			if err := js.ReadJSON(&m); err != nil || m.Gap == nil {
+				t.Fatalf("json subscriber: %+v %v, want the gap", m, err)
+			}
+			m.Gap = nil
+			if err := js.ReadJSON(&m); err != nil || m.Data != "after" {
+				t.Fatalf("json after the gap: %+v %v", m, err)
+			}
+
+			late := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+			if _, data, err := late.ReadMessage(); err != nil || string(data) != "after" {
+				t.Fatalf("a later subscriber's snapshot: %q %v", data, err)
+			}
+			up.publish("later")
+			if _, data, err := late.ReadMessage(); err != nil || string(data) != "later" {
+				t.Fatalf("a later subscriber: %q %v", data, err)
+			}
+		})
 	}
 }

@@ -25,10 +25,11 @@ import (
 
 // Close codes the bridge itself reports.
 const (
-	closeNormal     = 1000
-	closeShutdown   = 1001 // gateway going away
-	closeSlowClient = 1008 // slow_client: disconnect
-	closeBadGateway = 1014
+	closeNormal      = 1000
+	closeShutdown    = 1001 // gateway going away
+	closeSlowClient  = 1008 // slow_client: disconnect
+	closeUpstreamGap = 1012 // raw WebSocket: the upstream lost messages
+	closeBadGateway  = 1014
 )
 
 // session is one client conversation in session mode: a log, one upstream

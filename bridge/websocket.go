@@ -257,9 +257,14 @@ func (w *wsWriter) entry(e *msglog.Entry) (int, error) {
 		return len(e.Msg.Data), w.write(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
 	}
 	if e.Kind == msglog.KindGap {
-		// A raw WebSocket cannot carry a gap in-band without changing the
-		// app's protocol; upstream reconnect gaps are only counted.
-		return 0, nil
+		// Messages were lost upstream (a broadcast upstream reconnected
+		// and could not resume). Raw frames cannot say so in-band without
+		// changing the app's protocol, and skipping would lose them
+		// silently: the connection ends, as a plain proxy's would when its
+		// upstream dropped. Only gaps after the subscriber's start reach
+		// here (a snapshot never starts before a gap).
+		_ = w.close(upstreamGapClose)
+		return 0, errRawGap
 	}
 	kind := websocket.TextMessage
 	if e.Msg.Binary {
@@ -274,8 +279,15 @@ func (w *wsWriter) gap(g *msglog.Gap) error {
 	}
 	// Raw frames cannot say "you missed some": close rather than skip.
 	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
-	return errors.New("bridge: gap on a raw websocket")
+	return errRawGap
 }
+
+// errRawGap ends a raw WebSocket client at a gap in its messages.
+var errRawGap = errors.New("bridge: gap on a raw websocket")
+
+// upstreamGapClose is what a raw WebSocket client gets when the upstream
+// lost messages: 1012 (service restart) tells it to reconnect.
+var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream reconnected: messages were lost"}
 
 func (w *wsWriter) close(info msg.CloseInfo) error {
 	code := clientCloseCode(info.Code)
