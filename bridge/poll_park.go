@@ -22,7 +22,9 @@ import (
 
 // parkPolls turns parking on (a var so tests and benchmarks can compare
 // both paths; atomic since a test flips it while the gateway serves).
-var parkPolls = func() *atomic.Bool { var b atomic.Bool; b.Store(true); return &b }()
+var parkPolls atomic.Bool
+
+func init() { parkPolls.Store(true) }
 
 // States of a parked poll (parkedPoll.state, under mu).
 const (
