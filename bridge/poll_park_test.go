@@ -73,10 +73,6 @@ func (g *parkGateway) clients(t *testing.T) float64 {
 	return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportLongPoll)
 }
 
-func (g *parkGateway) clientsTB(t testing.TB) float64 {
-	return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportLongPoll)
-}
-
 // openCursor opens a subscription with a plain poll and returns its cursor.
 func (g *parkGateway) openCursor(t testing.TB) string {
 	t.Helper()
@@ -475,6 +471,8 @@ func TestParkedPollMessagesOut(t *testing.T) {
 	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
 	up.publish("counted")
 	p.answer(t)
+	// Counted once the answer is out, which the client may see first.
+	waitFor(t, "messages_out", func() bool { return g.longPollMetric(t, "bridgeway_bridge_messages_out_total") >= 1 })
 	if out := g.longPollMetric(t, "bridgeway_bridge_messages_out_total"); out != 1 {
 		t.Fatalf("messages_out %v, want 1", out)
 	}

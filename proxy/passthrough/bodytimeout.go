@@ -10,16 +10,18 @@ import (
 )
 
 // idleBody cuts a request body that stops arriving, like nginx's
-// client_body_timeout: the wait is between two reads, not for the whole
-// body, so a large upload at any steady rate goes through while a client
-// that trickles nothing holds its connection (and the upstream's) for at
-// most wait. A read past the deadline fails; the transport then abandons
-// the upstream request, and the handler answers 408 body_timeout.
+// client_body_timeout: each read of the client's body must get something
+// within wait, so a large upload at any steady rate goes through while a
+// client that trickles nothing holds its connection (and the upstream's)
+// for at most wait. The deadline is on the connection only while a read
+// waits: between reads (the upstream taking its time) and after the body
+// (net/http reading the next request, a response streaming for long) it is
+// not ours to set. A read past the deadline fails; the transport then
+// abandons the upstream request, and the handler answers 408 body_timeout.
 type idleBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
 	wait time.Duration
-	by   time.Time // the read deadline last set (only Read touches it)
 	cut  atomic.Bool
 }
 
@@ -44,21 +46,13 @@ func bodyCut(r *http.Request) bool {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	// Moved in steps of wait/16: each change of a socket's deadline
-	// re-arms a runtime timer, and a bound 1/16 shorter is the same bound.
-	if want := time.Now().Add(b.wait); want.Sub(b.by) >= b.wait/16 {
-		b.by = want
-		_ = b.rc.SetReadDeadline(want)
-	}
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.wait))
 	n, err := b.ReadCloser.Read(p)
 	var ne net.Error
-	switch {
-	case err == io.EOF:
-		// net/http reads the connection itself from here on (the next
-		// request, or noticing the client leave): no deadline of ours.
-		_ = b.rc.SetReadDeadline(time.Time{})
-	case errors.As(err, &ne) && ne.Timeout():
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		b.cut.Store(true)
+		return n, err
 	}
+	_ = b.rc.SetReadDeadline(time.Time{})
 	return n, err
 }
