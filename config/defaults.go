@@ -16,6 +16,7 @@ const (
 	DefaultLogFormat         = "json"
 	DefaultMaxConnections    = 20000
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
+	DefaultBodyTimeout       = Duration(60 * time.Second) // nginx's client_body_timeout
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
@@ -62,6 +63,9 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	if !set("limits.read_header_timeout") {
 		l.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if !set("limits.body_timeout") {
+		l.BodyTimeout = DefaultBodyTimeout
 	}
 	if !set("limits.max_header_bytes") {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes

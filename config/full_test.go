@@ -38,6 +38,7 @@ func TestFullFile(t *testing.T) {
 			MaxConnectionsPerIP: 50,
 			MaxSessionsPerIP:    20,
 			ReadHeaderTimeout:   Duration(5 * time.Second),
+			BodyTimeout:         Duration(30 * time.Second),
 			MaxHeaderBytes:      32 * 1024,
 			MaxMessageBytes:     2000000,
 			MaxBodyBytes:        512 * 1024,

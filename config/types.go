@@ -77,6 +77,7 @@ type Limits struct {
 	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"` // default 0 = no cap
 	MaxSessionsPerIP    int      `yaml:"max_sessions_per_ip"`    // default 0 = no cap (bridged sessions open at once)
 	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`    // default 10s
+	BodyTimeout         Duration `yaml:"body_timeout"`           // default 60s: longest silence inside a pass-through request body
 	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
 	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB
 	MaxBodyBytes        Size     `yaml:"max_body_bytes"`         // default 1MiB

@@ -91,7 +91,7 @@ func TestSlowSendBodyCut(t *testing.T) {
 }
 
 // A pass-through request body that stops arriving is cut after
-// read_header_timeout of silence (408 body_timeout, connection closed),
+// body_timeout of silence (408 body_timeout, connection closed),
 // and the upstream never gets a whole body. (The wait is between reads:
 // proxy/passthrough's TestSteadyBodyAndLongResponseNotCut shows a steady
 // trickle going through.)
@@ -103,7 +103,7 @@ func TestStalledPassthroughBodyCut(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	g := startGateway(t, "limits: {read_header_timeout: 500ms}\nroutes:\n"+
+	g := startGateway(t, "limits: {body_timeout: 500ms}\nroutes:\n"+
 		"  - path: /api\n    upstream: {url: \""+up.URL+"\", kind: http}\n")
 	c := g.rawConn(t)
 	if _, err := io.WriteString(c, "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"); err != nil {

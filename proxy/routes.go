@@ -85,7 +85,7 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 		h, err := passthrough.New(passthrough.Options{
 			Route:       rc,
 			Logger:      s.log,
-			BodyTimeout: s.cfg.Limits.ReadHeaderTimeout.D(),
+			BodyTimeout: s.cfg.Limits.BodyTimeout.D(),
 			OnUpstreamError: func(kind string) {
 				s.metrics.upstreamErrors.WithLabelValues(route, kind).Inc()
 			},

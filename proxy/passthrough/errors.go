@@ -74,7 +74,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		// arriving (net/http has cancelled the request's context too).
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestTimeout, "body_timeout",
-			"the request body stopped arriving for longer than read_header_timeout")
+			"the request body stopped arriving for longer than body_timeout")
 		return
 	}
 	if r.Context().Err() != nil {

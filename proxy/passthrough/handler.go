@@ -44,7 +44,7 @@ type Options struct {
 	MaxMessageBytes int64
 	// BodyTimeout cuts a request body that sends nothing for this long
 	// (between two reads; 0: never). The gateway passes
-	// limits.read_header_timeout.
+	// limits.body_timeout.
 	BodyTimeout time.Duration
 }
 
