@@ -104,7 +104,7 @@ func TestConnectionLimits(t *testing.T) {
 // keep working and capacity comes back when sessions end.
 func TestSessionFloodBounded(t *testing.T) {
 	app := newWSApp(t)
-	g := startGateway(t, "limits: {max_connections: 10}\nroutes:\n  - path: /s\n    session_ttl: 300ms\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
+	g := startGateway(t, "limits: {max_connections: 10}\nroutes:\n  - path: /s\n    session_ttl: 3s\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
 	k := dialFrom(t, g, "127.0.0.1") // one keep-alive connection
 	var first pollAnswer
 	for i := range 10 {
@@ -131,6 +131,10 @@ func TestSessionFloodBounded(t *testing.T) {
 	}
 }
 
+// (session_ttl is 3 s in these two tests: long enough that no session
+// expires between opening the last one and checking the cap on a loaded
+// machine, short enough to wait for them all to expire.)
+
 // TestSessionsPerIPBounded: with max_sessions_per_ip one address cannot
 // open more sessions (each an upstream connection) than the cap, over any
 // transport: 429 too_many_sessions_per_ip with Retry-After, and no upstream
@@ -140,7 +144,7 @@ func TestSessionFloodBounded(t *testing.T) {
 func TestSessionsPerIPBounded(t *testing.T) {
 	app := newWSApp(t)
 	g := startGateway(t, "limits: {max_sessions_per_ip: 3}\nroutes:\n"+
-		"  - path: /s\n    session_ttl: 300ms\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n"+
+		"  - path: /s\n    session_ttl: 3s\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n"+
 		"  - path: /dead\n    upstream: {url: \"ws://127.0.0.1:1/nobody\", timeout: 2s}\n")
 	k := dialFrom(t, g, "127.0.0.1")
 	// Failed opens give their place back: more than the cap of them are
