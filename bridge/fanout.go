@@ -66,8 +66,19 @@ type fanSub struct {
 
 func (f *fanout) add(s *fanSub) {
 	f.mu.Lock()
-	s.idx = len(f.subs)
-	f.subs = append(f.subs, s)
+	f.subs = listAdd(f.subs, s)
+	f.startOrKick(f.kick) // unlocks
+}
+
+func (f *fanout) remove(s *fanSub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = listRemove(f.subs, s)
+}
+
+// startOrKick starts the fan-out's goroutine, or wakes it with kick when it
+// runs. Called with f.mu held, which it releases.
+func (f *fanout) startOrKick(kick chan struct{}) {
 	start := !f.running
 	f.running = true
 	f.mu.Unlock()
@@ -77,23 +88,37 @@ func (f *fanout) add(s *fanSub) {
 		return
 	}
 	select {
-	case f.kick <- struct{}{}:
+	case kick <- struct{}{}:
 	default:
 	}
 }
 
-func (f *fanout) remove(s *fanSub) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s.idx < 0 {
-		return
+// listed is an element of a fan-out list that keeps its own position
+// (-1 when not in the list), so leaving the list is O(1).
+type listed interface{ slot() *int }
+
+func (s *fanSub) slot() *int { return &s.idx }
+
+// listAdd appends x and records its position (f.mu held).
+func listAdd[T listed](l []T, x T) []T {
+	*x.slot() = len(l)
+	return append(l, x)
+}
+
+// listRemove takes x out by moving the last element into its place; a no-op
+// when x is not in the list (f.mu held).
+func listRemove[T listed](l []T, x T) []T {
+	i := *x.slot()
+	if i < 0 {
+		return l
 	}
-	last := len(f.subs) - 1
-	f.subs[s.idx] = f.subs[last]
-	f.subs[s.idx].idx = s.idx
-	f.subs[last] = nil
-	f.subs = f.subs[:last]
-	s.idx = -1
+	last := len(l) - 1
+	l[i] = l[last]
+	*l[i].slot() = i
+	var none T
+	l[last] = none
+	*x.slot() = -1
+	return l[:last]
 }
 
 func (f *fanout) run() {

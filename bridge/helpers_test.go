@@ -146,6 +146,16 @@ func (u *testUpstream) publish(text string) {
 	}
 }
 
+// dropAll cuts every open connection without a close frame (an upstream
+// that went away).
+func (u *testUpstream) dropAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for c := range u.conns {
+		_ = c.Close()
+	}
+}
+
 // closesSeen is the close frames the upstream received, in order.
 func (u *testUpstream) closesSeen() []websocket.CloseError {
 	u.mu.Lock()

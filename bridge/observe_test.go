@@ -90,11 +90,7 @@ func TestBroadcastUpstreamReconnectIsAGap(t *testing.T) {
 	}
 	// The upstream drops the connection; the topic reconnects and reports
 	// the stretch it could not replay as a gap.
-	up.mu.Lock()
-	for c := range up.conns {
-		c.Close()
-	}
-	up.mu.Unlock()
+	up.dropAll()
 	waitFor(t, "reconnect", func() bool { open, opened, _ := up.stats(); return open == 1 && opened == 2 })
 	up.publish("after")
 	ev := s.next(t)
@@ -144,11 +140,7 @@ func TestRawWebSocketClosedAtUpstreamGap(t *testing.T) {
 				t.Fatalf("json before: %+v %v", m, err)
 			}
 
-			up.mu.Lock()
-			for c := range up.conns {
-				c.Close()
-			}
-			up.mu.Unlock()
+			up.dropAll()
 			waitFor(t, "reconnect", func() bool { open, opened, _ := up.stats(); return open == 1 && opened == 2 })
 			up.publish("after")
 

@@ -185,13 +185,7 @@ func (h *RouteHandler) writePoll(req *request, a *attachment, transport, callbac
 	defer putPollBuffer(buf)
 	b, bytes := appendPollBody((*buf)[:0], a, req.prefix, transport, callback, ans)
 	hdr := req.w.Header()
-	if transport == config.TransportJSONP {
-		hdr["Content-Type"] = contentTypeJavaScript
-	} else {
-		hdr["Content-Type"] = contentTypeJSON
-	}
-	hdr["X-Content-Type-Options"] = noSniff
-	hdr["Cache-Control"] = cacheNoStore
+	setPollHeaders(hdr, transport)
 	hdr["Content-Length"] = contentLength(len(b))
 	req.w.WriteHeader(http.StatusOK)
 	if req.r.Method != http.MethodHead {

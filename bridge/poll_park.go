@@ -239,13 +239,7 @@ func makePollHead(hdr http.Header, transport string) *pollHead {
 	if h == nil {
 		h = http.Header{}
 	}
-	if transport == config.TransportJSONP {
-		h["Content-Type"] = contentTypeJavaScript
-	} else {
-		h["Content-Type"] = contentTypeJSON
-	}
-	h["X-Content-Type-Options"] = noSniff
-	h["Cache-Control"] = cacheNoStore
+	setPollHeaders(h, transport)
 	delete(h, "Content-Length")
 	pre, post := http.Header{}, http.Header{}
 	for k, v := range h {

@@ -4,39 +4,21 @@ package bridge
 // looked at as a whole at each change of the log, and for new arrivals
 // alone when they park.
 
+func (p *parkedPoll) slot() *int { return &p.idx }
+
 // addPoll parks p in the fan-out, starting it if needed.
 func (f *fanout) addPoll(p *parkedPoll) {
 	f.mu.Lock()
-	p.idx = len(f.polls)
-	f.polls = append(f.polls, p)
+	f.polls = listAdd(f.polls, p)
 	f.newPolls = append(f.newPolls, p)
-	start := !f.running
-	f.running = true
-	f.mu.Unlock()
-	if start {
-		f.h.runs.Add(1)
-		go f.run()
-		return
-	}
-	select {
-	case f.pollKick <- struct{}{}:
-	default:
-	}
+	f.startOrKick(f.pollKick) // unlocks
 }
 
 // removePoll takes p off the list (whoever answers it, or its watcher).
 func (f *fanout) removePoll(p *parkedPoll) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if p.idx < 0 {
-		return
-	}
-	last := len(f.polls) - 1
-	f.polls[p.idx] = f.polls[last]
-	f.polls[p.idx].idx = p.idx
-	f.polls[last] = nil
-	f.polls = f.polls[:last]
-	p.idx = -1
+	f.polls = listRemove(f.polls, p)
 }
 
 // answerPolls answers the parked polls the log moved past: all of them, or

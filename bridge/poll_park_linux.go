@@ -35,11 +35,7 @@ func (s *parkSock) init(c net.Conn) bool {
 	return true
 }
 
-func (s *parkSock) peek(fd uintptr) {
-	var b [1]byte
-	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	s.gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
-}
+func (s *parkSock) peek(fd uintptr) { s.gone = rawsock.Gone(fd) }
 
 // clientGone reports whether the client closed its end or the connection
 // failed (or was closed here). Called by the fan-out only (heartbeats are

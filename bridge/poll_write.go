@@ -1,12 +1,14 @@
 package bridge
 
 import (
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/wire"
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // Response header values of poll answers, built once: assigning them to the
@@ -19,6 +21,18 @@ var (
 	noSniff               = []string{"nosniff"}
 	cacheNoStore          = []string{"no-store"}
 )
+
+// setPollHeaders sets the headers of every poll answer but its length:
+// the handler's path and the parked one (poll_park.go) send the same.
+func setPollHeaders(h http.Header, transport string) {
+	if transport == config.TransportJSONP {
+		h["Content-Type"] = contentTypeJavaScript
+	} else {
+		h["Content-Type"] = contentTypeJSON
+	}
+	h["X-Content-Type-Options"] = noSniff
+	h["Cache-Control"] = cacheNoStore
+}
 
 // maxPooledPollBuffer bounds the answer buffers kept for reuse; a larger
 // answer (up to pollMaxBytes) gets a buffer of its own.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -214,7 +213,7 @@ func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Op
 				hdr.Add(name, v)
 			}
 		}
-		if ip, _, err := net.SplitHostPort(req.r.RemoteAddr); err == nil {
+		if ip := clientIP(req.r.RemoteAddr); ip != "" {
 			hdr.Set("X-Forwarded-For", ip)
 		}
 		proto := "http"

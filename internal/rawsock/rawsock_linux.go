@@ -24,6 +24,19 @@ func Read(fd uintptr, p []byte) (int, syscall.Errno) {
 	return int(n), e
 }
 
+// Gone reports whether the peer closed its end or the socket failed, without
+// waiting and without consuming anything (bytes waiting to be read mean the
+// peer is still there).
+func Gone(fd uintptr) bool {
+	var b [1]byte
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	if e == 0 {
+		return n == 0
+	}
+	return e != syscall.EAGAIN && e != syscall.EINTR
+}
+
 // Ready reports whether a read would not wait: a byte to peek at, EOF, or
 // an error for the next read to return. Nothing is consumed.
 func Ready(fd uintptr) bool {

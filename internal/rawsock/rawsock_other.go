@@ -14,3 +14,5 @@ func Write(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 func Read(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 
 func Ready(uintptr) bool { return true }
+
+func Gone(uintptr) bool { return false }

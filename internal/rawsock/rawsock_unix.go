@@ -25,3 +25,6 @@ func Read(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 
 // Ready is not used where Supported is false.
 func Ready(uintptr) bool { return true }
+
+// Gone is not used where Supported is false.
+func Gone(uintptr) bool { return false }
