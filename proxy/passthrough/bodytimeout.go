@@ -23,6 +23,13 @@ type idleBody struct {
 	rc   *http.ResponseController
 	wait time.Duration
 	cut  atomic.Bool
+	// eof is sticky: once the body ended, later reads answer io.EOF
+	// without touching the server's body, which net/http may already have
+	// closed after the response headers went out. The transport makes one
+	// such read after a Content-Length body to check for extra bytes; an
+	// "invalid Read on closed Body" there fails the upstream request and
+	// cuts a response that was streaming fine.
+	eof atomic.Bool
 }
 
 // bodyKey carries the request's *idleBody to the error handler.
@@ -46,8 +53,14 @@ func bodyCut(r *http.Request) bool {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	if b.eof.Load() {
+		return 0, io.EOF
+	}
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.wait))
 	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		b.cut.Store(true)
