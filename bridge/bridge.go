@@ -39,6 +39,7 @@ type Bridge struct {
 	upstream *upstream.Metrics
 	cluster  *cluster.Client
 	perIP    *sessionsPerIP // limits.max_sessions_per_ip
+	topics   *topicBudget   // limits.max_topics, max_topics_per_ip
 }
 
 // New makes a Bridge. A nil Logger logs nothing; a nil Registry registers
@@ -55,6 +56,7 @@ func New(deps Deps) *Bridge {
 		upstream: upstream.NewMetrics(deps.Registry),
 		cluster:  deps.Cluster,
 		perIP:    newSessionsPerIP(deps.Limits.MaxSessionsPerIP),
+		topics:   newTopicBudget(orInt(deps.Limits.MaxTopics, config.DefaultMaxTopics), deps.Limits.MaxTopicsPerIP),
 	}
 }
 

@@ -31,6 +31,22 @@ func dialFrom(t *testing.T, g *gateway, localIP string) *keptConn {
 	return &keptConn{c: c, br: bufio.NewReader(c)}
 }
 
+// expectWSRefused dials a WebSocket from localIP and wants the handshake
+// refused with status.
+func expectWSRefused(t *testing.T, g *gateway, localIP, path string, status int, what string) {
+	t.Helper()
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+		return nd.Dial(network, addr)
+	}}
+	if ws, res, err := d.Dial("ws://"+g.addr+path, nil); err == nil {
+		ws.Close()
+		t.Errorf("%s: opened", what)
+	} else if res == nil || res.StatusCode != status {
+		t.Errorf("%s: %v %v", what, res, err)
+	}
+}
+
 // get sends a keep-alive GET and reads the answer.
 func (k *keptConn) get(t *testing.T, path string) answer {
 	t.Helper()
@@ -169,16 +185,7 @@ func TestSessionsPerIPBounded(t *testing.T) {
 		t.Errorf("429 without Retry-After")
 	}
 	expectError(t, "fourth session by SSE", k.get(t, "/s/sse"), 429, "too_many_sessions_per_ip")
-	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
-		return nd.Dial(network, addr)
-	}}
-	if ws, res, err := d.Dial("ws://"+g.addr+"/s/ws", nil); err == nil {
-		ws.Close()
-		t.Errorf("fourth session by WebSocket opened")
-	} else if res == nil || res.StatusCode != 429 {
-		t.Errorf("fourth session by WebSocket: %v %v", res, err)
-	}
+	expectWSRefused(t, g, "127.0.0.1", "/s/ws", 429, "fourth session by WebSocket")
 	if n := app.accepted.Load(); n != 3 {
 		t.Errorf("refused sessions opened %d upstream connections", n-3)
 	}
