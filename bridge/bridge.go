@@ -125,6 +125,7 @@ type settings struct {
 	maxMessageBytes int64
 	maxBodyBytes    int64
 	maxSessions     int
+	maxBatch        int // limits.max_batch_messages
 	// bodyTimeout bounds the whole read of a /send body (slow-POST
 	// defence): limits.read_header_timeout, the same budget as the head.
 	bodyTimeout time.Duration
@@ -146,6 +147,7 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
 		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
 		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),
+		maxBatch:        orInt(lim.MaxBatchMessages, config.DefaultMaxBatchMessages),
 		bodyTimeout:     orDur(lim.ReadHeaderTimeout.D(), defaultBodyTimeout),
 	}
 	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)

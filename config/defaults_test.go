@@ -30,6 +30,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("max_sessions_per_ip", c.Limits.MaxSessionsPerIP, 0)
 	check("max_topics", c.Limits.MaxTopics, 1000)
 	check("max_topics_per_ip", c.Limits.MaxTopicsPerIP, 100)
+	check("max_batch_messages", c.Limits.MaxBatchMessages, 100)
 	check("read_header_timeout", c.Limits.ReadHeaderTimeout.D(), 10*time.Second)
 	check("body_timeout", c.Limits.BodyTimeout.D(), 60*time.Second)
 	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))

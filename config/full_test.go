@@ -44,6 +44,7 @@ func TestFullFile(t *testing.T) {
 			MaxBodyBytes:        512 * 1024,
 			MaxTopics:           300,
 			MaxTopicsPerIP:      7,
+			MaxBatchMessages:    50,
 		},
 		ShutdownTimeout: Duration(20 * time.Second),
 		Cluster:         &Cluster{Redis: "redis://127.0.0.1:6379/2"},

@@ -97,6 +97,11 @@ type Limits struct {
 	// max_topics budget from everyone else. 0 = no per-IP cap (behind a
 	// load balancer that hides client addresses).
 	MaxTopicsPerIP int `yaml:"max_topics_per_ip"`
+	// MaxBatchMessages caps the messages of one JSON POST /send batch; each
+	// is an upstream frame, and without a cap a 1 MiB body of empty strings
+	// became 350,000 frames. Default 100, the largest batch the browser
+	// library sends. At least 1.
+	MaxBatchMessages int `yaml:"max_batch_messages"`
 }
 
 // Cluster settings.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // keptConn is a keep-alive client connection from a chosen local address.
@@ -224,5 +226,35 @@ func TestOversizedRequestsRefused(t *testing.T) {
 		http.Header{"Content-Type": {"application/json"}}, `{"messages":["ok","`+strings.Repeat("m", 2<<10)+`"]}`), 413, "message_too_large")
 	if n := app.received.Load(); n != 0 {
 		t.Errorf("the upstream received %d messages", n)
+	}
+}
+
+// TestSendBatchCountBounded: a JSON /send batch is capped at
+// max_batch_messages (default 100): the issue's 1 MiB body of empty
+// strings (about 350,000 messages, each an upstream frame) and a batch of
+// 101 get 413 too_many_messages and nothing reaches the upstream; a batch
+// of 100 goes through whole.
+func TestSendBatchCountBounded(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, bridgedYAML(app))
+	p := decodePoll(t, get(t, g.URL+"/chat/poll", nil))
+	batch := func(n int) string {
+		return `{"messages":[` + strings.TrimSuffix(strings.Repeat(`"",`, n), ",") + `]}`
+	}
+	send := func(body string) answer {
+		return do(t, "POST", g.URL+"/chat/send?session="+p.Session, http.Header{"Content-Type": {"application/json"}}, body)
+	}
+	flood := batch((1<<20 - 20) / 3)
+	expectError(t, "1 MiB of empty messages", send(flood), 413, "too_many_messages")
+	expectError(t, "101 messages", send(batch(config.DefaultMaxBatchMessages+1)), 413, "too_many_messages")
+	if n := app.received.Load(); n != 0 {
+		t.Errorf("refused batches sent %d messages upstream", n)
+	}
+	if a := send(batch(config.DefaultMaxBatchMessages)); a.status != 204 {
+		t.Fatalf("a batch of 100: %d %s", a.status, a.body)
+	}
+	eventually(t, "100 messages upstream", func() bool { return app.received.Load() >= 100 })
+	if n := app.received.Load(); n != 100 {
+		t.Errorf("upstream received %d messages, want 100", n)
 	}
 }
