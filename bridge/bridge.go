@@ -39,6 +39,7 @@ type Bridge struct {
 	upstream *upstream.Metrics
 	cluster  *cluster.Client
 	perIP    *sessionsPerIP // limits.max_sessions_per_ip
+	topics   *topicBudget   // limits.max_topics, max_topics_per_ip
 }
 
 // New makes a Bridge. A nil Logger logs nothing; a nil Registry registers
@@ -55,6 +56,7 @@ func New(deps Deps) *Bridge {
 		upstream: upstream.NewMetrics(deps.Registry),
 		cluster:  deps.Cluster,
 		perIP:    newSessionsPerIP(deps.Limits.MaxSessionsPerIP),
+		topics:   newTopicBudget(orInt(deps.Limits.MaxTopics, config.DefaultMaxTopics), deps.Limits.MaxTopicsPerIP),
 	}
 }
 
@@ -123,6 +125,7 @@ type settings struct {
 	maxMessageBytes int64
 	maxBodyBytes    int64
 	maxSessions     int
+	maxBatch        int // limits.max_batch_messages
 	// bodyTimeout bounds the whole read of a /send body (slow-POST
 	// defence): limits.read_header_timeout, the same budget as the head.
 	bodyTimeout time.Duration
@@ -144,6 +147,7 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
 		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
 		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),
+		maxBatch:        orInt(lim.MaxBatchMessages, config.DefaultMaxBatchMessages),
 		bodyTimeout:     orDur(lim.ReadHeaderTimeout.D(), defaultBodyTimeout),
 	}
 	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)

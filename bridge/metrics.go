@@ -11,6 +11,7 @@ type metrics struct {
 	sessionsOpen  *prometheus.GaugeVec
 	sessionsTotal *prometheus.CounterVec
 	topicsOpen    *prometheus.GaugeVec
+	topicsRefused *prometheus.CounterVec
 	clients       *prometheus.GaugeVec
 	messagesOut   *prometheus.CounterVec
 	bytesOut      *prometheus.CounterVec
@@ -29,6 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sessionsOpen:  register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("sessions_open", "Bridge sessions currently open.")), rt)),
 		sessionsTotal: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts(opts("sessions_total", "Bridge sessions opened.")), rt)),
 		topicsOpen:    register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("topics_open", "Broadcast topics currently open.")), rt)),
+		topicsRefused: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts(opts("topics_refused_total", "New broadcast topics refused by limits.max_topics (reason max_topics) or max_topics_per_ip.")), []string{"route", "reason"})),
 		clients:       register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("clients_connected", "Client connections and held requests.")), rtt)),
 		messagesOut:   register(reg, prometheus.NewCounterVec(prometheus.CounterOpts(opts("messages_out_total", "Messages delivered to clients.")), rtt)),
 		bytesOut:      register(reg, prometheus.NewCounterVec(prometheus.CounterOpts(opts("bytes_out_total", "Message payload bytes delivered to clients.")), rtt)),
@@ -80,6 +82,8 @@ type routeMetrics struct {
 	sessionsOpen  prometheus.Gauge
 	sessionsTotal prometheus.Counter
 	topicsOpen    prometheus.Gauge
+	// topicsRefused counts refused new topics by the cap that refused them.
+	topicsRefused map[*apiError]prometheus.Counter
 	drops         prometheus.Counter
 	dialFailures  prometheus.Counter
 	transports    map[string]*transportMetrics
@@ -92,9 +96,13 @@ func (m *metrics) forRoute(route string) *routeMetrics {
 		sessionsOpen:  m.sessionsOpen.WithLabelValues(route),
 		sessionsTotal: m.sessionsTotal.WithLabelValues(route),
 		topicsOpen:    m.topicsOpen.WithLabelValues(route),
-		drops:         m.drops.WithLabelValues(route),
-		dialFailures:  m.dialFailures.WithLabelValues(route),
-		transports:    make(map[string]*transportMetrics, len(allTransports)),
+		topicsRefused: map[*apiError]prometheus.Counter{
+			errTooManyTopics: m.topicsRefused.WithLabelValues(route, "max_topics"),
+			errTopicsPerIP:   m.topicsRefused.WithLabelValues(route, "max_topics_per_ip"),
+		},
+		drops:        m.drops.WithLabelValues(route),
+		dialFailures: m.dialFailures.WithLabelValues(route),
+		transports:   make(map[string]*transportMetrics, len(allTransports)),
 	}
 	for _, t := range allTransports {
 		rm.transports[t] = &transportMetrics{

@@ -25,6 +25,7 @@ type RouteHandler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	opening  int // sessions being dialled: their places under maxSessions are reserved
 	topics   map[string]*topic
 	closing  bool
 	active   int           // requests being served

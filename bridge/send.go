@@ -16,6 +16,10 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
+// errTooManyMessages refuses a JSON batch beyond max_batch_messages: each
+// message is an upstream frame, so the count bounds what one body costs.
+var errTooManyMessages = errorf(http.StatusRequestEntityTooLarge, "too_many_messages", "a JSON batch holds more than max_batch_messages messages")
+
 // serveSend is POST /send?session=ID[&seq=N]: client messages for the
 // upstream from transports that cannot send (SSE, polls, stream).
 func (h *RouteHandler) serveSend(req *request) {
@@ -186,6 +190,9 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		}
 		if json.Unmarshal(body, &batch) != nil || batch.Messages == nil {
 			return nil, errBadBody
+		}
+		if len(batch.Messages) > h.set.maxBatch {
+			return nil, errTooManyMessages
 		}
 		for _, s := range batch.Messages {
 			msgs = append(msgs, msg.Message{Data: []byte(s)})

@@ -99,18 +99,25 @@ func (s *session) credentialsMatch(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.creds[:]) == 1
 }
 
-// newSession checks the route's session cap and makes the record of a new
-// session bound to the opening request's credentials; the caller gives it a
-// log and an upstream.
+// newSession reserves a place under the route's session cap and makes the
+// record of a new session bound to the opening request's credentials; the
+// caller gives it a log and an upstream, then turns the reservation into
+// the session (addSession) or gives it back (abandonSession).
 func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*session, *apiError) {
+	// Reserved before the dial, under h.mu: concurrent opens cannot
+	// overshoot the cap while their dials are in flight.
 	h.mu.Lock()
-	full := len(h.sessions) >= h.set.maxSessions
-	h.mu.Unlock()
-	if full {
+	if len(h.sessions)+h.opening >= h.set.maxSessions {
+		h.mu.Unlock()
 		return nil, errTooManySessions
 	}
+	h.opening++
+	h.mu.Unlock()
 	ip := clientIP(req.r.RemoteAddr)
 	if !h.bridge.perIP.take(ip) {
+		h.mu.Lock()
+		h.opening--
+		h.mu.Unlock()
 		return nil, errSessionsPerIP
 	}
 	s := &session{
@@ -124,6 +131,27 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 	}
 	s.creds, s.bound = credentialHash(req.r)
 	return s, nil
+}
+
+// addSession turns the session's reservation into an open session; false
+// (and the reservation kept for abandonSession) when the route is closing.
+// Called with h.mu held.
+func (h *RouteHandler) addSession(s *session) bool {
+	if h.closing {
+		return false
+	}
+	h.opening--
+	h.sessions[s.id] = s
+	h.runs.Add(1)
+	return true
+}
+
+// abandonSession gives back the places of a session whose opening failed.
+func (h *RouteHandler) abandonSession(s *session) {
+	h.mu.Lock()
+	h.opening--
+	h.mu.Unlock()
+	s.releaseIP()
 }
 
 // releaseIP gives the session's place under max_sessions_per_ip back,
@@ -148,7 +176,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	opened := false
 	defer func() {
 		if !opened {
-			s.releaseIP()
+			h.abandonSession(s)
 		}
 	}()
 	s.log = msglog.New(msglog.Options{
@@ -171,13 +199,11 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	s.cancel = func() {}
 
 	h.mu.Lock()
-	if h.closing {
+	if !h.addSession(s) {
 		h.mu.Unlock()
 		_ = conn.Close()
 		return nil, errShuttingDown
 	}
-	h.sessions[s.id] = s
-	h.runs.Add(1)
 	h.mu.Unlock()
 	opened = true
 	h.metrics.sessionsOpen.Inc()

@@ -23,7 +23,7 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	opened := false
 	defer func() {
 		if !opened {
-			s.releaseIP()
+			h.abandonSession(s)
 		}
 	}()
 	id := s.id
@@ -55,15 +55,13 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	s.cancel = cancel
 
 	h.mu.Lock()
-	if h.closing {
+	if !h.addSession(s) {
 		h.mu.Unlock()
 		cancel()
 		shared.End(msg.CloseInfo{Code: closeShutdown, Reason: "shutdown"})
 		_ = conn.Close()
 		return nil, errShuttingDown
 	}
-	h.sessions[id] = s
-	h.runs.Add(1)
 	h.mu.Unlock()
 	opened = true
 	h.metrics.sessionsOpen.Inc()

@@ -109,11 +109,12 @@ func (s *sseWriter) goingAway() error { return s.write(sseRetry) }
 func (s *sseWriter) flush() error     { return s.out.flush() }
 
 // writeStreamHeaders starts a long-lived push response (SSE or NDJSON):
-// no caching or transformation, and no buffering by nginx-like proxies.
+// not stored by any cache (a session's stream is one client's data), not
+// transformed, and not buffered by nginx-like proxies.
 func writeStreamHeaders(w http.ResponseWriter, contentType string) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", contentType)
-	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("Cache-Control", "no-store, no-transform")
 	hdr.Set("X-Accel-Buffering", "no")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)

@@ -29,6 +29,9 @@ type topic struct {
 
 	cancel context.CancelFunc
 	shared *cluster.Topic // cluster mode: this instance's part in the topic
+	// ip is the address that opened the topic, charged for it under
+	// max_topics_per_ip until the topic ends.
+	ip string
 
 	mu      sync.Mutex
 	subs    int
@@ -77,7 +80,15 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 		t := h.topics[key]
 		created := false
 		if t == nil {
-			t = &topic{key: key, h: h, ready: make(chan struct{})}
+			// Reserved before the dial, under h.mu: concurrent opens of
+			// new topics cannot overshoot the caps.
+			ip := clientIP(req.r.RemoteAddr)
+			if aerr := h.bridge.topics.take(ip); aerr != nil {
+				h.mu.Unlock()
+				h.metrics.topicsRefused[aerr].Inc()
+				return nil, aerr
+			}
+			t = &topic{key: key, h: h, ip: ip, ready: make(chan struct{})}
 			if h.bridge.cluster == nil {
 				t.log = msglog.New(msglog.Options{
 					Epoch:    newEpoch(),
@@ -127,6 +138,7 @@ func (t *topic) abandon(err *apiError, cancel context.CancelFunc) {
 		delete(h.topics, t.key)
 	}
 	h.mu.Unlock()
+	h.bridge.topics.give(t.ip)
 	h.runs.Done()
 	close(t.ready)
 }
@@ -237,6 +249,7 @@ func (t *topic) end(reason string) {
 		delete(h.topics, t.key)
 	}
 	h.mu.Unlock()
+	h.bridge.topics.give(t.ip)
 	h.metrics.topicsOpen.Dec()
 	h.log.Debug("topic closed", zap.String("reason", reason))
 }

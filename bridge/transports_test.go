@@ -117,7 +117,7 @@ func TestSSEBothWays(t *testing.T) {
 	s := g.openSSE(t, ctx, "/chat/sse", nil)
 	defer s.resp.Body.Close()
 	for k, want := range map[string]string{
-		"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no",
+		"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store, no-transform", "X-Accel-Buffering": "no",
 	} {
 		if got := s.resp.Header.Get(k); got != want {
 			t.Fatalf("%s: %q, want %q", k, got, want)

@@ -15,6 +15,9 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultMaxConnections    = 20000
+	DefaultMaxTopics         = 1000 // see Limits.MaxTopics for the reasoning
+	DefaultMaxTopicsPerIP    = 100
+	DefaultMaxBatchMessages  = 100 // the browser library's largest batch
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	DefaultBodyTimeout       = Duration(60 * time.Second) // nginx's client_body_timeout
 	DefaultMaxHeaderBytes    = Size(64 << 10)
@@ -60,6 +63,15 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	l := &c.Limits
 	if !set("limits.max_connections") {
 		l.MaxConnections = DefaultMaxConnections
+	}
+	if !set("limits.max_topics") {
+		l.MaxTopics = DefaultMaxTopics
+	}
+	if !set("limits.max_topics_per_ip") {
+		l.MaxTopicsPerIP = DefaultMaxTopicsPerIP
+	}
+	if !set("limits.max_batch_messages") {
+		l.MaxBatchMessages = DefaultMaxBatchMessages
 	}
 	if !set("limits.read_header_timeout") {
 		l.ReadHeaderTimeout = DefaultReadHeaderTimeout

@@ -81,6 +81,27 @@ type Limits struct {
 	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
 	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB
 	MaxBodyBytes        Size     `yaml:"max_body_bytes"`         // default 1MiB
+
+	// MaxTopics caps the broadcast topics open at once, all routes
+	// together. Each holds an upstream socket (a file descriptor) and a
+	// log until idle_close after its last subscriber, and every new
+	// placeholder value opens one: without a cap one client opened 1,200
+	// in 1.4 s. Default 1000: a topic is shared by all its subscribers, so
+	// a deployment needs one per distinct feed in use, not per client; and
+	// 1000 sockets is 5% of a 20,000-fd budget, whose rest stays for
+	// max_connections' clients. Raise it with the fd limit. At least 1.
+	MaxTopics int `yaml:"max_topics"`
+	// MaxTopicsPerIP caps the open topics one client address caused to be
+	// opened (joining an open topic costs nothing). Default 100: a page
+	// follows a handful of feeds, and one address must not take the whole
+	// max_topics budget from everyone else. 0 = no per-IP cap (behind a
+	// load balancer that hides client addresses).
+	MaxTopicsPerIP int `yaml:"max_topics_per_ip"`
+	// MaxBatchMessages caps the messages of one JSON POST /send batch; each
+	// is an upstream frame, and without a cap a 1 MiB body of empty strings
+	// became 350,000 frames. Default 100, the largest batch the browser
+	// library sends. At least 1.
+	MaxBatchMessages int `yaml:"max_batch_messages"`
 }
 
 // Cluster settings.

@@ -71,6 +71,15 @@ func (v *validator) limits(l *Limits) {
 	if l.MaxSessionsPerIP < 0 {
 		v.errorf("limits.max_sessions_per_ip", "must not be negative (0 means no per-IP cap), got %d", l.MaxSessionsPerIP)
 	}
+	if l.MaxTopics < 1 {
+		v.errorf("limits.max_topics", "must be at least 1, got %d", l.MaxTopics)
+	}
+	if l.MaxTopicsPerIP < 0 {
+		v.errorf("limits.max_topics_per_ip", "must not be negative (0 means no per-IP cap), got %d", l.MaxTopicsPerIP)
+	}
+	if l.MaxBatchMessages < 1 {
+		v.errorf("limits.max_batch_messages", "must be at least 1, got %d", l.MaxBatchMessages)
+	}
 	if l.ReadHeaderTimeout <= 0 {
 		v.errorf("limits.read_header_timeout", "must be greater than 0")
 	}

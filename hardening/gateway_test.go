@@ -19,6 +19,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/bridge/client"
+	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/proxy"
 )
@@ -76,8 +77,18 @@ func startGatewayLogged(t testing.TB, cfg *config.Config, logger *zap.Logger) *g
 		logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	}
 	reg := prometheus.NewRegistry()
-	// As cmd/bridgeway/bridge_wiring.go.
-	b := bridge.New(bridge.Deps{Logger: logger, Registry: reg, Limits: cfg.Limits})
+	// As cmd/bridgeway/cluster_wiring.go and bridge_wiring.go.
+	var cl *cluster.Client
+	if cfg.Cluster != nil {
+		cluster.RedirectRedisLogs(logger)
+		var err error
+		cl, err = cluster.New(cluster.Options{URL: cfg.Cluster.Redis, InstanceID: t.Name(), Logger: logger, Registry: reg})
+		if err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		t.Cleanup(func() { _ = cl.Close() }) // runs after the gateway's stop below
+	}
+	b := bridge.New(bridge.Deps{Logger: logger, Registry: reg, Limits: cfg.Limits, Cluster: cl})
 	factory := func(route config.Route) (proxy.RouteHandler, error) {
 		h, err := b.NewRoute(route)
 		if err != nil {

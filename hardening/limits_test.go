@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // keptConn is a keep-alive client connection from a chosen local address.
@@ -29,6 +31,22 @@ func dialFrom(t *testing.T, g *gateway, localIP string) *keptConn {
 	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	return &keptConn{c: c, br: bufio.NewReader(c)}
+}
+
+// expectWSRefused dials a WebSocket from localIP and wants the handshake
+// refused with status.
+func expectWSRefused(t *testing.T, g *gateway, localIP, path string, status int, what string) {
+	t.Helper()
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+		return nd.Dial(network, addr)
+	}}
+	if ws, res, err := d.Dial("ws://"+g.addr+path, nil); err == nil {
+		ws.Close()
+		t.Errorf("%s: opened", what)
+	} else if res == nil || res.StatusCode != status {
+		t.Errorf("%s: %v %v", what, res, err)
+	}
 }
 
 // get sends a keep-alive GET and reads the answer.
@@ -169,16 +187,7 @@ func TestSessionsPerIPBounded(t *testing.T) {
 		t.Errorf("429 without Retry-After")
 	}
 	expectError(t, "fourth session by SSE", k.get(t, "/s/sse"), 429, "too_many_sessions_per_ip")
-	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
-		return nd.Dial(network, addr)
-	}}
-	if ws, res, err := d.Dial("ws://"+g.addr+"/s/ws", nil); err == nil {
-		ws.Close()
-		t.Errorf("fourth session by WebSocket opened")
-	} else if res == nil || res.StatusCode != 429 {
-		t.Errorf("fourth session by WebSocket: %v %v", res, err)
-	}
+	expectWSRefused(t, g, "127.0.0.1", "/s/ws", 429, "fourth session by WebSocket")
 	if n := app.accepted.Load(); n != 3 {
 		t.Errorf("refused sessions opened %d upstream connections", n-3)
 	}
@@ -217,5 +226,35 @@ func TestOversizedRequestsRefused(t *testing.T) {
 		http.Header{"Content-Type": {"application/json"}}, `{"messages":["ok","`+strings.Repeat("m", 2<<10)+`"]}`), 413, "message_too_large")
 	if n := app.received.Load(); n != 0 {
 		t.Errorf("the upstream received %d messages", n)
+	}
+}
+
+// TestSendBatchCountBounded: a JSON /send batch is capped at
+// max_batch_messages (default 100): the issue's 1 MiB body of empty
+// strings (about 350,000 messages, each an upstream frame) and a batch of
+// 101 get 413 too_many_messages and nothing reaches the upstream; a batch
+// of 100 goes through whole.
+func TestSendBatchCountBounded(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, bridgedYAML(app))
+	p := decodePoll(t, get(t, g.URL+"/chat/poll", nil))
+	batch := func(n int) string {
+		return `{"messages":[` + strings.TrimSuffix(strings.Repeat(`"",`, n), ",") + `]}`
+	}
+	send := func(body string) answer {
+		return do(t, "POST", g.URL+"/chat/send?session="+p.Session, http.Header{"Content-Type": {"application/json"}}, body)
+	}
+	flood := batch((1<<20 - 20) / 3)
+	expectError(t, "1 MiB of empty messages", send(flood), 413, "too_many_messages")
+	expectError(t, "101 messages", send(batch(config.DefaultMaxBatchMessages+1)), 413, "too_many_messages")
+	if n := app.received.Load(); n != 0 {
+		t.Errorf("refused batches sent %d messages upstream", n)
+	}
+	if a := send(batch(config.DefaultMaxBatchMessages)); a.status != 204 {
+		t.Fatalf("a batch of 100: %d %s", a.status, a.body)
+	}
+	eventually(t, "100 messages upstream", func() bool { return app.received.Load() >= 100 })
+	if n := app.received.Load(); n != 100 {
+		t.Errorf("upstream received %d messages, want 100", n)
 	}
 }

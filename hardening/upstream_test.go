@@ -189,6 +189,50 @@ func (a *wsApp) close() {
 	a.srv.Close()
 }
 
+// gatedWSApp is a real WebSocket upstream that, once hold is set, keeps
+// every handshake waiting until release: opens that the gateway lets
+// through pile up at the upstream, where the test counts them.
+type gatedWSApp struct {
+	srv      *httptest.Server
+	hold     atomic.Bool
+	held     atomic.Int64 // handshakes that waited at the gate
+	accepted atomic.Int64
+	gate     chan struct{}
+	once     sync.Once
+}
+
+func newGatedWSApp(t *testing.T) *gatedWSApp {
+	a := &gatedWSApp{gate: make(chan struct{})}
+	up := websocket.Upgrader{}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.hold.Load() {
+			a.held.Add(1)
+			<-a.gate
+		}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		a.accepted.Add(1)
+		defer ws.Close()
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(func() {
+		a.release()
+		a.srv.CloseClientConnections()
+		a.srv.Close()
+	})
+	return a
+}
+
+func (a *gatedWSApp) release() { a.once.Do(func() { close(a.gate) }) }
+
+func (a *gatedWSApp) wsURL() string { return "ws" + strings.TrimPrefix(a.srv.URL, "http") + "/s" }
+
 // httpApp is a plain HTTP upstream that records every request that
 // reached it (path and a fully read body).
 type httpApp struct {

@@ -44,7 +44,7 @@ func newHTTPBase(s *settings) *httpBase {
 		s:         s,
 		cnt:       s.metrics.forRoute(s.routePath, s.kind),
 		transport: transport,
-		client:    &http.Client{Transport: transport},
+		client:    &http.Client{Transport: transport, CheckRedirect: checkRedirect},
 		closed:    closed,
 		closeFunc: closeFunc,
 	}
@@ -158,6 +158,8 @@ func classify(r fetchResult) outcome {
 	switch {
 	case errors.Is(r.err, errBodyTooLarge):
 		return outcomeSkipped
+	case errors.Is(r.err, errRedirectRefused):
+		return outcomePermanent
 	case r.err != nil:
 		return outcomeTransient
 	case r.status == http.StatusNoContent || r.status == http.StatusNotModified:
