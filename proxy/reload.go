@@ -69,6 +69,10 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Limits.MaxHeaderBytes = cur.Limits.MaxHeaderBytes
 	merged.Limits.MaxSessionsPerIP = cur.Limits.MaxSessionsPerIP // the bridge counts with the value it started with
 	merged.Limits.BodyTimeout = cur.Limits.BodyTimeout           // pass-through handlers keep theirs
+	// The bridge counts topics and sizes batches with the values it started with.
+	merged.Limits.MaxTopics = cur.Limits.MaxTopics
+	merged.Limits.MaxTopicsPerIP = cur.Limits.MaxTopicsPerIP
+	merged.Limits.MaxBatchMessages = cur.Limits.MaxBatchMessages
 	return &merged
 }
 
@@ -87,6 +91,9 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("limits.max_header_bytes", cur.Limits.MaxHeaderBytes, next.Limits.MaxHeaderBytes)
 	changed("limits.max_sessions_per_ip", cur.Limits.MaxSessionsPerIP, next.Limits.MaxSessionsPerIP)
 	changed("limits.body_timeout", cur.Limits.BodyTimeout, next.Limits.BodyTimeout)
+	changed("limits.max_topics", cur.Limits.MaxTopics, next.Limits.MaxTopics)
+	changed("limits.max_topics_per_ip", cur.Limits.MaxTopicsPerIP, next.Limits.MaxTopicsPerIP)
+	changed("limits.max_batch_messages", cur.Limits.MaxBatchMessages, next.Limits.MaxBatchMessages)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
 	changed("cluster", cur.Cluster, next.Cluster)
 }
