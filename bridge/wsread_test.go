@@ -264,7 +264,9 @@ func TestSharedWebSocketFragmentsPingsAndClose(t *testing.T) {
 func TestSharedWebSocketSilentClientIsDropped(t *testing.T) {
 	up := newUpstream(t)
 	route := broadcastRoute(up)
-	route.Heartbeat = config.Duration(100 * time.Millisecond)
+	// Long enough that a loaded machine still schedules the answering
+	// client's pong within one beat (100 ms dropped it under load).
+	route.Heartbeat = config.Duration(400 * time.Millisecond)
 	g := newGateway(t, route, config.Limits{})
 	silent := dialFrames(t, g, "/prices/ACME/ws")
 	alive := dialFrames(t, g, "/prices/ACME/ws")
