@@ -121,7 +121,8 @@ func TestTrustedProxyGivesClientAddress(t *testing.T) {
 
 // TestSpoofedForwardedForIgnored: a peer that is not a trusted proxy is the
 // client, whatever X-Forwarded-For or Forwarded it sends: the per-IP limit
-// counts the peer, the log and the upstream see the peer.
+// counts the peer, the log and the upstream see the peer. A reload that
+// lists the peer in trusted_proxies takes effect at once.
 func TestSpoofedForwardedForIgnored(t *testing.T) {
 	app, web := newWSApp(t), newHTTPApp(t)
 	g, logs := startLoggedGateway(t, proxyYAML(app, web, "[10.0.0.0/8]"))
@@ -148,5 +149,15 @@ func TestSpoofedForwardedForIgnored(t *testing.T) {
 		if r != "127.0.0.4" {
 			t.Errorf("access log remote %q, want the peer", r)
 		}
+	}
+	// trusted_proxies is applied on reload: the same peer is now a proxy.
+	if err := g.srv.Reload(parseConfig(t, proxyYAML(app, web, "[127.0.0.4]"))); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if a := k.send(t, "/app/x", "gw.test", "X-Forwarded-For: 203.0.113.7"); a.status != 200 {
+		t.Fatalf("pass-through after reload: %d", a.status)
+	}
+	if seen := web.seen(); len(seen) != 2 || seen[1].header.Get("X-Forwarded-For") != "203.0.113.7" {
+		t.Errorf("after reload, pass-through upstream saw %v", seen)
 	}
 }
