@@ -5,9 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -15,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/bridgeway/bridgeway/internal/testdeps"
+	"github.com/bridgeway/bridgeway/internal/revproxytest"
 )
 
 // Addresses on the loopback network (all of 127/8 is local on Linux): the
@@ -29,115 +26,6 @@ const (
 	clientB    = "127.0.0.6"
 )
 
-// nginxConf is the snippet of docs/operations.md ("Behind nginx / HAProxy
-// / an ingress") around a test's addresses. Host is left at nginx's
-// default ($proxy_host: the gateway's address), the case that used to be
-// refused 403.
-const nginxConf = `daemon off;
-master_process off;
-pid {{DIR}}/nginx.pid;
-error_log {{DIR}}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log {{DIR}}/access.log;
-  client_body_temp_path {{DIR}}/body;
-  proxy_temp_path {{DIR}}/proxy;
-  fastcgi_temp_path {{DIR}}/fastcgi;
-  uwsgi_temp_path {{DIR}}/uwsgi;
-  scgi_temp_path {{DIR}}/scgi;
-
-  map $http_upgrade $connection_upgrade {
-    default upgrade;
-    ''      close;
-  }
-  server {
-    listen {{LISTEN}};
-    location / {
-      proxy_pass http://{{GATEWAY}};
-      proxy_bind {{OUT}};
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host $http_host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-    }
-  }
-}
-`
-
-// haproxyConf is the HAProxy snippet of docs/operations.md.
-const haproxyConf = `global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-  timeout tunnel 1h
-frontend web
-  bind {{LISTEN}}
-  option forwardfor
-  http-request set-header X-Forwarded-Proto https if { ssl_fc }
-  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
-  http-request set-header X-Forwarded-Host %[req.hdr(host)]
-  default_backend bridgeway
-backend bridgeway
-  server gw {{GATEWAY}} source {{OUT}}
-`
-
-// startReverseProxy writes conf (placeholders filled) to a temporary
-// folder, starts the program on a free port of proxyIP in the foreground
-// and returns that address once it accepts connections. The process is
-// killed when the test ends.
-func startReverseProxy(t *testing.T, program, conf, gatewayAddr string, args func(dir, file string) []string) string {
-	t.Helper()
-	path := testdeps.LookPath(t, program, "/usr/sbin/"+program)
-	ln, err := net.Listen("tcp", proxyIP+":0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	listen := ln.Addr().String()
-	_ = ln.Close()
-	dir := t.TempDir()
-	conf = strings.NewReplacer("{{DIR}}", dir, "{{LISTEN}}", listen, "{{GATEWAY}}", gatewayAddr, "{{OUT}}", proxyOutIP).Replace(conf)
-	file := filepath.Join(dir, program+".conf")
-	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(path, args(dir, file)...)
-	out, _ := os.Create(filepath.Join(dir, "output.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", program, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		_ = out.Close()
-	})
-	eventually(t, program+" accepting on "+listen, func() bool {
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "output.log"))
-			t.Fatalf("%s exited: %s", program, b)
-		default:
-		}
-		c, err := net.DialTimeout("tcp", listen, time.Second)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
-	return listen
-}
-
 // viaProxy is a client at local address from that reaches every URL
 // through the reverse proxy at proxyAddr (so URLs name the public host).
 func viaProxy(from, proxyAddr string) func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -148,27 +36,23 @@ func viaProxy(from, proxyAddr string) func(ctx context.Context, network, addr st
 }
 
 // TestBehindNginx and TestBehindHAProxy put the real reverse proxy, with
-// the configuration docs/operations.md gives, in front of the gateway, and
-// check that the library's transports work through it: WebSocket, SSE, and
-// long-poll + send, each with the page's Origin checked against how the
-// page reached the gateway (the public name, whatever Host the proxy
-// sends); that the gateway logs, limits and forwards the real client
-// address (a spoofed X-Forwarded-For from the client changes nothing); and
-// that without trusted_proxies the same traffic is refused, as the docs
-// warn.
-func TestBehindNginx(t *testing.T) {
-	testBehindProxy(t, "nginx", nginxConf, func(dir, file string) []string { return []string{"-p", dir, "-c", file} })
-}
+// the configuration docs/operations.md gives (internal/revproxytest), in
+// front of the gateway, and check that the library's transports work
+// through it: WebSocket, SSE, and long-poll + send, each with the page's
+// Origin checked against how the page reached the gateway (the public
+// name, whatever Host the proxy sends); that the gateway logs, limits and
+// forwards the real client address (a spoofed X-Forwarded-For from the
+// client changes nothing); and that without trusted_proxies the same
+// traffic is refused, as the docs warn.
+func TestBehindNginx(t *testing.T) { testBehindProxy(t, "nginx", revproxytest.Nginx) }
 
-func TestBehindHAProxy(t *testing.T) {
-	testBehindProxy(t, "haproxy", haproxyConf, func(_, file string) []string { return []string{"-db", "-f", file} })
-}
+func TestBehindHAProxy(t *testing.T) { testBehindProxy(t, "haproxy", revproxytest.HAProxy) }
 
-func testBehindProxy(t *testing.T, program, conf string, args func(dir, file string) []string) {
+func testBehindProxy(t *testing.T, program string, start func(testing.TB, revproxytest.Options) string) {
 	app := newWSApp(t)
 	g, logs := startLoggedGateway(t, "trusted_proxies: ["+proxyOutIP+"]\nhosts: [gw.test]\nlimits: {max_sessions_per_ip: 2}\n"+
 		"routes:\n  - path: /chat\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
-	proxyAddr := startReverseProxy(t, program, conf, g.addr, args)
+	proxyAddr := start(t, revproxytest.Options{ListenIP: proxyIP, Gateway: g.addr, BindFrom: proxyOutIP})
 	_, port, _ := net.SplitHostPort(proxyAddr)
 	public := "gw.test:" + port
 	page := http.Header{"Origin": {"http://" + public}}
@@ -257,7 +141,7 @@ func testBehindProxy(t *testing.T, program, conf string, args func(dir, file str
 	// headers are ignored), as docs/operations.md warns.
 	plain := startGateway(t, "routes:\n  - path: /chat\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
 	if program == "nginx" { // nginx rewrites Host; HAProxy keeps it
-		other := startReverseProxy(t, program, conf, plain.addr, args)
+		other := start(t, revproxytest.Options{ListenIP: proxyIP, Gateway: plain.addr, BindFrom: proxyOutIP})
 		_, otherPort, _ := net.SplitHostPort(other)
 		c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: viaProxy(clientA, other)}}
 		expectError(t, "untrusted nginx rewriting Host",
