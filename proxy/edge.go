@@ -31,7 +31,13 @@ func (s *Server) setEdge(p *forwarded.Policy) {
 	s.limiter.setTrust(p.Trust)
 }
 
-// resolve gives r its client (forwarded.Of), once, as it arrives.
+// resolve gives r its client (forwarded.Of), once, as it arrives. With no
+// trusted proxy and no names there is nothing to add: forwarded.Of reads
+// the same answer from r itself, so the request is not copied.
 func (s *Server) resolve(r *http.Request) *http.Request {
-	return forwarded.With(r, s.edge.Load().Resolve(r))
+	p := s.edge.Load()
+	if p.Trust.Empty() && len(p.Hosts) == 0 {
+		return r
+	}
+	return forwarded.With(r, p.Resolve(r))
 }
