@@ -12,6 +12,10 @@ func (v *validator) edge() {
 	seen := map[string]bool{}
 	for i, h := range v.cfg.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
+		if h == "*" {
+			v.errorf(path, "a bare * is not a host name (leave hosts out to answer to any name, or write *.example.com)")
+			continue
+		}
 		if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err != nil && !validDomain(h) {
 			v.errorf(path, "bad host name %q (want a name such as app.example.com or an IP address, no scheme or port; a leading *. label is allowed)", h)
 			continue
@@ -22,8 +26,14 @@ func (v *validator) edge() {
 		seen[strings.ToLower(h)] = true
 	}
 	for i, p := range v.cfg.TrustedProxies {
-		if _, err := ParsePrefix(p); err != nil {
-			v.errorf(fmt.Sprintf("trusted_proxies[%d]", i), "bad address %q (want a CIDR such as 10.0.0.0/8 or a single address such as 192.0.2.7)", p)
+		path := fmt.Sprintf("trusted_proxies[%d]", i)
+		prefix, err := ParsePrefix(p)
+		if err != nil {
+			v.errorf(path, "bad address %q (want a CIDR such as 10.0.0.0/8 or a single address such as 192.0.2.7)", p)
+			continue
+		}
+		if prefix.Bits() == 0 {
+			v.warnf(path, "%q trusts every address: any client can choose the address the gateway logs and limits (list your proxies only)", p)
 		}
 	}
 }

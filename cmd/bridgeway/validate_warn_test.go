@@ -23,3 +23,18 @@ func TestValidateWarnsWildcardSessionOrigins(t *testing.T) {
 		t.Fatalf("stderr %q, want one line starting %q", errOut.String(), want)
 	}
 }
+
+// TestValidateWarnsTrustingEveryAddress: trusted_proxies 0.0.0.0/0 loads
+// but validate says that any client could then choose its address.
+func TestValidateWarnsTrustingEveryAddress(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "gw.yaml", "trusted_proxies: [10.0.0.0/8, 0.0.0.0/0]\nroutes:\n"+
+		"  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "-c", file}, &out, &errOut); code != 0 || out.String() != "ok\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	want := file + ":1:31: warning: trusted_proxies[1]: \"0.0.0.0/0\" trusts every address"
+	if !strings.HasPrefix(errOut.String(), want) {
+		t.Fatalf("stderr %q, want it to start %q", errOut.String(), want)
+	}
+}
