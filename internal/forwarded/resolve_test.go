@@ -8,7 +8,7 @@ import (
 )
 
 func TestResolve(t *testing.T) {
-	p := &Policy{Trust: NewTrust([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")})}
+	p := &Policy{Trust: NewTrust([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fe80::/10")})}
 	cases := []struct {
 		name, peer string
 		hdr        map[string][]string
@@ -24,6 +24,7 @@ func TestResolve(t *testing.T) {
 		{"garbage hop", "10.0.0.1:1", map[string][]string{"X-Forwarded-For": {"1.1.1.1, nonsense, 10.2.2.2"}}, false, "10.2.2.2", "http", "gw.test"},
 		{"hop with port", "10.0.0.1:1", map[string][]string{"X-Forwarded-For": {"[2001:db8::5]:80"}}, false, "2001:db8::5", "http", "gw.test"},
 		{"forwarded", "[::1]:1", map[string][]string{"Forwarded": {`for=6.6.6.6, for="[2001:db8::1]:4711";proto=https;host="app.test:8443"`}}, false, "2001:db8::1", "https", "app.test:8443"},
+		{"zoned link-local peer", "[fe80::1%eth0]:1", map[string][]string{"X-Forwarded-For": {"1.1.1.1"}}, false, "1.1.1.1", "http", "gw.test"},
 		{"xff wins over forwarded", "10.0.0.1:1", map[string][]string{"Forwarded": {"for=6.6.6.6"}, "X-Forwarded-For": {"1.1.1.1"}}, false, "1.1.1.1", "http", "gw.test"},
 		{"proto and host", "10.0.0.1:1", map[string][]string{"X-Forwarded-Proto": {"http, HTTPS"}, "X-Forwarded-Host": {"app.test"}}, false, "10.0.0.1", "https", "app.test"},
 		{"bad forwarded host", "10.0.0.1:1", map[string][]string{"X-Forwarded-Host": {"evil.test/x@y"}, "X-Forwarded-Proto": {"ftp"}}, true, "10.0.0.1", "https", "gw.test"},

@@ -16,12 +16,13 @@ func NewTrust(prefixes []netip.Prefix) *Trust {
 	return &Trust{prefixes: prefixes}
 }
 
-// Contains reports whether ip (IPv4-mapped IPv6 counts as IPv4) is trusted.
+// Contains reports whether ip is trusted. IPv4-mapped IPv6 counts as
+// IPv4, and a zone is ignored (netip.Prefix never contains a zoned address).
 func (t *Trust) Contains(ip netip.Addr) bool {
 	if t == nil || !ip.IsValid() {
 		return false
 	}
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("")
 	for _, p := range t.prefixes {
 		if p.Contains(ip) {
 			return true
