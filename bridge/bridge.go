@@ -100,7 +100,7 @@ func (b *Bridge) NewRoute(route config.Route) (*RouteHandler, error) {
 		set:      s,
 		log:      b.log.With(zap.String("route", route.Path)),
 		metrics:  b.metrics.forRoute(route.Path),
-		origins:  newOriginPolicy(route.Origins),
+		origins:  newOriginPolicy(route.Origins, route.Upstream.ForwardHeaders),
 		sessions: map[string]*session{},
 		topics:   map[string]*topic{},
 		shutdown: make(chan struct{}),

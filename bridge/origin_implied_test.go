@@ -9,34 +9,34 @@ import (
 // tag (JSONP) from another site sends none, but its Referer and
 // Sec-Fetch-Site give it away.
 func TestImpliedOrigin(t *testing.T) {
-	sameOnly := newOriginPolicy(nil)
-	allowList := newOriginPolicy([]string{"https://app.example"})
-	anyOrigin := newOriginPolicy([]string{"*"})
+	sameOnly := newOriginPolicy(nil, nil)
+	allowList := newOriginPolicy([]string{"https://app.example"}, nil)
+	anyOrigin := newOriginPolicy([]string{"*"}, nil)
 	cases := []struct {
 		name    string
 		policy  originPolicy
 		headers map[string]string
-		want    bool
+		want    originVerdict
 	}{
-		{"no browser headers (curl)", sameOnly, nil, true},
-		{"same-origin referer", sameOnly, map[string]string{"Referer": "http://gw.example/page"}, true},
-		{"foreign referer", sameOnly, map[string]string{"Referer": "https://evil.example/x", "Sec-Fetch-Site": "cross-site"}, false},
-		{"foreign referer, old browser", sameOnly, map[string]string{"Referer": "https://evil.example/x"}, false},
-		{"cross-site without referer", sameOnly, map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
-		{"same-site without referer", sameOnly, map[string]string{"Sec-Fetch-Site": "same-site"}, false},
-		{"same-origin fetch metadata", sameOnly, map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
-		{"allowed referer", allowList, map[string]string{"Referer": "https://app.example/p", "Sec-Fetch-Site": "cross-site"}, true},
-		{"other referer on allow list", allowList, map[string]string{"Referer": "https://evil.example/p"}, false},
-		{"any origin", anyOrigin, map[string]string{"Referer": "https://evil.example/p", "Sec-Fetch-Site": "cross-site"}, true},
+		{"no browser headers (curl)", sameOnly, nil, originSame},
+		{"same-origin referer", sameOnly, map[string]string{"Referer": "http://gw.example/page"}, originSame},
+		{"foreign referer", sameOnly, map[string]string{"Referer": "https://evil.example/x", "Sec-Fetch-Site": "cross-site"}, originRefused},
+		{"foreign referer, old browser", sameOnly, map[string]string{"Referer": "https://evil.example/x"}, originRefused},
+		{"cross-site without referer", sameOnly, map[string]string{"Sec-Fetch-Site": "cross-site"}, originRefused},
+		{"same-site without referer", sameOnly, map[string]string{"Sec-Fetch-Site": "same-site"}, originRefused},
+		{"same-origin fetch metadata", sameOnly, map[string]string{"Sec-Fetch-Site": "same-origin"}, originSame},
+		{"allowed referer", allowList, map[string]string{"Referer": "https://app.example/p", "Sec-Fetch-Site": "cross-site"}, originSame},
+		{"other referer on allow list", allowList, map[string]string{"Referer": "https://evil.example/p"}, originRefused},
+		{"any origin", anyOrigin, map[string]string{"Referer": "https://evil.example/p", "Sec-Fetch-Site": "cross-site"}, originAnyone},
+		{"any origin, hidden referrer", anyOrigin, map[string]string{"Sec-Fetch-Site": "cross-site"}, originAnyone},
 	}
 	for _, c := range cases {
 		r, _ := http.NewRequest("GET", "http://gw.example/chat/poll?callback=f", nil)
 		for k, v := range c.headers {
 			r.Header.Set(k, v)
 		}
-		allowed, cross := c.policy.check(r)
-		if allowed != c.want || cross {
-			t.Errorf("%s: allowed=%v cross=%v, want allowed=%v cross=false", c.name, allowed, cross, c.want)
+		if got := c.policy.check(r); got != c.want {
+			t.Errorf("%s: verdict %d, want %d", c.name, got, c.want)
 		}
 	}
 }

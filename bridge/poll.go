@@ -25,15 +25,7 @@ var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$`)
 func (h *RouteHandler) servePollEndpoint(req *request) {
 	r := req.r
 	if r.Method == http.MethodOptions {
-		if allowed, cross := h.origins.check(r); allowed && cross {
-			preflight(req.w, r)
-			return
-		}
-		if allowed, _ := h.origins.check(r); !allowed {
-			writeError(req.w, errOriginRefused)
-			return
-		}
-		req.w.WriteHeader(http.StatusNoContent)
+		h.origins.servePreflight(req.w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

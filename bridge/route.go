@@ -96,18 +96,10 @@ func (h *RouteHandler) serveTransport(req *request, transport string, serve func
 	serve(req, transport)
 }
 
-// checkOrigin refuses a disallowed Origin (403) and sets CORS headers for an
-// allowed cross-origin one.
+// checkOrigin refuses a disallowed Origin (403) and readies an allowed
+// cross-origin request (origin.go).
 func (h *RouteHandler) checkOrigin(req *request) bool {
-	allowed, cross := h.origins.check(req.r)
-	if !allowed {
-		writeError(req.w, errOriginRefused)
-		return false
-	}
-	if cross {
-		setCORS(req.w, req.r)
-	}
-	return true
+	return h.origins.admit(req.w, req.r)
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {

@@ -24,21 +24,12 @@ var errTooManyMessages = errorf(http.StatusRequestEntityTooLarge, "too_many_mess
 // upstream from transports that cannot send (SSE, polls, stream).
 func (h *RouteHandler) serveSend(req *request) {
 	r, w := req.r, req.w
-	allowed, cross := h.origins.check(r)
-	if !allowed {
-		writeError(w, errOriginRefused)
-		return
-	}
 	if r.Method == http.MethodOptions {
-		if cross {
-			preflight(w, r)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		h.origins.servePreflight(w, r)
 		return
 	}
-	if cross {
-		setCORS(w, r)
+	if !h.origins.admit(w, r) {
+		return
 	}
 	if r.Method != http.MethodPost {
 		writeError(w, errMethod)

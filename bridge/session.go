@@ -19,6 +19,7 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
 	"github.com/bridgeway/bridgeway/cluster"
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
@@ -113,7 +114,7 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 	}
 	h.opening++
 	h.mu.Unlock()
-	ip := clientIP(req.r.RemoteAddr)
+	ip := clientIP(req.r)
 	if !h.bridge.perIP.take(ip) {
 		h.mu.Lock()
 		h.opening--
@@ -239,15 +240,7 @@ func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Op
 				hdr.Add(name, v)
 			}
 		}
-		if ip := clientIP(req.r.RemoteAddr); ip != "" {
-			hdr.Set("X-Forwarded-For", ip)
-		}
-		proto := "http"
-		if req.r.TLS != nil {
-			proto = "https"
-		}
-		hdr.Set("X-Forwarded-Proto", proto)
-		hdr.Set("X-Forwarded-Host", req.r.Host)
+		forwarded.Of(req.r).SetHeaders(hdr)
 	}
 	var subprotocols []string
 	if isWebSocketUpgrade(req.r) {

@@ -1,16 +1,18 @@
 package bridge
 
 import (
-	"net"
+	"net/http"
 	"sync"
+
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 )
 
 // sessionsPerIP caps the sessions one client address holds open at once,
 // across the bridge's routes (limits.max_sessions_per_ip; 0: no cap). Each
 // session costs an upstream connection, so without it one address could
 // take a route's whole session budget through a single keep-alive
-// connection. The address is the TCP peer's: behind a load balancer every
-// client shares its address (then leave the cap off). In a cluster each
+// connection. The address is the client's (clientIP): behind a load
+// balancer listed in trusted_proxies, the one it forwards. In a cluster each
 // instance counts the sessions opened through it.
 type sessionsPerIP struct {
 	max int
@@ -52,11 +54,8 @@ func (c *sessionsPerIP) give(ip string) {
 	c.open[ip]--
 }
 
-// clientIP is the peer address of a request without its port.
-func clientIP(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return remoteAddr
-	}
-	return host
+// clientIP is the request's client address: the peer's, or behind a
+// trusted proxy the one it names (internal/forwarded, resolved by proxy).
+func clientIP(r *http.Request) string {
+	return forwarded.Of(r).IP
 }

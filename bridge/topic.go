@@ -82,7 +82,7 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 		if t == nil {
 			// Reserved before the dial, under h.mu: concurrent opens of
 			// new topics cannot overshoot the caps.
-			ip := clientIP(req.r.RemoteAddr)
+			ip := clientIP(req.r)
 			if aerr := h.bridge.topics.take(ip); aerr != nil {
 				h.mu.Unlock()
 				h.metrics.topicsRefused[aerr].Inc()

@@ -20,10 +20,22 @@ type Config struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// Cluster is absent (nil) for a single in-memory instance.
 	Cluster *Cluster `yaml:"cluster"`
-	Routes  []Route  `yaml:"routes"`
+	// Hosts are the names the gateway answers to, for the same-origin rule
+	// and the HTTPS redirect. Default none: any name, or with TLS the
+	// certificate's names (ACME domains, static certificate's SANs).
+	Hosts []string `yaml:"hosts"`
+	// TrustedProxies are the peers (CIDR or single address) whose
+	// X-Forwarded-For/-Host/-Proto or Forwarded headers say who the client
+	// is and how it addressed the gateway. Default none: every peer is the
+	// client itself.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Routes         []Route  `yaml:"routes"`
 
 	// Path is the file this config was read from ("" when built in code).
 	Path string `yaml:"-"`
+	// Warnings are problems that do not stop the file from loading
+	// (`validate` prints them), in file order.
+	Warnings ErrorList `yaml:"-"`
 }
 
 // TLS configures the HTTPS listener; exactly one certificate source is set.
@@ -171,7 +183,8 @@ type Route struct {
 	Snapshot *bool `yaml:"snapshot"`
 	// ClientSend forwards client messages to a shared upstream. Default false.
 	ClientSend bool `yaml:"client_send"`
-	// Origins allowed; empty = same origin only; ["*"] = any.
+	// Origins allowed; empty = same origin only; "*" = any origin without
+	// credentials (no cookies or Authorization reach the route from it).
 	Origins []string `yaml:"origins"`
 	// SlowClient: drop_oldest | disconnect. Default drop_oldest.
 	SlowClient string `yaml:"slow_client"`

@@ -45,6 +45,7 @@ func (v *validator) validate() {
 	if c.Cluster != nil {
 		v.cluster(c.Cluster)
 	}
+	v.edge()
 	if len(c.Routes) == 0 && !v.unreadable("routes") {
 		v.d.report(v.at("routes"), "", "no routes: the file must define at least one entry under \"routes\"")
 	}

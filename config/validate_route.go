@@ -48,7 +48,7 @@ func (v *validator) route(prefix string, r *Route) {
 	if r.SSEPadding > maxSSEPadding {
 		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", maxSSEPadding, r.SSEPadding)
 	}
-	v.origins(prefix+".origins", r.Origins)
+	v.origins(prefix+".origins", r.Origins, r.Mode)
 	if kindOK {
 		v.upstreamOptions(prefix+".upstream", u, r.Mode)
 	}
@@ -251,15 +251,21 @@ func (v *validator) transports(key string, ts []string) {
 	}
 }
 
-func (v *validator) origins(key string, origins []string) {
+func (v *validator) origins(key string, origins []string, mode string) {
 	for i, o := range origins {
 		if o == "*" {
+			if mode == ModeSession {
+				v.warnf(fmt.Sprintf("%s[%d]", key, i), "\"*\" lets any site open sessions on this route; they get no cookies or Authorization (list the sites that need them)")
+			}
 			continue
+		}
+		if o == "null" {
+			continue // sandboxed frames and file: pages; allowed only when listed
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			v.errorf(fmt.Sprintf("%s[%d]", key, i), "bad origin %q (want \"*\" or scheme://host[:port], such as https://app.example.com)", o)
+			v.errorf(fmt.Sprintf("%s[%d]", key, i), "bad origin %q (want \"*\", \"null\" or scheme://host[:port], such as https://app.example.com)", o)
 		}
 	}
 }

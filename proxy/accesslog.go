@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 )
 
 // sensitiveQueryKeys have their values replaced in logged query strings:
@@ -71,7 +73,8 @@ func (s *Server) logAccess(r *http.Request, rec *recorder, route, kind string, e
 		zap.Int("status", rec.statusCode()),
 		zap.Int64("bytes", rec.written()),
 		zap.Duration("duration", elapsed),
-		zap.String("remote", r.RemoteAddr),
+		zap.String("remote", forwarded.Of(r).IP), // the client, behind trusted proxies too
+		zap.String("peer", r.RemoteAddr),
 		zap.String("user_agent", r.UserAgent()),
 	)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 )
 
 // clientJSPath serves the browser client library on every listener.
@@ -26,6 +28,7 @@ type connKey struct{}
 // and logging it on the way out (for tunnels and streams, when they end).
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = s.resolve(r)
 	rec := &recorder{ResponseWriter: w}
 	route, kind := routeNone, kindHTTP
 	defer func() {
@@ -98,16 +101,28 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // redirectToHTTPS is the plain listener's handler when tls.redirect_http is
 // on (ACME HTTP-01 challenges are answered before it). 308 keeps the method.
+// The Location's host is the one the client asked for when it is one of the
+// gateway's names (hosts, or the certificate's); any other Host gets the
+// first name, so a forged Host never picks where clients are sent.
 func (s *Server) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = s.resolve(r)
 	rec := &recorder{ResponseWriter: w}
 	defer s.finish(r, rec, routeRedirect, kindHTTP, start)
 
-	host := r.Host
+	info := forwarded.Of(r)
+	host := info.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	} else {
 		host = strings.Trim(host, "[]")
+	}
+	if len(info.Hosts) > 0 && !info.Hosts.Match(host) {
+		if host = info.Hosts.First(); host == "" {
+			WriteJSONError(rec, http.StatusMisdirectedRequest, "unknown_host",
+				"this gateway does not serve that host name")
+			return
+		}
 	}
 	if host == "" {
 		WriteJSONError(rec, http.StatusBadRequest, "bad_request", "missing Host header")

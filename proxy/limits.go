@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 )
 
 // Reasons a connection is refused; also the reason label of the metric.
@@ -22,7 +24,10 @@ const (
 type connLimiter struct {
 	maxTotal atomic.Int64 // 0 = unlimited
 	maxPerIP atomic.Int64 // 0 = unlimited
-	metrics  *metrics
+	// trust holds the trusted proxies: one proxy carries many clients, so
+	// its connections are not held to maxPerIP.
+	trust   atomic.Pointer[forwarded.Trust]
+	metrics *metrics
 
 	mu    sync.Mutex
 	total int
@@ -36,6 +41,8 @@ func newConnLimiter(m *metrics, maxTotal, maxPerIP int) *connLimiter {
 	return l
 }
 
+func (l *connLimiter) setTrust(t *forwarded.Trust) { l.trust.Store(t) }
+
 func (l *connLimiter) setLimits(maxTotal, maxPerIP int) {
 	l.maxTotal.Store(int64(maxTotal))
 	l.maxPerIP.Store(int64(maxPerIP))
@@ -48,7 +55,7 @@ func (l *connLimiter) admit(c *limitedConn) string {
 	if max := l.maxTotal.Load(); max > 0 && int64(l.total) >= max {
 		return rejectTotal
 	}
-	if max := l.maxPerIP.Load(); max > 0 && int64(l.perIP[c.ip]) >= max {
+	if max := l.maxPerIP.Load(); max > 0 && int64(l.perIP[c.ip]) >= max && !l.trust.Load().ContainsAddr(c.ip) {
 		return rejectPerIP
 	}
 	l.total++

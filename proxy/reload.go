@@ -18,7 +18,7 @@ import (
 // WebSocket close 1001, bridged sessions of a changed route end).
 //
 // Also applied: log.access, limits.max_connections(_per_ip),
-// shutdown_timeout. Listener addresses, TLS, admin, read_header_timeout and
+// shutdown_timeout, hosts, trusted_proxies. Listener addresses, TLS, admin, read_header_timeout and
 // max_header_bytes need a restart; a change to them is logged and ignored.
 // On error nothing changes and the old config keeps serving.
 func (s *Server) Reload(cfg *config.Config) error {
@@ -40,6 +40,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.warnRestartOnly(cfg)
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
 	s.limiter.setLimits(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
+	s.setEdge(s.edgePolicy(cfg))
 	s.cfg = s.mergeRestartOnly(cfg)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", zap.Int("routes", len(set.entries)), zap.Int("retired", len(retired)))

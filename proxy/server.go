@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 	"github.com/bridgeway/bridgeway/proxy/certs"
 )
 
@@ -49,6 +50,9 @@ type Server struct {
 	rejects      *rejecter
 
 	routes atomic.Pointer[routeSet]
+	// edge resolves each request's client address, scheme and host
+	// (trusted_proxies, hosts); edge.go.
+	edge atomic.Pointer[forwarded.Policy]
 	// routeSeries caches metric children by route label (gateway.go).
 	routeSeries sync.Map
 	accessLog   atomic.Bool
@@ -103,6 +107,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	}
 	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
+	s.setEdge(s.edgePolicy(cfg))
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
 	set, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
 	if err != nil {
@@ -164,6 +169,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if s.certs, err = certs.New(s.lifeCtx, cfg.TLS, s.log, opts...); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+		s.setEdge(s.edgePolicy(cfg)) // the certificate's names, unless hosts is set
 		tlsConfig := s.certs.TLSConfig()
 		// Refused connections get their answer over HTTP/1.1 only: a
 		// raw response cannot be written on an HTTP/2 connection.

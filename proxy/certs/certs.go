@@ -24,6 +24,9 @@ import (
 type Manager struct {
 	tlsConfig *tls.Config
 	logger    *zap.Logger
+	// names the certificates are for: ACME domains, or the static
+	// certificate's DNS names and IP addresses.
+	names []string
 
 	// ACME only (nil for static files).
 	acme *acmeState
@@ -95,6 +98,7 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 			return nil, err
 		}
 		m.acme = st
+		m.names = append([]string(nil), cfg.ACME.Domains...)
 		m.tlsConfig = baseTLSConfig()
 		m.tlsConfig.GetCertificate = st.magic.GetCertificate
 		// acme-tls/1 lets the CA validate TLS-ALPN-01 on the HTTPS listener;
@@ -107,6 +111,7 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 			return nil, err
 		}
 		logStaticCert(m.logger, cfg.CertFile, cert)
+		m.names = leafNames(cert)
 		m.tlsConfig = baseTLSConfig()
 		m.tlsConfig.Certificates = []tls.Certificate{cert}
 		m.ready.Store(true)
@@ -123,6 +128,9 @@ func baseTLSConfig() *tls.Config {
 		NextProtos: []string{"h2", "http/1.1"},
 	}
 }
+
+// Names are the host names (and IP addresses) the certificates are for.
+func (m *Manager) Names() []string { return append([]string(nil), m.names...) }
 
 // TLSConfig returns a new copy of the listener's TLS config: NextProtos
 // h2 and http/1.1, plus acme-tls/1 with ACME.

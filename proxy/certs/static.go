@@ -54,3 +54,15 @@ func logStaticCert(logger *zap.Logger, certFile string, cert tls.Certificate) {
 		logger.Info("static certificate loaded", fields...)
 	}
 }
+
+// leafNames are the DNS names and IP addresses of a static certificate.
+func leafNames(cert tls.Certificate) []string {
+	if cert.Leaf == nil {
+		return nil
+	}
+	names := append([]string(nil), cert.Leaf.DNSNames...)
+	for _, ip := range cert.Leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/forwarded"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
@@ -185,7 +186,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 		pr.Out.Header.Del(name)
 	}
-	pr.SetXForwarded()
+	forwarded.Of(pr.In).SetHeaders(pr.Out.Header)
 	for _, kv := range h.headers {
 		pr.Out.Header.Set(kv[0], kv[1])
 	}

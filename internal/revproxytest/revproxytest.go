@@ -1,0 +1,131 @@
+// Package revproxytest starts Debian's nginx or HAProxy in front of a test
+// gateway, with the configuration docs/operations.md gives ("Behind nginx /
+// HAProxy / an ingress"), in the foreground, killed when the test ends. A
+// missing program skips the test, or fails it with BRIDGEWAY_REQUIRE_DEPS=1.
+package revproxytest
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bridgeway/bridgeway/internal/testdeps"
+)
+
+// startTimeout bounds how long a proxy may take to accept connections.
+const startTimeout = 15 * time.Second
+
+// Options place a proxy.
+type Options struct {
+	// ListenIP is the loopback address the proxy listens on (a free port
+	// is picked).
+	ListenIP string
+	// Gateway is the gateway's host:port.
+	Gateway string
+	// BindFrom is the address the proxy connects to the gateway from, so
+	// the gateway can tell it from the clients ("" = the system's choice).
+	BindFrom string
+	// Pages are served by nginx itself, path → HTML (nginx only), like an
+	// application's pages next to the gateway on one site.
+	Pages map[string]string
+}
+
+// Nginx starts nginx with the docs' location block and returns its
+// address. Host is left at nginx's default ($proxy_host: the gateway's
+// address).
+func Nginx(t testing.TB, o Options) string {
+	return start(t, "nginx", nginxConf, o, func(dir, file string) []string {
+		return []string{"-p", dir, "-c", file}
+	})
+}
+
+// HAProxy starts HAProxy with the docs' frontend and backend and returns
+// its address.
+func HAProxy(t testing.TB, o Options) string {
+	return start(t, "haproxy", haproxyConf, o, func(_, file string) []string {
+		return []string{"-db", "-f", file}
+	})
+}
+
+func start(t testing.TB, program, conf string, o Options, args func(dir, file string) []string) string {
+	t.Helper()
+	path := testdeps.LookPath(t, program, "/usr/sbin/"+program)
+	ln, err := net.Listen("tcp", o.ListenIP+":0")
+	if err != nil {
+		t.Fatalf("free port on %s: %v", o.ListenIP, err)
+	}
+	listen := ln.Addr().String()
+	_ = ln.Close()
+	dir := t.TempDir()
+	conf = strings.NewReplacer("{{DIR}}", dir, "{{LISTEN}}", listen, "{{GATEWAY}}", o.Gateway,
+		"{{BIND}}", bindLine(program, o.BindFrom), "{{PAGES}}", pages(t, dir, o.Pages)).Replace(conf)
+	file := filepath.Join(dir, program+".conf")
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, args(dir, file)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", program, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		_ = out.Close()
+	})
+	for end := time.Now().Add(startTimeout); ; {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(dir, "output.log"))
+			t.Fatalf("%s exited: %s", program, b)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return listen
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s not accepting on %s after %s: %v", program, listen, startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func bindLine(program, from string) string {
+	switch {
+	case from == "":
+		return ""
+	case program == "nginx":
+		return "proxy_bind " + from + ";"
+	default:
+		return "source " + from
+	}
+}
+
+// pages writes the pages under dir/pages and returns nginx locations for
+// them.
+func pages(t testing.TB, dir string, pages map[string]string) string {
+	var b strings.Builder
+	for path, html := range pages {
+		file := filepath.Join(dir, "pages", filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("    location = " + path + " { root " + filepath.Join(dir, "pages") + "; default_type text/html; }\n")
+	}
+	return b.String()
+}
