@@ -1,5 +1,5 @@
-// Command bridgeway runs the gateway. Subcommands: run, validate, demo, version
-// (see usage). Each subcommand lives in its own file.
+// Command bridgeway runs the gateway. Subcommands: run, validate, demo, version,
+// schema (see usage). Each subcommand lives in its own file.
 package main
 
 import (
@@ -18,6 +18,7 @@ const usage = `usage:
   bridgeway validate -c FILE   check a config file: prints ok, or FILE:LINE:COL: message lines
   bridgeway demo [-listen ADDR] run demo upstreams and the gateway in front of them (default 127.0.0.1:8080)
   bridgeway version            print version, commit and Go version
+  bridgeway schema             print the config file's JSON Schema (for editors)
 `
 
 // command is a subcommand: it gets the arguments after its name and returns
