@@ -8,15 +8,21 @@ import (
 )
 
 // validateCommand prints ok (exit 0) or every problem as FILE:LINE:COL:
-// message lines on stderr (exit 1).
+// message lines on stderr (exit 1). With --print it prints the effective
+// config instead of ok.
 func validateCommand(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("validate", args, stderr)
+	var print bool
+	path, ok := configFlag("validate", args, stderr, printFlag(&print))
 	if !ok {
 		return 2
 	}
-	if _, err := config.Load(path); err != nil {
+	cfg, err := config.Load(path)
+	if err != nil {
 		printConfigError(stderr, err)
 		return 1
+	}
+	if print {
+		return printEffective(cfg, stdout, stderr)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
