@@ -57,8 +57,10 @@ var schemaRequired = map[string][]string{
 }
 
 // schemaNoDefault are keys whose default depends on other keys (the URL's
-// scheme, the kind): their description says so instead.
+// scheme, the kind): their description says so instead; and the URL, which
+// schemaDefaults has to give.
 var schemaNoDefault = map[string]bool{
+	"routes[].upstream.url":      true,
 	"routes[].upstream.kind":     true,
 	"routes[].upstream.interval": true,
 	"routes[].transports":        true,
