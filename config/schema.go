@@ -66,11 +66,11 @@ var schemaNoDefault = map[string]bool{
 	"routes[].transports":        true,
 }
 
-// schemaNonEmpty are lists that need at least one entry.
+// schemaNonEmpty are lists that need at least one entry. Not transports:
+// a kind http route has none, and the schema cannot see the kind.
 var schemaNonEmpty = map[string]bool{
-	"routes":              true,
-	"routes[].transports": true,
-	"tls.acme.domains":    true,
+	"routes":           true,
+	"tls.acme.domains": true,
 }
 
 // Patterns of the scalar forms the decoder reads. envPattern matches a value
@@ -298,14 +298,20 @@ func fieldDocs(src []byte) (map[string]string, error) {
 				continue
 			}
 			docs[ts.Name.Name] = oneLine(gd.Doc)
+			prev := ""
 			for _, field := range st.Fields.List {
 				doc := oneLine(field.Doc)
 				if doc == "" {
 					doc = oneLine(field.Comment)
 				}
 				for _, n := range field.Names {
+					// "CertFile and KeyFile are ..." above CertFile covers KeyFile.
+					if doc == "" && strings.Contains(prev, " "+n.Name+" ") {
+						doc = prev
+					}
 					docs[ts.Name.Name+"."+n.Name] = doc
 				}
+				prev = doc
 			}
 		}
 	}

@@ -14,11 +14,12 @@ import (
 
 // schemaLevelInvalid are the invalid golden files whose problem the schema
 // can see on its own (unknown keys, wrong types, enums, required keys,
-// ranges). The others need the validator: rules between keys, URLs,
-// addresses, positive durations, YAML that does not parse.
+// ranges). The others need the validator: rules between keys (an empty
+// transports list is right for kind http only), URLs, addresses, positive
+// durations, YAML that does not parse.
 var schemaLevelInvalid = []string{
 	"acme_no_domains", "alias_positions", "bad_duration", "bad_size", "buffer_zero",
-	"cluster_redis_missing", "comments_only", "empty", "empty_transports",
+	"cluster_redis_missing", "comments_only", "empty",
 	"missing_path_and_url", "negative_duration", "negative_limits", "no_routes",
 	"unknown_enums", "unknown_key_nested", "unknown_key_top", "unknown_transport",
 	"windows_bom_crlf", "wrong_type_bool", "wrong_type_int", "wrong_type_list",
@@ -46,10 +47,11 @@ func compiledSchema(t *testing.T) *jsonschema.Schema {
 // does: YAML (anchors and merge keys resolved) turned into a JSON value.
 func yamlAsJSON(t *testing.T, file string) any {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return yamlTextAsJSON(t, mustRead(t, file))
+}
+
+func yamlTextAsJSON(t *testing.T, data []byte) any {
+	t.Helper()
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var v any
 	if err := yaml.Unmarshal(data, &v); err != nil {
@@ -72,6 +74,31 @@ func TestSchemaAcceptsValidFiles(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			if err := s.Validate(yamlAsJSON(t, file)); err != nil {
 				t.Errorf("the schema refuses a valid file:\n%v", err)
+			}
+		})
+	}
+}
+
+// Forms the loader accepts that a stricter schema would wrongly mark in an
+// editor.
+func TestSchemaAcceptsWhatTheLoaderAccepts(t *testing.T) {
+	s := compiledSchema(t)
+	route := "routes:\n  - path: /a\n    upstream: {url: \"http://127.0.0.1:9001\"}\n"
+	for name, text := range map[string]string{
+		"http route without transports": route + "    transports: []\n",
+		"null values":                    "listen:\nlog: {level: null}\ntls:\n" + route + "    buffer:\n",
+		"zero durations and sizes":       "shutdown_timeout: 0\n" + route + "    idle_close: 0s\n    sse_padding: 0\n",
+		"sizes with a space and case":    "limits: {max_body_bytes: 2 mib, max_header_bytes: 65_536}\n" + route,
+		"durations in several units":     "limits: {read_header_timeout: 1m30s, body_timeout: 1.5h}\n" + route,
+		"environment in typed keys":      "admin: {pprof: \"${BW_TEST_BOOL:-false}\"}\nlimits: {max_connections: \"${BW_TEST_BUFFER}\"}\n" + route,
+		"anchors under x- keys":          "x-common: &c {buffer: 8}\nroutes:\n  - <<: *c\n    path: /a\n    upstream: {url: \"ws://h:1\"}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseWithEnv("inline.yaml", []byte(text), lookupTestEnv); err != nil {
+				t.Fatalf("the loader refuses it, not a valid case: %v", err)
+			}
+			if err := s.Validate(yamlTextAsJSON(t, []byte(text))); err != nil {
+				t.Errorf("the schema refuses it:\n%v", err)
 			}
 		})
 	}
