@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -77,7 +78,9 @@ func TestRunNotifiesSystemd(t *testing.T) {
 // systemd may name an abstract socket (@name); without NOTIFY_SOCKET
 // nothing is sent and nothing fails.
 func TestSdNotifyAbstractSocketAndNoSocket(t *testing.T) {
-	sock := notifyListener(t, "@bridgeway-test-"+filepath.Base(t.TempDir()))
+	// Abstract names are machine-wide: the pid and time keep parallel runs
+	// (other checkouts) apart.
+	sock := notifyListener(t, fmt.Sprintf("@bridgeway-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if err := sdNotify(sdReady); err != nil {
 		t.Fatal(err)
 	}
