@@ -16,7 +16,7 @@ func main() {
 const usage = `usage:
   bridgeway run -c FILE        run the gateway (also: bridgeway -c FILE)
   bridgeway validate -c FILE   check a config file: prints ok, or FILE:LINE:COL: message lines
-  bridgeway validate --print -c FILE   print the effective config (defaults filled in) as YAML
+    --print                    print the effective config (every default filled in) as YAML instead
   bridgeway demo [-listen ADDR] run demo upstreams and the gateway in front of them (default 127.0.0.1:8080)
   bridgeway version            print version, commit and Go version
   bridgeway schema             print the config file's JSON Schema (for editors)
