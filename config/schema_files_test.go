@@ -75,6 +75,18 @@ func TestSchemaAcceptsValidFiles(t *testing.T) {
 			if err := s.Validate(yamlAsJSON(t, file)); err != nil {
 				t.Errorf("the schema refuses a valid file:\n%v", err)
 			}
+			// What validate --print shows (Marshal) must pass too.
+			cfg, err := parseWithEnv(file, mustRead(t, file), lookupTestEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			effective, err := Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(yamlTextAsJSON(t, effective)); err != nil {
+				t.Errorf("the schema refuses the effective config:\n%v\n%s", err, effective)
+			}
 		})
 	}
 }
