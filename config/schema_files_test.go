@@ -98,7 +98,7 @@ func TestSchemaAcceptsWhatTheLoaderAccepts(t *testing.T) {
 	route := "routes:\n  - path: /a\n    upstream: {url: \"http://127.0.0.1:9001\"}\n"
 	for name, text := range map[string]string{
 		"http route without transports": route + "    transports: []\n",
-		"null values":                   "listen:\nlog: {level: null}\ntls:\n" + route + "    buffer:\n",
+		"null values":                   "listen:\nlog: {level: null}\ntls:\nroutes:\n  - path: /a\n    buffer:\n    upstream: {url: \"http://h:1\", headers: {X-A: }}\n",
 		"zero durations and sizes":      "shutdown_timeout: 0\n" + route + "    idle_close: 0s\n    sse_padding: 0\n",
 		"sizes with a space and case":   "limits: {max_body_bytes: 2 mib, max_header_bytes: 65_536}\n" + route,
 		"durations in several units":    "limits: {read_header_timeout: 1m30s, body_timeout: 1.5h}\n" + route,

@@ -120,7 +120,9 @@ func (g *schemaGen) value(path string, t reflect.Type, def reflect.Value) map[st
 		return map[string]any{"type": []string{"string", "null"}}
 	case reflect.Bool:
 		return anyOf(map[string]any{"type": "boolean"}, map[string]any{"$ref": "#/$defs/env"}, null())
-	case reflect.Int, reflect.Int64:
+	case reflect.Float32, reflect.Float64:
+		return anyOf(map[string]any{"type": "number", "minimum": 0}, map[string]any{"$ref": "#/$defs/env"}, null())
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64:
 		n := map[string]any{"type": "integer", "minimum": 0}
 		if b, ok := schemaBounds[path]; ok {
 			n["minimum"] = b[0]
@@ -143,7 +145,7 @@ func (g *schemaGen) value(path string, t reflect.Type, def reflect.Value) map[st
 		}
 		return a
 	case reflect.Map:
-		return map[string]any{"type": []string{"object", "null"}, "additionalProperties": map[string]any{"type": "string"}}
+		return map[string]any{"type": []string{"object", "null"}, "additionalProperties": g.value(path+".*", t.Elem(), reflect.Value{})}
 	case reflect.Struct:
 		o := g.object(path, t, def)
 		o["type"] = []string{"object", "null"}
