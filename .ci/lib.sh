@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the .ci scripts (sourced).
 
 fail() { echo "$(basename "$0"): FAIL: $*" >&2; exit 1; }
@@ -15,8 +16,7 @@ free_port() {
 # wait_for URL PID: until URL answers 2xx, or fails when PID (if given) has
 # exited; gives up after 20 s.
 wait_for() {
-  local i
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     curl -sf -o /dev/null "$1" 2>/dev/null && return 0
     if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then return 1; fi
     sleep 0.1
