@@ -33,8 +33,8 @@ func (v *validator) validate() {
 		v.listenAddr("admin.listen", *c.Admin.Listen)
 		v.distinctAddr("admin.listen", *c.Admin.Listen, "listen", c.Listen)
 	}
-	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.level", c.Log.Level, logLevels...)
+	v.oneOf("log.format", c.Log.Format, logFormats...)
 	v.limits(&c.Limits)
 	if c.TLS != nil {
 		v.tls(c.TLS)

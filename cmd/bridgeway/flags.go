@@ -7,13 +7,17 @@ import (
 	"io"
 )
 
-// configFlag parses the -c/--config flag shared by run and validate.
-func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+// configFlag parses the -c/--config flag shared by run and validate; extra
+// adds a subcommand's own flags.
+func configFlag(name string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (string, bool) {
 	fs := flag.NewFlagSet("bridgeway "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var path string
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file (same as -c)")
+	for _, add := range extra {
+		add(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "bridgeway %s: %v\n", name, err)

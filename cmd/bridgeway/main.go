@@ -1,5 +1,5 @@
-// Command bridgeway runs the gateway. Subcommands: run, validate, demo, version
-// (see usage). Each subcommand lives in its own file.
+// Command bridgeway runs the gateway. Subcommands: run, validate, demo, version,
+// schema, health (see usage). Each subcommand lives in its own file.
 package main
 
 import (
@@ -16,8 +16,11 @@ func main() {
 const usage = `usage:
   bridgeway run -c FILE        run the gateway (also: bridgeway -c FILE)
   bridgeway validate -c FILE   check a config file: prints ok, or FILE:LINE:COL: message lines
+    --print                    print the effective config (every default filled in) as YAML instead
   bridgeway demo [-listen ADDR] run demo upstreams and the gateway in front of them (default 127.0.0.1:8080)
   bridgeway version            print version, commit and Go version
+  bridgeway schema             print the config file's JSON Schema (for editors)
+  bridgeway health [-url URL]  exit 0 if the admin /healthz answers 200 (default http://127.0.0.1:9090/healthz)
 `
 
 // command is a subcommand: it gets the arguments after its name and returns

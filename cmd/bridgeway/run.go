@@ -77,15 +77,20 @@ func runGateway(path string, logOut io.Writer, signals <-chan os.Signal, started
 	if started != nil {
 		started(srv)
 	}
+	notifySystemd(logger, sdReady)
 
 	for sig := range signals {
 		if sig == syscall.SIGHUP {
+			notifySystemd(logger, sdReloading())
 			reload(srv, path, logger)
+			notifySystemd(logger, sdReady)
 			continue
 		}
 		logger.Info("signal received, draining", zap.String("signal", sig.String()))
+		notifySystemd(logger, sdStopping)
 		return drain(srv, signals, logger)
 	}
+	notifySystemd(logger, sdStopping)
 	return drain(srv, nil, logger)
 }
 

@@ -9,9 +9,11 @@ import (
 
 // validateCommand prints ok (exit 0) or every problem as FILE:LINE:COL:
 // message lines on stderr (exit 1). Warnings go to stderr in the same form
-// and do not change the exit status.
+// and do not change the exit status. With --print it prints the effective
+// config instead of ok.
 func validateCommand(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("validate", args, stderr)
+	var print bool
+	path, ok := configFlag("validate", args, stderr, printFlag(&print))
 	if !ok {
 		return 2
 	}
@@ -22,6 +24,9 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(cfg.Warnings) > 0 {
 		printConfigError(stderr, cfg.Warnings)
+	}
+	if print {
+		return printEffective(cfg, stdout, stderr)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0

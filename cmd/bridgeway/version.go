@@ -7,15 +7,22 @@ import (
 	"runtime/debug"
 )
 
-// Set with -ldflags "-X main.version=v1.2.3 -X main.commit=abc123".
+// Set with -ldflags "-X main.version=v1.2.3 -X main.commit=abc123
+// -X main.date=2026-01-02T15:04:05Z" (scripts/release does; date is the
+// commit's time, so rebuilds are byte-identical).
 var (
 	version = "dev"
 	commit  = "dev"
+	date    = ""
 )
 
 func versionCommand(stdout io.Writer) int {
 	v, c := buildVersion()
-	fmt.Fprintf(stdout, "bridgeway %s (commit %s, %s %s/%s)\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	built := ""
+	if date != "" {
+		built = ", built " + date
+	}
+	fmt.Fprintf(stdout, "bridgeway %s (commit %s, %s %s/%s%s)\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH, built)
 	return 0
 }
 
