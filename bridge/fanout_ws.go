@@ -36,7 +36,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 	if nb == nil {
 		return nil
 	}
-	out := &rawOut{conn: conn, nb: nb, ws: true}
+	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
 	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set.heartbeat + closeGrace}
 	w.sawClient()

@@ -77,12 +77,14 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	// instead of being held for the socket's lifetime.
 	served = true
 	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
+	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
 	if s := h.shareWebSocket(c); s != nil {
 		go func() {
 			defer h.runs.Done()
 			defer h.exit()
+			defer done()
 			c.serveShared(s)
 		}()
 		return
@@ -90,6 +92,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	go func() {
 		defer h.runs.Done()
 		defer h.exit()
+		defer done()
 		defer a.done()
 		defer ws.Close()
 		// No request context: net/http cancels it when the handler

@@ -57,6 +57,12 @@ func (s *Server) Reload(cfg *config.Config) error {
 	return nil
 }
 
+// ReloadRejected counts a reload whose file could not be loaded (invalid
+// YAML or values): the caller logs why, the running config keeps serving.
+func (s *Server) ReloadRejected() {
+	s.metrics.reloads.WithLabelValues("error").Inc()
+}
+
 // mergeRestartOnly keeps the running values of settings that a reload
 // cannot change, so s.cfg always describes what is actually running.
 func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {

@@ -95,6 +95,7 @@ func reload(srv *proxy.Server, path string, logger *zap.Logger) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		logger.Error("reload: invalid config ignored, the running config keeps serving", zap.Error(err))
+		srv.ReloadRejected()
 		return
 	}
 	if err := srv.Reload(cfg); err != nil {
