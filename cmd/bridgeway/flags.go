@@ -10,13 +10,16 @@ import (
 // configFlag parses the -c/--config flag shared by run and validate.
 func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
 	fs := flag.NewFlagSet("bridgeway "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // one line of our own per mistake, not flag's and ours
 	var path string
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file (same as -c)")
 	if err := fs.Parse(args); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "bridgeway %s: %v\n", name, err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+		} else {
+			fmt.Fprintf(stderr, "bridgeway %s: %v (usage: bridgeway %s -c FILE)\n", name, err, name)
 		}
 		return "", false
 	}
