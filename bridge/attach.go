@@ -40,7 +40,7 @@ func (a *attachment) countOut(msgs, bytes int) {
 	}
 }
 
-// attach resolves what a reading transport serves, per CONTRACT.md 4:
+// attach resolves what a reading transport serves (docs/protocol.md 2):
 //   - session mode: a cursor names its session (its epoch is the session
 //     id) and the position; ?session= alone reads from the oldest retained
 //     message; neither opens a new session (owned: ends with this

@@ -51,7 +51,7 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 	h.serveTransport(req, transport, h.servePoll)
 }
 
-// servePoll answers one poll (see CONTRACT.md 4, long-poll and polling).
+// servePoll answers one poll (docs/protocol.md 5, long-poll and polling).
 func (h *RouteHandler) servePoll(req *request, transport string) {
 	q := &req.poll
 	callback := q.callback

@@ -35,7 +35,7 @@ type RouteHandler struct {
 	watchOnce sync.Once // the session pumps' shutdown watcher (session_ws.go)
 }
 
-// ServeHTTP dispatches per CONTRACT.md section 3.
+// ServeHTTP dispatches to the endpoints of docs/protocol.md section 1.
 func (h *RouteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, rest, ok := h.pattern.Match(r.URL.Path)
 	if !ok {
