@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,13 +15,7 @@ import (
 // free ports, chosen through the variables the file documents, and makes
 // the README's requests through it.
 func TestPassthroughExampleOnFreePorts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example upstream")
-	}
-	bin := filepath.Join(t.TempDir(), "echo-upstream")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/echo-upstream").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t, "../../examples/echo-upstream")
 	upAddr := freeAddr(t)
 	up := exec.Command(bin, "-listen", upAddr)
 	if err := up.Start(); err != nil {

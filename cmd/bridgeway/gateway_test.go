@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,4 +96,22 @@ func metricIn(body, name string, labels ...string) float64 {
 		return v
 	}
 	return -1
+}
+
+// buildCommand builds the Go command at pkg (relative to this package)
+// into a temporary directory; skipped with -short.
+func buildCommand(t *testing.T, pkg string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	name := filepath.Base(pkg)
+	if name == "." {
+		name = "bridgeway"
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }

@@ -27,13 +27,7 @@ func runBinary(t *testing.T, bin string, args ...string) (int, string) {
 // start-up mistakes: each is one plain line naming the config line (or the
 // flag), exit 1 (2 for a bad command line), and no drain lines after it.
 func TestStartErrorsPointAtTheLine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "bridgeway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t, ".")
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
