@@ -58,7 +58,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		}
 	}
 	a := &attachment{tm: h.metrics.transports[transport]}
-	if h.set.broadcast {
+	if h.set().broadcast {
 		t, aerr := h.subscribe(req)
 		if aerr != nil {
 			return nil, aerr
@@ -72,7 +72,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 				return nil, errBadCursor
 			}
 			a.rd = rd
-		} else if h.set.snapshot {
+		} else if h.set().snapshot {
 			a.rd = msglog.NewReader(t.log, t.log.LatestMessage())
 		} else {
 			_, last := t.log.Bounds()

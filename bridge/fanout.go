@@ -126,7 +126,7 @@ func listRemove[T listed](l []T, x T) []T {
 
 func (f *fanout) run() {
 	defer f.h.runs.Done()
-	heartbeat := time.NewTicker(f.h.set.heartbeat)
+	heartbeat := time.NewTicker(f.h.set().heartbeat)
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()

@@ -25,11 +25,11 @@ var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$`)
 func (h *RouteHandler) servePollEndpoint(req *request) {
 	r := req.r
 	if r.Method == http.MethodOptions {
-		if allowed, cross := h.origins.check(r); allowed && cross {
+		if allowed, cross := h.set().origins.check(r); allowed && cross {
 			preflight(req.w, r)
 			return
 		}
-		if allowed, _ := h.origins.check(r); !allowed {
+		if allowed, _ := h.set().origins.check(r); !allowed {
 			writeError(req.w, errOriginRefused)
 			return
 		}
@@ -71,7 +71,7 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		}
 	}()
 
-	wait := h.set.pollTimeout
+	wait := h.set().pollTimeout
 	if q.cursor == "" || q.wait == "0" {
 		// Opening (or subscribing) answers at once with the cursor to use.
 		wait = 0
@@ -109,6 +109,7 @@ func (h *RouteHandler) holdPoll(gone <-chan struct{}, a *attachment, wait time.D
 			continue
 		case <-t.C:
 		case <-superseded:
+			*ans = h.collect(a) // the session's end lets go of its held poll too
 		case <-gone:
 			return false
 		case <-h.shuttingDown():
@@ -137,7 +138,7 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 	res := a.rd.Next(pollMaxMessages)
 	ans := pollAnswer{wait: res.Wait}
 	if g := res.Gap; g != nil {
-		if g.Overrun && h.set.slowDisconnect {
+		if g.Overrun && h.set().slowDisconnect {
 			h.slowDisconnect(a)
 			ans.closed = &msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"}
 			return ans

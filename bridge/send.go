@@ -20,7 +20,7 @@ import (
 // upstream from transports that cannot send (SSE, polls, stream).
 func (h *RouteHandler) serveSend(req *request) {
 	r, w := req.r, req.w
-	allowed, cross := h.origins.check(r)
+	allowed, cross := h.set().origins.check(r)
 	if !allowed {
 		writeError(w, errOriginRefused)
 		return
@@ -40,7 +40,7 @@ func (h *RouteHandler) serveSend(req *request) {
 		writeError(w, errMethod)
 		return
 	}
-	if h.set.broadcast && !h.set.clientSend {
+	if h.set().broadcast && !h.set().clientSend {
 		writeError(w, errSendNotAllowed)
 		return
 	}
@@ -54,7 +54,7 @@ func (h *RouteHandler) serveSend(req *request) {
 		seq = n
 	}
 	var s *session
-	if !h.set.broadcast {
+	if !h.set().broadcast {
 		id := r.URL.Query().Get("session")
 		if id == "" {
 			writeError(w, errMissingSession)
@@ -150,8 +150,8 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 	// After a timeout it stays, so net/http's drain of the unread body
 	// fails at once and the connection is closed.
 	rc := http.NewResponseController(req.w)
-	_ = rc.SetReadDeadline(time.Now().Add(h.set.bodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set.maxBodyBytes))
+	_ = rc.SetReadDeadline(time.Now().Add(h.set().bodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set().maxBodyBytes))
 	if err == nil {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
@@ -194,7 +194,7 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		return nil, errContentType
 	}
 	for _, m := range msgs {
-		if int64(len(m.Data)) > h.set.maxMessageBytes {
+		if int64(len(m.Data)) > h.set().maxMessageBytes {
 			return nil, errMessageTooLarge
 		}
 	}

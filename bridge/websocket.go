@@ -114,8 +114,8 @@ type wsClient struct {
 }
 
 func (c *wsClient) serve(ctx context.Context) {
-	pongWait := 2*c.h.set.heartbeat + closeGrace
-	c.ws.SetReadLimit(c.h.set.maxMessageBytes)
+	pongWait := 2*c.h.set().heartbeat + closeGrace
+	c.ws.SetReadLimit(c.h.set().maxMessageBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -201,7 +201,7 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 		if err == nil {
 			a.sess.countIn(1, len(data))
 		}
-	case !c.h.set.clientSend:
+	case !c.h.set().clientSend:
 		return errSendNotAllowed
 	case a.top.shared != nil:
 		err = a.top.sendShared(ctx, []msg.Message{m})

@@ -104,7 +104,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
-	set, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
+	set, _, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
 	if err != nil {
 		s.cancelLife()
 		return nil, fmt.Errorf("proxy: %w", err)

@@ -67,7 +67,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		closeEntries(ctx, entries, s.log)
+		closeEntries(ctx, entries, s.log, false)
 	}()
 	wg.Wait()
 
