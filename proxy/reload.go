@@ -16,8 +16,9 @@ import (
 // on; so are bridged handlers whose upstream is unchanged (RouteUpdater),
 // which take the new settings in place. Handlers of removed or otherwise
 // changed routes are retired in the background within shutdown_timeout
-// (open tunnels of a pass-through route get WebSocket close 1001, sessions
-// and topics of a bridged route end with 4012 "route reconfigured").
+// (open tunnels of a pass-through route get WebSocket close 1012, sessions
+// and topics of a bridged route end with 4012; both say "route
+// reconfigured").
 //
 // Also applied: log.access, limits.max_connections(_per_ip),
 // shutdown_timeout. Listener addresses, TLS, admin, read_header_timeout and

@@ -109,7 +109,7 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pass-through: %w", err)
 		}
-		return &routeEntry{cfg: rc, kind: kindHTTP, handler: h, close: h.Shutdown, retire: h.Shutdown}, nil
+		return &routeEntry{cfg: rc, kind: kindHTTP, handler: h, close: h.Shutdown, retire: h.Retire}, nil
 	}
 	if s.deps.Bridge == nil {
 		return nil, errors.New("bridged route but no bridge factory configured")

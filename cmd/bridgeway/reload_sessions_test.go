@@ -283,3 +283,30 @@ func TestReloadWithNewUpstreamClosesWith4012(t *testing.T) {
 		t.Fatalf("new session after the reload: %d, %d connections on the new upstream", code, other.accepted.Load())
 	}
 }
+
+// TestReloadClosesPassThroughTunnelsWith1012: the WebSocket tunnels of a
+// pass-through route whose upstream a reload changed get close 1012
+// "route reconfigured" (not 1001 "gateway shutting down": the gateway
+// goes on, the client should reconnect).
+func TestReloadClosesPassThroughTunnelsWith1012(t *testing.T) {
+	up, other := newWSEchoUpstream(t), newWSEchoUpstream(t)
+	route := func(url string) string { return gatewayYAML([2]string{"/pt", url}) }
+	g := startGateway(t, writeFile(t, t.TempDir(), "gw.yaml", route(up.URL)))
+	ws, _, err := (&websocket.Dialer{HandshakeTimeout: testTimeout}).Dial("ws://"+g.srv.Addr()+"/pt/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := ws.ReadMessage(); err != nil || string(p) != "hi" {
+		t.Fatalf("through the tunnel: %q %v", p, err)
+	}
+
+	g.reload(t, route(other.URL))
+	_, _, err = ws.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1012 || ce.Text != "route reconfigured" {
+		t.Fatalf("tunnel after the reload: %v, want close 1012 route reconfigured", err)
+	}
+}
