@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -79,7 +80,6 @@ type pollAnswer struct {
 	Messages []struct {
 		Data string `json:"data"`
 	} `json:"messages"`
-	Closed map[string]any `json:"closed"` // code, reason
 }
 
 func pollJSON(t *testing.T, url string) (int, pollAnswer) {
@@ -227,7 +227,8 @@ func TestReloadKeepsSessionsWhenUpstreamUnchanged(t *testing.T) {
 // TestReloadWithNewUpstreamClosesWith4012: when a reload points the routes
 // at another upstream, clients of their sessions and topics get close 4012
 // "route reconfigured" on their own transport: an SSE close event (session
-// and broadcast), a held long-poll's "closed", a WebSocket close frame.
+// and broadcast), "closed" in a held long-poll's and JSONP poll's answer,
+// an NDJSON closed line, a WebSocket close frame.
 func TestReloadWithNewUpstreamClosesWith4012(t *testing.T) {
 	up, other := newWSEchoUpstream(t), newWSEchoUpstream(t)
 	g := startGateway(t, writeFile(t, t.TempDir(), "gw.yaml", sessionRouteYAML(up.wsURL(), "15s")))
@@ -245,14 +246,18 @@ func TestReloadWithNewUpstreamClosesWith4012(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
+	stream := openStream(t, base+"/chat/stream")
+	// A long-poll and a JSONP poll, each on a session of its own, held.
 	_, p := pollJSON(t, base+"/chat/poll")
-	held := make(chan pollAnswer, 1)
-	go func() {
-		_, a := pollJSON(t, base+"/chat/poll?cursor="+p.Cursor)
-		held <- a
-	}()
-	eventually(t, "the long-poll to be held", func() bool {
-		return g.metric(t, "bridgeway_bridge_clients_connected", `route="/chat"`, `transport="longpoll"`) == 1
+	_, jsonp := fetch(t, base+"/chat/poll?callback=cb")
+	var j pollAnswer
+	if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimPrefix(jsonp, "/**/cb("), ");")), &j); err != nil {
+		t.Fatalf("JSONP answer %q: %v", jsonp, err)
+	}
+	held, heldJSONP := holdGet(base+"/chat/poll?cursor="+p.Cursor), holdGet(base+"/chat/poll?callback=cb&cursor="+j.Cursor)
+	eventually(t, "the long-poll and the JSONP poll to be held", func() bool {
+		return g.metric(t, "bridgeway_bridge_clients_connected", `route="/chat"`, `transport="longpoll"`) == 1 &&
+			g.metric(t, "bridgeway_bridge_clients_connected", `route="/chat"`, `transport="jsonp"`) == 1
 	})
 
 	g.reload(t, sessionRouteYAML(other.wsURL(), "15s"))
@@ -271,8 +276,23 @@ func TestReloadWithNewUpstreamClosesWith4012(t *testing.T) {
 			}
 		}
 	}
-	if a := <-held; a.Closed["code"] != float64(4012) || a.Closed["reason"] != "route reconfigured" {
-		t.Fatalf("held long-poll answer %+v", a)
+	const closed = `"closed":{"code":4012,"reason":"route reconfigured"}`
+	for name, answer := range map[string]chan string{"long-poll": held, "JSONP": heldJSONP} {
+		if body := <-answer; !strings.Contains(body, closed) {
+			t.Errorf("held %s answer %q, want %s", name, body, closed)
+		}
+	}
+	for {
+		line, err := stream.ReadString('\n')
+		if err != nil {
+			t.Fatalf("NDJSON stream ended without a closed line: %v", err)
+		}
+		if strings.Contains(line, `"closed"`) {
+			if !strings.Contains(line, closed) {
+				t.Fatalf("NDJSON closed line %q", line)
+			}
+			break
+		}
 	}
 	_, _, err = ws.ReadMessage()
 	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 4012 || ce.Text != "route reconfigured" {
@@ -309,4 +329,36 @@ func TestReloadClosesPassThroughTunnelsWith1012(t *testing.T) {
 	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1012 || ce.Text != "route reconfigured" {
 		t.Fatalf("tunnel after the reload: %v, want close 1012 route reconfigured", err)
 	}
+}
+
+// holdGet GETs url in the background (a poll that will be held); the
+// channel gets the body, or the error's text.
+func holdGet(url string) chan string {
+	body := make(chan string, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: testTimeout}).Get(url)
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body <- string(b)
+	}()
+	return body
+}
+
+// openStream opens an NDJSON stream and reads its first (session) line.
+func openStream(t *testing.T, url string) *bufio.Reader {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: testTimeout}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	r := bufio.NewReader(resp.Body)
+	if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, `"session"`) {
+		t.Fatalf("NDJSON first line %q: %v", line, err)
+	}
+	return r
 }
