@@ -200,3 +200,26 @@ func accessLine(logs, path string) map[string]any {
 	}
 	return nil
 }
+
+// TestBroadcastWebSocketUpstreamLossLogged: a broadcast WebSocket upstream
+// that drops its connection logs one warning and, once redialled, one
+// recovery line, with route and upstream.
+func TestBroadcastWebSocketUpstreamLossLogged(t *testing.T) {
+	up := newWSEchoUpstream(t)
+	yaml := gatewayYAML() + "  - path: /room\n    mode: broadcast\n    client_send: true\n    upstream:\n      url: \"" + up.wsURL() +
+		"\"\n      reconnect: {min: 10ms, max: 20ms}\n"
+	g := startGateway(t, writeFile(t, t.TempDir(), "gw.yaml", yaml))
+	room := openSSE(t, "http://"+g.srv.Addr()+"/room/sse") // opens the topic
+	publish(t, "http://"+g.srv.Addr(), "before")
+	if got := room.nextData(t); got != "before" {
+		t.Fatalf("before the drop: %q", got)
+	}
+	up.drop()
+	eventually(t, "the redial", func() bool {
+		return up.accepted.Load() == 2 && len(logLines(g.logs.String(), "upstream recovered")) == 1
+	})
+	failing := logLines(g.logs.String(), "upstream failing, retrying with backoff")
+	if len(failing) != 1 || failing[0]["route"] != "/room" || failing[0]["upstream"] != up.wsURL() {
+		t.Fatalf("failing lines for one drop: %v", failing)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,6 +20,18 @@ import (
 type wsEchoUpstream struct {
 	*httptest.Server
 	accepted atomic.Int64
+	mu       sync.Mutex
+	conns    []*websocket.Conn
+}
+
+// drop cuts every open connection (an upstream restart).
+func (u *wsEchoUpstream) drop() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, c := range u.conns {
+		c.Close()
+	}
+	u.conns = nil
 }
 
 func newWSEchoUpstream(t *testing.T) *wsEchoUpstream {
@@ -30,6 +43,9 @@ func newWSEchoUpstream(t *testing.T) *wsEchoUpstream {
 			return
 		}
 		u.accepted.Add(1)
+		u.mu.Lock()
+		u.conns = append(u.conns, c)
+		u.mu.Unlock()
 		defer c.Close()
 		for {
 			kind, data, err := c.ReadMessage()
