@@ -40,7 +40,7 @@ func (a *attachment) countOut(msgs, bytes int) {
 	}
 }
 
-// attach resolves what a reading transport serves, per CONTRACT.md 4:
+// attach resolves what a reading transport serves (docs/protocol.md 2):
 //   - session mode: a cursor names its session (its epoch is the session
 //     id) and the position; ?session= alone reads from the oldest retained
 //     message; neither opens a new session (owned: ends with this
@@ -58,7 +58,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 		}
 	}
 	a := &attachment{tm: h.metrics.transports[transport]}
-	if h.set.broadcast {
+	if h.set().broadcast {
 		t, aerr := h.subscribe(req)
 		if aerr != nil {
 			return nil, aerr
@@ -72,7 +72,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 				return nil, errBadCursor
 			}
 			a.rd = rd
-		} else if h.set.snapshot {
+		} else if h.set().snapshot {
 			a.rd = msglog.NewReader(t.log, t.log.LatestMessage())
 		} else {
 			_, last := t.log.Bounds()

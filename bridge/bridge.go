@@ -97,19 +97,23 @@ func (b *Bridge) NewRoute(route config.Route) (*RouteHandler, error) {
 		bridge:   b,
 		route:    route,
 		pattern:  pattern,
-		set:      s,
 		log:      b.log.With(zap.String("route", route.Path)),
 		metrics:  b.metrics.forRoute(route.Path),
-		origins:  newOriginPolicy(route.Origins, route.Upstream.ForwardHeaders),
 		sessions: map[string]*session{},
 		topics:   map[string]*topic{},
 		shutdown: make(chan struct{}),
 	}
+	h.live.Store(&s)
 	return h, nil
 }
 
-// settings are a route's values with defaults applied.
+// settings are a route's values with defaults applied. A reload that
+// keeps the route's upstream swaps in new ones (route_update.go).
 type settings struct {
+	// route is the config they come from (its upstream part never
+	// changes for one handler).
+	route           config.Route
+	origins         originPolicy
 	broadcast       bool
 	transports      map[string]bool
 	buffer          int
@@ -133,6 +137,8 @@ type settings struct {
 
 func newSettings(r config.Route, lim config.Limits) settings {
 	s := settings{
+		route:           r,
+		origins:         newOriginPolicy(r.Origins, r.Upstream.ForwardHeaders),
 		broadcast:       r.Mode == config.ModeBroadcast,
 		transports:      map[string]bool{},
 		buffer:          orInt(r.Buffer, defaultBuffer),

@@ -62,6 +62,9 @@ type fanSub struct {
 	handed   bool // a goroutine of its own serves it (handOff)
 	cancel   context.CancelFunc
 	pumpDone chan struct{}
+	// done ends the request at the host (outliveHandler); nil when the
+	// caller ends it itself.
+	done func()
 }
 
 func (f *fanout) add(s *fanSub) {
@@ -123,7 +126,7 @@ func listRemove[T listed](l []T, x T) []T {
 
 func (f *fanout) run() {
 	defer f.h.runs.Done()
-	heartbeat := time.NewTicker(f.h.set.heartbeat)
+	heartbeat := time.NewTicker(f.h.set().heartbeat)
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()
@@ -316,4 +319,7 @@ func (s *fanSub) release() {
 		s.fan.remove(s)
 	}
 	s.a.done()
+	if s.done != nil {
+		s.done()
+	}
 }

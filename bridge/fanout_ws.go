@@ -36,9 +36,9 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 	if nb == nil {
 		return nil
 	}
-	out := &rawOut{conn: conn, nb: nb, ws: true}
+	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
-	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set.heartbeat + closeGrace}
+	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}
 	w.sawClient()
 	s.w = w
 	c.shared = s
@@ -47,7 +47,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 	// which frees its read buffer; frames are read by wsread.go.
 	c.ws = nil
 	bare := bareConn(conn)
-	c.rd = &wsFrameReader{r: bare, limit: h.set.maxMessageBytes}
+	c.rd = &wsFrameReader{r: bare, limit: h.set().maxMessageBytes}
 	c.wait = newReadWaiter(bare)
 	s.fan.add(s)
 	return s

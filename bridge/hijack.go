@@ -70,7 +70,10 @@ var (
 type rawOut struct {
 	conn net.Conn
 	nb   *nbWriter // nil: this connection can only do blocking writes
-	ws   bool      // WebSocket frames: no chunking; finishing waits for the client's close
+	// counter, when the host counts the connection's bytes, is told about
+	// non-blocking writes, which bypass conn.
+	counter writtenCounter
+	ws      bool // WebSocket frames: no chunking; finishing waits for the client's close
 	// buf is the current chunk (after chunkReserve bytes when chunked).
 	// In the fan-out it is the fan-out's scratch, lent for one step.
 	buf []byte
@@ -164,6 +167,7 @@ func (o *rawOut) send(f []byte) error {
 		return nil
 	}
 	n, err := o.nb.write(f)
+	o.countRaw(n)
 	if err != nil {
 		return err
 	}
@@ -211,7 +215,8 @@ func (o *rawOut) finish() {
 		if o.blocking {
 			_ = o.writeAll(chunkTerminator)
 		} else {
-			_, _ = o.nb.write(chunkTerminator)
+			n, _ := o.nb.write(chunkTerminator)
+			o.countRaw(n)
 		}
 		o.wmu.Unlock()
 	}
@@ -236,8 +241,8 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	}
 	// Bytes the client sent after its request (pipelining) are dropped with
 	// net/http's reader, as net/http would leave them unread.
-	out := &rawOut{conn: conn, nb: newNBWriter(conn)}
-	s := &fanSub{h: h, a: a, out: out, idx: -1}
+	out := &rawOut{conn: conn, nb: newNBWriter(conn), counter: counterOf(conn)}
+	s := &fanSub{h: h, a: a, out: out, idx: -1, done: outliveHandler(req.w)}
 	s.w = newWriter(out)
 	if out.nb != nil {
 		s.fan = a.top.fanout()

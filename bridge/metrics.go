@@ -89,7 +89,12 @@ type routeMetrics struct {
 	transports    map[string]*transportMetrics
 }
 
-var allTransports = []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp", "send"}
+// Series are made only for label values that can move: "send" (POST
+// …/send) only receives, and only WebSocket clients also send messages in.
+var (
+	clientTransports  = []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"}
+	sendingTransports = map[string]bool{"websocket": true, "send": true}
+)
 
 func (m *metrics) forRoute(route string) *routeMetrics {
 	rm := &routeMetrics{
@@ -102,18 +107,21 @@ func (m *metrics) forRoute(route string) *routeMetrics {
 		},
 		drops:        m.drops.WithLabelValues(route),
 		dialFailures: m.dialFailures.WithLabelValues(route),
-		transports:   make(map[string]*transportMetrics, len(allTransports)),
+		transports:   make(map[string]*transportMetrics, len(clientTransports)+1),
 	}
-	for _, t := range allTransports {
+	for _, t := range clientTransports {
 		rm.transports[t] = &transportMetrics{
 			clients:     m.clients.WithLabelValues(route, t),
 			messagesOut: m.messagesOut.WithLabelValues(route, t),
 			bytesOut:    m.bytesOut.WithLabelValues(route, t),
-			messagesIn:  m.messagesIn.WithLabelValues(route, t),
-			bytesIn:     m.bytesIn.WithLabelValues(route, t),
 			gaps:        m.gaps.WithLabelValues(route, t),
 			slowClients: m.slowClients.WithLabelValues(route, t),
 		}
+	}
+	rm.transports["send"] = &transportMetrics{}
+	for t := range sendingTransports {
+		rm.transports[t].messagesIn = m.messagesIn.WithLabelValues(route, t)
+		rm.transports[t].bytesIn = m.bytesIn.WithLabelValues(route, t)
 	}
 	return rm
 }

@@ -25,7 +25,7 @@ var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$`)
 func (h *RouteHandler) servePollEndpoint(req *request) {
 	r := req.r
 	if r.Method == http.MethodOptions {
-		h.origins.servePreflight(req.w, r)
+		h.set().origins.servePreflight(req.w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -43,7 +43,7 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 	h.serveTransport(req, transport, h.servePoll)
 }
 
-// servePoll answers one poll (see CONTRACT.md 4, long-poll and polling).
+// servePoll answers one poll (docs/protocol.md 5, long-poll and polling).
 func (h *RouteHandler) servePoll(req *request, transport string) {
 	q := &req.poll
 	callback := q.callback
@@ -63,7 +63,7 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		}
 	}()
 
-	wait := h.set.pollTimeout
+	wait := h.set().pollTimeout
 	if q.cursor == "" || q.wait == "0" {
 		// Opening (or subscribing) answers at once with the cursor to use.
 		wait = 0
@@ -101,6 +101,7 @@ func (h *RouteHandler) holdPoll(gone <-chan struct{}, a *attachment, wait time.D
 			continue
 		case <-t.C:
 		case <-superseded:
+			*ans = h.collect(a) // the session's end lets go of its held poll too
 		case <-gone:
 			return false
 		case <-h.shuttingDown():
@@ -129,7 +130,7 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 	res := a.rd.Next(pollMaxMessages)
 	ans := pollAnswer{wait: res.Wait}
 	if g := res.Gap; g != nil {
-		if g.Overrun && h.set.slowDisconnect {
+		if g.Overrun && h.set().slowDisconnect {
 			h.slowDisconnect(a)
 			ans.closed = &msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"}
 			return ans

@@ -149,10 +149,8 @@ func (p *parkedPoll) timeout() {
 func (p *parkedPoll) answer() {
 	p.timer.Stop()
 	ans := p.h.collect(p.a)
-	select {
-	case <-p.h.shuttingDown():
-		p.close = true // as net/http does while the server drains
-	default:
+	if p.h.ending.Load() {
+		p.close = true // as net/http does while the server drains; also when the route is retired
 	}
 	b, msgs, bytes := p.build(&ans)
 	n, err := p.sock.nb.write(*b)

@@ -41,7 +41,7 @@ type streamWriter interface {
 // pump copies the attachment's log to w until the log closes, the client
 // goes, the route shuts down or a write fails.
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
-	heartbeat := time.NewTicker(h.set.heartbeat)
+	heartbeat := time.NewTicker(h.set().heartbeat)
 	defer heartbeat.Stop()
 	for {
 		wait, done, err := h.pumpStep(ctx, a, w, nil)
@@ -77,7 +77,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 		res := a.rd.Next(batchSize)
 		wrote := false
 		if g := res.Gap; g != nil {
-			if g.Overrun && h.set.slowDisconnect {
+			if g.Overrun && h.set().slowDisconnect {
 				h.slowDisconnect(a)
 				_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"})
 				_ = w.flush()

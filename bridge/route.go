@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -15,19 +16,21 @@ import (
 // RouteHandler serves every request under one bridged route. It satisfies
 // proxy.RouteHandler.
 type RouteHandler struct {
-	bridge  *Bridge
+	bridge *Bridge
+	// route is the config the handler was built with; a reload may change
+	// its settings (live) but never its path, mode or upstream.
 	route   config.Route
 	pattern routing.Pattern
-	set     settings
+	live    atomic.Pointer[settings]
 	log     *zap.Logger
 	metrics *routeMetrics
-	origins originPolicy
 
 	mu       sync.Mutex
 	sessions map[string]*session
 	opening  int // sessions being dialled: their places under maxSessions are reserved
 	topics   map[string]*topic
 	closing  bool
+	ending   atomic.Bool   // closing, readable without mu (parked polls' answers)
 	active   int           // requests being served
 	idle     chan struct{} // closed when closing and active reaches 0
 	shutdown chan struct{} // closed by Close: every client loop ends
@@ -36,7 +39,7 @@ type RouteHandler struct {
 	watchOnce sync.Once // the session pumps' shutdown watcher (session_ws.go)
 }
 
-// ServeHTTP dispatches per CONTRACT.md section 3.
+// ServeHTTP dispatches to the endpoints of docs/protocol.md section 1.
 func (h *RouteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, rest, ok := h.pattern.Match(r.URL.Path)
 	if !ok {
@@ -86,7 +89,7 @@ type request struct {
 }
 
 func (h *RouteHandler) serveTransport(req *request, transport string, serve func(*request, string)) {
-	if !h.set.transports[transport] {
+	if !h.set().transports[transport] {
 		writeError(req.w, errTransportOff)
 		return
 	}
@@ -99,7 +102,7 @@ func (h *RouteHandler) serveTransport(req *request, transport string, serve func
 // checkOrigin refuses a disallowed Origin (403) and readies an allowed
 // cross-origin request (origin.go).
 func (h *RouteHandler) checkOrigin(req *request) bool {
-	return h.origins.admit(req.w, req.r)
+	return h.set().origins.admit(req.w, req.r)
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -150,24 +153,54 @@ func (h *RouteHandler) exit() {
 // "retry:" and EOF, held polls are answered, streams end; then sessions and
 // topics close their upstreams. It returns when all of that is done or ctx
 // ends.
-func (h *RouteHandler) Close(ctx context.Context) error {
+func (h *RouteHandler) Close(ctx context.Context) error { return h.closeWith(ctx, false) }
+
+// closeWith is Close; with farewell (Retire) every session and topic first
+// ends with 4012 "route reconfigured", which each attached client receives
+// on its own transport, and only what is still open once they left (or ctx
+// ended) gets the shutdown treatment.
+func (h *RouteHandler) closeWith(ctx context.Context, farewell bool) error {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
 		return nil
 	}
 	h.closing = true
+	h.ending.Store(true)
 	h.idle = make(chan struct{})
 	if h.active == 0 {
 		close(h.idle)
 	}
-	close(h.shutdown)
+	if !farewell {
+		close(h.shutdown)
+	}
 	h.mu.Unlock()
 
+	if farewell {
+		h.endAll(closeReconfigured, reasonReconfigured)
+		select {
+		case <-h.idle:
+		case <-ctx.Done():
+		}
+		close(h.shutdown)
+	}
 	select {
 	case <-h.idle:
 	case <-ctx.Done():
 	}
+	h.endAll(closeShutdown, "shutdown")
+	done := make(chan struct{})
+	go func() { h.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// endAll ends every session and topic still open with code and reason.
+func (h *RouteHandler) endAll(code int, reason string) {
 	h.mu.Lock()
 	sessions := make([]*session, 0, len(h.sessions))
 	for _, s := range h.sessions {
@@ -179,18 +212,10 @@ func (h *RouteHandler) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, s := range sessions {
-		s.end(closeShutdown, "shutdown")
+		s.end(code, reason)
 	}
 	for _, t := range topics {
-		t.end("shutdown")
-	}
-	done := make(chan struct{})
-	go func() { h.runs.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		t.end(reason)
 	}
 }
 

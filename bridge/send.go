@@ -25,17 +25,17 @@ var errTooManyMessages = errorf(http.StatusRequestEntityTooLarge, "too_many_mess
 func (h *RouteHandler) serveSend(req *request) {
 	r, w := req.r, req.w
 	if r.Method == http.MethodOptions {
-		h.origins.servePreflight(w, r)
+		h.set().origins.servePreflight(w, r)
 		return
 	}
-	if !h.origins.admit(w, r) {
+	if !h.set().origins.admit(w, r) {
 		return
 	}
 	if r.Method != http.MethodPost {
 		writeError(w, errMethod)
 		return
 	}
-	if h.set.broadcast && !h.set.clientSend {
+	if h.set().broadcast && !h.set().clientSend {
 		writeError(w, errSendNotAllowed)
 		return
 	}
@@ -49,7 +49,7 @@ func (h *RouteHandler) serveSend(req *request) {
 		seq = n
 	}
 	var s *session
-	if !h.set.broadcast {
+	if !h.set().broadcast {
 		id := r.URL.Query().Get("session")
 		if id == "" {
 			writeError(w, errMissingSession)
@@ -145,8 +145,8 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 	// After a timeout it stays, so net/http's drain of the unread body
 	// fails at once and the connection is closed.
 	rc := http.NewResponseController(req.w)
-	_ = rc.SetReadDeadline(time.Now().Add(h.set.bodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set.maxBodyBytes))
+	_ = rc.SetReadDeadline(time.Now().Add(h.set().bodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set().maxBodyBytes))
 	if err == nil {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
@@ -182,7 +182,7 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		if json.Unmarshal(body, &batch) != nil || batch.Messages == nil {
 			return nil, errBadBody
 		}
-		if len(batch.Messages) > h.set.maxBatch {
+		if len(batch.Messages) > h.set().maxBatch {
 			return nil, errTooManyMessages
 		}
 		for _, s := range batch.Messages {
@@ -192,7 +192,7 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		return nil, errContentType
 	}
 	for _, m := range msgs {
-		if int64(len(m.Data)) > h.set.maxMessageBytes {
+		if int64(len(m.Data)) > h.set().maxMessageBytes {
 			return nil, errMessageTooLarge
 		}
 	}

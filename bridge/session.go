@@ -30,6 +30,9 @@ const (
 	closeSlowClient  = 1008 // slow_client: disconnect
 	closeUpstreamGap = 1012 // raw WebSocket: the upstream lost messages
 	closeBadGateway  = 1014
+	// closeReconfigured ends the sessions and topics of a route that a
+	// reload removed or gave another upstream (route_update.go).
+	closeReconfigured = 4012
 )
 
 // session is one client conversation in session mode: a log, one upstream
@@ -108,7 +111,7 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 	// Reserved before the dial, under h.mu: concurrent opens cannot
 	// overshoot the cap while their dials are in flight.
 	h.mu.Lock()
-	if len(h.sessions)+h.opening >= h.set.maxSessions {
+	if len(h.sessions)+h.opening >= h.set().maxSessions {
 		h.mu.Unlock()
 		return nil, errTooManySessions
 	}
@@ -182,8 +185,8 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	}()
 	s.log = msglog.New(msglog.Options{
 		Epoch:    s.id,
-		Capacity: h.set.buffer,
-		MaxBytes: h.set.logBytes,
+		Capacity: h.set().buffer,
+		MaxBytes: h.set().logBytes,
 		AckWait:  slowClientWait,
 		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 	})
@@ -253,12 +256,12 @@ func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Op
 		}
 	}
 	return upstream.Options{
-		Route:           h.route,
+		Route:           h.set().route,
 		URL:             fillURL(h.route.Upstream.URL, req.params),
 		Header:          hdr,
 		Subprotocols:    subprotocols,
 		Reconnect:       reconnect,
-		MaxMessageBytes: h.set.maxMessageBytes,
+		MaxMessageBytes: h.set().maxMessageBytes,
 		Logger:          h.bridge.log,
 		Metrics:         h.bridge.upstream,
 	}
@@ -339,7 +342,7 @@ func (s *session) detach() {
 	}
 	s.idleGen++
 	gen := s.idleGen
-	s.timer = time.AfterFunc(s.h.set.sessionTTL, func() { s.expire(gen) })
+	s.timer = time.AfterFunc(s.h.set().sessionTTL, func() { s.expire(gen) })
 	s.mu.Unlock()
 }
 
@@ -366,10 +369,10 @@ func (s *session) end(code int, reason string) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if s.heldPoll != nil {
-		close(s.heldPoll)
-		s.heldPoll = nil
-	}
+	// The held long-poll is let go once the log is closed, so it answers
+	// with the close instead of an empty answer.
+	held := s.heldPoll
+	s.heldPoll = nil
 	s.mu.Unlock()
 
 	info := msg.CloseInfo{Code: code, Reason: reason}
@@ -383,6 +386,9 @@ func (s *session) end(code int, reason string) {
 	default:
 		s.log.Close(info)
 		s.kickPumps(false)
+	}
+	if held != nil {
+		close(held)
 	}
 	s.cancel()
 	if s.conn != nil {

@@ -38,9 +38,9 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 		creds = s.creds[:]
 	}
 	shared, err := h.bridge.cluster.OpenSession(req.r.Context(), id, cluster.SessionOptions{
-		Capacity:    h.set.buffer,
-		MaxBytes:    h.set.logBytes,
-		TTL:         h.set.sessionTTL,
+		Capacity:    h.set().buffer,
+		MaxBytes:    h.set().logBytes,
+		TTL:         h.set().sessionTTL,
 		Credentials: creds,
 		Deliver:     conn.Send,
 		OnEvict:     func(n int) { h.metrics.drops.Add(float64(n)) },
@@ -81,9 +81,9 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 // owns. It is kept like a local one (session_ttl after its last client).
 func (h *RouteHandler) attachRemoteSession(req *request, id string) (*session, *apiError) {
 	rs, err := h.bridge.cluster.AttachSessionWith(req.r.Context(), id, cluster.LogOptions{
-		Capacity: h.set.buffer,
-		MaxBytes: h.set.logBytes,
-		TTL:      h.set.sessionTTL,
+		Capacity: h.set().buffer,
+		MaxBytes: h.set().logBytes,
+		TTL:      h.set().sessionTTL,
 		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 	})
 	if err != nil {
@@ -120,7 +120,7 @@ func (h *RouteHandler) attachRemoteSession(req *request, id string) (*session, *
 	s.mu.Lock()
 	s.idleGen++
 	gen := s.idleGen
-	s.timer = time.AfterFunc(h.set.sessionTTL, func() { s.expire(gen) })
+	s.timer = time.AfterFunc(h.set().sessionTTL, func() { s.expire(gen) })
 	s.mu.Unlock()
 	return s, nil
 }

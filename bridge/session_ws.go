@@ -55,7 +55,7 @@ func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
 	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd}
 	c.h.watchShutdown()
 	p.mu.Lock()
-	p.hb = time.AfterFunc(c.h.set.heartbeat, p.heartbeatDue)
+	p.hb = time.AfterFunc(c.h.set().heartbeat, p.heartbeatDue)
 	p.mu.Unlock()
 	p.s.addPump(p)
 	p.kick(false)
@@ -120,7 +120,7 @@ func (p *sessionPump) run() {
 				}
 				p.mu.Lock()
 				if !p.finished {
-					p.hb.Reset(h.set.heartbeat)
+					p.hb.Reset(h.set().heartbeat)
 				}
 				p.mu.Unlock()
 			}

@@ -43,7 +43,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	}()
 	sw := &sseWriter{out: out}
 	b := make([]byte, 0, 512)
-	if n := h.set.ssePadding; n > 0 {
+	if n := h.set().ssePadding; n > 0 {
 		b = append(b, ':')
 		for range n {
 			b = append(b, ' ')

@@ -92,8 +92,8 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 			if h.bridge.cluster == nil {
 				t.log = msglog.New(msglog.Options{
 					Epoch:    newEpoch(),
-					Capacity: h.set.buffer,
-					MaxBytes: h.set.logBytes,
+					Capacity: h.set().buffer,
+					MaxBytes: h.set().logBytes,
 					OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 				})
 			}
@@ -202,7 +202,7 @@ func (t *topic) detach() {
 	}
 	t.idleGen++
 	gen := t.idleGen
-	t.timer = time.AfterFunc(t.h.set.idleClose, func() {
+	t.timer = time.AfterFunc(t.h.set().idleClose, func() {
 		t.mu.Lock()
 		stale := gen != t.idleGen || t.subs > 0
 		t.mu.Unlock()
@@ -229,8 +229,11 @@ func (t *topic) end(reason string) {
 		return
 	}
 	code := closeNormal
-	if reason == "shutdown" {
+	switch reason {
+	case "shutdown":
 		code = closeShutdown
+	case reasonReconfigured:
+		code = closeReconfigured
 	}
 	if t.shared != nil {
 		// Other instances may still serve the topic: close it for this

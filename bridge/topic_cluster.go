@@ -33,9 +33,9 @@ func (t *topic) openShared(req *request) {
 	name := cluster.TopicName(h.route.Path, t.key)
 	tp, err := h.bridge.cluster.JoinTopic(req.r.Context(), name, cluster.TopicOptions{
 		Log: cluster.LogOptions{
-			Capacity: h.set.buffer,
-			MaxBytes: h.set.logBytes,
-			TTL:      h.set.idleClose + topicLogGrace,
+			Capacity: h.set().buffer,
+			MaxBytes: h.set().logBytes,
+			TTL:      h.set().idleClose + topicLogGrace,
 			OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 		},
 		SkipRepeat: h.route.Upstream.Kind == config.KindPoll,
@@ -52,7 +52,7 @@ func (t *topic) openShared(req *request) {
 				return msg.CloseInfo{Code: closeBadGateway, Reason: "upstream dial failed"}
 			}
 			defer conn.Close()
-			if h.set.clientSend {
+			if h.set().clientSend {
 				// client_send: sends from every instance reach this holder.
 				in, err := h.bridge.cluster.OpenTopicInbox(ctx, name, conn.Send)
 				if err != nil {

@@ -77,12 +77,14 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	// instead of being held for the socket's lifetime.
 	served = true
 	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
+	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
 	if s := h.shareWebSocket(c); s != nil {
 		go func() {
 			defer h.runs.Done()
 			defer h.exit()
+			defer done()
 			c.serveShared(s)
 		}()
 		return
@@ -90,6 +92,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	go func() {
 		defer h.runs.Done()
 		defer h.exit()
+		defer done()
 		defer a.done()
 		defer ws.Close()
 		// No request context: net/http cancels it when the handler
@@ -111,8 +114,8 @@ type wsClient struct {
 }
 
 func (c *wsClient) serve(ctx context.Context) {
-	pongWait := 2*c.h.set.heartbeat + closeGrace
-	c.ws.SetReadLimit(c.h.set.maxMessageBytes)
+	pongWait := 2*c.h.set().heartbeat + closeGrace
+	c.ws.SetReadLimit(c.h.set().maxMessageBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -198,7 +201,7 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 		if err == nil {
 			a.sess.countIn(1, len(data))
 		}
-	case !c.h.set.clientSend:
+	case !c.h.set().clientSend:
 		return errSendNotAllowed
 	case a.top.shared != nil:
 		err = a.top.sendShared(ctx, []msg.Message{m})

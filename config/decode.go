@@ -430,7 +430,10 @@ func (d *decoder) decodeStruct(path string, n ast.Node, p pos, v reflect.Value) 
 			continue // extension key: a place for anchors, ignored
 		}
 		if !known {
-			d.report(kp, path, "unknown key %q%s", key, suggest(key, fields))
+			d.report(kp, path, "unknown key %q%s", key, composed(unknownKeyHint(key, fields)))
+			if _, isRoute := fields["upstream"]; isRoute && misplacedUpstreamKeys[key] {
+				d.bad[joinPath(path, "upstream."+key)] = true // one mistake, one message
+			}
 			continue
 		}
 		d.decode(joinPath(path, key), mv.Value, v.Field(idx))

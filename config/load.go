@@ -29,11 +29,7 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	// Some Windows editors start UTF-8 files with a byte order mark.
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	// YAML folds CRLF to LF in every scalar anyway; doing it first keeps line
-	// numbers right (the parser counts a comment's CRLF as two lines).
-	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	data = normalize(data)
 	d := newDecoder(name, env)
 	cfg := &Config{Path: name}
 	root, ok := d.parseDocument(data)
@@ -54,6 +50,15 @@ func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*C
 	return cfg, nil
 }
 
+// normalize drops a byte order mark (some Windows editors start UTF-8
+// files with one) and folds CRLF to LF: YAML does that in every scalar
+// anyway, and doing it first keeps line numbers right (the parser counts a
+// comment's CRLF as two lines).
+func normalize(data []byte) []byte {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	return bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+}
+
 // parseDocument parses the YAML text and returns the single document body.
 func (d *decoder) parseDocument(data []byte) (ast.Node, bool) {
 	file, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
@@ -65,7 +70,8 @@ func (d *decoder) parseDocument(data []byte) (ast.Node, bool) {
 				p = tokenPos(tk.Position)
 			}
 		}
-		d.errorAt(p, "", "yaml: %s", msg)
+		p, msg = yamlHint(data, p, msg)
+		d.errorAt(p, "", "yaml: %s", composed(msg))
 		return nil, false
 	}
 	var bodies []*ast.DocumentNode

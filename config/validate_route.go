@@ -81,6 +81,10 @@ func (v *validator) upstreamURL(key, raw string, params []string, routePath stri
 		v.errorf(key, "required: the upstream URL, such as ws://127.0.0.1:9001/chat")
 		return ""
 	}
+	if !strings.Contains(raw, "://") {
+		v.errorf(key, "URL %q has no scheme: missing ws:// or http:// (for example ws://%s)", raw, strings.TrimPrefix(raw, "//"))
+		return ""
+	}
 	// Placeholders are filled per request; parse with them replaced.
 	for _, ph := range placeholderRE.FindAllString(raw, -1) {
 		name := ph[1 : len(ph)-1]

@@ -16,6 +16,21 @@ type RouteHandler interface {
 	Close(ctx context.Context) error
 }
 
+// RouteUpdater is a route handler that a reload can give new settings in
+// place, keeping its live sessions and topics, when CanUpdate accepts the
+// new route (the bridge: same path, mode and upstream).
+type RouteUpdater interface {
+	CanUpdate(route config.Route) bool
+	Update(route config.Route)
+}
+
+// RouteRetirer is a route handler that ends differently when a reload
+// removes its route or changes its upstream than on shutdown (the bridge
+// tells its clients "route reconfigured", close 4012).
+type RouteRetirer interface {
+	Retire(ctx context.Context) error
+}
+
 // BridgeFactory builds the handler of a bridged route. cmd/bridgeway passes
 // bridge's constructor here.
 type BridgeFactory func(route config.Route) (RouteHandler, error)

@@ -31,10 +31,25 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	r = s.resolve(r)
 	rec := &recorder{ResponseWriter: w}
 	route, kind := routeNone, kindHTTP
+	var gauge prometheus.Gauge
 	defer func() {
 		// Runs for panics too (http.ErrAbortHandler from a reverse proxy
 		// whose client went away), which net/http then handles.
-		s.finish(r, rec, route, kind, start)
+		if rec.outlive == nil {
+			s.finish(r, rec, route, kind, start)
+			if gauge != nil {
+				gauge.Dec()
+			}
+			return
+		}
+		// The connection is served on: count and log it when it ends.
+		rq, snap := rec.detached(r)
+		rec.deferEnd(func() {
+			s.finish(rq, snap, route, kind, start)
+			if gauge != nil {
+				gauge.Dec()
+			}
+		})
 	}()
 
 	if r.URL.Path == clientJSPath {
@@ -67,9 +82,8 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.guard = guard
 
-	gauge := s.series(route).activeGauge(kind)
+	gauge = s.series(route).activeGauge(kind)
 	gauge.Inc()
-	defer gauge.Dec()
 	entry.handler.ServeHTTP(rec, r)
 }
 

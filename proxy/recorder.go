@@ -26,6 +26,9 @@ type recorder struct {
 	// guard, when set, stops watching the connection's bytes once it is
 	// hijacked (tunnels are not HTTP).
 	guard *wireGuard
+	// outlive is set when the handler serves the hijacked connection past
+	// its return (OutliveHandler, outlive.go).
+	outlive *outliving
 }
 
 var (

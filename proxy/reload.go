@@ -13,9 +13,12 @@ import (
 
 // Reload swaps in the routes of cfg for new requests. Handlers of routes
 // whose config is unchanged are kept, so their open tunnels and sessions go
-// on; handlers of removed or changed routes are closed in the background
-// within shutdown_timeout (open tunnels of a changed pass-through route get
-// WebSocket close 1001, bridged sessions of a changed route end).
+// on; so are bridged handlers whose upstream is unchanged (RouteUpdater),
+// which take the new settings in place. Handlers of removed or otherwise
+// changed routes are retired in the background within shutdown_timeout
+// (open tunnels of a pass-through route get WebSocket close 1012, sessions
+// and topics of a bridged route end with 4012; both say "route
+// reconfigured").
 //
 // Also applied: log.access, limits.max_connections(_per_ip),
 // shutdown_timeout, hosts, trusted_proxies. Listener addresses, TLS, admin, read_header_timeout and
@@ -31,10 +34,13 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return errors.New("proxy: reload: server is shut down")
 	}
 	old := s.routes.Load()
-	set, retired, err := s.buildRoutes(context.Background(), cfg.Routes, old)
+	set, retired, updates, err := s.buildRoutes(context.Background(), cfg.Routes, old)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("error").Inc()
 		return fmt.Errorf("proxy: reload: %w", err)
+	}
+	for _, update := range updates {
+		update()
 	}
 	s.routes.Store(set)
 	s.warnRestartOnly(cfg)
@@ -43,7 +49,8 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.setEdge(s.edgePolicy(cfg))
 	s.cfg = s.mergeRestartOnly(cfg)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("config reloaded", zap.Int("routes", len(set.entries)), zap.Int("retired", len(retired)))
+	s.log.Info("config reloaded", zap.Int("routes", len(set.entries)), zap.Int("updated", len(updates)),
+		zap.Int("retired", len(retired)))
 
 	if len(retired) > 0 {
 		timeout := cfg.ShutdownTimeout.D()
@@ -52,10 +59,16 @@ func (s *Server) Reload(cfg *config.Config) error {
 			defer s.retiring.Done()
 			ctx, cancel := context.WithTimeout(s.lifeCtx, timeout)
 			defer cancel()
-			closeEntries(ctx, retired, s.log)
+			closeEntries(ctx, retired, s.log, true)
 		}()
 	}
 	return nil
+}
+
+// ReloadRejected counts a reload whose file could not be loaded (invalid
+// YAML or values): the caller logs why, the running config keeps serving.
+func (s *Server) ReloadRejected() {
+	s.metrics.reloads.WithLabelValues("error").Inc()
 }
 
 // mergeRestartOnly keeps the running values of settings that a reload

@@ -84,9 +84,10 @@ func TestReloadChangedPassThroughRouteClosesItsTunnels(t *testing.T) {
 	if err := s.Reload(parseConfig(t, baseYAML+"routes:\n"+route("/app", b.URL))); err != nil {
 		t.Fatal(err)
 	}
-	// Documented: a changed route's handler is shut down, tunnels get 1001.
-	if err := readUntilClose(tunnel); !strings.Contains(err.Error(), "1001") {
-		t.Fatalf("tunnel of the changed route ended with %v, want 1001", err)
+	// Documented: a changed route's handler is retired, its tunnels get
+	// 1012 "route reconfigured" (a drain sends 1001).
+	if err := readUntilClose(tunnel); !strings.Contains(err.Error(), "1012") || !strings.Contains(err.Error(), "route reconfigured") {
+		t.Fatalf("tunnel of the changed route ended with %v, want 1012 route reconfigured", err)
 	}
 	_, body := get(t, newClient(t), "http://"+s.Addr()+"/app")
 	var got echoReply

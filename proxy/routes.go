@@ -23,6 +23,9 @@ type routeEntry struct {
 	// close ends the handler: Shutdown (1001 on tunnels) for pass-through,
 	// Close (sessions and topics) for bridged routes. Called once.
 	close func(ctx context.Context) error
+	// retire ends it when a reload removed or changed the route: close, or
+	// the handler's Retire (RouteRetirer).
+	retire func(ctx context.Context) error
 }
 
 // routeSet is an immutable table of routes; a reload builds a new one and
@@ -33,24 +36,27 @@ type routeSet struct {
 }
 
 // buildRoutes makes the route set for cfg. Entries of old whose config is
-// unchanged are reused (their open tunnels and sessions keep going); the
-// rest are built fresh. It returns the new set and the entries of old that
-// it did not reuse. On error every freshly built handler is closed again.
-func (s *Server) buildRoutes(ctx context.Context, routes []config.Route, old *routeSet) (*routeSet, []*routeEntry, error) {
+// unchanged are reused (their open tunnels and sessions keep going), and so
+// are handlers that take the new config in place (RouteUpdater): updates
+// holds those changes, for the caller to apply once the whole set is built.
+// The rest are built fresh. It returns the new set and the entries of old
+// that it did not reuse. On error every freshly built handler is closed
+// again and nothing was changed.
+func (s *Server) buildRoutes(ctx context.Context, routes []config.Route, old *routeSet) (set *routeSet, retired []*routeEntry, updates []func(), err error) {
 	reusable := map[string]*routeEntry{}
 	if old != nil {
 		for _, e := range old.entries {
 			reusable[e.cfg.Path] = e
 		}
 	}
-	set := &routeSet{}
+	set = &routeSet{}
 	var fresh []*routeEntry
 	reused := map[*routeEntry]bool{}
 	for _, rc := range routes {
 		pattern, err := routing.Compile(rc.Path)
 		if err != nil {
-			closeEntries(ctx, fresh, s.log)
-			return nil, nil, fmt.Errorf("route %s: %w", rc.Path, err)
+			closeEntries(ctx, fresh, s.log, false)
+			return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Path, err)
 		}
 		if e, ok := reusable[rc.Path]; ok && reflect.DeepEqual(e.cfg, rc) {
 			set.table.Add(pattern, e)
@@ -58,17 +64,27 @@ func (s *Server) buildRoutes(ctx context.Context, routes []config.Route, old *ro
 			reused[e] = true
 			continue
 		}
+		if e, ok := reusable[rc.Path]; ok {
+			if u, ok := e.handler.(RouteUpdater); ok && u.CanUpdate(rc) {
+				kept := *e
+				kept.cfg = rc
+				set.table.Add(pattern, &kept)
+				set.entries = append(set.entries, &kept)
+				reused[e] = true
+				updates = append(updates, func() { u.Update(rc) })
+				continue
+			}
+		}
 		e, err := s.newRouteEntry(rc)
 		if err != nil {
-			closeEntries(ctx, fresh, s.log)
-			return nil, nil, fmt.Errorf("route %s: %w", rc.Path, err)
+			closeEntries(ctx, fresh, s.log, false)
+			return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Path, err)
 		}
 		fresh = append(fresh, e)
 		set.table.Add(pattern, e)
 		set.entries = append(set.entries, e)
 	}
 	set.table.Build()
-	var retired []*routeEntry
 	if old != nil {
 		for _, e := range old.entries {
 			if !reused[e] {
@@ -76,7 +92,7 @@ func (s *Server) buildRoutes(ctx context.Context, routes []config.Route, old *ro
 			}
 		}
 	}
-	return set, retired, nil
+	return set, retired, updates, nil
 }
 
 func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
@@ -93,7 +109,7 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pass-through: %w", err)
 		}
-		return &routeEntry{cfg: rc, kind: kindHTTP, handler: h, close: h.Shutdown}, nil
+		return &routeEntry{cfg: rc, kind: kindHTTP, handler: h, close: h.Shutdown, retire: h.Retire}, nil
 	}
 	if s.deps.Bridge == nil {
 		return nil, errors.New("bridged route but no bridge factory configured")
@@ -102,18 +118,27 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	return &routeEntry{cfg: rc, kind: kindBridged, handler: h, close: h.Close}, nil
+	e := &routeEntry{cfg: rc, kind: kindBridged, handler: h, close: h.Close, retire: h.Close}
+	if r, ok := h.(RouteRetirer); ok {
+		e.retire = r.Retire
+	}
+	return e, nil
 }
 
-// closeEntries closes handlers concurrently and waits until all returned or
-// ctx ended (each close is expected to respect ctx).
-func closeEntries(ctx context.Context, entries []*routeEntry, log *zap.Logger) {
+// closeEntries closes handlers concurrently (retire: as a reload does,
+// else as a shutdown does) and waits until all returned or ctx ended (each
+// close is expected to respect ctx).
+func closeEntries(ctx context.Context, entries []*routeEntry, log *zap.Logger, retire bool) {
 	var wg sync.WaitGroup
 	for _, e := range entries {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.close(ctx); err != nil {
+			end := e.close
+			if retire {
+				end = e.retire
+			}
+			if err := end(ctx); err != nil {
 				log.Warn("route close", zap.String("route", e.cfg.Path), zap.Error(err))
 			}
 		}()

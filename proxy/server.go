@@ -109,7 +109,7 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	s.setEdge(s.edgePolicy(cfg))
 	s.accessLog.Store(config.Bool(cfg.Log.Access, true))
-	set, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
+	set, _, _, err := s.buildRoutes(context.Background(), cfg.Routes, nil)
 	if err != nil {
 		s.cancelLife()
 		return nil, fmt.Errorf("proxy: %w", err)
@@ -140,19 +140,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	var plainRaw, tlsRaw net.Listener
 	if cfg.Listen != "" {
 		if plainRaw, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fmt.Errorf("proxy: listener: %w", err)
+			return fmt.Errorf("proxy: listener: %w", &config.KeyError{Key: "listen", Err: err})
 		}
 		s.plainLn = &limitListener{Listener: plainRaw, limiter: s.limiter, rejects: s.rejects, guardWire: true}
 	}
 	if cfg.TLS != nil {
 		if tlsRaw, err = net.Listen("tcp", cfg.TLS.Listen); err != nil {
-			return fmt.Errorf("proxy: tls listener: %w", err)
+			return fmt.Errorf("proxy: tls listener: %w", &config.KeyError{Key: "tls.listen", Err: err})
 		}
 		s.tlsLn = tlsRaw // replaced by the TLS listener below; kept for cleanup
 	}
 	if addr := cfg.AdminListen(); addr != "" {
 		if s.adminLn, err = net.Listen("tcp", addr); err != nil {
-			return fmt.Errorf("proxy: admin listener: %w", err)
+			return fmt.Errorf("proxy: admin listener: %w", &config.KeyError{Key: "admin.listen", Err: err})
 		}
 		s.adminSrv = s.newAdminServer()
 	}

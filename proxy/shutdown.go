@@ -32,7 +32,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.draining.Store(true)
-	s.log.Info("draining", zap.Duration("timeout", timeout))
+	// A server that never served (its Start failed) has nothing to drain:
+	// its clean-up is not logged as a drain.
+	served := s.listening.Load()
+	if served {
+		s.log.Info("draining", zap.Duration("timeout", timeout))
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -62,7 +67,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		closeEntries(ctx, entries, s.log)
+		closeEntries(ctx, entries, s.log, false)
 	}()
 	wg.Wait()
 
@@ -95,6 +100,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("drain deadline reached, remaining connections closed", zap.Error(forced))
 		return fmt.Errorf("proxy: shutdown: %w", forced)
 	}
-	s.log.Info("drained")
+	if served {
+		s.log.Info("drained")
+	}
 	return nil
 }

@@ -3,7 +3,7 @@
 // rate, and counts what arrives (delivered, lost, duplicated, out of order,
 // latency), together with the server's CPU and memory read from /proc.
 //
-// It speaks two dialects: bridgeway's wire format (CONTRACT.md sections 3-4)
+// It speaks two dialects: bridgeway's wire format (docs/protocol.md)
 // and nginx+nchan's, so the same load can be run against both.
 package loadgen
 

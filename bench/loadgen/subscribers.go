@@ -27,7 +27,7 @@ const (
 // Dialects: the few wire differences between servers.
 const (
 	// DialectBridgeway: BASE/ws, BASE/sse, BASE/poll (JSON answers with
-	// cursors), BASE/stream (NDJSON), per CONTRACT.md sections 3-4.
+	// cursors), BASE/stream (NDJSON), per docs/protocol.md.
 	DialectBridgeway = "bridgeway"
 	// DialectNchan: one nchan subscriber location for every transport;
 	// long-poll answers carry one raw message and resume with

@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeGateway speaks bridgeway's client wire format (CONTRACT.md 3-4) for
+// fakeGateway speaks bridgeway's client wire format (docs/protocol.md) for
 // one broadcast route at /t, fed by POST /pub. It can be told to lose,
 // repeat and swap messages, so the generator's counting can be checked.
 type fakeGateway struct {

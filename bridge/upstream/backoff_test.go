@@ -51,11 +51,11 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 
 func TestNewMetricsTwiceOnOneRegistry(t *testing.T) {
 	var nilMetrics *Metrics
-	inc(nilMetrics.forRoute("/r", "poll").connects) // a nil *Metrics counts nothing
+	inc(nilMetrics.forRoute("/r", "websocket").connects) // a nil *Metrics counts nothing
 	reg := prometheus.NewRegistry()
 	a, b := NewMetrics(reg), NewMetrics(reg)
-	a.forRoute("/r", "poll").connects.Inc()
-	b.forRoute("/r", "poll").connects.Inc()
+	a.forRoute("/r", "websocket").connects.Inc()
+	b.forRoute("/r", "websocket").connects.Inc()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
 
@@ -37,6 +35,7 @@ func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 	var cond conditional
 	backoff := NewBackoff(c.s.minDelay, c.s.maxDelay)
 	failing := false
+	hl := health{s: c.s}
 	for {
 		if c.stopping(runCtx) {
 			return endInfo(c.closed)
@@ -49,31 +48,37 @@ func (c *longPollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		switch classify(r) {
 		case outcomeTransient, outcomePermanent:
 			inc(c.cnt.failures)
+			inc(c.cnt.failed)
 			if classify(r) == outcomePermanent && !c.s.reconnect {
 				return msg.CloseInfo{Code: CloseBadGateway, Reason: r.describe()}
 			}
 			failing = true
-			c.s.log().Debug("long-poll request failed", zap.String("error", r.describe()))
+			hl.fail(r.describe())
 			if !sleep(runCtx, backoff.Next()) {
 				return endInfo(c.closed)
 			}
 			continue
 		}
-		inc(c.cnt.connects)
 		if failing {
 			inc(c.cnt.reconnects)
 			failing = false
 		}
+		hl.ok()
 		backoff.Reset()
 		cond.update(r)
 		switch classify(r) {
 		case outcomeBody:
 			if len(r.body) > 0 { // some servers end a held poll with an empty 200
+				inc(c.cnt.changed)
 				deliverBody(r.body, c.s.split, sink, c.cnt)
 			}
+			inc(c.cnt.unchanged)
 		case outcomeSkipped:
 			inc(c.cnt.failures)
+			inc(c.cnt.failed)
 			sink.Gap("upstream body too large")
+		default:
+			inc(c.cnt.unchanged)
 		}
 		if !sleep(runCtx, c.s.minDelay-time.Since(started)) {
 			return endInfo(c.closed)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
 
@@ -39,6 +37,7 @@ func dialPoll(ctx context.Context, s *settings) (Conn, error) {
 	r := c.fetch(ctx, conditional{})
 	if o := classify(r); o == outcomeTransient || o == outcomePermanent {
 		inc(c.cnt.failures)
+		inc(c.cnt.failed)
 		c.transport.CloseIdleConnections()
 		return nil, fmt.Errorf("upstream: first poll: %s", r.describe())
 	}
@@ -56,6 +55,7 @@ func (c *pollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		lastHash [sha256.Size]byte
 		seen     bool
 		failing  bool
+		hl       = health{s: c.s}
 		backoff  = NewBackoff(c.s.minDelay, c.s.maxDelay)
 		split    = c.s.split
 	)
@@ -77,29 +77,36 @@ func (c *pollConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		switch o := classify(r); o {
 		case outcomeTransient, outcomePermanent:
 			inc(c.cnt.failures)
+			inc(c.cnt.failed)
 			if o == outcomePermanent && !c.s.reconnect {
 				return msg.CloseInfo{Code: CloseBadGateway, Reason: r.describe()}
 			}
 			failing = true
-			c.s.log().Debug("poll request failed", zap.String("error", r.describe()))
+			hl.fail(r.describe())
 			wait = max(c.s.interval, backoff.Next())
 		default:
-			inc(c.cnt.connects)
 			if failing {
 				inc(c.cnt.reconnects)
 				failing = false
 			}
+			hl.ok()
 			backoff.Reset()
 			cond.update(r)
 			switch o {
 			case outcomeBody:
 				if h := bodyHash(r.body); !seen || h != lastHash {
 					seen, lastHash = true, h
+					inc(c.cnt.changed)
 					deliverBody(r.body, split, sink, c.cnt)
+				} else {
+					inc(c.cnt.unchanged)
 				}
 			case outcomeSkipped:
 				inc(c.cnt.failures)
+				inc(c.cnt.failed)
 				sink.Gap("upstream body too large")
+			default:
+				inc(c.cnt.unchanged)
 			}
 		}
 		if !sleep(runCtx, wait) {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
 
@@ -35,7 +33,8 @@ type sseConn struct {
 	first    *sseStream // opened by Dial, read first by Run
 	firstErr error      // Dial's failure (Reconnect=true only)
 
-	// Owned by Run.
+	// Owned by Run (health: set by Dial first).
+	health      health
 	lastEventID string
 	retry       time.Duration
 }
@@ -58,13 +57,14 @@ var errSSENoContent = errors.New("upstream: sse answered 204 No Content")
 
 func dialSSE(ctx context.Context, s *settings) (Conn, error) {
 	c := &sseConn{httpBase: newHTTPBase(s)}
+	c.health.s = s
 	st, err := c.open(ctx)
 	if err != nil {
 		if !s.reconnect || errors.Is(err, errSSENoContent) {
 			c.transport.CloseIdleConnections()
 			return nil, err
 		}
-		s.log().Warn("first upstream connect failed, will retry", zap.Error(err))
+		c.health.fail("first connect: " + err.Error())
 		c.firstErr = err
 		return c, nil
 	}
@@ -164,9 +164,10 @@ func (c *sseConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 				if errors.Is(err, errSSENoContent) {
 					return msg.CloseInfo{Code: CloseNormal, Reason: "upstream asked not to reconnect (204)"}
 				}
-				c.s.log().Debug("upstream reconnect failed", zap.Error(err))
+				c.health.fail(err.Error())
 				continue
 			}
+			c.health.ok()
 			backoff.Reset()
 			if everConnected {
 				inc(c.cnt.reconnects)
@@ -191,8 +192,7 @@ func (c *sseConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 			}
 			return msg.CloseInfo{Code: CloseAbnormal, Reason: "upstream stream lost"}
 		}
-		c.s.log().Debug("upstream stream ended, reconnecting", zap.Error(err),
-			zap.Bool("resume", c.lastEventID != ""))
+		c.health.fail("stream ended: " + err.Error())
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
@@ -57,6 +56,7 @@ type wsConn struct {
 	farewell  atomic.Pointer[msg.CloseInfo]
 	writeSlot chan struct{}
 	writeBy   time.Time // the write deadline Send last chose (under writeSlot)
+	health    health    // set by Dial, then owned by Run
 
 	mu          sync.Mutex
 	ws          *websocket.Conn // nil while disconnected
@@ -98,6 +98,7 @@ func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
 		closed:    closed,
 		closeFunc: closeFunc,
 		writeSlot: make(chan struct{}, 1),
+		health:    health{s: s},
 	}
 	ws, err := c.dial(ctx)
 	if err != nil {
@@ -105,7 +106,7 @@ func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
 			closeFunc()
 			return nil, err
 		}
-		s.log().Warn("first upstream dial failed, will retry", zap.Error(err))
+		c.health.fail("first dial: " + err.Error())
 		return c, nil
 	}
 	c.setConn(ws)
@@ -183,9 +184,10 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 			}
 			var err error
 			if ws, err = c.dial(runCtx); err != nil {
-				c.s.log().Debug("upstream redial failed", zap.Error(err))
+				c.health.fail(err.Error())
 				continue
 			}
+			c.health.ok()
 			backoff.Reset()
 			if !c.setConn(ws) {
 				return endInfo(c.closed)
@@ -208,8 +210,7 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 		if !c.s.reconnect {
 			return info
 		}
-		c.s.log().Info("upstream websocket lost, reconnecting",
-			zap.Int("code", info.Code), zap.String("reason", info.Reason))
+		c.health.fail(fmt.Sprintf("connection lost: %d %s", info.Code, info.Reason))
 	}
 }
 

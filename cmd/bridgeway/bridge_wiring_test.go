@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,30 +19,10 @@ import (
 // WebSocket route in session mode echoes through a real upstream, and the
 // client library is served.
 func TestBridgeWiring(t *testing.T) {
-	upgrader := websocket.Upgrader{}
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			kind, data, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(kind, data); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(func() {
-		echo.CloseClientConnections()
-		echo.Close()
-	})
+	echo := newWSEchoUpstream(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gw.yaml")
-	yaml := gatewayYAML() + "  - path: /chat\n    upstream:\n      url: \"ws" + strings.TrimPrefix(echo.URL, "http") + "/chat\"\n"
+	yaml := gatewayYAML() + "  - path: /chat\n    upstream:\n      url: \"" + echo.wsURL() + "\"\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

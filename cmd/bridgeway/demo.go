@@ -81,13 +81,13 @@ func runDemo(listen string, stdout, logOut io.Writer, signals <-chan os.Signal, 
 		fmt.Fprintf(logOut, "bridgeway demo: %v\n", err)
 		return 1
 	}
-	return runGateway(path, logOut, signals, func(srv *proxy.Server) {
+	return runGatewayFlags(path, logOut, signals, func(srv *proxy.Server) {
 		fmt.Fprintf(stdout, "bridgeway demo: open http://%s/ (metrics on http://%s/metrics); Ctrl-C stops\n",
 			srv.Addr(), srv.AdminAddr())
 		if started != nil {
 			started(srv)
 		}
-	})
+	}, keyFlags{"listen": "-listen"})
 }
 
 // demoConfig fills the embedded template.

@@ -11,7 +11,7 @@ import (
 // adds a subcommand's own flags.
 func configFlag(name string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (string, bool) {
 	fs := flag.NewFlagSet("bridgeway "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // one line of our own per mistake, not flag's and ours
 	var path string
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file (same as -c)")
@@ -19,8 +19,11 @@ func configFlag(name string, args []string, stderr io.Writer, extra ...func(*fla
 		add(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "bridgeway %s: %v\n", name, err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+		} else {
+			fmt.Fprintf(stderr, "bridgeway %s: %v (usage: bridgeway %s -c FILE)\n", name, err, name)
 		}
 		return "", false
 	}

@@ -35,9 +35,17 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 // drive it: signals carries SIGHUP/SIGTERM/SIGINT, started (optional) sees
 // the running server. Logs go to logOut.
 func runGateway(path string, logOut io.Writer, signals <-chan os.Signal, started func(*proxy.Server)) int {
+	return runGatewayFlags(path, logOut, signals, started, nil)
+}
+
+// runGatewayFlags is runGateway for a config written from command-line
+// flags: problems with the keys in flags name the flag.
+func runGatewayFlags(path string, logOut io.Writer, signals <-chan os.Signal, started func(*proxy.Server), flags keyFlags) int {
 	cfg, err := config.Load(path)
 	if err != nil {
-		printConfigError(logOut, err)
+		if !flags.printLocated(logOut, path, err) {
+			printConfigError(logOut, err)
+		}
 		return 1
 	}
 	logger, err := newLogger(cfg.Log, logOut)
@@ -70,8 +78,12 @@ func runGateway(path string, logOut io.Writer, signals <-chan os.Signal, started
 	err = srv.Start(ctx)
 	cancel()
 	if err != nil {
-		logger.Error("cannot start the gateway", zap.Error(err))
-		_ = srv.Shutdown(context.Background())
+		// A listener address in use or an unreadable certificate is a
+		// config problem: said at its line, like validate does.
+		if !flags.printLocated(logOut, path, err) {
+			logger.Error("cannot start the gateway", zap.Error(err))
+		}
+		_ = srv.Shutdown(context.Background()) // nothing served: no drain lines
 		return 1
 	}
 	if started != nil {
@@ -100,6 +112,7 @@ func reload(srv *proxy.Server, path string, logger *zap.Logger) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		logger.Error("reload: invalid config ignored, the running config keeps serving", zap.Error(err))
+		srv.ReloadRejected()
 		return
 	}
 	if err := srv.Reload(cfg); err != nil {

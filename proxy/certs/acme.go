@@ -69,7 +69,7 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 	if ac.CARoot != "" {
 		pem, err := os.ReadFile(ac.CARoot)
 		if err != nil {
-			return nil, errorf("read tls.acme.ca_root: %w", err)
+			return nil, errorf("%w", &config.KeyError{Key: "tls.acme.ca_root", Err: err})
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {

@@ -2,10 +2,13 @@ package certs
 
 import (
 	"crypto/tls"
+	"fmt"
 	"os"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // loadKeyPair reads a static PEM certificate chain and its private key. Each
@@ -19,15 +22,16 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	}
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, errorf("read cert_file: %w", err)
+		return tls.Certificate{}, errorf("%w", &config.KeyError{Key: "tls.cert_file", Err: err})
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, errorf("read key_file: %w", err)
+		return tls.Certificate{}, errorf("%w", &config.KeyError{Key: "tls.key_file", Err: err})
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, errorf("cert_file %q with key_file %q: %w", certFile, keyFile, err)
+		return tls.Certificate{}, errorf("%w", &config.KeyError{Key: "tls.cert_file",
+			Err: fmt.Errorf("%s with tls.key_file %s: %w", certFile, keyFile, err)})
 	}
 	return cert, nil
 }

@@ -215,6 +215,25 @@ func (h *Handler) Tunnels() int {
 // cut and ctx's error is returned. Idle upstream connections are closed.
 // In-flight plain HTTP requests are the server's to drain.
 func (h *Handler) Shutdown(ctx context.Context) error {
+	return h.closeTunnels(ctx, closeGoingAway, reasonShutdown)
+}
+
+// Close code and reason of the tunnels of a route that a reload removed or
+// changed: 1012 (service restart) tells a client to reconnect, and it then
+// lands on the new route.
+const (
+	closeServiceRestart = 1012
+	reasonReconfigured  = "route reconfigured"
+)
+
+// Retire is Shutdown for a route that a reload removed or changed: both
+// ends of every tunnel get close 1012 "route reconfigured".
+func (h *Handler) Retire(ctx context.Context) error {
+	return h.closeTunnels(ctx, closeServiceRestart, reasonReconfigured)
+}
+
+// closeTunnels is Shutdown with the close frames' code and reason.
+func (h *Handler) closeTunnels(ctx context.Context, code uint16, reason string) error {
 	h.mu.Lock()
 	h.closing.Store(true)
 	open := make([]*tunnel, 0, len(h.tunnels))
@@ -229,7 +248,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	var senders sync.WaitGroup
 	defer senders.Wait()
 	for _, t := range open {
-		senders.Go(func() { t.goAway(ctx) })
+		senders.Go(func() { t.goAway(ctx, code, reason) })
 	}
 
 	var err error

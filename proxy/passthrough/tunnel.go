@@ -195,13 +195,14 @@ func (d *direction) copyFrames() error {
 	return err
 }
 
-// goAway sends close 1001 to the client and to the upstream, each at a
-// frame boundary (both at once: one direction may be stuck mid-frame until
-// the tunnel is cut). The pumps then wait for both closing answers.
-func (t *tunnel) goAway(ctx context.Context) {
+// goAway sends close code (1001 on shutdown) to the client and to the
+// upstream, each at a frame boundary (both at once: one direction may be
+// stuck mid-frame until the tunnel is cut). The pumps then wait for both
+// closing answers.
+func (t *tunnel) goAway(ctx context.Context, code uint16, reason string) {
 	var other sync.WaitGroup
-	other.Go(func() { t.sendClose(ctx, t.toUpstream, closeGoingAway, reasonShutdown) })
-	t.sendClose(ctx, t.toClient, closeGoingAway, reasonShutdown)
+	other.Go(func() { t.sendClose(ctx, t.toUpstream, code, reason) })
+	t.sendClose(ctx, t.toClient, code, reason)
 	other.Wait()
 }
 
