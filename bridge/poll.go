@@ -60,6 +60,10 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		return
 	}
 	a, aerr := h.attach(req, transport, q.cursor, false)
+	if transport == config.TransportJSONP && sessionLost(aerr) {
+		writeJSONPLost(req, callback) // a <script> cannot read a 404
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return

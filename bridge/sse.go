@@ -16,7 +16,16 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	if cursor == "" {
 		cursor = r.URL.Query().Get("lastEventId")
 	}
+	if cursor == sseLostID {
+		// An EventSource told its session is gone: 204 stops it.
+		req.w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	a, aerr := h.attach(req, transport, cursor, false)
+	if sessionLost(aerr) {
+		writeSSELost(req.w)
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return

@@ -136,11 +136,11 @@ function poll(c, a, get, p) {
 			var i, m = r && r.messages || [];
 			if (a !== c._a) return;
 			if (err) return c._fail(a, err);
+			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			c._obj(a, { session: r.session, gap: r.gap });
 			for (i = 0; i < m.length; i++) c._msg(a, m[i]);
 			if (a !== c._a) return;
 			if (r.cursor) c.cursor = r.cursor;
-			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			t = setTimeout(once, p.wait === 0 ? c.o.interval || 1000 : 0);
 		});
 	})();
@@ -181,6 +181,7 @@ Conn.prototype = {
 	_obj: function (a, o) {
 		var c = this;
 		if (a !== c._a) return;
+		if (o.closed) return c._end(a, o.closed.code, o.closed.reason);
 		if (o.session && o.data === undefined) {
 			c.session = o.session;
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
@@ -188,7 +189,6 @@ Conn.prototype = {
 		c._up(a);
 		if (a !== c._a) return;
 		if (o.gap) { c._e("ongap", o.gap); if (o.id) c.cursor = o.id; }
-		else if (o.closed) c._end(a, o.closed.code, o.closed.reason);
 		else if (o.data !== undefined) c._msg(a, o);
 	},
 	_msg: function (a, m) {
