@@ -93,7 +93,10 @@ type sseWriter struct {
 }
 
 var (
-	sseHeartbeat = []byte(":\n")
+	// sseHeartbeat is a named event, not a comment: EventSource shows
+	// events to JavaScript and never comments, and the library watches
+	// for silence (a buffering proxy holding the stream).
+	sseHeartbeat = []byte("event: heartbeat\ndata:\n\n")
 	sseRetry     = []byte("retry: 2000\n\n")
 )
 

@@ -169,3 +169,11 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// pageAt opens a fresh tab on url (the test page, usually).
+func pageAt(t *testing.T, url string) context.Context {
+	t.Helper()
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(url))
+	return tab
+}

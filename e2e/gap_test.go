@@ -93,8 +93,7 @@ func TestSessionExpiredCloses(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			gw := newGateway(t)
 			proxy := newTestProxy(t, gw.URL, false)
-			tab := newTab(t)
-			run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
+			tab := pageAt(t, proxy.URL+"/test.html")
 			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/shortlived", {transports: [%q], timeout: 20000, interval: 50})`, transport))
 			waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
 			proxy.block(true)

@@ -45,6 +45,9 @@ routes:
   - path: /shortlived
     upstream: {url: "APP/chat"}
     session_ttl: 1s
+  - path: /busy
+    upstream: {url: "APP/busy"}
+    heartbeat: 1s
   - path: /smallticker
     upstream: {url: "APP/ticker"}
     mode: broadcast

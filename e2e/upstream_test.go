@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,23 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// busyBurst is how many messages a connection on /busy gets at once, before
+// its greeting; then it is quiet, like a busy app between bursts.
+const busyBurst = 300
+
+// busyMessage is "b:I:" and 192 hex digits (a chain of three SHA-256 of
+// I): text that a compressing proxy cannot shrink much, so a burst fills
+// its buffers.
+func busyMessage(i int) string {
+	s := "b:" + strconv.Itoa(i) + ":"
+	sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+	for range 3 {
+		s += hex.EncodeToString(sum[:])
+		sum = sha256.Sum256(sum[:])
+	}
+	return s
+}
+
 // appServer is the WebSocket application behind the gateway, written as an
 // ordinary gorilla/websocket app that knows nothing of bridgeway. Each
 // connection understands a few text commands:
@@ -24,6 +43,7 @@ import (
 //
 // Every connection first gets "hi:1", which tells a test whether the
 // messages an app sends at once when a session opens reach the client.
+// Connections on /busy first get busyBurst messages (busyMessage).
 // Connections on /ticker instead receive "tick:1", "tick:2", … every tickEvery.
 type appServer struct {
 	srv      *httptest.Server
@@ -107,6 +127,11 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer func() { close(out); <-writerDone }()
+	if r.URL.Path == "/busy" {
+		for i := 1; i <= busyBurst; i++ {
+			out <- frame{kind: websocket.TextMessage, data: []byte(busyMessage(i))}
+		}
+	}
 	out <- frame{kind: websocket.TextMessage, data: []byte("hi:1")}
 	for {
 		kind, data, err := conn.ReadMessage()
