@@ -48,6 +48,8 @@ routes:
   - path: /busy
     upstream: {url: "APP/busy"}
     heartbeat: 1s
+  - path: /bulk
+    upstream: {url: "APP/bulk"}
   - path: /smallticker
     upstream: {url: "APP/ticker"}
     mode: broadcast

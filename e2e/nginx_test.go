@@ -60,16 +60,7 @@ func startNginx(t *testing.T, target, location string) *nginxProxy {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	waitListening(t, addr, "nginx")
+	startDaemon(t, addr, bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
 	return &nginxProxy{URL: "http://" + addr, dir: dir}
 }
 
@@ -77,6 +68,22 @@ func startNginx(t *testing.T, target, location string) *nginxProxy {
 func (n *nginxProxy) accessLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.dir, "access.log"))
 	return string(b)
+}
+
+// startDaemon runs a proxy in the foreground until the test ends, and
+// waits until it listens on addr.
+func startDaemon(t *testing.T, addr, bin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waitListening(t, addr, filepath.Base(bin))
 }
 
 // freeAddr returns a loopback address no one listens on right now.

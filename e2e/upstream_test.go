@@ -15,17 +15,21 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// busyBurst is how many messages a connection on /busy gets at once, before
-// its greeting; then it is quiet, like a busy app between bursts.
-const busyBurst = 300
+// Bursts an app sends at once when a connection opens, before its
+// greeting; then it is quiet. /busy: a few hundred messages, like a busy
+// app between bursts; /bulk: a backlog of 1,000 messages of about 400
+// bytes (as JSON), like a client coming back from an offline spell.
+const (
+	busyBurst = 300
+	bulkBurst = 1000
+)
 
-// busyMessage is "b:I:" and 192 hex digits (a chain of three SHA-256 of
-// I): text that a compressing proxy cannot shrink much, so a burst fills
-// its buffers.
-func busyMessage(i int) string {
+// burstMessage is "b:I:" and 64*hashes hex digits (a chain of SHA-256 of
+// I): text that a compressing proxy cannot shrink much.
+func burstMessage(i, hashes int) string {
 	s := "b:" + strconv.Itoa(i) + ":"
 	sum := sha256.Sum256([]byte(strconv.Itoa(i)))
-	for range 3 {
+	for range hashes {
 		s += hex.EncodeToString(sum[:])
 		sum = sha256.Sum256(sum[:])
 	}
@@ -43,7 +47,7 @@ func busyMessage(i int) string {
 //
 // Every connection first gets "hi:1", which tells a test whether the
 // messages an app sends at once when a session opens reach the client.
-// Connections on /busy first get busyBurst messages (busyMessage).
+// Connections on /busy and /bulk first get a burst (burstMessage).
 // Connections on /ticker instead receive "tick:1", "tick:2", … every tickEvery.
 type appServer struct {
 	srv      *httptest.Server
@@ -127,10 +131,15 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer func() { close(out); <-writerDone }()
-	if r.URL.Path == "/busy" {
-		for i := 1; i <= busyBurst; i++ {
-			out <- frame{kind: websocket.TextMessage, data: []byte(busyMessage(i))}
-		}
+	burst, hashes := 0, 0
+	switch r.URL.Path {
+	case "/busy":
+		burst, hashes = busyBurst, 3
+	case "/bulk":
+		burst, hashes = bulkBurst, 5
+	}
+	for i := 1; i <= burst; i++ {
+		out <- frame{kind: websocket.TextMessage, data: []byte(burstMessage(i, hashes))}
 	}
 	out <- frame{kind: websocket.TextMessage, data: []byte("hi:1")}
 	for {

@@ -149,10 +149,11 @@ function poll(c, a, get, p) {
 	var t, req;
 	a.stop = function () { clearTimeout(t); if (req) req.abort(); };
 	(function once() {
-		p.session = c.session; p.cursor = c.cursor;
+		p.session = c.session; p.cursor = c.cursor; p.max_bytes = c._mb;
 		req = get(c, c._u("/poll", p), function (err, r) {
 			var i, m = r && r.messages || [];
 			if (a !== c._a) return;
+			c._size(!err);
 			if (err) return c._fail(a, err);
 			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			c._obj(a, { session: r.session, gap: r.gap });
@@ -172,7 +173,7 @@ function Conn(url, o) {
 	c.transports = o.transports || ["websocket", "sse", "longpoll"];
 	c.transport = c.session = c.cursor = null;
 	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
-	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000;
+	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000; c._mb = o.pollBytes;
 	c._out = []; c._seq = c._i = c._n = 0; c._st = {}; c._ban = {};
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
@@ -229,6 +230,16 @@ Conn.prototype = {
 		var c = this, n = c._st[a.name] = (c._st[a.name] || 0) + 1;
 		if (n > 1 && c.transports.length > 1) { c._ban[a.name] = 1; a.up = false; }
 		c._drop(a, "stalled");
+	},
+	// A failed poll answer may be too large for a proxy: ask for half
+	// (down to one message), and double again after 4 good answers.
+	_size: function (ok) {
+		var c = this, max = c.o.pollBytes;
+		if (!ok) { c._mb = Math.max(1, (c._mb || max || 65536) >> 1); c._ok = 0; }
+		else if (c._mb && ++c._ok > 3) {
+			c._mb *= 2; c._ok = 0;
+			if (c._mb >= (max || 65536)) c._mb = max;
+		}
 	},
 	// A lost session is final; any other HTTP failure a drop.
 	_fail: function (a, err) {
