@@ -32,8 +32,9 @@ func TestStallBehindBufferingNginx(t *testing.T) {
 	ngx := startNginx(t, gw.URL, bufferingNginx)
 	t.Cleanup(func() { t.Logf("nginx access log:\n%s", ngx.accessLog()) })
 	tab := pageAt(t, ngx.URL+"/test.html")
-	// The route's heartbeat is 1s: 4s of silence is a stall.
-	eval[bool](t, tab, `bwOpen("/busy", {transports: ["sse", "stream", "longpoll"], timeout: 5000, stall: 4000})`)
+	// The route's heartbeat is 1s: 6s of silence is a stall (with room for
+	// a loaded machine).
+	eval[bool](t, tab, `bwOpen("/busy", {transports: ["sse", "stream", "longpoll"], timeout: 15000, stall: 6000})`)
 	waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
 	got := eval[[]string](t, tab, `datas("b:").map(function (d) { return d.split(":").slice(0, 2).join(":"); })`)
 	assertSequence(t, got, "b:", busyBurst)
@@ -67,10 +68,10 @@ func TestHeartbeatsKeepQuietStreamsUp(t *testing.T) {
 	for _, transport := range []string{"sse", "stream"} {
 		t.Run(transport, func(t *testing.T) {
 			tab := pageAt(t, gw.URL+"/test.html")
-			eval[bool](t, tab, `bwOpen("/busy", {transports: ["`+transport+`"], timeout: 20000, stall: 3000})`)
+			eval[bool](t, tab, `bwOpen("/busy", {transports: ["`+transport+`"], timeout: 20000, stall: 4000})`)
 			waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
-			// Quiet for three stall deadlines; then a message.
-			time.Sleep(9 * time.Second)
+			// Quiet for two and a half stall deadlines; then a message.
+			time.Sleep(10 * time.Second)
 			eval[bool](t, tab, `S.c.send("later"), true`)
 			waitFor(t, tab, `datas("echo:later").length === 1`, `summary()`)
 			if got := eval[int](t, tab, `S.opens.length`); got != 1 {
