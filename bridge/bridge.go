@@ -126,6 +126,7 @@ type settings struct {
 	clientSend      bool
 	slowDisconnect  bool
 	ssePadding      int
+	pollMaxBytes    int
 	maxMessageBytes int64
 	maxBodyBytes    int64
 	maxSessions     int
@@ -150,6 +151,7 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		clientSend:      r.ClientSend,
 		slowDisconnect:  r.SlowClient == config.SlowDisconnect,
 		ssePadding:      min(int(r.SSEPadding), 64<<10),
+		pollMaxBytes:    int(min(orInt64(int64(r.PollMaxBytes), int64(config.DefaultPollMaxBytes)), int64(config.MaxPollBytes))),
 		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
 		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
 		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),

@@ -39,6 +39,7 @@ var (
 	errBodyTooLarge    = errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds max_body_bytes")
 	errBodyTimeout     = errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within read_header_timeout")
 	errMessageTooLarge = errorf(http.StatusRequestEntityTooLarge, "message_too_large", "a message exceeds max_message_bytes")
+	errBadLimit        = errorf(http.StatusBadRequest, "bad_limit", "max_bytes and max_messages must be positive integers")
 	errBadSeq          = errorf(http.StatusBadRequest, "bad_seq", "seq must be a non-negative integer")
 	errBadBody         = errorf(http.StatusBadRequest, "bad_body", `a JSON body must be {"messages":["...", ...]}`)
 	errContentType     = errorf(http.StatusUnsupportedMediaType, "unsupported_content_type", "use text/plain, application/octet-stream or application/json")

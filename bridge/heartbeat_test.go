@@ -4,19 +4,32 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/config"
 )
 
 // The heartbeat test uses a broadcast route: its upstream reconnects, so a
 // short heartbeat (which also paces the upstream keepalive) cannot end the
 // client streams on a loaded machine.
+// Both ways of serving a stream (hijacked into the fan-out, and net/http's
+// handler) write the same heartbeats.
 func TestHeartbeatsAndPadding(t *testing.T) {
+	for _, hijack := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hijack=%v", hijack), func(t *testing.T) {
+			t.Cleanup(bridge.SetHijackStreams(hijack)) // restored after the gateway closed
+			heartbeatsAndPadding(t)
+		})
+	}
+}
+
+func heartbeatsAndPadding(t *testing.T) {
 	up := newUpstream(t)
 	route := broadcastRoute(up)
 	route.Heartbeat = config.Duration(100 * time.Millisecond)
@@ -48,12 +61,17 @@ func TestHeartbeatsAndPadding(t *testing.T) {
 	if rest, _ := br.ReadString('\n'); rest != "retry: 2000\n" {
 		t.Fatalf("after padding: %q", rest)
 	}
+	// SSE heartbeats are named events, which EventSource shows to
+	// JavaScript (a comment it never shows).
 	for heartbeats := 0; heartbeats < 2; {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
-		if line == ":\n" {
+		if line == "event: heartbeat\n" {
+			if data, _ := br.ReadString('\n'); data != "data:\n" {
+				t.Fatalf("heartbeat event data line %q", data)
+			}
 			heartbeats++
 		}
 	}

@@ -11,12 +11,9 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-const (
-	// pollMaxMessages and pollMaxBytes bound one poll answer; the client
-	// polls again for the rest.
-	pollMaxMessages = 1000
-	pollMaxBytes    = 1 << 20
-)
+// pollMaxMessages bounds one poll answer's messages (the route's
+// poll_max_bytes bounds their size); the client polls again for the rest.
+const pollMaxMessages = 1000
 
 var callbackPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$`)
 
@@ -51,7 +48,16 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		writeError(req.w, errBadCallback)
 		return
 	}
+	var aerr *apiError
+	if q.lim, aerr = h.pollLimits(q); aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
 	a, aerr := h.attach(req, transport, q.cursor, false)
+	if transport == config.TransportJSONP && sessionLost(aerr) {
+		writeJSONPLost(req, callback) // a <script> cannot read a 404
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return
@@ -75,13 +81,13 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 		defer release()
 	}
 	a.connected()
-	ans := h.collect(a)
+	ans := h.collect(a, q.lim)
 	if !ans.nonEmpty() && wait > 0 {
 		if a.sess == nil && h.park(req, a, transport, callback, wait) {
 			parked = true // the parked poll owns a (poll_park.go)
 			return
 		}
-		if !h.holdPoll(req.r.Context().Done(), a, wait, superseded, &ans) {
+		if !h.holdPoll(req.r.Context().Done(), a, q.lim, wait, superseded, &ans) {
 			return
 		}
 	}
@@ -91,17 +97,17 @@ func (h *RouteHandler) servePoll(req *request, transport string) {
 // holdPoll waits for ans to fill: until the log moves past the cursor,
 // wait passes, the poll is superseded or the route shuts down. It reports
 // false when the client left (gone) and nothing is to be written.
-func (h *RouteHandler) holdPoll(gone <-chan struct{}, a *attachment, wait time.Duration, superseded <-chan struct{}, ans *pollAnswer) bool {
+func (h *RouteHandler) holdPoll(gone <-chan struct{}, a *attachment, lim pollLimits, wait time.Duration, superseded <-chan struct{}, ans *pollAnswer) bool {
 	t := getPollTimer(wait)
 	defer putPollTimer(t)
 	for !ans.nonEmpty() {
 		select {
 		case <-ans.wait:
-			*ans = h.collect(a)
+			*ans = h.collect(a, lim)
 			continue
 		case <-t.C:
 		case <-superseded:
-			*ans = h.collect(a) // the session's end lets go of its held poll too
+			*ans = h.collect(a, lim) // the session's end lets go of its held poll too
 		case <-gone:
 			return false
 		case <-h.shuttingDown():
@@ -124,10 +130,10 @@ func (p *pollAnswer) nonEmpty() bool {
 }
 
 // collect reads what follows the cursor: at most one gap (first), then
-// messages up to the next gap marker or the size bounds.
-func (h *RouteHandler) collect(a *attachment) pollAnswer {
+// messages up to the next gap marker or lim.
+func (h *RouteHandler) collect(a *attachment, lim pollLimits) pollAnswer {
 	start := a.rd.Pos()
-	res := a.rd.Next(pollMaxMessages)
+	res := a.rd.Next(lim.messages)
 	ans := pollAnswer{wait: res.Wait}
 	if g := res.Gap; g != nil {
 		if g.Overrun && h.set().slowDisconnect {
@@ -149,10 +155,12 @@ func (h *RouteHandler) collect(a *attachment) pollAnswer {
 			ans.gap = &msglog.Gap{From: e.PrevCursor, To: e.Cursor, ToSeq: e.Seq, Reason: e.GapReason}
 			continue
 		}
-		if i > 0 && size+len(e.Msg.Data) > pollMaxBytes {
+		// The encoded size is what a proxy sees (escapes, base64).
+		n := len(e.Encoded(msglog.FormatJSON, encodeJSON)) + 1
+		if len(ans.entries) > 0 && size+n > lim.bytes {
 			break
 		}
-		size += len(e.Msg.Data)
+		size += n
 		ans.entries = append(ans.entries, e)
 	}
 	// Un-read what did not fit; the next poll starts there.

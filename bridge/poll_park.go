@@ -41,6 +41,7 @@ type parkedPoll struct {
 	back      func(net.Conn) bool
 	transport string
 	callback  string
+	lim       pollLimits // the poll's answer bounds, as on the handler's path
 	head      *pollHead
 	pos       uint64 // the reader's position when parked (read by the fan-out)
 	close     bool   // the request asked for Connection: close
@@ -85,7 +86,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 		return false
 	}
 	p := &parkedPoll{h: h, a: a, conn: conn, back: back, transport: transport, callback: callback,
-		head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
+		lim: req.poll.lim, head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
 	if brw.Reader.Buffered() > 0 || !p.sock.init(bareConn(conn)) {
 		// The client sent more after its request (pipelining), which went
 		// with net/http's reader: answer here, then close, since the next
@@ -108,8 +109,8 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 // connection it then answers and closes.
 func (h *RouteHandler) answerInPlace(p *parkedPoll, wait time.Duration) {
 	p.close = true
-	ans := h.collect(p.a)
-	if h.holdPoll(nil, p.a, wait, nil, &ans) {
+	ans := h.collect(p.a, p.lim)
+	if h.holdPoll(nil, p.a, p.lim, wait, nil, &ans) {
 		b, msgs, bytes := p.build(&ans)
 		_ = p.conn.SetWriteDeadline(time.Now().Add(writeWait))
 		if _, err := p.conn.Write(*b); err == nil {
@@ -148,7 +149,7 @@ func (p *parkedPoll) timeout() {
 // client. The caller took the poll.
 func (p *parkedPoll) answer() {
 	p.timer.Stop()
-	ans := p.h.collect(p.a)
+	ans := p.h.collect(p.a, p.lim)
 	if p.h.ending.Load() {
 		p.close = true // as net/http does while the server drains; also when the route is retired
 	}

@@ -486,19 +486,8 @@ func TestParkedPollMessagesOut(t *testing.T) {
 // and headers of the handler's path.
 func TestParkedJSONP(t *testing.T) {
 	up := newUpstream(t)
-	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
-	jsonpClients := func() float64 { return g.metric(t, "bridgeway_bridge_clients_connected", config.TransportJSONP) }
-	parked, held := g.dial(t), g.dial(t)
-	parked.send(t, "", "")
-	first := parked.answer(t)
-	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
-	query := "?callback=cb&cursor=" + first.Cursor
-	parked.send(t, query, "")
-	waitFor(t, "poll parked", func() bool { return jsonpClients() == 1 })
-	restore := bridge.SetParkPolls(false)
-	held.send(t, query, "")
-	waitFor(t, "poll held", func() bool { return jsonpClients() == 2 })
-	restore()
+	g, parked, held, cursor := startParkPair(t, up)
+	g.parkAndHold(t, parked, held, "?callback=cb&cursor="+cursor, config.TransportJSONP)
 	up.publish("jsonp")
 	resp, body := parked.read(t)
 	refResp, refBody := held.read(t)
@@ -539,4 +528,65 @@ func TestHeldPollWithBody(t *testing.T) {
 	if a := p.answer(t); len(a.Messages) != 1 {
 		t.Fatalf("next answer on the connection %+v", a)
 	}
+}
+
+// TestParkedPollLimits: a parked poll honours ?max_messages= and
+// ?max_bytes= as the handler's path does: the same bytes and headers.
+func TestParkedPollLimits(t *testing.T) {
+	up := newUpstream(t)
+	g, parked, held, cursor := startParkPair(t, up)
+	for _, limit := range []string{"max_messages=1", "max_bytes=1"} {
+		query := "?" + limit + "&cursor=" + cursor
+		g.parkAndHold(t, parked, held, query, config.TransportLongPoll)
+		// Whatever the log holds when the polls are answered, each takes
+		// one message.
+		up.publish("one")
+		up.publish("two")
+		up.publish("three")
+		resp, body := parked.read(t)
+		refResp, refBody := held.read(t)
+		a := decodePark(t, resp, body)
+		if len(a.Messages) != 1 || a.Messages[0].Data != "one" {
+			t.Fatalf("%s: parked answer %s, want the first message alone", query, body)
+		}
+		if string(body) != string(refBody) || headerSet(resp.Header) != headerSet(refResp.Header) {
+			t.Fatalf("%s: parked %v %s\nheld %v %s", query, resp.Header, body, refResp.Header, refBody)
+		}
+		cursor = a.Messages[0].ID
+		// Catch up to the end for the next round.
+		for _, more := range []string{"two", "three"} {
+			held.send(t, "?max_messages=1&cursor="+cursor, "")
+			m := held.answer(t)
+			if len(m.Messages) != 1 || m.Messages[0].Data != more {
+				t.Fatalf("catching up: %+v, want %s", m, more)
+			}
+			cursor = m.Messages[0].ID
+		}
+	}
+}
+
+// startParkPair starts a gateway with two keep-alive connections to its
+// topic, one to be parked and one held by its handler, and returns the
+// cursor of the subscription.
+func startParkPair(t *testing.T, up *testUpstream) (g *parkGateway, parked, held *rawPoller, cursor string) {
+	t.Helper()
+	g = startParkGateway(t, up, "    poll_timeout: 25s\n")
+	parked, held = g.dial(t), g.dial(t)
+	parked.send(t, "", "")
+	first := parked.answer(t)
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	return g, parked, held, first.Cursor
+}
+
+// parkAndHold sends the same poll on parked (which parks it) and on held
+// with parking off (its handler holds it), and waits until both wait.
+func (g *parkGateway) parkAndHold(t *testing.T, parked, held *rawPoller, query, transport string) {
+	t.Helper()
+	clients := func() float64 { return g.metric(t, "bridgeway_bridge_clients_connected", transport) }
+	parked.send(t, query, "")
+	waitFor(t, "poll parked", func() bool { return clients() == 1 && bridge.ParkedPolls(g.rh) == 1 })
+	restore := bridge.SetParkPolls(false)
+	held.send(t, query, "")
+	waitFor(t, "poll held", func() bool { return clients() == 2 })
+	restore()
 }

@@ -13,17 +13,22 @@ const maxQueryParams = 10000
 type pollQuery struct {
 	cursor, wait, callback string
 	hasCallback            bool
+	// maxBytes and maxMessages ask for a smaller answer (poll_limit.go).
+	maxBytes, maxMessages string
+	// lim is the answer's bounds once checked (servePoll).
+	lim pollLimits
 }
 
-// parsePollQuery reads cursor, wait and callback in one pass, each as
-// url.ParseQuery followed by Values.Get would (the first valid pair wins).
+// parsePollQuery reads cursor, wait, callback, max_bytes and max_messages
+// in one pass, each as url.ParseQuery followed by Values.Get would (the
+// first valid pair wins).
 func parsePollQuery(raw string) pollQuery {
 	var q pollQuery
-	var hasCursor, hasWait bool
+	var hasCursor, hasWait, hasBytes, hasMessages bool
 	if len(raw) > maxQueryParams && strings.Count(raw, "&")+1 > maxQueryParams {
 		return q
 	}
-	for raw != "" && !(hasCursor && hasWait && q.hasCallback) {
+	for raw != "" && !(hasCursor && hasWait && q.hasCallback && hasBytes && hasMessages) {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
 		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
@@ -39,6 +44,10 @@ func parsePollQuery(raw string) pollQuery {
 			dst, seen = &q.wait, &hasWait
 		case !q.hasCallback && queryKeyIs(k, "callback"):
 			dst, seen = &q.callback, &q.hasCallback
+		case !hasBytes && queryKeyIs(k, "max_bytes"):
+			dst, seen = &q.maxBytes, &hasBytes
+		case !hasMessages && queryKeyIs(k, "max_messages"):
+			dst, seen = &q.maxMessages, &hasMessages
 		default:
 			continue
 		}

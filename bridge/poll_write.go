@@ -35,7 +35,7 @@ func setPollHeaders(h http.Header, transport string) {
 }
 
 // maxPooledPollBuffer bounds the answer buffers kept for reuse; a larger
-// answer (up to pollMaxBytes) gets a buffer of its own.
+// answer (up to config.MaxPollBytes) gets a buffer of its own.
 const maxPooledPollBuffer = 64 << 10
 
 var pollBuffers sync.Pool

@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 	expectError(t, g.get(t, ctx, "/chat/poll?session=other&cursor="+first.Cursor, nil), http.StatusBadRequest, "bad_cursor")
 	// A well-formed cursor of a session that does not exist.
 	expectError(t, g.get(t, ctx, "/chat/poll?cursor=AAAAAAAAAAAAAAAAAAAAAA-3", nil), http.StatusNotFound, "session_not_found")
-	expectError(t, g.get(t, ctx, "/chat/stream?session=nope", nil), http.StatusNotFound, "session_not_found")
+	expectError(t, g.get(t, ctx, "/chat/poll?session=nope", nil), http.StatusNotFound, "session_not_found")
 	expectError(t, g.post(t, "/chat/send?session=nope", "text/plain", []byte("x"), nil), http.StatusNotFound, "session_not_found")
 	expectError(t, g.post(t, "/chat/send", "text/plain", []byte("x"), nil), http.StatusBadRequest, "missing_session")
 

@@ -16,7 +16,16 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	if cursor == "" {
 		cursor = r.URL.Query().Get("lastEventId")
 	}
+	if cursor == sseLostID {
+		// An EventSource told its session is gone: 204 stops it.
+		req.w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	a, aerr := h.attach(req, transport, cursor, false)
+	if sessionLost(aerr) {
+		writeSSELost(req.w)
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return
@@ -84,7 +93,10 @@ type sseWriter struct {
 }
 
 var (
-	sseHeartbeat = []byte(":\n")
+	// sseHeartbeat is a named event, not a comment: EventSource shows
+	// events to JavaScript and never comments, and the library watches
+	// for silence (a buffering proxy holding the stream).
+	sseHeartbeat = []byte("event: heartbeat\ndata:\n\n")
 	sseRetry     = []byte("retry: 2000\n\n")
 )
 

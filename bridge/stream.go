@@ -28,6 +28,10 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		padding = min(n, maxStreamPadding)
 	}
 	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
+	if sessionLost(aerr) {
+		writeStreamLost(req.w)
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return

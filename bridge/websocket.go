@@ -41,6 +41,10 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	q := req.r.URL.Query()
 	jsonFormat := q.Get("format") == "json"
 	a, aerr := h.attach(req, transport, q.Get("cursor"), true)
+	if sessionLost(aerr) && isWebSocketUpgrade(req.r) {
+		writeWebSocketLost(req) // session_lost.go
+		return
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return

@@ -28,11 +28,16 @@ const (
 	DefaultSessionTTL        = Duration(30 * time.Second)
 	DefaultHeartbeat         = Duration(15 * time.Second)
 	DefaultPollTimeout       = Duration(25 * time.Second)
-	DefaultIdleClose         = Duration(30 * time.Second)
-	DefaultInterval          = Duration(2 * time.Second)
-	DefaultTimeout           = Duration(30 * time.Second)
-	DefaultReconnectMin      = Duration(500 * time.Millisecond)
-	DefaultReconnectMax      = Duration(30 * time.Second)
+	// DefaultPollMaxBytes keeps a poll answer within what proxies pass
+	// whole and in memory (docs/configuration.md, poll_max_bytes).
+	DefaultPollMaxBytes = Size(64 << 10)
+	// MaxPollBytes is the most a poll answer carries, whatever a poll asks.
+	MaxPollBytes        = Size(1 << 20)
+	DefaultIdleClose    = Duration(30 * time.Second)
+	DefaultInterval     = Duration(2 * time.Second)
+	DefaultTimeout      = Duration(30 * time.Second)
+	DefaultReconnectMin = Duration(500 * time.Millisecond)
+	DefaultReconnectMax = Duration(30 * time.Second)
 )
 
 // AllTransports is the default transport list, in the order clients try them.
@@ -155,6 +160,9 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	}
 	if !set(prefix + "poll_timeout") {
 		r.PollTimeout = DefaultPollTimeout
+	}
+	if !set(prefix + "poll_max_bytes") {
+		r.PollMaxBytes = DefaultPollMaxBytes
 	}
 	if !set(prefix + "idle_close") {
 		r.IdleClose = DefaultIdleClose

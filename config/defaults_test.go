@@ -51,6 +51,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("client_send", r.ClientSend, false)
 	check("slow_client", r.SlowClient, SlowDropOldest)
 	check("sse_padding", r.SSEPadding, Size(0))
+	check("poll_max_bytes", r.PollMaxBytes, Size(64<<10))
 	check("interval (not a poller)", r.Upstream.Interval.D(), time.Duration(0))
 	check("timeout", r.Upstream.Timeout.D(), 30*time.Second)
 	check("reconnect.min", r.Upstream.Reconnect.Min.D(), 500*time.Millisecond)

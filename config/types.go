@@ -190,6 +190,11 @@ type Route struct {
 	SlowClient string `yaml:"slow_client"`
 	// SSEPadding bytes of comment padding sent first. Default 0.
 	SSEPadding Size `yaml:"sse_padding"`
+	// PollMaxBytes bounds the messages of one poll answer (long-poll,
+	// poll, JSONP) when the poll does not ask with ?max_bytes=: small
+	// enough for proxies that cap or hold response bodies. Default 64KiB,
+	// at most MaxPollBytes.
+	PollMaxBytes Size `yaml:"poll_max_bytes"`
 }
 
 // Upstream of a route.

@@ -44,6 +44,9 @@ func (v *validator) route(prefix string, r *Route) {
 	if r.PollTimeout <= 0 {
 		v.errorf(prefix+".poll_timeout", "must be greater than 0")
 	}
+	if r.PollMaxBytes < 1 || r.PollMaxBytes > MaxPollBytes {
+		v.errorf(prefix+".poll_max_bytes", "must be between 1 and %d bytes, got %d", MaxPollBytes, r.PollMaxBytes)
+	}
 	v.oneOf(prefix+".slow_client", r.SlowClient, SlowDropOldest, SlowDisconnect)
 	if r.SSEPadding > maxSSEPadding {
 		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", maxSSEPadding, r.SSEPadding)

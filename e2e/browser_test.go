@@ -37,27 +37,7 @@ func startBrowser(t *testing.T) context.Context {
 			browser.err = err
 			return
 		}
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-			chromedp.ExecPath(path),
-			chromedp.UserDataDir(dir),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.NoDefaultBrowserCheck,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.Flag("disable-background-timer-throttling", true),
-			chromedp.Flag("disable-renderer-backgrounding", true),
-			chromedp.Flag("disable-backgrounding-occluded-windows", true),
-			chromedp.Flag("disable-extensions", true),
-			chromedp.WindowSize(1280, 900),
-			// httptest's TLS servers use a self-signed certificate.
-			chromedp.IgnoreCertErrors,
-		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), browserOptions(path, dir)...)
 		ctx, cancelBrowser := chromedp.NewContext(allocCtx)
 		// The first Run starts the browser; its context must not time out.
 		if err := chromedp.Do(ctx); err != nil {
@@ -80,11 +60,65 @@ func startBrowser(t *testing.T) context.Context {
 	return browser.ctx
 }
 
+// browserOptions are the flags of every test browser, plus extra.
+func browserOptions(path, dir string, extra ...chromedp.ExecAllocatorOption) []chromedp.ExecAllocatorOption {
+	return append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.WindowSize(1280, 900),
+		// httptest's TLS servers use a self-signed certificate.
+		chromedp.IgnoreCertErrors,
+	}, extra...)
+}
+
+// proxiedBrowser starts a browser of its own that sends everything,
+// loopback included, through the forward proxy at addr; it ends with the
+// test. Its tabs are opened with newTabIn.
+func proxiedBrowser(t *testing.T, addr string) context.Context {
+	t.Helper()
+	path := testdeps.LookPath(t, "chromium", "chromium-browser")
+	dir := t.TempDir()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), browserOptions(path, dir,
+		chromedp.ProxyServer("http://"+addr),
+		// Chromium bypasses proxies for loopback unless told not to.
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"))...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelBrowser()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	return ctx
+}
+
 // newTab opens a fresh tab in its own browser context and forwards the page's
 // console to the test log. Everything is closed when the test ends.
 func newTab(t *testing.T) context.Context {
 	t.Helper()
-	parent := startBrowser(t)
+	return newTabIn(t, startBrowser(t))
+}
+
+// newTabIn opens a fresh tab of the browser parent.
+func newTabIn(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
@@ -168,4 +202,12 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// pageAt opens a fresh tab on url (the test page, usually).
+func pageAt(t *testing.T, url string) context.Context {
+	t.Helper()
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(url))
+	return tab
 }

@@ -82,24 +82,36 @@ func TestAppCloseReachesClient(t *testing.T) {
 }
 
 // TestSessionExpiredCloses: a client kept away longer than the route's
-// session_ttl finds its session gone when it comes back; the library says
-// so through onclose (4404 session_not_found) instead of silently starting
-// a new session, which would lose the app's state.
+// session_ttl finds its session gone when it comes back; on every transport
+// the library says so through onclose (4404 session_not_found) instead of
+// retrying for ever or silently starting a new session, which would lose
+// the app's state. Each transport reads the loss in its own form: JSONP a
+// callback with "closed", SSE an event: close in a 200 stream, NDJSON a
+// closed line, WebSocket a 4404 close, long-poll and polling a 404.
 func TestSessionExpiredCloses(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := newTab(t)
-	run(t, tab, chromedp.Navigate(proxy.URL+"/test.html"))
-	eval[bool](t, tab, `bwOpen("/shortlived", {transports: ["longpoll"], timeout: 20000})`)
-	waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
-	proxy.block(true)
-	proxy.cut()
-	// The gateway ends the session (and its upstream connection) 1s after
-	// its client left.
-	waitUntil(t, func() bool { return gw.app.Ended("/chat") == 1 }, "the session's upstream to end")
-	proxy.block(false)
-	waitFor(t, tab, `S.closes.length === 1`, `summary()`)
-	if got := eval[string](t, tab, `JSON.stringify(S.closes[0])`); got != `{"code":4404,"reason":"session_not_found"}` {
-		t.Errorf("onclose %s, want 4404 session_not_found", got)
+	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
+		t.Run(transport, func(t *testing.T) {
+			gw := newGateway(t)
+			proxy := newTestProxy(t, gw.URL, false)
+			tab := pageAt(t, proxy.URL+"/test.html")
+			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/shortlived", {transports: [%q], timeout: 20000, interval: 50})`, transport))
+			waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
+			proxy.block(true)
+			proxy.cut()
+			// The gateway ends the session (and its upstream connection) 1s
+			// after its client left.
+			waitUntil(t, func() bool { return gw.app.Ended("/chat") == 1 }, "the session's upstream to end")
+			proxy.block(false)
+			waitFor(t, tab, `S.closes.length === 1`, `summary()`)
+			if got := eval[string](t, tab, `JSON.stringify(S.closes[0])`); got != `{"code":4404,"reason":"session_not_found"}` {
+				t.Errorf("onclose %s, want 4404 session_not_found", got)
+			}
+			if got := eval[string](t, tab, `String(S.c.transport) + " " + S.c.send("late")`); got != "null false" {
+				t.Errorf("after the close: transport and send() = %s, want null false", got)
+			}
+			if n := gw.app.Accepted("/chat"); n != 1 {
+				t.Errorf("the app saw %d sessions, want 1: the library must not open a new one by itself", n)
+			}
+		})
 	}
 }

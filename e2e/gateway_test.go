@@ -45,6 +45,11 @@ routes:
   - path: /shortlived
     upstream: {url: "APP/chat"}
     session_ttl: 1s
+  - path: /busy
+    upstream: {url: "APP/busy"}
+    heartbeat: 1s
+  - path: /bulk
+    upstream: {url: "APP/bulk"}
   - path: /smallticker
     upstream: {url: "APP/ticker"}
     mode: broadcast

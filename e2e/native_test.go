@@ -133,3 +133,21 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestNativeEventSourceLostSession: the browser's own EventSource on a
+// session the gateway does not have gets the close event (4404) and then
+// stops: its reconnect with the close event's id gets 204, so it does not
+// retry for ever.
+func TestNativeEventSourceLostSession(t *testing.T) {
+	gw := newGateway(t)
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
+	// One evaluation: the listener is there before any event can arrive.
+	eval[bool](t, tab, openNativeSSE+`("/chat/sse?lastEventId=AAAAAAAAAAAAAAAAAAAAAA-3") &&
+		(ES.addEventListener("close", function (e) { (N.closes = N.closes || []).push(e.data); }), true)`)
+	// Open twice (the close, then the 204 after retry: 2000), then closed.
+	waitFor(t, tab, `N.closes && ES.readyState === 2`, `{N: N, state: ES.readyState}`)
+	if got := eval[string](t, tab, `JSON.stringify(N.closes)`); got != `["{\"code\":4404,\"reason\":\"session_not_found\"}"]` {
+		t.Errorf("close events %s, want one 4404 session_not_found", got)
+	}
+}

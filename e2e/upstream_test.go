@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,27 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// Bursts an app sends at once when a connection opens, before its
+// greeting; then it is quiet. /busy: a few hundred messages, like a busy
+// app between bursts; /bulk: a backlog of 1,000 messages of about 400
+// bytes (as JSON), like a client coming back from an offline spell.
+const (
+	busyBurst = 300
+	bulkBurst = 1000
+)
+
+// burstMessage is "b:I:" and 64*hashes hex digits (a chain of SHA-256 of
+// I): text that a compressing proxy cannot shrink much.
+func burstMessage(i, hashes int) string {
+	s := "b:" + strconv.Itoa(i) + ":"
+	sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+	for range hashes {
+		s += hex.EncodeToString(sum[:])
+		sum = sha256.Sum256(sum[:])
+	}
+	return s
+}
+
 // appServer is the WebSocket application behind the gateway, written as an
 // ordinary gorilla/websocket app that knows nothing of bridgeway. Each
 // connection understands a few text commands:
@@ -24,6 +47,7 @@ import (
 //
 // Every connection first gets "hi:1", which tells a test whether the
 // messages an app sends at once when a session opens reach the client.
+// Connections on /busy and /bulk first get a burst (burstMessage).
 // Connections on /ticker instead receive "tick:1", "tick:2", … every tickEvery.
 type appServer struct {
 	srv      *httptest.Server
@@ -107,6 +131,16 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer func() { close(out); <-writerDone }()
+	burst, hashes := 0, 0
+	switch r.URL.Path {
+	case "/busy":
+		burst, hashes = busyBurst, 3
+	case "/bulk":
+		burst, hashes = bulkBurst, 5
+	}
+	for i := 1; i <= burst; i++ {
+		out <- frame{kind: websocket.TextMessage, data: []byte(burstMessage(i, hashes))}
+	}
 	out <- frame{kind: websocket.TextMessage, data: []byte("hi:1")}
 	for {
 		kind, data, err := conn.ReadMessage()

@@ -87,12 +87,15 @@ var T = {
 	sse: function (c, a) {
 		if (!g.EventSource) return c._drop(a, "unsupported");
 		var es = new g.EventSource(c._u("/sse", { session: c.session, lastEventId: c.cursor }), { withCredentials: c._wc }),
-			names = ["message", "binary", "session", "gap", "close"].concat(c.o.events || []), i;
+			names = ["message", "binary", "session", "gap", "close", "heartbeat"].concat(c.o.events || []), i;
 		a.stop = function () { es.close(); };
+		watch(c, a);
 		// The first event, not onopen, proves bytes pass buffering proxies.
 		function on(name) {
 			es.addEventListener(name, function (e) {
 				var d = e.data, id = e.lastEventId, b = name === "binary";
+				a.seen = +new Date();
+				if (name === "heartbeat") return c._up(a);
 				c._obj(a, name === "session" ? parse(d) || {} : name === "gap" ? { id: id, gap: parse(d) } :
 					name === "close" ? { closed: parse(d) || {} } : { id: id, data: d, event: b ? "" : name, binary: b });
 			});
@@ -105,13 +108,16 @@ var T = {
 		x.open("GET", c._u("/stream", { session: c.session, cursor: c.cursor, padding: c.o.padding }), true);
 		x.withCredentials = c._wc;
 		a.stop = function () { x.abort(); };
+		watch(c, a);
 		function feed() {
 			var t = x.responseText || "", i, o;
+			if (x.status !== 200) return; // an error body is not the stream
+			a.seen = +new Date();
 			while (a === c._a && (i = t.indexOf("\n", off)) >= 0) {
 				o = parse(t.slice(off, i)); off = i + 1;
 				if (o) c._obj(a, o);
 			}
-			if (x.status === 200 && t.length) c._up(a);
+			if (t.length) c._up(a);
 			// responseText only grows: recycle.
 			if (off > 1048576) c._drop(a, "recycle");
 		}
@@ -127,20 +133,33 @@ var T = {
 	poll: function (c, a) { poll(c, a, getJSON, { wait: 0 }); },
 	jsonp: function (c, a) { poll(c, a, jsonp, {}); }
 };
+// A push transport silent past options.stall (heartbeats included) is
+// stalled, at any time: a buffering proxy may hold the rest of a stream.
+function watch(c, a) {
+	var ms = c.o.stall || 35000;
+	a.seen = +new Date();
+	(function check() {
+		var idle = new Date() - a.seen;
+		if (a !== c._a) return;
+		if (idle < ms) a.dog = setTimeout(check, ms - idle);
+		else c._stall(a);
+	})();
+}
 function poll(c, a, get, p) {
 	var t, req;
 	a.stop = function () { clearTimeout(t); if (req) req.abort(); };
 	(function once() {
-		p.session = c.session; p.cursor = c.cursor;
+		p.session = c.session; p.cursor = c.cursor; p.max_bytes = c._mb;
 		req = get(c, c._u("/poll", p), function (err, r) {
 			var i, m = r && r.messages || [];
 			if (a !== c._a) return;
+			c._size(!err);
 			if (err) return c._fail(a, err);
+			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			c._obj(a, { session: r.session, gap: r.gap });
 			for (i = 0; i < m.length; i++) c._msg(a, m[i]);
 			if (a !== c._a) return;
 			if (r.cursor) c.cursor = r.cursor;
-			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			t = setTimeout(once, p.wait === 0 ? c.o.interval || 1000 : 0);
 		});
 	})();
@@ -154,8 +173,8 @@ function Conn(url, o) {
 	c.transports = o.transports || ["websocket", "sse", "longpoll"];
 	c.transport = c.session = c.cursor = null;
 	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
-	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000;
-	c._out = []; c._seq = c._i = c._n = 0;
+	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000; c._mb = o.pollBytes;
+	c._out = []; c._seq = c._i = c._n = 0; c._st = {}; c._ban = {};
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
 Conn.prototype = {
@@ -163,7 +182,9 @@ Conn.prototype = {
 	_e: function (name, x) { try { this[name](x); } catch (e) { setTimeout(function () { throw e; }, 0); } },
 	_u: function (path, p) { return qs(this._p + path + this._q, p); },
 	_start: function () {
-		var c = this, name = c.transports[c._i], a = { name: name };
+		var c = this, n = c.transports.length, k = 0, name, a;
+		while (c._ban[c.transports[c._i]] && ++k < n) c._i = (c._i + 1) % n;
+		name = c.transports[c._i]; a = { name: name };
 		c._a = a;
 		a.timer = setTimeout(function () { c._drop(a, "timeout"); }, c.o.timeout || 5000);
 		if (T[name]) T[name](c, a); else c._drop(a, "unknown");
@@ -181,6 +202,7 @@ Conn.prototype = {
 	_obj: function (a, o) {
 		var c = this;
 		if (a !== c._a) return;
+		if (o.closed) return c._end(a, o.closed.code, o.closed.reason);
 		if (o.session && o.data === undefined) {
 			c.session = o.session;
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
@@ -188,7 +210,6 @@ Conn.prototype = {
 		c._up(a);
 		if (a !== c._a) return;
 		if (o.gap) { c._e("ongap", o.gap); if (o.id) c.cursor = o.id; }
-		else if (o.closed) c._end(a, o.closed.code, o.closed.reason);
 		else if (o.data !== undefined) c._msg(a, o);
 	},
 	_msg: function (a, m) {
@@ -202,6 +223,23 @@ Conn.prototype = {
 		if (a !== this._a) return;
 		this._stop();
 		this._e("onclose", { code: code || 1000, reason: reason || "", wasClean: true });
+	},
+	// A stalled transport resumes from the cursor; stalled twice, it is
+	// left for the rest of the connection.
+	_stall: function (a) {
+		var c = this, n = c._st[a.name] = (c._st[a.name] || 0) + 1;
+		if (n > 1 && c.transports.length > 1) { c._ban[a.name] = 1; a.up = false; }
+		c._drop(a, "stalled");
+	},
+	// A failed poll answer may be too large for a proxy: ask for half
+	// (down to one message), and double again after 4 good answers.
+	_size: function (ok) {
+		var c = this, max = c.o.pollBytes;
+		if (!ok) { c._mb = Math.max(1, (c._mb || max || 65536) >> 1); c._ok = 0; }
+		else if (c._mb && ++c._ok > 3) {
+			c._mb *= 2; c._ok = 0;
+			if (c._mb >= (max || 65536)) c._mb = max;
+		}
 	},
 	// A lost session is final; any other HTTP failure a drop.
 	_fail: function (a, err) {
@@ -223,7 +261,7 @@ Conn.prototype = {
 		var a = this._a;
 		clearTimeout(this._t);
 		this._a = this.transport = null;
-		if (a) { clearTimeout(a.timer); if (a.stop) a.stop(); }
+		if (a) { clearTimeout(a.timer); clearTimeout(a.dog); if (a.stop) a.stop(); }
 	},
 	_stop: function () { this._kill(); this._closed = true; this._out = []; },
 	send: function (data) {
