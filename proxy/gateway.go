@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bridgeway/bridgeway/routing"
 )
 
 // clientJSPath serves the browser client library on every listener.
@@ -53,6 +55,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	route, kind = entry.cfg.Path, entry.kind
 	if kind == kindHTTP && isWebSocketUpgrade(r) {
 		kind = kindWebSocket
+	}
+	if routing.HasDotSegment(r.URL.Path) {
+		// Every route, bridged ones included: a placeholder value ".."
+		// would otherwise climb out of the upstream path it fills.
+		WriteJSONError(rec, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
+		return
 	}
 
 	guard := s.wireGuardOf(r)

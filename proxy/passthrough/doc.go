@@ -15,9 +15,10 @@
 // Placeholders of the route path ({name}) fill the same names in the
 // upstream path (url.PathEscape) and query (url.QueryEscape); they never
 // appear in the scheme or host. ws:// and wss:// upstream URLs are accepted
-// as http:// and https://. A path holding a "." or ".." segment (escaped
-// or not) is refused with 400 bad_path: the route was matched on the path as
-// sent, and /app/../admin must not reach the upstream's /admin.
+// as http:// and https://. A path holding a "." or ".." segment is refused
+// with 400 bad_path (routing.HasDotSegment: escaped or not, "..;" as "..",
+// "\" as "/"): the route was matched on the path as sent, and /app/../admin
+// must not reach the upstream's /admin.
 //
 // # Headers
 //

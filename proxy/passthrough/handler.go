@@ -141,7 +141,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 
 // ServeHTTP proxies r; r.URL.Path is the full client path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if hasDotSegment(r.URL.Path) {
+	if routing.HasDotSegment(r.URL.Path) {
 		writeError(w, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
 		return
 	}

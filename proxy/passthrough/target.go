@@ -166,18 +166,3 @@ func (t upstreamTemplate) resolve(pattern routing.Pattern, escapedPath, decodedP
 	base := &url.URL{Scheme: t.scheme, Host: t.host, RawQuery: routing.Fill(t.queryTmpl, queryValues)}
 	return target{base: base, path: decoded, rawPath: raw}, nil
 }
-
-// hasDotSegment reports a "." or ".." segment in a decoded path. The route
-// was matched on the path as sent, so "/app/../admin" would otherwise reach
-// the upstream's /admin (or /base/../admin) outside the route's scope.
-func hasDotSegment(decodedPath string) bool {
-	if !strings.Contains(decodedPath, "/.") {
-		return false
-	}
-	for seg := range strings.SplitSeq(decodedPath, "/") {
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return false
-}
