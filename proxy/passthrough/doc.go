@@ -5,11 +5,12 @@
 //
 // # Upstream address
 //
-// nginx's proxy_pass rule. An upstream URL with no path (or "/") gets the
-// client path unchanged: route /app, upstream http://up, /app/x → /app/x.
-// An upstream URL with a path replaces the route prefix: upstream
-// http://up/base, /app/x → /base/x, /app → /base, /app/ → /base/ (a trailing
-// slash on the upstream path is not doubled: http://up/base/ gives /base/x).
+// nginx's proxy_pass rule. An upstream URL with no path gets the client
+// path unchanged: route /app, upstream http://up, /app/x → /app/x. An
+// upstream URL with a path, "/" included, replaces the route prefix:
+// upstream http://up/, /app/x → /x, /app → /; upstream http://up/base,
+// /app/x → /base/x, /app → /base, /app/ → /base/ (a trailing slash on the
+// upstream path is not doubled: http://up/base/ gives /base/x).
 // The client path is forwarded in its escaped form, so %2F stays %2F. The
 // client query string is appended to the upstream URL's own query.
 // Placeholders of the route path ({name}) fill the same names in the
