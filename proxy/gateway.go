@@ -63,6 +63,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if isWebSocketUpgrade(r) && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+		// The bytes after a handshake are frames: a body here could be
+		// read as frames by one side and as a body by the other.
+		rec.Header().Set("Connection", "close")
+		WriteJSONError(rec, http.StatusBadRequest, "bad_request", "a WebSocket upgrade request must not carry a body")
+		return
+	}
 	guard := s.wireGuardOf(r)
 	if guard.ambiguousLength(r) {
 		rec.Header().Set("Connection", "close")

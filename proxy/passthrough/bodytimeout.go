@@ -18,11 +18,15 @@ import (
 // (net/http reading the next request, a response streaming for long) it is
 // not ours to set. A read past the deadline fails; the transport then
 // abandons the upstream request, and the handler answers 408 body_timeout.
+//
+// It also remembers a body the client broke (bad chunking, cut short), so
+// the failed upstream request is answered as the client's fault.
 type idleBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
-	wait time.Duration
-	cut  atomic.Bool
+	rc     *http.ResponseController
+	wait   time.Duration
+	cut    atomic.Bool
+	broken atomic.Bool
 }
 
 // bodyKey carries the request's *idleBody to the error handler.
@@ -31,7 +35,7 @@ type bodyKey struct{}
 // guardBody wraps r's body when it has one (a GET usually does not). It
 // changes r.Body: call it on the handler's own copy of the request.
 func guardBody(w http.ResponseWriter, r *http.Request, wait time.Duration) *idleBody {
-	if wait <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
 	b := &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), wait: wait}
@@ -45,14 +49,31 @@ func bodyCut(r *http.Request) bool {
 	return b != nil && b.cut.Load()
 }
 
+// bodyBroken reports whether reading r's body from the client failed.
+func bodyBroken(r *http.Request) bool {
+	b, _ := r.Context().Value(bodyKey{}).(*idleBody)
+	return b != nil && b.broken.Load()
+}
+
 func (b *idleBody) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.wait))
+	if b.wait > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.wait))
+	}
 	n, err := b.ReadCloser.Read(p)
+	if err == nil || err == io.EOF {
+		if b.wait > 0 {
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+		return n, err
+	}
+	b.broken.Store(true)
 	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() {
 		b.cut.Store(true)
 		return n, err
 	}
-	_ = b.rc.SetReadDeadline(time.Time{})
+	if b.wait > 0 {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }

@@ -41,7 +41,8 @@
 // bad_gateway; no response headers (or WebSocket handshake answer) within
 // upstream.timeout, or a connect timeout → 504 gateway_timeout. A client that
 // left before the upstream answered is logged with status 499 and is not an
-// upstream error. Once headers are out, a failure aborts the response
+// upstream error; nor is a request body the client broke (bad chunking, cut
+// short), which gets 400 bad_request. Once headers are out, a failure aborts the response
 // (http.ErrAbortHandler) so the client never mistakes a cut body for a
 // complete one. upstream.timeout never limits a long-lived body.
 //
