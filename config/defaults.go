@@ -20,6 +20,7 @@ const (
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
+	DefaultHSTSMaxAge        = Duration(365 * 24 * time.Hour)
 	DefaultShutdownTimeout   = Duration(15 * time.Second)
 	DefaultBuffer            = 1024
 	DefaultSessionTTL        = Duration(30 * time.Second)
@@ -93,6 +94,9 @@ func applyTLSDefaults(t *TLS, set func(string) bool) {
 	}
 	if t.RedirectHTTP == nil {
 		t.RedirectHTTP = ptr(true)
+	}
+	if t.HSTS != nil && !set("tls.hsts.max_age") {
+		t.HSTS.MaxAge = DefaultHSTSMaxAge
 	}
 	if t.ACME != nil {
 		if !set("tls.acme.ca") {

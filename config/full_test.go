@@ -30,6 +30,7 @@ func TestFullFile(t *testing.T) {
 				Storage: "/var/lib/bridgeway/certs",
 			},
 			RedirectHTTP: ptr(false),
+			HSTS:         &HSTS{MaxAge: Duration(17520 * time.Hour), IncludeSubdomains: true, Preload: true},
 		},
 		Admin: Admin{Listen: ptr("127.0.0.1:9191")},
 		Log:   Log{Level: "debug", Format: "console", Access: ptr(false)},

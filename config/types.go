@@ -24,6 +24,9 @@ type Config struct {
 
 	// Path is the file this config was read from ("" when built in code).
 	Path string `yaml:"-"`
+	// Warnings are risky but valid settings, at their position ("warning:"
+	// messages); validate prints them and still says ok.
+	Warnings ErrorList `yaml:"-"`
 }
 
 // TLS configures the HTTPS listener; exactly one certificate source is set.
@@ -38,6 +41,21 @@ type TLS struct {
 	// RedirectHTTP makes the plain listener redirect to HTTPS (ACME
 	// challenges exempt). Default true.
 	RedirectHTTP *bool `yaml:"redirect_http"`
+	// HSTS adds Strict-Transport-Security to every answer of the HTTPS
+	// listener. Absent (the default): no header.
+	HSTS *HSTS `yaml:"hsts"`
+}
+
+// HSTS is the Strict-Transport-Security header's content.
+type HSTS struct {
+	// MaxAge is how long browsers remember to use HTTPS only. Default
+	// 8760h (one year); whole seconds.
+	MaxAge Duration `yaml:"max_age"`
+	// IncludeSubdomains applies it to every subdomain too. Default false.
+	IncludeSubdomains bool `yaml:"include_subdomains"`
+	// Preload asks to be put in browsers' built-in lists; needs
+	// include_subdomains and a max_age of at least a year. Default false.
+	Preload bool `yaml:"preload"`
 }
 
 // ACME settings for certmagic.

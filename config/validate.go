@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bridgeway/bridgeway/routing"
 )
@@ -32,6 +33,9 @@ func (v *validator) validate() {
 	if c.Admin.Listen != nil && *c.Admin.Listen != "" {
 		v.listenAddr("admin.listen", *c.Admin.Listen)
 		v.distinctAddr("admin.listen", *c.Admin.Listen, "listen", c.Listen)
+	}
+	if c.Admin.Pprof && c.Admin.Listen != nil && *c.Admin.Listen != "" && !loopbackAddr(*c.Admin.Listen) {
+		v.warnf("admin.pprof", "the profiler is served on %q, which is not a loopback address: whoever reaches it can read the process's memory layout, goroutines and timings (keep admin.listen on 127.0.0.1 or a private network)", *c.Admin.Listen)
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
@@ -98,6 +102,24 @@ func (v *validator) tls(t *TLS) {
 	}
 	if t.ACME != nil {
 		v.acme(t.ACME)
+	}
+	if t.HSTS != nil {
+		v.hsts(t.HSTS)
+	}
+}
+
+// minPreloadMaxAge is the preload list's smallest accepted max-age.
+const minPreloadMaxAge = Duration(365 * 24 * time.Hour)
+
+func (v *validator) hsts(h *HSTS) {
+	switch {
+	case h.MaxAge < Duration(time.Second):
+		v.errorf("tls.hsts.max_age", "must be at least 1s, got %s", h.MaxAge)
+	case h.MaxAge%Duration(time.Second) != 0:
+		v.errorf("tls.hsts.max_age", "must be whole seconds, got %s", h.MaxAge)
+	}
+	if h.Preload && (!h.IncludeSubdomains || h.MaxAge < minPreloadMaxAge) {
+		v.errorf("tls.hsts.preload", "needs include_subdomains: true and max_age of at least 8760h (the preload list's rules)")
 	}
 }
 
@@ -235,6 +257,27 @@ func (v *validator) errorf(path, format string, args ...any) {
 		return
 	}
 	v.d.report(v.at(path), path, format, args...)
+}
+
+// warnf records a risky but valid setting at path's position.
+func (v *validator) warnf(path, format string, args ...any) {
+	p := v.at(path)
+	v.cfg.Warnings = append(v.cfg.Warnings, &Error{File: v.d.file, Line: p.line, Col: p.col,
+		Msg: "warning: " + path + ": " + fmt.Sprintf(format, args...)})
+}
+
+// loopbackAddr reports whether a listen address only accepts local
+// connections ("" and wildcard hosts listen on every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) unreadable(path string) bool {

@@ -29,6 +29,9 @@ type connKey struct{}
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
+	if r.TLS != nil {
+		rec.hsts = s.hsts
+	}
 	route, kind := routeNone, kindHTTP
 	defer func() {
 		// Runs for panics too (http.ErrAbortHandler from a reverse proxy

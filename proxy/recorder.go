@@ -26,6 +26,9 @@ type recorder struct {
 	// guard, when set, stops watching the connection's bytes once it is
 	// hijacked (tunnels are not HTTP).
 	guard *wireGuard
+	// hsts, when set, is the Strict-Transport-Security of every answer
+	// (TLS listener with tls.hsts).
+	hsts string
 }
 
 var (
@@ -33,7 +36,18 @@ var (
 	_ http.Hijacker = (*recorder)(nil)
 )
 
+// setHSTS puts the gateway's Strict-Transport-Security on the answer just
+// before its head goes out, replacing one an upstream sent.
+func (r *recorder) setHSTS() {
+	if r.hsts != "" && r.status == 0 {
+		r.Header().Set("Strict-Transport-Security", r.hsts)
+	}
+}
+
 func (r *recorder) WriteHeader(code int) {
+	if code >= 200 {
+		r.setHSTS()
+	}
 	if r.status == 0 && code >= 200 {
 		r.status = code
 	}
@@ -44,6 +58,7 @@ func (r *recorder) WriteHeader(code int) {
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	r.setHSTS()
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -57,6 +72,7 @@ func (r *recorder) Flush() {
 }
 
 func (r *recorder) FlushError() error {
+	r.setHSTS()
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}

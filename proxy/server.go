@@ -74,6 +74,8 @@ type Server struct {
 	// plainBack takes back plain connections hijacked by parked long-polls
 	// (reenter.go); served by plainSrv.
 	plainBack *reenterListener
+	// hsts is the Strict-Transport-Security value of TLS answers ("": off).
+	hsts string
 }
 
 // New builds the server and the handlers of every route; it binds nothing.
@@ -100,6 +102,9 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		registry:     reg,
 		cfg:          cfg,
 		rejects:      newRejecter(),
+	}
+	if cfg.TLS != nil {
+		s.hsts = hstsValue(cfg.TLS.HSTS)
 	}
 	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)

@@ -119,9 +119,23 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 // baseTLSConfig is what every HTTPS listener gets.
 func baseTLSConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"h2", "http/1.1"},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
+}
+
+// tls12Suites are the TLS 1.2 suites offered: forward-secret AEAD only.
+// Go's defaults also accept ECDHE with AES-CBC and HMAC-SHA1 (Lucky13-style
+// padding oracles, SHA-1); every browser of the last decade has these.
+// TLS 1.3 suites are not configurable and all fine.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // TLSConfig returns a new copy of the listener's TLS config: NextProtos
