@@ -20,6 +20,7 @@ const (
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
+	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
 	DefaultHSTSMaxAge        = Duration(365 * 24 * time.Hour)
 	DefaultShutdownTimeout   = Duration(15 * time.Second)
 	DefaultBuffer            = 1024
@@ -76,6 +77,9 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	if !set("limits.max_body_bytes") {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if !set("limits.send_timeout") {
+		l.SendTimeout = DefaultSendTimeout
 	}
 	if !set("shutdown_timeout") {
 		c.ShutdownTimeout = DefaultShutdownTimeout

@@ -43,6 +43,7 @@ func TestFullFile(t *testing.T) {
 			MaxHeaderBytes:      32 * 1024,
 			MaxMessageBytes:     2000000,
 			MaxBodyBytes:        512 * 1024,
+			SendTimeout:         Duration(90 * time.Second),
 		},
 		ShutdownTimeout: Duration(20 * time.Second),
 		Cluster:         &Cluster{Redis: "redis://127.0.0.1:6379/2"},

@@ -99,6 +99,11 @@ type Limits struct {
 	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
 	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB
 	MaxBodyBytes        Size     `yaml:"max_body_bytes"`         // default 1MiB
+	// SendTimeout is the longest a client may take nothing of a
+	// pass-through response (between two successful writes, like nginx's
+	// send_timeout); then the client is cut and the upstream response
+	// closed. Default 60s.
+	SendTimeout Duration `yaml:"send_timeout"`
 }
 
 // Cluster settings.

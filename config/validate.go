@@ -84,6 +84,9 @@ func (v *validator) limits(l *Limits) {
 	v.positiveSize("limits.max_header_bytes", l.MaxHeaderBytes)
 	v.positiveSize("limits.max_message_bytes", l.MaxMessageBytes)
 	v.positiveSize("limits.max_body_bytes", l.MaxBodyBytes)
+	if l.SendTimeout <= 0 {
+		v.errorf("limits.send_timeout", "must be greater than 0")
+	}
 }
 
 func (v *validator) tls(t *TLS) {
