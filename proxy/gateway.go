@@ -96,8 +96,13 @@ func (s *Server) finish(r *http.Request, rec *recorder, route, kind string, star
 	s.logAccess(r, rec, route, kind, elapsed)
 }
 
+// wireGuardOf is the guard of r's connection: plain listener connections
+// and HTTP/1.1 ones over TLS have one (nil on HTTP/2).
 func (s *Server) wireGuardOf(r *http.Request) *wireGuard {
-	if c, ok := r.Context().Value(connKey{}).(*limitedConn); ok {
+	switch c := r.Context().Value(connKey{}).(type) {
+	case *limitedConn:
+		return c.wire
+	case *tlsHTTP1Conn:
 		return c.wire
 	}
 	return nil

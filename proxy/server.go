@@ -175,7 +175,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		refuseConfig := tlsConfig.Clone()
 		refuseConfig.NextProtos = []string{"http/1.1"}
 		limited := &limitListener{Listener: tlsRaw, limiter: s.limiter, rejects: s.rejects, rejectTLS: refuseConfig}
-		s.tlsLn = tls.NewListener(limited, tlsConfig)
+		s.tlsLn = newTLSListener(limited, tlsConfig, cfg.Limits.ReadHeaderTimeout.D(), s.log)
 		s.tlsSrv = s.newGatewayServer(http.HandlerFunc(s.serveGateway), tlsConfig)
 		if config.Bool(cfg.TLS.RedirectHTTP, true) {
 			plainHandler = http.HandlerFunc(s.redirectToHTTPS)

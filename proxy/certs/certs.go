@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 		m.tlsConfig.GetCertificate = st.magic.GetCertificate
 		// acme-tls/1 lets the CA validate TLS-ALPN-01 on the HTTPS listener;
 		// certmagic's GetCertificate answers those handshakes.
-		m.tlsConfig.NextProtos = append(m.tlsConfig.NextProtos, acmeTLS1Protocol)
+		m.tlsConfig.NextProtos = append(m.tlsConfig.NextProtos, ACMETLS1Protocol)
 		st.start(m)
 	case hasFiles:
 		cert, err := loadKeyPair(cfg.CertFile, cfg.KeyFile)
@@ -194,5 +194,5 @@ func errorf(format string, args ...any) error {
 	return fmt.Errorf("certs: "+format, args...)
 }
 
-// acmeTLS1Protocol is the ALPN name of TLS-ALPN-01 challenges (RFC 8737).
-const acmeTLS1Protocol = "acme-tls/1"
+// ACMETLS1Protocol is the ALPN name of TLS-ALPN-01 challenges (RFC 8737).
+const ACMETLS1Protocol = "acme-tls/1"
