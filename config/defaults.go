@@ -21,6 +21,7 @@ const (
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
 	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
+	DefaultHTTP2MaxResets    = 200
 	DefaultHSTSMaxAge        = Duration(365 * 24 * time.Hour)
 	DefaultShutdownTimeout   = Duration(15 * time.Second)
 	DefaultBuffer            = 1024
@@ -80,6 +81,9 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	if !set("limits.send_timeout") {
 		l.SendTimeout = DefaultSendTimeout
+	}
+	if !set("limits.http2_max_resets") {
+		l.HTTP2MaxResets = DefaultHTTP2MaxResets
 	}
 	if !set("shutdown_timeout") {
 		c.ShutdownTimeout = DefaultShutdownTimeout

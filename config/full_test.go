@@ -44,6 +44,7 @@ func TestFullFile(t *testing.T) {
 			MaxMessageBytes:     2000000,
 			MaxBodyBytes:        512 * 1024,
 			SendTimeout:         Duration(90 * time.Second),
+			HTTP2MaxResets:      50,
 		},
 		ShutdownTimeout: Duration(20 * time.Second),
 		Cluster:         &Cluster{Redis: "redis://127.0.0.1:6379/2"},

@@ -104,6 +104,10 @@ type Limits struct {
 	// send_timeout); then the client is cut and the upstream response
 	// closed. Default 60s.
 	SendTimeout Duration `yaml:"send_timeout"`
+	// HTTP2MaxResets is how many RST_STREAM frames one HTTP/2 client
+	// connection may send in any 10 s (rapid reset); one more gets a
+	// GOAWAY (ENHANCE_YOUR_CALM) and the connection is closed. Default 200.
+	HTTP2MaxResets int `yaml:"http2_max_resets"`
 }
 
 // Cluster settings.

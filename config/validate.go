@@ -87,6 +87,9 @@ func (v *validator) limits(l *Limits) {
 	if l.SendTimeout <= 0 {
 		v.errorf("limits.send_timeout", "must be greater than 0")
 	}
+	if l.HTTP2MaxResets < 1 {
+		v.errorf("limits.http2_max_resets", "must be at least 1, got %d", l.HTTP2MaxResets)
+	}
 }
 
 func (v *validator) tls(t *TLS) {

@@ -23,6 +23,10 @@ const (
 
 type connKey struct{}
 
+// statusClientClosed is nginx's "client closed request", for the log and
+// metrics of requests whose client left before they were served.
+const statusClientClosed = 499
+
 // serveGateway is the handler of the plain and TLS listeners: it picks the
 // route by longest prefix and hands the request to its handler, measuring
 // and logging it on the way out (for tunnels and streams, when they end).
@@ -82,6 +86,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.guard = guard
 
+	if r.Context().Err() != nil {
+		// The client gave up before its route started (an HTTP/2 stream
+		// reset at once, a closed connection): no upstream work for it.
+		rec.WriteHeader(statusClientClosed)
+		return
+	}
 	gauge := s.series(route).activeGauge(kind)
 	gauge.Inc()
 	defer gauge.Dec()

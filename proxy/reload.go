@@ -70,6 +70,7 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Limits.MaxSessionsPerIP = cur.Limits.MaxSessionsPerIP // the bridge counts with the value it started with
 	merged.Limits.BodyTimeout = cur.Limits.BodyTimeout           // pass-through handlers keep theirs
 	merged.Limits.SendTimeout = cur.Limits.SendTimeout
+	merged.Limits.HTTP2MaxResets = cur.Limits.HTTP2MaxResets // TLS connections keep theirs
 	return &merged
 }
 
@@ -89,6 +90,7 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("limits.max_sessions_per_ip", cur.Limits.MaxSessionsPerIP, next.Limits.MaxSessionsPerIP)
 	changed("limits.body_timeout", cur.Limits.BodyTimeout, next.Limits.BodyTimeout)
 	changed("limits.send_timeout", cur.Limits.SendTimeout, next.Limits.SendTimeout)
+	changed("limits.http2_max_resets", cur.Limits.HTTP2MaxResets, next.Limits.HTTP2MaxResets)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
 	changed("cluster", cur.Cluster, next.Cluster)
 }

@@ -177,6 +177,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		limited := &limitListener{Listener: tlsRaw, limiter: s.limiter, rejects: s.rejects, rejectTLS: refuseConfig}
 		s.tlsLn = newTLSListener(limited, tlsConfig, cfg.Limits.ReadHeaderTimeout.D(), s.log)
 		s.tlsSrv = s.newGatewayServer(http.HandlerFunc(s.serveGateway), tlsConfig)
+		if err := s.serveHTTP2(s.tlsSrv); err != nil {
+			return fmt.Errorf("proxy: http2: %w", err)
+		}
 		if config.Bool(cfg.TLS.RedirectHTTP, true) {
 			plainHandler = http.HandlerFunc(s.redirectToHTTPS)
 		}
