@@ -246,6 +246,9 @@ func (s *Server) closeListeners() {
 			_ = ln.Close()
 		}
 	}
+	if tl, ok := s.tlsLn.(*tlsListener); ok {
+		tl.wait()
+	}
 	if s.certs != nil {
 		s.certs.Close()
 	}

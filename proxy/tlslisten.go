@@ -84,6 +84,7 @@ func (l *tlsListener) handshake(c net.Conn) {
 	l.mu.Unlock()
 	if err != nil {
 		l.log.Debug("tls handshake failed", zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
+		answerPlainHTTP(err)
 		_ = c.Close()
 		return
 	}
@@ -101,6 +102,24 @@ func (l *tlsListener) handshake(c net.Conn) {
 	case l.ready <- conn:
 	case <-l.done:
 		_ = conn.Close()
+	}
+}
+
+// plainOnTLS answers a client that spoke plain HTTP to the HTTPS listener,
+// as Go's server does, in the gateway's JSON.
+var plainOnTLS = rawJSONResponse(400, "bad_request", "this is the HTTPS listener: use https://", "")
+
+// answerPlainHTTP writes plainOnTLS when the handshake failed on a first
+// record that reads like an HTTP request.
+func answerPlainHTTP(err error) {
+	var rhe tls.RecordHeaderError
+	if !errors.As(err, &rhe) || rhe.Conn == nil {
+		return
+	}
+	switch string(rhe.RecordHeader[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		_ = rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = rhe.Conn.Write(plainOnTLS)
 	}
 }
 
