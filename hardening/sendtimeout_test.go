@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // floodApp streams a body without end on /flood (until its client is
@@ -124,4 +128,29 @@ func TestClientsThatNeverReadAreCut(t *testing.T) {
 	if err != nil || string(body) != "first\nsecond\n" {
 		t.Errorf("idle stream: %d bytes %.40q, %v", len(body), body, err)
 	}
+}
+
+// TestHTTP2ClientThatNeverReadsIsCut: over HTTP/2 a client that opens a
+// stream and never grants flow-control credit is cut the same way: after
+// send_timeout without progress the upstream response is closed.
+func TestHTTP2ClientThatNeverReadsIsCut(t *testing.T) {
+	app := newFloodApp(t, 0)
+	g := tlsGateway(t, "", "limits: {send_timeout: 1s}\n"+passthroughYAML(app.srv.URL))
+	c := dialTLS(t, g, "h2")
+	var out bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fw := http2.NewFramer(&out, nil)
+	_ = fw.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/app/flood"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	_ = fw.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+	if _, err := c.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	// No WINDOW_UPDATE ever: the gateway can send 64 KiB, then must wait.
+	eventually(t, "the stream's upstream response", func() bool { return app.started.Load() == 1 })
+	eventually(t, "the upstream response to be closed", func() bool { return app.ended.Load() == 1 })
 }
