@@ -22,25 +22,16 @@ func TestHTTP2RapidResetBounded(t *testing.T) {
 	c := dialTLS(t, g, "h2")
 
 	// The whole attack is written by one goroutine while this one reads.
-	var out bytes.Buffer
-	out.WriteString(http2.ClientPreface)
-	fw := http2.NewFramer(&out, nil)
-	_ = fw.WriteSettings()
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
+	script := newH2Script()
 	for i := range streams {
 		id := uint32(2*i + 1)
-		block.Reset()
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/app/reset"}} {
-			_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		_ = fw.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
-		_ = fw.WriteRSTStream(id, http2.ErrCodeCancel)
+		script.get(id, "/app/reset")
+		_ = script.fw.WriteRSTStream(id, http2.ErrCodeCancel)
 	}
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
-		_, _ = c.Write(out.Bytes()) // fails once the gateway closed: fine
+		_, _ = c.Write(script.out.Bytes()) // fails once the gateway closed: fine
 	}()
 
 	fr := http2.NewFramer(io.Discard, c)
@@ -80,4 +71,30 @@ func TestHTTP2RapidResetBounded(t *testing.T) {
 	if res.StatusCode != 200 || res.ProtoMajor != 2 {
 		t.Errorf("a normal h2 request: %s %d", res.Proto, res.StatusCode)
 	}
+}
+
+// h2Script builds what a raw HTTP/2 client sends: the preface and an empty
+// SETTINGS, then the frames its methods (or fw) add.
+type h2Script struct {
+	out, block bytes.Buffer
+	fw         *http2.Framer
+	enc        *hpack.Encoder
+}
+
+func newH2Script() *h2Script {
+	s := &h2Script{}
+	s.out.WriteString(http2.ClientPreface)
+	s.fw = http2.NewFramer(&s.out, nil)
+	_ = s.fw.WriteSettings()
+	s.enc = hpack.NewEncoder(&s.block)
+	return s
+}
+
+// get adds the HEADERS of a GET for path on stream id, ending the stream.
+func (s *h2Script) get(id uint32, path string) {
+	s.block.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", path}} {
+		_ = s.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	_ = s.fw.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: s.block.Bytes(), EndStream: true, EndHeaders: true})
 }

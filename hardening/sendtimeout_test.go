@@ -2,7 +2,6 @@ package hardening
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -11,9 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // floodApp streams a body without end on /flood (until its client is
@@ -137,17 +133,9 @@ func TestHTTP2ClientThatNeverReadsIsCut(t *testing.T) {
 	app := newFloodApp(t, 0)
 	g := tlsGateway(t, "", "limits: {send_timeout: 1s}\n"+passthroughYAML(app.srv.URL))
 	c := dialTLS(t, g, "h2")
-	var out bytes.Buffer
-	out.WriteString(http2.ClientPreface)
-	fw := http2.NewFramer(&out, nil)
-	_ = fw.WriteSettings()
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/app/flood"}} {
-		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	_ = fw.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
-	if _, err := c.Write(out.Bytes()); err != nil {
+	script := newH2Script()
+	script.get(1, "/app/flood")
+	if _, err := c.Write(script.out.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	// No WINDOW_UPDATE ever: the gateway can send 64 KiB, then must wait.
