@@ -48,15 +48,28 @@ func newTLSListener(inner net.Listener, config *tls.Config, timeout time.Duratio
 
 func (l *tlsListener) acceptLoop() {
 	defer l.wg.Done()
+	var pause time.Duration
 	for {
 		c, err := l.inner.Accept()
 		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Temporary() {
+				// Out of file descriptors and the like: wait and retry,
+				// as net/http's Serve does, instead of closing the listener.
+				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(pause):
+					continue
+				case <-l.done:
+					return
+				}
+			}
 			l.mu.Lock()
 			l.err = err
 			l.mu.Unlock()
 			_ = l.Close()
 			return
 		}
+		pause = 0
 		l.mu.Lock()
 		select {
 		case <-l.done:
