@@ -60,17 +60,13 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.wait))
 	}
 	n, err := b.ReadCloser.Read(p)
-	if err == nil || err == io.EOF {
-		if b.wait > 0 {
-			_ = b.rc.SetReadDeadline(time.Time{})
+	if err != nil && err != io.EOF {
+		b.broken.Store(true)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			b.cut.Store(true)
+			return n, err // the connection is closing: its deadline may stay
 		}
-		return n, err
-	}
-	b.broken.Store(true)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		b.cut.Store(true)
-		return n, err
 	}
 	if b.wait > 0 {
 		_ = b.rc.SetReadDeadline(time.Time{})
