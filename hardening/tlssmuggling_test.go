@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // dialTLS opens a TLS connection to the gateway's HTTPS listener offering
@@ -52,5 +54,44 @@ func TestPlainHTTPOnTLSListener(t *testing.T) {
 	}
 	if len(app.seen()) != 0 {
 		t.Errorf("the upstream was asked: %v", app.seen())
+	}
+}
+
+// TestWebSocketsOverTLSListener: the connections the TLS listener hands to
+// the server (its own handshakes, the wire guard) still become WebSockets:
+// a pass-through tunnel, a bridged session and a broadcast subscriber over
+// wss:// each carry messages both ways or from the topic.
+func TestWebSocketsOverTLSListener(t *testing.T) {
+	app := newWSApp(t)
+	g := tlsGateway(t, "", "routes:\n"+
+		"  - path: /pt\n    upstream: {url: \"http://"+app.hostPort()+"/echo\", kind: http}\n"+
+		"  - path: /chat\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n"+
+		"  - path: /feed\n    mode: broadcast\n    upstream: {url: \""+app.wsURL("/feed")+"\"}\n")
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 10 * time.Second}
+	for _, path := range []string{"/pt", "/chat/ws"} {
+		ws, _, err := dialer.Dial("wss://"+g.srv.TLSAddr()+path, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("hello "+path)); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := ws.ReadMessage()
+		if err != nil || string(got) != "hello "+path {
+			t.Errorf("%s: echo %q, %v", path, got, err)
+		}
+		_ = ws.Close()
+	}
+	ws, _, err := dialer.Dial("wss://"+g.srv.TLSAddr()+"/feed/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	eventually(t, "the topic's upstream", func() bool { return app.openOn("/feed") == 1 })
+	app.pushTo("/feed", "news")
+	if _, got, err := ws.ReadMessage(); err != nil || string(got) != "news" {
+		t.Errorf("broadcast: %q, %v", got, err)
 	}
 }
