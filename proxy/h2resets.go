@@ -122,8 +122,10 @@ func (c *resetLimitConn) Write(b []byte) (int, error) {
 	if len(c.held) > 0 {
 		out = append(c.held, out...)
 	}
-	if _, err := c.Conn.Write(out); err != nil {
-		return 0, err
+	if len(out) > 0 {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
 	}
 	c.held = append(c.held[:0], b[boundary:]...)
 	return len(b), nil

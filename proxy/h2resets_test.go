@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net"
 	"testing"
 )
 
@@ -33,5 +34,35 @@ func TestFrameScannerBoundaries(t *testing.T) {
 		if first != wantFirst || second != len(stream)-split {
 			t.Errorf("split %d: boundaries %d, %d; want %d, %d", split, first, second, wantFirst, len(stream)-split)
 		}
+	}
+}
+
+// recordConn records every Write as one chunk.
+type recordConn struct {
+	net.Conn
+	writes [][]byte
+}
+
+func (c *recordConn) Write(b []byte) (int, error) {
+	c.writes = append(c.writes, append([]byte(nil), b...))
+	return len(b), nil
+}
+
+// TestResetLimitConnWritesWholeFrames: the server's writes reach the wire
+// only up to the last whole frame, the rest follows with the frame's end,
+// so a GOAWAY written between two writes always starts a frame.
+func TestResetLimitConnWritesWholeFrames(t *testing.T) {
+	rec := &recordConn{}
+	c := &resetLimitConn{Conn: rec}
+	data := append([]byte{0, 0, 5, 0, 0, 0, 0, 0, 1}, "hello"...) // a DATA frame
+	two := append(append([]byte(nil), data...), data...)
+	for _, part := range [][]byte{two[:4], two[4:12], two[12:20], two[20:]} {
+		if n, err := c.Write(part); n != len(part) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	got := rec.writes
+	if len(got) != 2 || !bytes.Equal(got[0], data) || !bytes.Equal(got[1], data) {
+		t.Errorf("wire writes %q, want the two frames whole", got)
 	}
 }
