@@ -66,3 +66,38 @@ func TestResetLimitConnWritesWholeFrames(t *testing.T) {
 		t.Errorf("wire writes %q, want the two frames whole", got)
 	}
 }
+
+// FuzzFrameScanner: however a byte stream is split, the scanner sees the
+// same frame headers, and the boundaries it reports are where whole frames
+// end (checked against scanning the stream in one piece).
+func FuzzFrameScanner(f *testing.F) {
+	f.Add([]byte{0, 0, 3, 1, 0, 0, 0, 0, 1, 'a', 'b', 'c', 0, 0, 0, 4, 1, 0, 0, 0, 0}, 5)
+	f.Add([]byte{0, 0, 0, 3, 0, 0, 0, 0, 1, 0, 1, 0, 0}, 9)
+	f.Fuzz(func(t *testing.T, stream []byte, split int) {
+		if split < 0 || split > len(stream) {
+			return
+		}
+		var whole frameScanner
+		var want []byte
+		ends := map[int]bool{}
+		for i := range stream { // one byte at a time: every boundary
+			if whole.scan(stream[i:i+1], func(h *[9]byte) { want = append(want, h[3]) }) == 1 {
+				ends[i+1] = true
+			}
+		}
+		var s frameScanner
+		var got []byte
+		on := func(h *[9]byte) { got = append(got, h[3]) }
+		first := s.scan(stream[:split], on)
+		second := s.scan(stream[split:], on)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("headers %v, want %v", got, want)
+		}
+		if first >= 0 && !ends[first] {
+			t.Fatalf("first boundary %d is not a frame end", first)
+		}
+		if second >= 0 && !ends[split+second] {
+			t.Fatalf("second boundary %d is not a frame end", split+second)
+		}
+	})
+}
