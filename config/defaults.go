@@ -23,6 +23,9 @@ const (
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
+	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
+	DefaultHTTP2MaxResets    = 200
+	DefaultHSTSMaxAge        = Duration(365 * 24 * time.Hour)
 	DefaultShutdownTimeout   = Duration(15 * time.Second)
 	DefaultBuffer            = 1024
 	DefaultSessionTTL        = Duration(30 * time.Second)
@@ -93,6 +96,12 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	if !set("limits.max_body_bytes") {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if !set("limits.send_timeout") {
+		l.SendTimeout = DefaultSendTimeout
+	}
+	if !set("limits.http2_max_resets") {
+		l.HTTP2MaxResets = DefaultHTTP2MaxResets
+	}
 	if !set("shutdown_timeout") {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -110,6 +119,9 @@ func applyTLSDefaults(t *TLS, set func(string) bool) {
 	}
 	if t.RedirectHTTP == nil {
 		t.RedirectHTTP = ptr(true)
+	}
+	if t.HSTS != nil && !set("tls.hsts.max_age") {
+		t.HSTS.MaxAge = DefaultHSTSMaxAge
 	}
 	if t.ACME != nil {
 		if !set("tls.acme.ca") {

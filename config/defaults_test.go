@@ -36,6 +36,8 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))
 	check("max_message_bytes", c.Limits.MaxMessageBytes, Size(1<<20))
 	check("max_body_bytes", c.Limits.MaxBodyBytes, Size(1<<20))
+	check("send_timeout", c.Limits.SendTimeout.D(), 60*time.Second)
+	check("http2_max_resets", c.Limits.HTTP2MaxResets, 200)
 	check("shutdown_timeout", c.ShutdownTimeout.D(), 15*time.Second)
 
 	r := c.Routes[0]

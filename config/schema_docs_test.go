@@ -14,7 +14,7 @@ import (
 
 // docsRow matches a key row of docs/configuration.md's tables:
 // | `key` | type | default | meaning |.
-var docsRow = regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\| ([^|]+) \\| ([^|]+) \\|")
+var docsRow = regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\| ([^|]+) \\| ([^|]+) \\|")
 
 // TestSchemaMatchesConfigurationDocs keeps the reference page and the
 // generated schema (so the Go types and applyDefaults) in step: every key

@@ -50,6 +50,21 @@ type TLS struct {
 	// RedirectHTTP makes the plain listener redirect to HTTPS (ACME
 	// challenges exempt). Default true.
 	RedirectHTTP *bool `yaml:"redirect_http"`
+	// HSTS adds Strict-Transport-Security to every answer of the HTTPS
+	// listener. Absent (the default): no header.
+	HSTS *HSTS `yaml:"hsts"`
+}
+
+// HSTS is the Strict-Transport-Security header's content.
+type HSTS struct {
+	// MaxAge is how long browsers remember to use HTTPS only. Default
+	// 8760h (one year); whole seconds.
+	MaxAge Duration `yaml:"max_age"`
+	// IncludeSubdomains applies it to every subdomain too. Default false.
+	IncludeSubdomains bool `yaml:"include_subdomains"`
+	// Preload asks to be put in browsers' built-in lists; needs
+	// include_subdomains and a max_age of at least a year. Default false.
+	Preload bool `yaml:"preload"`
 }
 
 // ACME settings for certmagic.
@@ -114,6 +129,15 @@ type Limits struct {
 	// became 350,000 frames. Default 100, the largest batch the browser
 	// library sends. At least 1.
 	MaxBatchMessages int `yaml:"max_batch_messages"`
+	// SendTimeout is the longest a client may take nothing of a
+	// pass-through response (between two successful writes, like nginx's
+	// send_timeout); then the client is cut and the upstream response
+	// closed. Default 60s.
+	SendTimeout Duration `yaml:"send_timeout"`
+	// HTTP2MaxResets is how many RST_STREAM frames one HTTP/2 client
+	// connection may send in any 10 s (rapid reset); one more gets a
+	// GOAWAY (ENHANCE_YOUR_CALM) and the connection is closed. Default 200.
+	HTTP2MaxResets int `yaml:"http2_max_resets"`
 }
 
 // Cluster settings.

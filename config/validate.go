@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bridgeway/bridgeway/routing"
 )
@@ -32,6 +33,9 @@ func (v *validator) validate() {
 	if c.Admin.Listen != nil && *c.Admin.Listen != "" {
 		v.listenAddr("admin.listen", *c.Admin.Listen)
 		v.distinctAddr("admin.listen", *c.Admin.Listen, "listen", c.Listen)
+	}
+	if c.Admin.Pprof && c.Admin.Listen != nil && *c.Admin.Listen != "" && !loopbackAddr(*c.Admin.Listen) {
+		v.warnf("admin.pprof", "the profiler is served on %q, which is not a loopback address: whoever reaches it can read the process's memory layout, goroutines and timings (keep admin.listen on 127.0.0.1 or a private network)", *c.Admin.Listen)
 	}
 	v.oneOf("log.level", c.Log.Level, logLevels...)
 	v.oneOf("log.format", c.Log.Format, logFormats...)
@@ -90,6 +94,12 @@ func (v *validator) limits(l *Limits) {
 	v.positiveSize("limits.max_header_bytes", l.MaxHeaderBytes)
 	v.positiveSize("limits.max_message_bytes", l.MaxMessageBytes)
 	v.positiveSize("limits.max_body_bytes", l.MaxBodyBytes)
+	if l.SendTimeout <= 0 {
+		v.errorf("limits.send_timeout", "must be greater than 0")
+	}
+	if l.HTTP2MaxResets < 1 {
+		v.errorf("limits.http2_max_resets", "must be at least 1, got %d", l.HTTP2MaxResets)
+	}
 }
 
 func (v *validator) tls(t *TLS) {
@@ -108,6 +118,24 @@ func (v *validator) tls(t *TLS) {
 	}
 	if t.ACME != nil {
 		v.acme(t.ACME)
+	}
+	if t.HSTS != nil {
+		v.hsts(t.HSTS)
+	}
+}
+
+// minPreloadMaxAge is the preload list's smallest accepted max-age.
+const minPreloadMaxAge = Duration(365 * 24 * time.Hour)
+
+func (v *validator) hsts(h *HSTS) {
+	switch {
+	case h.MaxAge < Duration(time.Second):
+		v.errorf("tls.hsts.max_age", "must be at least 1s, got %s", h.MaxAge)
+	case h.MaxAge%Duration(time.Second) != 0:
+		v.errorf("tls.hsts.max_age", "must be whole seconds, got %s", h.MaxAge)
+	}
+	if h.Preload && (!h.IncludeSubdomains || h.MaxAge < minPreloadMaxAge) {
+		v.errorf("tls.hsts.preload", "needs include_subdomains: true and max_age of at least 8760h (the preload list's rules)")
 	}
 }
 
@@ -245,6 +273,20 @@ func (v *validator) errorf(path, format string, args ...any) {
 		return
 	}
 	v.d.report(v.at(path), path, format, args...)
+}
+
+// loopbackAddr reports whether a listen address only accepts local
+// connections ("" and wildcard hosts listen on every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) unreadable(path string) bool {

@@ -196,7 +196,12 @@ func (g *gateway) rawConn(t *testing.T) net.Conn {
 // the server closed the connection.
 func (g *gateway) rawExchange(t *testing.T, req string) (*http.Response, string) {
 	t.Helper()
-	c := g.rawConn(t)
+	return exchangeOn(t, g.rawConn(t), req)
+}
+
+// exchangeOn is rawExchange on a given connection (a TLS one, say).
+func exchangeOn(t *testing.T, c net.Conn, req string) (*http.Response, string) {
+	t.Helper()
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatalf("write: %v", err)
 	}

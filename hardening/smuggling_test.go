@@ -3,6 +3,7 @@ package hardening
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,31 +21,42 @@ func passthroughYAML(url string) string {
 func TestRequestSmugglingRefused(t *testing.T) {
 	app := newHTTPApp(t)
 	g := startGateway(t, passthroughYAML(app.srv.URL))
-	const smuggled = "GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-	cases := []struct {
-		name   string
-		req    string
-		status int
-	}{
-		{"CL.TE", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
-		{"TE.CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n" +
-			fmt.Sprintf("%x", len(smuggled)) + "\r\n" + smuggled + "\r\n0\r\n\r\n", 400},
-		{"duplicate CL differing", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n" + smuggled, 400},
-		{"duplicate CL in one line", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 44\r\n\r\n" + smuggled, 400},
-		{"empty CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n" + smuggled, 400},
-		{"negative CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + smuggled, 400},
-		{"plus CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: +44\r\n\r\n" + smuggled, 400},
-		{"space before colon", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
-		{"obfuscated TE", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
-		{"TE chunked twice", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
-		{"TE identity,chunked", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
-		{"folded header", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n Transfer-Encoding: chunked\r\n\r\n" + smuggled, 400},
-		{"two Host headers", "GET /app/a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + smuggled, 400},
-		{"NUL in header", "GET /app/a HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n" + smuggled, 400},
-	}
-	for _, tc := range cases {
+	expectSmugglingRefused(t, app, func(t *testing.T) net.Conn { return g.rawConn(t) })
+}
+
+// smuggled is the request hidden behind each smuggling attempt.
+const smuggled = "GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+// smugglingCases are request-smuggling shapes and the status each gets.
+var smugglingCases = []struct {
+	name   string
+	req    string
+	status int
+}{
+	{"CL.TE", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
+	{"TE.CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n" +
+		fmt.Sprintf("%x", len(smuggled)) + "\r\n" + smuggled + "\r\n0\r\n\r\n", 400},
+	{"duplicate CL differing", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n" + smuggled, 400},
+	{"duplicate CL in one line", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 44\r\n\r\n" + smuggled, 400},
+	{"empty CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n" + smuggled, 400},
+	{"negative CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + smuggled, 400},
+	{"plus CL", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: +44\r\n\r\n" + smuggled, 400},
+	{"space before colon", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
+	{"obfuscated TE", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
+	{"TE chunked twice", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
+	{"TE identity,chunked", "POST /app/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n" + smuggled, 501},
+	{"folded header", "POST /app/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n Transfer-Encoding: chunked\r\n\r\n" + smuggled, 400},
+	{"two Host headers", "GET /app/a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + smuggled, 400},
+	{"NUL in header", "GET /app/a HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n" + smuggled, 400},
+}
+
+// expectSmugglingRefused writes every smuggling case on a fresh connection
+// from dial: each gets its status as JSON, nothing follows the refusal, and
+// the upstream receives nothing.
+func expectSmugglingRefused(t *testing.T, app *httpApp, dial func(*testing.T) net.Conn) {
+	for _, tc := range smugglingCases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, rest := g.rawExchange(t, tc.req)
+			res, rest := exchangeOn(t, dial(t), tc.req)
 			if res == nil {
 				t.Fatalf("no response")
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bridgeway/bridgeway/internal/forwarded"
+	"github.com/bridgeway/bridgeway/routing"
 )
 
 // clientJSPath serves the browser client library on every listener.
@@ -23,6 +24,10 @@ const (
 
 type connKey struct{}
 
+// statusClientClosed is nginx's "client closed request", for the log and
+// metrics of requests whose client left before they were served.
+const statusClientClosed = 499
+
 // serveGateway is the handler of the plain and TLS listeners: it picks the
 // route by longest prefix and hands the request to its handler, measuring
 // and logging it on the way out (for tunnels and streams, when they end).
@@ -30,6 +35,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	r = s.resolve(r)
 	rec := &recorder{ResponseWriter: w}
+	if r.TLS != nil {
+		rec.hsts = s.hsts
+	}
 	route, kind := routeNone, kindHTTP
 	var gauge prometheus.Gauge
 	defer func() {
@@ -72,7 +80,20 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if kind == kindHTTP && isWebSocketUpgrade(r) {
 		kind = kindWebSocket
 	}
+	if routing.HasDotSegment(r.URL.Path) {
+		// Every route, bridged ones included: a placeholder value ".."
+		// would otherwise climb out of the upstream path it fills.
+		WriteJSONError(rec, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
+		return
+	}
 
+	if isWebSocketUpgrade(r) && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+		// The bytes after a handshake are frames: a body here could be
+		// read as frames by one side and as a body by the other.
+		rec.Header().Set("Connection", "close")
+		WriteJSONError(rec, http.StatusBadRequest, "bad_request", "a WebSocket upgrade request must not carry a body")
+		return
+	}
 	guard := s.wireGuardOf(r)
 	if guard.ambiguousLength(r) {
 		rec.Header().Set("Connection", "close")
@@ -82,6 +103,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.guard = guard
 
+	if r.Context().Err() != nil {
+		// The client gave up before its route started (an HTTP/2 stream
+		// reset at once, a closed connection): no upstream work for it.
+		rec.WriteHeader(statusClientClosed)
+		return
+	}
 	gauge = s.series(route).activeGauge(kind)
 	gauge.Inc()
 	entry.handler.ServeHTTP(rec, r)
@@ -95,8 +122,13 @@ func (s *Server) finish(r *http.Request, rec *recorder, route, kind string, star
 	s.logAccess(r, rec, route, kind, elapsed)
 }
 
+// wireGuardOf is the guard of r's connection: plain listener connections
+// and HTTP/1.1 ones over TLS have one (nil on HTTP/2).
 func (s *Server) wireGuardOf(r *http.Request) *wireGuard {
-	if c, ok := r.Context().Value(connKey{}).(*limitedConn); ok {
+	switch c := r.Context().Value(connKey{}).(type) {
+	case *limitedConn:
+		return c.wire
+	case *tlsHTTP1Conn:
 		return c.wire
 	}
 	return nil

@@ -29,6 +29,9 @@ type recorder struct {
 	// outlive is set when the handler serves the hijacked connection past
 	// its return (OutliveHandler, outlive.go).
 	outlive *outliving
+	// hsts, when set, is the Strict-Transport-Security of every answer
+	// (TLS listener with tls.hsts).
+	hsts string
 }
 
 var (
@@ -36,7 +39,18 @@ var (
 	_ http.Hijacker = (*recorder)(nil)
 )
 
+// setHSTS puts the gateway's Strict-Transport-Security on the answer just
+// before its head goes out, replacing one an upstream sent.
+func (r *recorder) setHSTS() {
+	if r.hsts != "" && r.status == 0 {
+		r.Header().Set("Strict-Transport-Security", r.hsts)
+	}
+}
+
 func (r *recorder) WriteHeader(code int) {
+	if code >= 200 {
+		r.setHSTS()
+	}
 	if r.status == 0 && code >= 200 {
 		r.status = code
 	}
@@ -47,6 +61,7 @@ func (r *recorder) WriteHeader(code int) {
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	r.setHSTS()
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -60,6 +75,7 @@ func (r *recorder) Flush() {
 }
 
 func (r *recorder) FlushError() error {
+	r.setHSTS()
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}

@@ -87,6 +87,8 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Limits.MaxTopics = cur.Limits.MaxTopics
 	merged.Limits.MaxTopicsPerIP = cur.Limits.MaxTopicsPerIP
 	merged.Limits.MaxBatchMessages = cur.Limits.MaxBatchMessages
+	merged.Limits.SendTimeout = cur.Limits.SendTimeout
+	merged.Limits.HTTP2MaxResets = cur.Limits.HTTP2MaxResets // TLS connections keep theirs
 	return &merged
 }
 
@@ -108,6 +110,8 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("limits.max_topics", cur.Limits.MaxTopics, next.Limits.MaxTopics)
 	changed("limits.max_topics_per_ip", cur.Limits.MaxTopicsPerIP, next.Limits.MaxTopicsPerIP)
 	changed("limits.max_batch_messages", cur.Limits.MaxBatchMessages, next.Limits.MaxBatchMessages)
+	changed("limits.send_timeout", cur.Limits.SendTimeout, next.Limits.SendTimeout)
+	changed("limits.http2_max_resets", cur.Limits.HTTP2MaxResets, next.Limits.HTTP2MaxResets)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
 	changed("cluster", cur.Cluster, next.Cluster)
 }

@@ -78,6 +78,8 @@ type Server struct {
 	// plainBack takes back plain connections hijacked by parked long-polls
 	// (reenter.go); served by plainSrv.
 	plainBack *reenterListener
+	// hsts is the Strict-Transport-Security value of TLS answers ("": off).
+	hsts string
 }
 
 // New builds the server and the handlers of every route; it binds nothing.
@@ -104,6 +106,9 @@ func New(cfg *config.Config, deps Deps) (*Server, error) {
 		registry:     reg,
 		cfg:          cfg,
 		rejects:      newRejecter(),
+	}
+	if cfg.TLS != nil {
+		s.hsts = hstsValue(cfg.TLS.HSTS)
 	}
 	s.lifeCtx, s.cancelLife = context.WithCancel(context.Background())
 	s.limiter = newConnLimiter(m, cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
@@ -176,8 +181,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		refuseConfig := tlsConfig.Clone()
 		refuseConfig.NextProtos = []string{"http/1.1"}
 		limited := &limitListener{Listener: tlsRaw, limiter: s.limiter, rejects: s.rejects, rejectTLS: refuseConfig}
-		s.tlsLn = tls.NewListener(limited, tlsConfig)
+		s.tlsLn = newTLSListener(limited, tlsConfig, cfg.Limits.ReadHeaderTimeout.D(), s.log)
 		s.tlsSrv = s.newGatewayServer(http.HandlerFunc(s.serveGateway), tlsConfig)
+		if err := s.serveHTTP2(s.tlsSrv); err != nil {
+			return fmt.Errorf("proxy: http2: %w", err)
+		}
 		if config.Bool(cfg.TLS.RedirectHTTP, true) {
 			plainHandler = http.HandlerFunc(s.redirectToHTTPS)
 		}
@@ -243,6 +251,9 @@ func (s *Server) closeListeners() {
 		if ln != nil {
 			_ = ln.Close()
 		}
+	}
+	if tl, ok := s.tlsLn.(*tlsListener); ok {
+		tl.wait()
 	}
 	if s.certs != nil {
 		s.certs.Close()

@@ -93,6 +93,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		adminCancel()
 	}
 	s.serving.Wait()
+	if tl, ok := s.tlsLn.(*tlsListener); ok {
+		tl.wait() // its handshakes: the listener was closed with its server
+	}
 	if s.certs != nil {
 		s.certs.Close()
 	}

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 		m.tlsConfig.GetCertificate = st.magic.GetCertificate
 		// acme-tls/1 lets the CA validate TLS-ALPN-01 on the HTTPS listener;
 		// certmagic's GetCertificate answers those handshakes.
-		m.tlsConfig.NextProtos = append(m.tlsConfig.NextProtos, acmeTLS1Protocol)
+		m.tlsConfig.NextProtos = append(m.tlsConfig.NextProtos, ACMETLS1Protocol)
 		st.start(m)
 	case hasFiles:
 		cert, err := loadKeyPair(cfg.CertFile, cfg.KeyFile)
@@ -124,13 +124,27 @@ func New(ctx context.Context, cfg *config.TLS, logger *zap.Logger, opts ...Optio
 // baseTLSConfig is what every HTTPS listener gets.
 func baseTLSConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"h2", "http/1.1"},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
 }
 
 // Names are the host names (and IP addresses) the certificates are for.
 func (m *Manager) Names() []string { return append([]string(nil), m.names...) }
+
+// tls12Suites are the TLS 1.2 suites offered: forward-secret AEAD only.
+// Go's defaults also accept ECDHE with AES-CBC and HMAC-SHA1 (Lucky13-style
+// padding oracles, SHA-1); every browser of the last decade has these.
+// TLS 1.3 suites are not configurable and all fine.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
 
 // TLSConfig returns a new copy of the listener's TLS config: NextProtos
 // h2 and http/1.1, plus acme-tls/1 with ACME.
@@ -188,5 +202,5 @@ func errorf(format string, args ...any) error {
 	return fmt.Errorf("certs: "+format, args...)
 }
 
-// acmeTLS1Protocol is the ALPN name of TLS-ALPN-01 challenges (RFC 8737).
-const acmeTLS1Protocol = "acme-tls/1"
+// ACMETLS1Protocol is the ALPN name of TLS-ALPN-01 challenges (RFC 8737).
+const ACMETLS1Protocol = "acme-tls/1"

@@ -5,19 +5,21 @@
 //
 // # Upstream address
 //
-// nginx's proxy_pass rule. An upstream URL with no path (or "/") gets the
-// client path unchanged: route /app, upstream http://up, /app/x → /app/x.
-// An upstream URL with a path replaces the route prefix: upstream
-// http://up/base, /app/x → /base/x, /app → /base, /app/ → /base/ (a trailing
-// slash on the upstream path is not doubled: http://up/base/ gives /base/x).
+// nginx's proxy_pass rule. An upstream URL with no path gets the client
+// path unchanged: route /app, upstream http://up, /app/x → /app/x. An
+// upstream URL with a path, "/" included, replaces the route prefix:
+// upstream http://up/, /app/x → /x, /app → /; upstream http://up/base,
+// /app/x → /base/x, /app → /base, /app/ → /base/ (a trailing slash on the
+// upstream path is not doubled: http://up/base/ gives /base/x).
 // The client path is forwarded in its escaped form, so %2F stays %2F. The
 // client query string is appended to the upstream URL's own query.
 // Placeholders of the route path ({name}) fill the same names in the
 // upstream path (url.PathEscape) and query (url.QueryEscape); they never
 // appear in the scheme or host. ws:// and wss:// upstream URLs are accepted
-// as http:// and https://. A path holding a "." or ".." segment (escaped
-// or not) is refused with 400 bad_path: the route was matched on the path as
-// sent, and /app/../admin must not reach the upstream's /admin.
+// as http:// and https://. A path holding a "." or ".." segment is refused
+// with 400 bad_path (routing.HasDotSegment: escaped or not, "..;" as "..",
+// "\" as "/"): the route was matched on the path as sent, and /app/../admin
+// must not reach the upstream's /admin.
 //
 // # Headers
 //
@@ -39,7 +41,8 @@
 // bad_gateway; no response headers (or WebSocket handshake answer) within
 // upstream.timeout, or a connect timeout → 504 gateway_timeout. A client that
 // left before the upstream answered is logged with status 499 and is not an
-// upstream error. Once headers are out, a failure aborts the response
+// upstream error; nor is a request body the client broke (bad chunking, cut
+// short), which gets 400 bad_request. Once headers are out, a failure aborts the response
 // (http.ErrAbortHandler) so the client never mistakes a cut body for a
 // complete one. upstream.timeout never limits a long-lived body.
 //

@@ -82,6 +82,13 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		w.WriteHeader(statusClientClosed)
 		return
 	}
+	if bodyBroken(r) {
+		// Bad chunking or a body cut short: the client's fault too, so no
+		// upstream error is counted or logged (clients could raise alerts).
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusBadRequest, "bad_request", "the request body is malformed or was cut short")
+		return
+	}
 	kind, status := classify(err)
 	h.reportUpstreamError(kind)
 	if ce := h.log.Check(zap.WarnLevel, "upstream request failed"); ce != nil {

@@ -47,6 +47,10 @@ type Options struct {
 	// (between two reads; 0: never). The gateway passes
 	// limits.body_timeout.
 	BodyTimeout time.Duration
+	// SendTimeout cuts a client that takes nothing of a response for this
+	// long (between two writes; 0: never). The gateway passes
+	// limits.send_timeout.
+	SendTimeout time.Duration
 }
 
 // Handler proxies one route. It is safe for concurrent use.
@@ -58,6 +62,7 @@ type Handler struct {
 	hostOverride    string      // route header "Host", if any
 	timeout         time.Duration
 	bodyTimeout     time.Duration
+	sendTimeout     time.Duration
 	log             *zap.Logger
 	onUpstreamError func(kind string)
 
@@ -102,6 +107,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 		upstream:        upstream,
 		timeout:         timeout,
 		bodyTimeout:     opts.BodyTimeout,
+		sendTimeout:     opts.SendTimeout,
 		log:             opts.Logger.Named("passthrough").With(zap.String("route", opts.Route.Path)),
 		onUpstreamError: opts.OnUpstreamError,
 		tlsConfig:       tlsConfig,
@@ -142,7 +148,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 
 // ServeHTTP proxies r; r.URL.Path is the full client path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if hasDotSegment(r.URL.Path) {
+	if routing.HasDotSegment(r.URL.Path) {
 		writeError(w, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
 		return
 	}
@@ -163,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b := guardBody(w, r, h.bodyTimeout); b != nil {
 		ctx = context.WithValue(ctx, bodyKey{}, b) // ReverseProxy hides r.Body from its error handler
 	}
-	h.proxy.ServeHTTP(w, r.WithContext(ctx))
+	h.proxy.ServeHTTP(guardSend(w, h.sendTimeout), r.WithContext(ctx))
 	if h.closing.Load() {
 		// A request that was in flight during Shutdown put its upstream
 		// connection back in the idle pool: close it, nobody will reuse it.

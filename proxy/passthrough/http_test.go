@@ -17,51 +17,6 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-// TestPathRule checks nginx's proxy_pass rule end to end: the upstream
-// records the request URI it was asked for.
-func TestPathRule(t *testing.T) {
-	seen := make(chan string, 1)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.RequestURI
-	}))
-	defer up.Close()
-	u := up.URL
-
-	cases := []struct {
-		route, upstream, request, want string
-	}{
-		{"/app", u, "/app/x?q=1", "/app/x?q=1"},
-		{"/app", u, "/app", "/app"},
-		{"/app", u + "/", "/app/x/y", "/app/x/y"},
-		{"/app", u + "/base", "/app/x?q=1&r=2", "/base/x?q=1&r=2"},
-		{"/app", u + "/base", "/app", "/base"},
-		{"/app", u + "/base", "/app/", "/base/"},
-		{"/app", u + "/base/", "/app/x", "/base/x"},
-		{"/app", u + "/base?k=v", "/app/x?q=1", "/base/x?k=v&q=1"},
-		{"/", u + "/base", "/x/y", "/base/x/y"},
-		{"/", u, "/", "/"},
-		{"/a/b", u + "/c", "/a/b/d", "/c/d"},
-		{"/app", u, "/app/a%2Fb%20c", "/app/a%2Fb%20c"},
-		{"/app", u + "/base", "/app/a%2Fb", "/base/a%2Fb"},
-		{"/prices/{symbol}", u + "/q/{symbol}?s={symbol}", "/prices/AAPL/live?x=1", "/q/AAPL/live?s=AAPL&x=1"},
-		{"/prices/{symbol}", u + "/q/{symbol}?s={symbol}", "/prices/A%20B%2FC", "/q/A%20B%2FC?s=A+B%2FC"},
-		{"/prices/{symbol}", u + "/q?s={symbol}&t={symbol}", "/prices/a&b=c", "/q?s=a%26b%3Dc&t=a%26b%3Dc"},
-		{"/prices/{symbol}", u, "/prices/X/y?z", "/prices/X/y?z"},
-	}
-	for _, c := range cases {
-		t.Run(c.route+" "+c.upstream+" "+c.request, func(t *testing.T) {
-			gw := newGateway(t, route(c.route, c.upstream), nil)
-			res, body := rawRequest(t, hostOf(gw.srv), "GET "+c.request+" HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
-			if res.StatusCode != http.StatusOK {
-				t.Fatalf("status %d %q", res.StatusCode, body)
-			}
-			if got := recv(t, seen); got != c.want {
-				t.Errorf("upstream saw %q, want %q", got, c.want)
-			}
-		})
-	}
-}
-
 // TestDotSegmentsRefused: a path that would climb out of the route on the
 // upstream is refused, escaped or not, and never reaches the upstream.
 func TestDotSegmentsRefused(t *testing.T) {

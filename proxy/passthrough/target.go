@@ -23,7 +23,7 @@ type upstreamTemplate struct {
 	secure    bool   // TLS to the upstream
 	pathTmpl  string // escaped path, may hold {name}; "" when absent
 	queryTmpl string // raw query, may hold {name}; "" when absent
-	hasPath   bool   // nginx rule: a path (other than "/") replaces the route prefix
+	hasPath   bool   // nginx rule: a path ("/" included) replaces the route prefix
 }
 
 // target is the upstream address of one request, computed before proxying.
@@ -64,7 +64,9 @@ func parseUpstream(raw string, pattern routing.Pattern) (upstreamTemplate, error
 	} else {
 		t.pathTmpl = rest
 	}
-	t.hasPath = t.pathTmpl != "" && t.pathTmpl != "/"
+	// Like nginx's proxy_pass: "http://up" keeps the client path, while
+	// any path, even "http://up/", replaces the matched route prefix.
+	t.hasPath = t.pathTmpl != ""
 
 	if t.host == "" || strings.ContainsAny(t.host, "{}") {
 		return t, fmt.Errorf("upstream url %q: host must be a fixed name (no placeholders)", raw)
@@ -165,19 +167,4 @@ func (t upstreamTemplate) resolve(pattern routing.Pattern, escapedPath, decodedP
 	}
 	base := &url.URL{Scheme: t.scheme, Host: t.host, RawQuery: routing.Fill(t.queryTmpl, queryValues)}
 	return target{base: base, path: decoded, rawPath: raw}, nil
-}
-
-// hasDotSegment reports a "." or ".." segment in a decoded path. The route
-// was matched on the path as sent, so "/app/../admin" would otherwise reach
-// the upstream's /admin (or /base/../admin) outside the route's scope.
-func hasDotSegment(decodedPath string) bool {
-	if !strings.Contains(decodedPath, "/.") {
-		return false
-	}
-	for seg := range strings.SplitSeq(decodedPath, "/") {
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return false
 }
