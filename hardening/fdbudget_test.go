@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
@@ -112,4 +114,34 @@ func tally(t *testing.T, what string, n int, send func(i int) answer, okStatus, 
 		t.Errorf("%s flood: %+v; want some accepted (%d), the rest refused (%d %s with Retry-After)", what, c, okStatus, refused, code)
 	}
 	return c
+}
+
+// TestDefaultPerIPCapsSpareTrustedProxies: with the default per-IP caps, a
+// load balancer listed in trusted_proxies still carries more connections
+// than max_connections_per_ip and more sessions than max_sessions_per_ip,
+// because each session counts its own client; the same traffic from an
+// unlisted peer is one address and is refused beyond the caps (before
+// the caps had defaults it was all let in).
+func TestDefaultPerIPCapsSpareTrustedProxies(t *testing.T) {
+	app := newWSApp(t)
+	g := startGateway(t, "trusted_proxies: [127.0.0.5]\nroutes:\n  - path: /s\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n")
+	const n = config.DefaultMaxConnsPerIP + 44 // also more than DefaultMaxSessionsPerIP
+	for _, peer := range []string{"127.0.0.5", "127.0.0.6"} {
+		codes := map[string]int{}
+		for i := range n {
+			a := dialAddr(t, g.addr, peer).send(t, "/s/poll?wait=0", "gw.test", fmt.Sprintf("X-Forwarded-For: 10.0.%d.%d", i/256, i%256))
+			codes[fmt.Sprintf("%d %s", a.status, a.errorCode())]++
+		}
+		want := map[string]int{"200 ": n} // one session per client, one connection each
+		if peer == "127.0.0.6" {
+			want = map[string]int{
+				"200 ":                            config.DefaultMaxSessionsPerIP,
+				"429 too_many_sessions_per_ip":    config.DefaultMaxConnsPerIP - config.DefaultMaxSessionsPerIP,
+				"429 too_many_connections_per_ip": n - config.DefaultMaxConnsPerIP,
+			}
+		}
+		if !reflect.DeepEqual(codes, want) {
+			t.Errorf("%d connections from %s, one session each: %v, want %v", n, peer, codes, want)
+		}
+	}
 }
