@@ -57,7 +57,8 @@ func TestDefaultConfigSurvivesOneAddressFlood(t *testing.T) {
 		_ = c.c.Close()
 		return a
 	}, 404, 429, "too_many_connections_per_ip")
-	t.Logf("flood from one address: sessions %+v, topics %+v, connections %+v", sessions, topics, conns)
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.cmd.Process.Pid))
+	t.Logf("flood from one address: sessions %+v, topics %+v, connections %+v; the gateway holds %d descriptors", sessions, topics, conns, len(fds))
 
 	other := dialAddr(t, g.addr, "127.0.0.2")
 	if a := other.get(t, "/s/poll?wait=0"); a.status != 200 || !strings.Contains(a.body, `"session"`) {
