@@ -14,8 +14,10 @@ const (
 	DefaultACMEStorage       = "./data/certs"
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
-	DefaultMaxConnections    = 20000
-	DefaultMaxTopics         = 1000 // see Limits.MaxTopics for the reasoning
+	DefaultMaxConnections    = 20000 // or half the fd limit when lower: see Limits.MaxConnections
+	DefaultMaxConnsPerIP     = 256   // see Limits.MaxConnectionsPerIP for the reasoning
+	DefaultMaxSessionsPerIP  = 128   // see Limits.MaxSessionsPerIP
+	DefaultMaxTopics         = 1000  // see Limits.MaxTopics for the reasoning
 	DefaultMaxTopicsPerIP    = 100
 	DefaultMaxBatchMessages  = 100 // the browser library's largest batch
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
@@ -70,7 +72,13 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	l := &c.Limits
 	if !set("limits.max_connections") {
-		l.MaxConnections = DefaultMaxConnections
+		l.MaxConnections = defaultMaxConnections(fdLimit())
+	}
+	if !set("limits.max_connections_per_ip") {
+		l.MaxConnectionsPerIP = DefaultMaxConnsPerIP
+	}
+	if !set("limits.max_sessions_per_ip") {
+		l.MaxSessionsPerIP = DefaultMaxSessionsPerIP
 	}
 	if !set("limits.max_topics") {
 		l.MaxTopics = DefaultMaxTopics
@@ -185,6 +193,23 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	if !set(prefix + "slow_client") {
 		r.SlowClient = SlowDropOldest
 	}
+}
+
+// fdLimit is the process's open-file limit (0: unknown); a variable so
+// tests can pretend another one.
+var fdLimit = readFDLimit
+
+// defaultMaxConnections is DefaultMaxConnections, or half the process's
+// open-file limit when that is lower: every client connection is a
+// descriptor, and the other half stays for the upstream sockets those
+// clients cause (sessions, topics, pass-through requests), the listeners
+// and files. Without it, clients alone could fill the limit and the
+// gateway could neither dial an upstream nor accept a connection.
+func defaultMaxConnections(fds uint64) int {
+	if fds == 0 || fds/2 >= DefaultMaxConnections {
+		return DefaultMaxConnections
+	}
+	return max(1, int(fds/2))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -2,11 +2,19 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
 
+// pretendFDLimit makes the loader see n as the process's open-file limit.
+func pretendFDLimit(t *testing.T, n uint64) {
+	t.Cleanup(func() { fdLimit = readFDLimit })
+	fdLimit = func() uint64 { return n }
+}
+
 func TestDefaultsFilledIn(t *testing.T) {
+	pretendFDLimit(t, 1<<20)
 	c, err := parseWithEnv("min.yaml", []byte("routes:\n  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n  - path: /app\n    upstream: {url: \"http://127.0.0.1:9002\"}\n  - path: /poll\n    upstream: {url: \"http://127.0.0.1:9003\", kind: poll}\n"), noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +34,8 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("log.format", c.Log.Format, "json")
 	check("log.access", *c.Log.Access, true)
 	check("max_connections", c.Limits.MaxConnections, 20000)
-	check("max_connections_per_ip", c.Limits.MaxConnectionsPerIP, 0)
-	check("max_sessions_per_ip", c.Limits.MaxSessionsPerIP, 0)
+	check("max_connections_per_ip", c.Limits.MaxConnectionsPerIP, 256)
+	check("max_sessions_per_ip", c.Limits.MaxSessionsPerIP, 128)
 	check("max_topics", c.Limits.MaxTopics, 1000)
 	check("max_topics_per_ip", c.Limits.MaxTopicsPerIP, 100)
 	check("max_batch_messages", c.Limits.MaxBatchMessages, 100)
@@ -90,3 +98,37 @@ routes: [{path: /, upstream: {url: "http://127.0.0.1:1"}}]
 }
 
 func noEnv(string) (string, bool) { return "", false }
+
+// TestMaxConnectionsFitsTheFDLimit: by default client connections take at
+// most half the process's descriptors, so the upstream sockets they cause
+// always have room; an explicit value above that loads with a warning.
+func TestMaxConnectionsFitsTheFDLimit(t *testing.T) {
+	const routes = "routes:\n  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n"
+	for _, tc := range []struct {
+		fds  uint64
+		want int
+	}{{1024, 512}, {20000, 10000}, {40000, 20000}, {1 << 40, 20000}, {0, 20000}} {
+		pretendFDLimit(t, tc.fds)
+		c, err := parseWithEnv("gw.yaml", []byte(routes), noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Limits.MaxConnections != tc.want || len(c.Warnings) != 0 {
+			t.Errorf("fd limit %d: max_connections %d (warnings %v), want %d", tc.fds, c.Limits.MaxConnections, c.Warnings, tc.want)
+		}
+	}
+
+	pretendFDLimit(t, 1024)
+	c, err := parseWithEnv("gw.yaml", []byte("limits: {max_connections: 1000}\n"+routes), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "gw.yaml:1:27: warning: limits.max_connections: 1000 is more than half the process's open-file limit (1024"
+	if c.Limits.MaxConnections != 1000 || len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0].Error(), want) {
+		t.Errorf("explicit 1000 under 1024 fds: %d, warnings %v; want 1000 and %q", c.Limits.MaxConnections, c.Warnings, want)
+	}
+	c, err = parseWithEnv("gw.yaml", []byte("limits: {max_connections: 512}\n"+routes), noEnv)
+	if err != nil || len(c.Warnings) != 0 {
+		t.Errorf("explicit 512 under 1024 fds: %v, warnings %v", err, c.Warnings)
+	}
+}

@@ -100,14 +100,34 @@ type Log struct {
 
 // Limits for the whole process.
 type Limits struct {
-	MaxConnections      int      `yaml:"max_connections"`        // default 20000
-	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"` // default 0 = no cap
-	MaxSessionsPerIP    int      `yaml:"max_sessions_per_ip"`    // default 0 = no cap (bridged sessions open at once)
-	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`    // default 10s
-	BodyTimeout         Duration `yaml:"body_timeout"`           // default 60s: longest silence inside a pass-through request body
-	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
-	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB
-	MaxBodyBytes        Size     `yaml:"max_body_bytes"`         // default 1MiB
+	// MaxConnections caps the open client connections of the process. It
+	// is also each session-mode route's session cap. Default 20000, or
+	// half the process's open-file limit (RLIMIT_NOFILE as Go raised it
+	// at start) when that is lower: the other half stays for the upstream
+	// sockets the clients cause, so a full house can still dial and the
+	// listeners can still accept. At least 1.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps the open connections of one peer address
+	// (peers in trusted_proxies are exempt). Default 256: a browser keeps
+	// at most 6 connections to one host and a page with a live feed 1-2,
+	// so an office behind one NAT address with a hundred people on the
+	// page fits; a load test from one machine must raise it. 256 is half
+	// the connections a 1024-descriptor process allows (512), so one
+	// address cannot take a small install's whole budget. 0 = no cap.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxSessionsPerIP caps the bridged sessions one client address holds
+	// open at once, across routes. Each session is an upstream socket and a
+	// log, and a keep-alive connection can open sessions one request after
+	// the other (1,500 in 0.5 s without a cap). Default 128: a page opens
+	// one session per bridged route and a reload leaves the old one for
+	// session_ttl, so dozens of people behind one NAT fit; a test from one
+	// machine must raise it. 0 = no cap.
+	MaxSessionsPerIP  int      `yaml:"max_sessions_per_ip"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
+	BodyTimeout       Duration `yaml:"body_timeout"`        // default 60s: longest silence inside a pass-through request body
+	MaxHeaderBytes    Size     `yaml:"max_header_bytes"`    // default 64KiB
+	MaxMessageBytes   Size     `yaml:"max_message_bytes"`   // default 1MiB
+	MaxBodyBytes      Size     `yaml:"max_body_bytes"`      // default 1MiB
 
 	// MaxTopics caps the broadcast topics open at once, all routes
 	// together. Each holds an upstream socket (a file descriptor) and a

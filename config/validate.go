@@ -69,6 +69,8 @@ func (v *validator) validate() {
 func (v *validator) limits(l *Limits) {
 	if l.MaxConnections < 1 {
 		v.errorf("limits.max_connections", "must be at least 1, got %d", l.MaxConnections)
+	} else if fds := fdLimit(); fds > 0 && uint64(l.MaxConnections) > fds/2 {
+		v.warnf("limits.max_connections", "%d is more than half the process's open-file limit (%d, ulimit -n): clients could take the descriptors that upstream sockets need; raise the limit or lower max_connections", l.MaxConnections, fds)
 	}
 	if l.MaxConnectionsPerIP < 0 {
 		v.errorf("limits.max_connections_per_ip", "must not be negative (0 means no per-IP cap), got %d", l.MaxConnectionsPerIP)

@@ -42,6 +42,10 @@ type gateway struct {
 // gatewayYAML fills the listeners in: tests write limits and routes only.
 const gatewayHead = "listen: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nlog: {access: false}\n"
 
+// oneMachineLoad lifts the per-address caps for load tests whose thousands
+// of clients all come from 127.0.0.1, as a load test from one machine must.
+const oneMachineLoad = "limits: {max_connections_per_ip: 0, max_sessions_per_ip: 0}\n"
+
 // startGateway parses yamlText (listeners are added) and starts the gateway.
 // BRIDGEWAY_HARDENING_LOG=1 shows its logs.
 func startGateway(t testing.TB, yamlText string) *gateway {

@@ -23,10 +23,17 @@ type keptConn struct {
 
 func dialFrom(t *testing.T, g *gateway, localIP string) *keptConn {
 	t.Helper()
+	return dialAddr(t, g.addr, localIP)
+}
+
+// dialAddr opens a keep-alive connection to addr (a listener of the
+// gateway) from localIP; any of 127/8 is loopback on Linux.
+func dialAddr(t *testing.T, addr, localIP string) *keptConn {
+	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
-	c, err := d.Dial("tcp", g.addr)
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
-		t.Fatalf("dial from %s: %v", localIP, err)
+		t.Fatalf("dial %s from %s: %v", addr, localIP, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))

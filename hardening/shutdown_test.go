@@ -17,7 +17,7 @@ import (
 
 // loadYAML: a session route to an echo app and a broadcast route.
 func loadYAML(app *wsApp) string {
-	return "shutdown_timeout: 20s\nroutes:\n" +
+	return "shutdown_timeout: 20s\n" + oneMachineLoad + "routes:\n" +
 		"  - path: /s\n    upstream: {url: \"" + app.wsURL("/echo") + "\"}\n    poll_timeout: 60s\n" +
 		"  - path: /b\n    mode: broadcast\n    upstream: {url: \"" + app.wsURL("/feed") + "\"}\n    poll_timeout: 60s\n"
 }

@@ -48,7 +48,7 @@ func TestSoakConnectDisconnect(t *testing.T) {
 	// No pooled upstream keep-alive connections: their goroutines and fds
 	// (both ends live in this process) would blur the leak check.
 	httpUp.srv.Config.SetKeepAlivesEnabled(false)
-	g := startGateway(t, "routes:\n"+
+	g := startGateway(t, oneMachineLoad+"routes:\n"+
 		"  - path: /s\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n    session_ttl: 2s\n"+
 		"  - path: /b\n    mode: broadcast\n    idle_close: 1s\n    upstream: {url: \""+app.wsURL("/feed")+"\"}\n"+
 		"  - path: /h\n    upstream: {url: \""+httpUp.srv.URL+"\", kind: http}\n"+
