@@ -54,6 +54,11 @@ func GenerateSchema(typesSrc []byte) ([]byte, error) {
 // the optional tls.acme section and of one route.
 func schemaDefaults() Config {
 	c := Config{TLS: &TLS{ACME: &ACME{}}, Routes: []Route{{Upstream: Upstream{URL: "ws://127.0.0.1/"}}}}
+	// The schema is the same on every machine: max_connections shows its
+	// cap, not half of this machine's fd limit (the docs say both).
+	saved := fdLimit
+	fdLimit = func() uint64 { return 0 }
+	defer func() { fdLimit = saved }()
 	applyDefaults(&c, func(string) bool { return false })
 	return c
 }
