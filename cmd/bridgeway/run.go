@@ -56,6 +56,7 @@ func runGatewayFlags(path string, logOut io.Writer, signals <-chan os.Signal, st
 	defer func() { _ = logger.Sync() }()
 	v, c := buildVersion()
 	logger.Info("starting", zap.String("version", v), zap.String("commit", c), zap.String("config", path))
+	logConfigWarnings(logger, cfg)
 
 	reg := prometheus.NewRegistry()
 	cl, err := clusterWiring(logger, reg, cfg)
@@ -115,8 +116,18 @@ func reload(srv *proxy.Server, path string, logger *zap.Logger) {
 		srv.ReloadRejected()
 		return
 	}
+	logConfigWarnings(logger, cfg)
 	if err := srv.Reload(cfg); err != nil {
 		logger.Error("reload failed, the running config keeps serving", zap.Error(err))
+	}
+}
+
+// logConfigWarnings logs what validate prints as warnings (risky but valid
+// settings), one line each with its FILE:LINE:COL, so an operator who never
+// ran validate still sees them.
+func logConfigWarnings(logger *zap.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config warning", zap.String("warning", w.Error()))
 	}
 }
 
