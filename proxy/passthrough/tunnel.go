@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -95,7 +96,7 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toClient = &direction{name: "upstream_to_client", t: t, src: upstreamReader, raw: rawSource(upstream),
 		dst: client}
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
-		dst: upstream, mask: true}
+		dst: upstream, mask: true, frames: frameState{fromClient: true}}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
 		d.useRawWrites()
@@ -149,29 +150,54 @@ var shuttingDownResponse = func() []byte {
 		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient, reasonBadUpstream) }
-func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream, reasonBadClient) }
+func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient) }
+func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }
 
 // pump copies d until its source ends, then propagates the end to d's
 // destination and gives the other direction closeGrace to finish.
-func (t *tunnel) pump(d *direction, badFrameReason string) {
+func (t *tunnel) pump(d *direction) {
 	err := d.copyFrames()
 	if errors.Is(err, errClosingHandshakeDone) {
 		t.closeBoth()
 		return
 	}
-	if errors.Is(err, errFrame) {
-		t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
-		ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
-		t.sendClose(ctx, d, closeProtocolErr, badFrameReason)
-		cancel()
+	lost := errors.Is(err, errFrame)
+	if lost {
+		// A header that cannot be parsed: where the source's frames end is
+		// lost, so its close answer cannot be found in what follows.
+		t.failConnection(d, err)
 	}
 	t.startGrace()
 	d.acquire()
 	d.broken = true
 	d.release()
 	closeWrite(d.dst)
+	if lost {
+		// The source got our close; read (and drop) until it closes, so it
+		// gets a FIN rather than a reset, within the grace.
+		_, _ = io.Copy(io.Discard, d.srcConn())
+	}
 }
+
+// failConnection answers a source that broke the protocol (RFC 6455 7.1.7):
+// close 1002 to both peers, each at a frame boundary. From then on each
+// direction drops what it reads until that peer's close answer, which ends
+// it, so the tunnel closes as soon as both answered (the grace bounds it).
+func (t *tunnel) failConnection(d *direction, err error) {
+	t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
+	reason := reasonBadUpstream
+	if d.frames.fromClient {
+		reason = reasonBadClient
+	}
+	t.startGrace()
+	ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
+	defer cancel()
+	t.sendClose(ctx, d, closeProtocolErr, reason)       // the source's peer
+	t.sendClose(ctx, d.other, closeProtocolErr, reason) // the source itself
+}
+
+// srcConn is the connection d reads from.
+func (d *direction) srcConn() net.Conn { return d.other.dst }
 
 // copyFrames forwards frames from src to dst until src ends. Once the
 // gateway has sent its own close to dst, frames from src are read and
