@@ -101,13 +101,15 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 // wsClient is one client WebSocket: the handler goroutine reads, one
 // writer goroutine (pump) writes.
 type wsClient struct {
-	h      *RouteHandler
-	a      *attachment
-	ws     *websocket.Conn
-	json   bool
-	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
-	rd     *wsFrameReader // reads the client's frames when shared
-	wait   *readWaiter    // parks the shared reader until a frame arrives
+	h    *RouteHandler
+	a    *attachment
+	ws   *websocket.Conn
+	json bool
+	// sawClose: the shared reader read the client's close frame.
+	sawClose bool
+	shared   *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
+	rd       *wsFrameReader // reads the client's frames when shared
+	wait     *readWaiter    // parks the shared reader until a frame arrives
 }
 
 func (c *wsClient) serve(ctx context.Context) {
