@@ -17,6 +17,7 @@ const (
 	DefaultMaxConnections    = 20000
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	DefaultBodyTimeout       = Duration(60 * time.Second) // nginx's client_body_timeout
+	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
@@ -66,6 +67,9 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	if !set("limits.body_timeout") {
 		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if !set("limits.send_timeout") {
+		l.SendTimeout = DefaultSendTimeout
 	}
 	if !set("limits.max_header_bytes") {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes

@@ -30,6 +30,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("max_sessions_per_ip", c.Limits.MaxSessionsPerIP, 0)
 	check("read_header_timeout", c.Limits.ReadHeaderTimeout.D(), 10*time.Second)
 	check("body_timeout", c.Limits.BodyTimeout.D(), 60*time.Second)
+	check("send_timeout", c.Limits.SendTimeout.D(), 60*time.Second)
 	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))
 	check("max_message_bytes", c.Limits.MaxMessageBytes, Size(1<<20))
 	check("max_body_bytes", c.Limits.MaxBodyBytes, Size(1<<20))

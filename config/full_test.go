@@ -39,6 +39,7 @@ func TestFullFile(t *testing.T) {
 			MaxSessionsPerIP:    20,
 			ReadHeaderTimeout:   Duration(5 * time.Second),
 			BodyTimeout:         Duration(30 * time.Second),
+			SendTimeout:         Duration(45 * time.Second),
 			MaxHeaderBytes:      32 * 1024,
 			MaxMessageBytes:     2000000,
 			MaxBodyBytes:        512 * 1024,

@@ -78,6 +78,7 @@ type Limits struct {
 	MaxSessionsPerIP    int      `yaml:"max_sessions_per_ip"`    // default 0 = no cap (bridged sessions open at once)
 	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`    // default 10s
 	BodyTimeout         Duration `yaml:"body_timeout"`           // default 60s: longest silence inside a pass-through request body
+	SendTimeout         Duration `yaml:"send_timeout"`           // default 60s: longest a pass-through client (or tunnel peer) may take no bytes
 	MaxHeaderBytes      Size     `yaml:"max_header_bytes"`       // default 64KiB
 	MaxMessageBytes     Size     `yaml:"max_message_bytes"`      // default 1MiB
 	MaxBodyBytes        Size     `yaml:"max_body_bytes"`         // default 1MiB

@@ -77,6 +77,9 @@ func (v *validator) limits(l *Limits) {
 	if l.BodyTimeout <= 0 {
 		v.errorf("limits.body_timeout", "must be greater than 0")
 	}
+	if l.SendTimeout <= 0 {
+		v.errorf("limits.send_timeout", "must be greater than 0")
+	}
 	v.positiveSize("limits.max_header_bytes", l.MaxHeaderBytes)
 	v.positiveSize("limits.max_message_bytes", l.MaxMessageBytes)
 	v.positiveSize("limits.max_body_bytes", l.MaxBodyBytes)

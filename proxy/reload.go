@@ -69,6 +69,7 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Limits.MaxHeaderBytes = cur.Limits.MaxHeaderBytes
 	merged.Limits.MaxSessionsPerIP = cur.Limits.MaxSessionsPerIP // the bridge counts with the value it started with
 	merged.Limits.BodyTimeout = cur.Limits.BodyTimeout           // pass-through handlers keep theirs
+	merged.Limits.SendTimeout = cur.Limits.SendTimeout           // pass-through handlers keep theirs
 	return &merged
 }
 
@@ -87,6 +88,7 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("limits.max_header_bytes", cur.Limits.MaxHeaderBytes, next.Limits.MaxHeaderBytes)
 	changed("limits.max_sessions_per_ip", cur.Limits.MaxSessionsPerIP, next.Limits.MaxSessionsPerIP)
 	changed("limits.body_timeout", cur.Limits.BodyTimeout, next.Limits.BodyTimeout)
+	changed("limits.send_timeout", cur.Limits.SendTimeout, next.Limits.SendTimeout)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)
 	changed("cluster", cur.Cluster, next.Cluster)
 }

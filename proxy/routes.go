@@ -86,6 +86,7 @@ func (s *Server) newRouteEntry(rc config.Route) (*routeEntry, error) {
 			Route:       rc,
 			Logger:      s.log,
 			BodyTimeout: s.cfg.Limits.BodyTimeout.D(),
+			SendTimeout: s.cfg.Limits.SendTimeout.D(),
 			OnUpstreamError: func(kind string) {
 				s.metrics.upstreamErrors.WithLabelValues(route, kind).Inc()
 			},

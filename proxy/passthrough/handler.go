@@ -46,6 +46,9 @@ type Options struct {
 	// (between two reads; 0: never). The gateway passes
 	// limits.body_timeout.
 	BodyTimeout time.Duration
+	// SendTimeout cuts a tunnel whose peer takes no bytes for this long
+	// (0: never). The gateway passes limits.send_timeout.
+	SendTimeout time.Duration
 }
 
 // Handler proxies one route. It is safe for concurrent use.
@@ -57,6 +60,7 @@ type Handler struct {
 	hostOverride    string      // route header "Host", if any
 	timeout         time.Duration
 	bodyTimeout     time.Duration
+	sendTimeout     time.Duration
 	log             *zap.Logger
 	onUpstreamError func(kind string)
 
@@ -101,6 +105,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 		upstream:        upstream,
 		timeout:         timeout,
 		bodyTimeout:     opts.BodyTimeout,
+		sendTimeout:     opts.SendTimeout,
 		log:             opts.Logger.Named("passthrough").With(zap.String("route", opts.Route.Path)),
 		onUpstreamError: opts.OnUpstreamError,
 		tlsConfig:       tlsConfig,

@@ -178,6 +178,7 @@ func (d *direction) relayBlocking(data []byte) (rest []byte, err error) {
 	for len(data) > 0 {
 		sp := d.scanLocked(data)
 		if sp.write > 0 {
+			d.sendDeadline()
 			if _, err := d.dst.Write(data[:sp.write]); err != nil {
 				d.writeFailed()
 				return nil, err
@@ -355,16 +356,14 @@ type stallState struct {
 	after     []byte // received bytes past span
 }
 
-// finishStall completes a stalled write outside the read callback, with no
-// deadline but the tunnel's grace, then forwards what was received after it.
+// finishStall completes a stalled write outside the read callback, within
+// send_timeout (or the tunnel's grace), then forwards what was received
+// after it.
 func (d *direction) finishStall() error {
 	st := d.stall
 	d.stalled, d.stall = false, stallState{}
 	defer d.putBuffer()
-	d.t.mu.Lock()
-	d.softUntil = time.Time{}
-	_ = d.dst.SetWriteDeadline(d.t.graceAt)
-	d.t.mu.Unlock()
+	d.sendDeadline()
 	if len(st.unwritten) > 0 {
 		if _, err := d.dst.Write(st.unwritten); err != nil {
 			d.writeFailed()
@@ -470,6 +469,7 @@ func (d *direction) refreshWriteDeadline() {
 	if d.softUntil.Sub(now) > stallAfter/2 { // a timer update per second at most
 		return
 	}
+	d.sendUntil = time.Time{}
 	d.t.mu.Lock()
 	if d.t.graceAt.IsZero() {
 		d.softUntil = now.Add(stallAfter)
@@ -478,6 +478,34 @@ func (d *direction) refreshWriteDeadline() {
 		d.softUntil = d.t.graceAt.Add(stallAfter) // never refresh again
 	}
 	d.t.mu.Unlock()
+}
+
+// sendDeadline puts a write deadline send_timeout ahead on dst before a
+// write that may block (a peer that takes no bytes for that long ends the
+// tunnel, like nginx's send_timeout). It moves the deadline only when it
+// moved by a sixteenth (a timer update every few seconds); once the grace
+// started, the grace deadline stays. Without send_timeout, writes outside
+// the grace have no deadline.
+func (d *direction) sendDeadline() {
+	to := d.t.h.sendTimeout
+	now := time.Now()
+	if !d.sendUntil.IsZero() && d.sendUntil.Sub(now) > to-to/16 {
+		return
+	}
+	d.softUntil = time.Time{}
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
+	switch {
+	case !d.t.graceAt.IsZero():
+		_ = d.dst.SetWriteDeadline(d.t.graceAt)
+		d.sendUntil = d.t.graceAt.Add(to + time.Hour) // never move it again
+	case to > 0:
+		d.sendUntil = now.Add(to)
+		_ = d.dst.SetWriteDeadline(d.sendUntil)
+	default:
+		_ = d.dst.SetWriteDeadline(time.Time{})
+		d.sendUntil = now.Add(time.Hour) // nothing to refresh
+	}
 }
 
 // readNonBlocking reads from a non-blocking socket. A raw syscall: it never

@@ -67,7 +67,8 @@ type direction struct {
 	pending    [maxFrameHeader]byte
 	pendingLen int // start of a frame header read from raw, waiting for the rest
 	bufp       *[]byte
-	softUntil  time.Time       // write deadline set on dst by the pump
+	softUntil  time.Time       // write deadline set on dst by the pump inside the read callback
+	sendUntil  time.Time       // write deadline set on dst by the pump for a blocking write (sendDeadline)
 	dstRaw     syscall.RawConn // the socket under dst, written without waiting (relay.go)
 	dstCounter writeCounter    // told what was written past dst's wrappers; nil for a bare socket
 	tryWriteFn func(uintptr) bool
@@ -158,6 +159,14 @@ func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }
 func (t *tunnel) pump(d *direction) {
 	err := d.copyFrames()
 	if errors.Is(err, errClosingHandshakeDone) {
+		t.closeBoth()
+		return
+	}
+	if isTimeout(err) && d.broken && !t.graceStarted() {
+		// send_timeout: the destination took nothing for that long. Cut
+		// the tunnel: the other side is closed too, not left streaming.
+		t.h.log.Info("websocket tunnel peer not reading: cut", zap.String("direction", d.name),
+			zap.Duration("send_timeout", t.h.sendTimeout))
 		t.closeBoth()
 		return
 	}
@@ -271,6 +280,12 @@ func (t *tunnel) startGrace() {
 		_ = t.client.SetDeadline(t.graceAt)
 		_ = t.upstream.SetDeadline(t.graceAt)
 	})
+}
+
+func (t *tunnel) graceStarted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.graceAt.IsZero()
 }
 
 // cut closes both connections at once (Shutdown past its deadline).
