@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"sync/atomic"
 	"time"
@@ -61,10 +60,8 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 // read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
 	defer func() {
-		s.release() // shuts the sending side only
-		if !c.sawClose {
-			lingerClose(bareConn(s.out.conn))
-		}
+		s.release() // shuts the sending side only (lingerAfterClose)
+		lingerClose(bareConn(s.out.conn))
 		_ = s.out.conn.Close()
 	}()
 	for {
@@ -77,29 +74,6 @@ func (c *wsClient) serveShared(s *fanSub) {
 			return
 		}
 	}
-}
-
-// closeLinger bounds how long a closing connection is read (and what is
-// read dropped) after our FIN.
-const closeLinger = 2 * time.Second
-
-// lingerClose reads (and drops) what the client still sends after our FIN
-// (release shut the sending side, so the client read our close frame, then
-// EOF) until it closes too, or closeLinger passes. Closing a socket with
-// unread bytes sends a reset, which can destroy our close frame before the
-// client reads it. The caller closes conn.
-func lingerClose(conn net.Conn) {
-	if conn.SetReadDeadline(time.Now().Add(closeLinger)) != nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, conn)
-}
-
-// shutWrite sends our FIN (a blocked write fails at once, as on close);
-// false when conn cannot half-close.
-func shutWrite(conn net.Conn) bool {
-	cw, ok := conn.(interface{ CloseWrite() error })
-	return ok && cw.CloseWrite() == nil
 }
 
 // readFrame reads and acts on one client frame or message; false ends the
@@ -122,10 +96,7 @@ func (c *wsClient) readFrame(s *fanSub) bool {
 	case websocket.PongMessage:
 		return true
 	case websocket.CloseMessage:
-		// Echo the client's code (none when it sent none), then end. The
-		// closing handshake is complete: nothing more may come, so the
-		// socket is closed at once, as RFC 6455 7.1.1 asks of a server.
-		c.sawClose = true
+		// Echo the client's code (none when it sent none), then end.
 		_ = s.out.control(appendWSFrame(nil, websocket.CloseMessage, closeEcho(f.payload)), true)
 		return false
 	}
