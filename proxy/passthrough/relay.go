@@ -135,7 +135,7 @@ func (d *direction) scanLocked(data []byte) span {
 		d.acquire()
 		d.held = true
 	}
-	return d.frames.scan(data, d.closeSent)
+	return d.frames.scan(data, d.closeSent || d.t.afterClose.Load())
 }
 
 // finish applies a span once its bytes are written.

@@ -37,8 +37,11 @@ type tunnel struct {
 
 	mu      sync.Mutex // guards graceAt and deadline changes
 	graceAt time.Time  // zero until one side ended
-	endOnce sync.Once
-	cutOnce sync.Once
+	// afterClose: the closing handshake is done; each direction reads and
+	// drops what comes until its source closes.
+	afterClose atomic.Bool
+	endOnce    sync.Once
+	cutOnce    sync.Once
 }
 
 // direction is one half of a tunnel: frames read from src are written
@@ -81,8 +84,8 @@ type direction struct {
 }
 
 // errClosingHandshakeDone ends a pump once both peers' close frames went
-// through: nothing more may follow, so the tunnel can close at once instead
-// of waiting for the client to drop the TCP connection.
+// through: nothing more may follow, so the tunnel ends at once instead of
+// waiting for the client to drop the TCP connection (closingHandshakeDone).
 var errClosingHandshakeDone = errors.New("closing handshake done")
 
 // newTunnel joins client and upstream; each reader holds what was read from
@@ -159,7 +162,7 @@ func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }
 func (t *tunnel) pump(d *direction) {
 	err := d.copyFrames()
 	if errors.Is(err, errClosingHandshakeDone) {
-		t.closeBoth()
+		t.closingHandshakeDone(d)
 		return
 	}
 	if isTimeout(err) && d.broken && !t.graceStarted() {
@@ -188,6 +191,19 @@ func (t *tunnel) pump(d *direction) {
 	}
 }
 
+// closingHandshakeDone ends the tunnel once both close frames went through
+// (d's was the second). Both peers get a FIN; what they still send is read
+// and dropped (closed below) until they close, within the grace: closing a
+// socket with unread bytes sends a reset, which can destroy the close frame
+// just forwarded before the peer reads it.
+func (t *tunnel) closingHandshakeDone(d *direction) {
+	t.afterClose.Store(true)
+	t.startGrace()
+	closeWrite(t.client)
+	closeWrite(t.upstream)
+	_, _ = io.Copy(io.Discard, d.srcConn())
+}
+
 // failConnection answers a source that broke the protocol (RFC 6455 7.1.7):
 // close 1002 to both peers, each at a frame boundary. From then on each
 // direction drops what it reads until that peer's close answer, which ends
@@ -201,8 +217,12 @@ func (t *tunnel) failConnection(d *direction, err error) {
 	t.startGrace()
 	ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
 	defer cancel()
-	t.sendClose(ctx, d, closeProtocolErr, reason)       // the source's peer
+	// The source first: once the peer has our close, its answer may come
+	// back at once, and the source must not get it after ours. (Nothing of
+	// the source's reaches the peer meanwhile: this is the pump that would
+	// forward it.)
 	t.sendClose(ctx, d.other, closeProtocolErr, reason) // the source itself
+	t.sendClose(ctx, d, closeProtocolErr, reason)       // the source's peer
 }
 
 // srcConn is the connection d reads from.
