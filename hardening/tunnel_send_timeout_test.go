@@ -1,10 +1,13 @@
 package hardening
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -15,7 +18,9 @@ import (
 // limits.send_timeout, so the gateway cuts its tunnel and closes the
 // upstream connection: every flooding upstream write ends in an error,
 // instead of the tunnels holding their socket buffers (tens of MB) for as
-// long as the clients stay.
+// long as the clients stay. The client's connection is reset, not closed:
+// a closed socket would keep its full send queue (megabytes each) while
+// the client keeps its window shut.
 func TestTunnelSendTimeoutCutsNonReader(t *testing.T) {
 	var ended atomic.Int64
 	var writers sync.WaitGroup
@@ -40,10 +45,17 @@ func TestTunnelSendTimeoutCutsNonReader(t *testing.T) {
 	})
 	g := startGateway(t, "limits: {send_timeout: 1s}\n"+passthroughYAML(app.URL))
 	const tunnels = 20
-	for range tunnels {
-		dialRawWS(t, g, "/app/flood", "") // and never read
+	clients := make([]*rawWS, tunnels)
+	for i := range clients {
+		clients[i] = dialRawWS(t, g, "/app/flood", "") // and never read
 	}
 	eventually(t, "every flooding upstream connection closed by the gateway", func() bool {
 		return ended.Load() == tunnels
 	})
+	for i, c := range clients {
+		_, err := io.Copy(io.Discard, c.br)
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("client %d: its connection ended with %v, want a reset", i, err)
+		}
+	}
 }

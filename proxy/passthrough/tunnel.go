@@ -167,9 +167,13 @@ func (t *tunnel) pump(d *direction) {
 	}
 	if isTimeout(err) && d.broken && !t.graceStarted() {
 		// send_timeout: the destination took nothing for that long. Cut
-		// the tunnel: the other side is closed too, not left streaming.
+		// the tunnel: the other side is closed too, not left streaming. The
+		// destination is reset, as nginx's reset_timedout_connection does:
+		// closed normally, its socket would keep its full send queue (up to
+		// megabytes) for as long as the peer keeps its window shut.
 		t.h.log.Info("websocket tunnel peer not reading: cut", zap.String("direction", d.name),
 			zap.Duration("send_timeout", t.h.sendTimeout))
+		resetOnClose(d.dst)
 		t.closeBoth()
 		return
 	}
@@ -321,6 +325,22 @@ func (t *tunnel) closeBoth() {
 		_ = t.client.Close()
 		_ = t.upstream.Close()
 	})
+}
+
+// resetOnClose makes closing conn send a reset and drop what its socket
+// still holds to send (SO_LINGER 0), through the gateway's wrappers and TLS.
+func resetOnClose(conn net.Conn) {
+	for range 8 {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			_ = c.SetLinger(0)
+			return
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 // closeWrite half-closes conn so its peer reads EOF after the last frame.
