@@ -3,7 +3,11 @@ package passthrough
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -79,4 +83,56 @@ func readRawFrame(t *testing.T, br *bufio.Reader) (byte, []byte) {
 		t.Fatal(err)
 	}
 	return h.opcode, p
+}
+
+// TestTunnelUpstreamFrameRules: an upstream frame that breaks a rule (a
+// 126-byte ping) is not relayed; both peers get close 1002 from the
+// gateway, the upstream its own (not the client's answer relayed), then
+// EOF once the client answered: the tunnel does not wait out its grace.
+func TestTunnelUpstreamFrameRules(t *testing.T) {
+	type seen struct {
+		code   uint16
+		reason string
+		err    error
+	}
+	got := make(chan seen, 1)
+	up := newRawUpstream(t, func(conn net.Conn, req *http.Request) {
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: "+acceptKey(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n"+
+			"\x89\x7e\x00\x7e"+strings.Repeat("p", 126))
+		br := bufio.NewReader(conn)
+		var hdr [maxFrameHeader]byte
+		h, err := readFrameHeader(br, hdr[:])
+		if err != nil || h.opcode != opClose || !h.masked || h.length < 2 {
+			got <- seen{err: fmt.Errorf("frame %+v, %v; want a masked close", h, err)}
+			return
+		}
+		key := h.raw[len(h.raw)-4:]
+		p := make([]byte, h.length)
+		if _, err := io.ReadFull(br, p); err != nil {
+			got <- seen{err: err}
+			return
+		}
+		for i := range p {
+			p[i] ^= key[i%4]
+		}
+		_, err = io.Copy(io.Discard, br)
+		got <- seen{code: binary.BigEndian.Uint16(p), reason: string(p[2:]), err: err}
+	})
+	gw := newGateway(t, route("/ws", up.url()), nil)
+	conn, br := rawTunnel(t, gw)
+	op, p := readRawFrame(t, br)
+	if op != opClose || len(p) < 2 || binary.BigEndian.Uint16(p) != closeProtocolErr {
+		t.Fatalf("client got opcode %d payload %q, want close 1002", op, p)
+	}
+	if _, err := conn.Write([]byte{0x88, 0x80, 1, 2, 3, 4}); err != nil { // an empty close
+		t.Fatal(err)
+	}
+	s := recv(t, got)
+	if s.err != nil || s.code != closeProtocolErr || s.reason != reasonBadUpstream {
+		t.Fatalf("upstream got close %d %q, then %v; want 1002 %q from the gateway, then EOF", s.code, s.reason, s.err, reasonBadUpstream)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("client after the close: %q, %v; want EOF", rest, err)
+	}
 }
