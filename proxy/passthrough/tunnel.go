@@ -197,9 +197,10 @@ func (t *tunnel) pump(d *direction) {
 
 // closingHandshakeDone ends the tunnel once both close frames went through
 // (d's was the second). Both peers get a FIN; what they still send is read
-// and dropped (closed below) until they close, within the grace: closing a
-// socket with unread bytes sends a reset, which can destroy the close frame
-// just forwarded before the peer reads it.
+// and dropped until they close (each direction drops once afterClose is
+// set), within the grace; serve then closes both. Closing a socket with
+// unread bytes sends a reset, which can destroy the close frame just
+// forwarded before the peer reads it.
 func (t *tunnel) closingHandshakeDone(d *direction) {
 	t.afterClose.Store(true)
 	t.startGrace()
