@@ -304,13 +304,18 @@ func (s *fanSub) watch() {
 	s.release()
 }
 
-// release ends the subscriber once its reader is done (s.mu not held).
+// release ends the subscriber once its reader is done (s.mu not held). A
+// WebSocket's socket is only shut for writing (serveShared lingers, then
+// closes it).
 func (s *fanSub) release() {
 	s.mu.Lock()
 	s.gone = true
 	cancel, pumpDone := s.cancel, s.pumpDone
 	s.mu.Unlock()
-	_ = s.out.conn.Close() // unblocks a handed-off pump's write
+	// Either unblocks a handed-off pump's write.
+	if !s.out.ws || !shutWrite(bareConn(s.out.conn)) {
+		_ = s.out.conn.Close()
+	}
 	if cancel != nil {
 		cancel()
 		<-pumpDone

@@ -59,7 +59,11 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 // stopped answering pings (wsFrameWriter.heartbeat). Idle, it parks in the
 // read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
-	defer s.release()
+	defer func() {
+		s.release() // shuts the sending side only (lingerAfterClose)
+		lingerClose(bareConn(s.out.conn))
+		_ = s.out.conn.Close()
+	}()
 	for {
 		if c.wait != nil {
 			if err := c.wait.wait(); err != nil {

@@ -86,7 +86,14 @@ type rawOut struct {
 	blocking bool
 	slow     bool
 	closed   bool // a WebSocket close frame was written or queued
+	// closeOut: our close frame went to send. Every byte goes out through
+	// send, so checking there is what keeps a frame from following it.
+	closeOut bool
 }
+
+// errClosedOut: a frame was dropped because our close frame went out first
+// (RFC 6455 5.5.1: nothing may follow it).
+var errClosedOut = errors.New("bridge: websocket close frame already sent")
 
 // markClosed reports whether no close frame went out yet, and records one.
 func (o *rawOut) markClosed() bool {
@@ -145,8 +152,27 @@ func (o *rawOut) flush() error {
 	return err
 }
 
-// send writes pending bytes and then f (wmu held).
+// send writes pending bytes and then f (wmu held). On a WebSocket, f is
+// dropped once our close frame went out; a close frame marked (closed) ends
+// f, so f is the last to go.
 func (o *rawOut) send(f []byte) error {
+	var err error
+	if o.ws {
+		if o.closeOut {
+			if len(f) > 0 {
+				err = errClosedOut
+			}
+			f = nil
+		}
+		o.closeOut = o.closed
+	}
+	if serr := o.sendBytes(f); serr != nil {
+		return serr
+	}
+	return err
+}
+
+func (o *rawOut) sendBytes(f []byte) error {
 	if o.blocking {
 		if len(o.pending) > 0 {
 			if err := o.writeAll(o.pending); err != nil {

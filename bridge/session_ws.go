@@ -2,11 +2,8 @@ package bridge
 
 import (
 	"context"
-	"io"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 )
@@ -250,24 +247,3 @@ func (h *RouteHandler) watchShutdown() {
 var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 const maxPooledFrame = 64 << 10
-
-// readFrameInto is ws.ReadMessage reading into b's storage.
-func readFrameInto(ws *websocket.Conn, b []byte) (int, []byte, error) {
-	kind, r, err := ws.NextReader()
-	if err != nil {
-		return kind, nil, err
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return kind, b, nil
-		}
-		if err != nil {
-			return kind, b, err
-		}
-	}
-}

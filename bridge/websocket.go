@@ -1,13 +1,14 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -25,7 +26,9 @@ const closeGrace = 5 * time.Second
 var wsWriteBuffers = &sync.Pool{}
 
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  512, // frames larger than this are still read whole
+	// gorilla never reads past the handshake (bridge reads frames itself,
+	// wsread.go): the smallest buffer bufio allows.
+	ReadBufferSize:  16,
 	WriteBufferSize: 4096,
 	WriteBufferPool: wsWriteBuffers,
 	// Origins are checked by the route before upgrading.
@@ -96,12 +99,13 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	go func() {
 		defer h.runs.Done()
 		defer h.exit()
-		defer done()
-		defer a.done()
+		defer done() // the access line, once the connection is gone
 		defer ws.Close()
 		// No request context: net/http cancels it when the handler
 		// returns. serve's writer stops with serve.
 		c.serve(context.Background())
+		a.done() // the session or topic is let go before the linger
+		lingerAfterClose(ws.NetConn())
 	}()
 }
 
@@ -119,11 +123,7 @@ type wsClient struct {
 
 func (c *wsClient) serve(ctx context.Context) {
 	pongWait := 2*c.h.set().heartbeat + closeGrace
-	c.ws.SetReadLimit(c.h.set().maxMessageBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
 
 	if c.usesSessionPump() {
 		// No writer goroutine parked per client (session_ws.go).
@@ -153,46 +153,59 @@ func (c *wsClient) serve(ctx context.Context) {
 	c.readLoop(ctx, pongWait)
 }
 
-// readLoop forwards the client's frames until the connection ends.
+// readLoop forwards the client's frames until the connection ends. They
+// are read by wsread.go's reader, as on the fan-out, so session and
+// broadcast routes answer every frame alike; gorilla writes (its control
+// writes may run beside the pump's).
 func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
+	conn := c.ws.NetConn()
+	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: c.h.set().maxMessageBytes}
 	// A local session's upstream Send has copied the frame when it
-	// returns, so its frames are read into pooled buffers.
+	// returns, so its messages are read into pooled buffers.
 	pooled := c.usesSessionPump()
+	var buf *[]byte
 	for {
-		var buf *[]byte
-		var kind int
-		var data []byte
-		var err error
-		if pooled {
+		if pooled && buf == nil {
 			buf = frameBuffers.Get().(*[]byte)
-			kind, data, err = readFrameInto(c.ws, (*buf)[:0])
-		} else {
-			kind, data, err = c.ws.ReadMessage()
+			rd.spare = (*buf)[:0]
 		}
+		f, err := rd.next()
 		if err != nil {
-			if c.a.sess != nil {
-				c.a.sess.clientClosed(err)
+			if fe, ok := isFrameError(err); ok {
+				c.writeClose(fe.code, fe.reason)
 			}
-			return // includes ErrReadLimit, after which gorilla sent 1009
-		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if kind == websocket.TextMessage && !utf8.Valid(data) {
-			// RFC 6455 8.1: gorilla does not check; fail the connection.
-			_ = c.ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "text message is not UTF-8"),
-				time.Now().Add(writeWait))
 			return
 		}
-		if err := c.forward(ctx, kind, data); err != nil {
+		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
+		switch f.op {
+		case websocket.PingMessage:
+			_ = c.ws.WriteControl(websocket.PongMessage, f.payload, time.Now().Add(writeWait))
+			continue
+		case websocket.PongMessage:
+			continue
+		case websocket.CloseMessage:
+			_ = c.ws.WriteControl(websocket.CloseMessage, closeEcho(f.payload), time.Now().Add(writeWait))
+			if c.a.sess != nil {
+				c.a.sess.clientClosed(f.payload)
+			}
+			return
+		}
+		if err := c.forward(ctx, f.op, f.payload); err != nil {
 			c.closeWith(err)
 			return
 		}
-		if buf != nil && cap(data) <= maxPooledFrame {
-			*buf = data[:0]
-			frameBuffers.Put(buf)
+		if buf != nil {
+			if cap(f.payload) <= maxPooledFrame {
+				*buf = f.payload[:0]
+				frameBuffers.Put(buf)
+			}
+			buf = nil
 		}
 	}
 }
+
+// wsReadBuffer is the read buffer of a WebSocket read by readLoop.
+const wsReadBuffer = 512
 
 // forward sends one client frame to the upstream.
 func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
@@ -233,6 +246,11 @@ func (c *wsClient) closeWith(err error) {
 	case errors.Is(err, upstream.ErrNotConnected):
 		code, reason = websocket.CloseTryAgainLater, "upstream reconnecting"
 	}
+	c.writeClose(code, reason)
+}
+
+// writeClose sends our close frame with code and reason.
+func (c *wsClient) writeClose(code int, reason string) {
 	if c.shared != nil {
 		_ = c.shared.out.control(appendWSFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)), true)
 		return
@@ -341,21 +359,21 @@ func clientCloseCode(code int) int {
 	}
 }
 
-// clientClosed records the close frame of the WebSocket client that owns
-// the session, for the upstream: frames pass unchanged in session mode, and
-// so does the client's reason for leaving when it is one an application
-// gives (1000, 1001, 3000-4999). Codes about the client's own connection
-// (protocol errors, sizes) are the gateway's business; the upstream then
-// gets 1000.
-func (s *session) clientClosed(err error) {
-	var ce *websocket.CloseError
-	if !s.owned || !errors.As(err, &ce) {
+// clientClosed records the close frame (its validated payload) of the
+// WebSocket client that owns the session, for the upstream: frames pass
+// unchanged in session mode, and so does the client's reason for leaving
+// when it is one an application gives (1000, 1001, 3000-4999). Codes about
+// the client's own connection (protocol errors, sizes) are the gateway's
+// business; the upstream then gets 1000.
+func (s *session) clientClosed(payload []byte) {
+	if !s.owned || len(payload) < 2 {
 		return
 	}
-	if c := ce.Code; c != websocket.CloseNormalClosure && c != websocket.CloseGoingAway && (c < 3000 || c > 4999) {
+	c := int(binary.BigEndian.Uint16(payload))
+	if c != websocket.CloseNormalClosure && c != websocket.CloseGoingAway && (c < 3000 || c > 4999) {
 		return
 	}
 	s.mu.Lock()
-	s.farewell = &msg.CloseInfo{Code: ce.Code, Reason: ce.Text}
+	s.farewell = &msg.CloseInfo{Code: c, Reason: string(payload[2:])}
 	s.mu.Unlock()
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// wsFrameReader reads a client's WebSocket frames (RFC 6455 section 5)
-// straight from the socket, for broadcast subscribers on the fan-out.
-// gorilla would do the same job, but its reader parks deep in its own
-// stack with a read buffer per connection; this one parks in a two-byte
-// read with a shallow stack and holds no buffer between messages, which is
-// most of an idle subscriber's memory. No extension is ever negotiated on
-// bridged WebSockets, so RSV bits are always an error.
+// wsFrameReader reads a client's WebSocket frames (RFC 6455 section 5) on
+// every bridged WebSocket, so all of them answer the same bytes the same
+// way (gorilla only writes on session routes). Broadcast subscribers on the
+// fan-out read straight from the socket: gorilla's reader parks deep in its
+// own stack with a read buffer per connection; this one parks in a
+// two-byte read with a shallow stack and holds no buffer between messages,
+// which is most of an idle subscriber's memory. No extension is ever
+// negotiated on bridged WebSockets, so RSV bits are always an error.
 type wsFrameReader struct {
 	r     io.Reader
 	limit int64 // max_message_bytes for one (possibly fragmented) message
@@ -30,6 +31,9 @@ type wsFrameReader struct {
 	inMsg bool
 	op    int
 	msg   []byte
+	// spare, when set, is storage the next data message starts in (a
+	// pooled buffer: the caller takes it back with the message).
+	spare []byte
 }
 
 // wsFrameError is a protocol violation: the connection is failed with
@@ -112,7 +116,7 @@ func (r *wsFrameReader) next() (wsFrame, error) {
 			return r.control(op, payload)
 		}
 		if !r.inMsg {
-			r.inMsg, r.op, r.msg = true, op, nil
+			r.inMsg, r.op, r.msg, r.spare = true, op, r.spare, nil
 		}
 		// Grow with the bytes that arrive, not with the declared length: a
 		// client that announces a big frame and sends it slowly holds no
@@ -146,10 +150,18 @@ func (r *wsFrameReader) next() (wsFrame, error) {
 // at a time.
 const readChunk = 16 << 10
 
-// unmask XORs p with the key, p starting at offset off of the payload.
+// unmask XORs p with the key, p starting at offset off of the payload:
+// eight bytes at a time (as gobwas/ws's Cipher does), then the tail.
 func unmask(p []byte, key [4]byte, off int) {
-	for i := range p {
-		p[i] ^= key[(off+i)&3]
+	k := [4]byte{key[off&3], key[(off+1)&3], key[(off+2)&3], key[(off+3)&3]}
+	k32 := uint64(binary.LittleEndian.Uint32(k[:]))
+	k64 := k32 | k32<<32
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k64)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= k[i&3]
 	}
 }
 
@@ -180,11 +192,14 @@ func growTo(b []byte, n int) []byte {
 	return nb
 }
 
-// validReceivedCloseCode: the codes a peer may send (RFC 6455 7.4.1, and
-// the IANA registry's 1012-1014); 1004-1006 and 1015 are never on the wire.
+// validReceivedCloseCode: the codes a client may send (RFC 6455 7.4.1, and
+// the IANA registry's 1012 and 1013); 1004-1006 and 1015 are never on the
+// wire. 1014 (bad gateway) is registered, but only a gateway sends it, never
+// a client: refused as gorilla/websocket refuses it, so every bridged route
+// and the reference answer it alike.
 func validReceivedCloseCode(code int) bool {
 	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1013:
 		return true
 	default:
 		return code >= 3000 && code <= 4999

@@ -22,10 +22,10 @@ const (
 	DefaultMaxBatchMessages  = 100 // the browser library's largest batch
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	DefaultBodyTimeout       = Duration(60 * time.Second) // nginx's client_body_timeout
+	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
 	DefaultMaxHeaderBytes    = Size(64 << 10)
 	DefaultMaxMessageBytes   = Size(1 << 20)
 	DefaultMaxBodyBytes      = Size(1 << 20)
-	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
 	DefaultHTTP2MaxResets    = 200
 	DefaultHSTSMaxAge        = Duration(365 * 24 * time.Hour)
 	DefaultShutdownTimeout   = Duration(15 * time.Second)
@@ -95,6 +95,9 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	if !set("limits.body_timeout") {
 		l.BodyTimeout = DefaultBodyTimeout
 	}
+	if !set("limits.send_timeout") {
+		l.SendTimeout = DefaultSendTimeout
+	}
 	if !set("limits.max_header_bytes") {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -103,9 +106,6 @@ func applyDefaults(c *Config, set func(path string) bool) {
 	}
 	if !set("limits.max_body_bytes") {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if !set("limits.send_timeout") {
-		l.SendTimeout = DefaultSendTimeout
 	}
 	if !set("limits.http2_max_resets") {
 		l.HTTP2MaxResets = DefaultHTTP2MaxResets

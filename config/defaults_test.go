@@ -41,6 +41,7 @@ func TestDefaultsFilledIn(t *testing.T) {
 	check("max_batch_messages", c.Limits.MaxBatchMessages, 100)
 	check("read_header_timeout", c.Limits.ReadHeaderTimeout.D(), 10*time.Second)
 	check("body_timeout", c.Limits.BodyTimeout.D(), 60*time.Second)
+	check("send_timeout", c.Limits.SendTimeout.D(), 60*time.Second)
 	check("max_header_bytes", c.Limits.MaxHeaderBytes, Size(65536))
 	check("max_message_bytes", c.Limits.MaxMessageBytes, Size(1<<20))
 	check("max_body_bytes", c.Limits.MaxBodyBytes, Size(1<<20))

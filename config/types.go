@@ -151,8 +151,8 @@ type Limits struct {
 	MaxBatchMessages int `yaml:"max_batch_messages"`
 	// SendTimeout is the longest a client may take nothing of a
 	// pass-through response (between two successful writes, like nginx's
-	// send_timeout); then the client is cut and the upstream response
-	// closed. Default 60s.
+	// send_timeout), or a WebSocket tunnel's peer no bytes; then the client
+	// is cut and the upstream side closed. Default 60s.
 	SendTimeout Duration `yaml:"send_timeout"`
 	// HTTP2MaxResets is how many RST_STREAM frames one HTTP/2 client
 	// connection may send in any 10 s (rapid reset); one more gets a

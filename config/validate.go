@@ -93,12 +93,12 @@ func (v *validator) limits(l *Limits) {
 	if l.BodyTimeout <= 0 {
 		v.errorf("limits.body_timeout", "must be greater than 0")
 	}
-	v.positiveSize("limits.max_header_bytes", l.MaxHeaderBytes)
-	v.positiveSize("limits.max_message_bytes", l.MaxMessageBytes)
-	v.positiveSize("limits.max_body_bytes", l.MaxBodyBytes)
 	if l.SendTimeout <= 0 {
 		v.errorf("limits.send_timeout", "must be greater than 0")
 	}
+	v.positiveSize("limits.max_header_bytes", l.MaxHeaderBytes)
+	v.positiveSize("limits.max_message_bytes", l.MaxMessageBytes)
+	v.positiveSize("limits.max_body_bytes", l.MaxBodyBytes)
 	if l.HTTP2MaxResets < 1 {
 		v.errorf("limits.http2_max_resets", "must be at least 1, got %d", l.HTTP2MaxResets)
 	}

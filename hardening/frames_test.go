@@ -91,34 +91,11 @@ func (w *rawWS) declare(opcode byte, n uint64) error {
 
 // readFrame reads one server frame (unmasked).
 func (w *rawWS) readFrame() (opcode byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err = io.ReadFull(w.br, h[:]); err != nil {
-		return 0, nil, err
-	}
-	if h[1]&0x80 != 0 {
+	f, err := readServerFrame(w.br)
+	if err == nil && f.b1&0x80 != 0 {
 		return 0, nil, errors.New("server frame is masked")
 	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err = io.ReadFull(w.br, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err = io.ReadFull(w.br, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 1<<24 {
-		return 0, nil, errors.New("server frame too large for the test")
-	}
-	payload = make([]byte, n)
-	_, err = io.ReadFull(w.br, payload)
-	return h[0] & 0x0f, payload, err
+	return f.opcode(), f.payload, err
 }
 
 // closeCode reads frames until a close frame (its code) or the end of the

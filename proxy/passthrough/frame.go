@@ -51,7 +51,8 @@ func (h frameHeader) isControl() bool { return h.opcode&0x8 != 0 }
 var errShortHeader = errors.New("short frame header")
 
 // parseFrameHeader parses the frame header at the start of b, with the same
-// checks as readFrameHeader (frame_test.go, the tests' reader). h.raw aliases b. A b too short for the whole
+// length check as readFrameHeader (frame_test.go, the tests' reader); the
+// other rules are check's. h.raw aliases b. A b too short for the whole
 // header gives errShortHeader (or errFrame when what is there is already
 // wrong).
 func parseFrameHeader(b []byte) (frameHeader, error) {
@@ -83,9 +84,6 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 	default:
 		h.length = int64(length)
 	}
-	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
-		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
-	}
 	if h.masked {
 		n += 4
 	}
@@ -94,6 +92,31 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 	}
 	h.raw = b[:n]
 	return h, nil
+}
+
+// errFrameRule is a frame whose header is whole and well formed but breaks
+// a rule of RFC 6455 section 5: the frame can be skipped, so the stream
+// stays readable after it (errFrame alone: it does not).
+var errFrameRule = fmt.Errorf("%w: rule", errFrame)
+
+// check applies the rules a frame must follow beyond its length: control
+// frames are whole and short (both peers); a client's frames are masked,
+// use known opcodes and set RSV bits only with a negotiated extension.
+func (h frameHeader) check(fromClient, extensions bool) error {
+	b0 := h.raw[0]
+	switch {
+	case h.isControl() && (h.length > maxControlPayload || !h.fin):
+		return fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrameRule, h.opcode, h.length, h.fin)
+	case !fromClient:
+		return nil
+	case !h.masked:
+		return fmt.Errorf("%w: client frame not masked", errFrameRule)
+	case h.opcode > 0x2 && h.opcode < opClose || h.opcode > 0xa:
+		return fmt.Errorf("%w: unknown opcode %#x", errFrameRule, h.opcode)
+	case b0&0x70 != 0 && !extensions:
+		return fmt.Errorf("%w: reserved bits %#x without an extension", errFrameRule, b0&0x70)
+	}
+	return nil
 }
 
 // noEOF turns an EOF inside a header into ErrUnexpectedEOF.

@@ -36,8 +36,6 @@ func TestReadFrameHeader(t *testing.T) {
 		{"64-bit over cap", ext64(1<<62 + 1), 0, 0, false, 0, errFrame},
 		{"64-bit top bit", ext64(1 << 63), 0, 0, false, 0, errFrame},
 		{"close", []byte{0x88, 2}, 2, opClose, false, 2, nil},
-		{"control too long", []byte{0x89, 126, 0, 126}, 0, 0, false, 0, errFrame},
-		{"fragmented control", []byte{0x08, 0}, 0, 0, false, 0, errFrame},
 		{"nothing", nil, 0, 0, false, 0, io.EOF},
 		{"cut in length", []byte{0x82, 127, 0, 0}, 0, 0, false, 0, io.ErrUnexpectedEOF},
 		{"cut in mask", []byte{0x82, 0x81, 1}, 0, 0, false, 0, io.ErrUnexpectedEOF},
@@ -157,9 +155,6 @@ func readFrameHeader(r io.Reader, buf []byte) (frameHeader, error) {
 			return h, noEOF(err)
 		}
 		n += 4
-	}
-	if h.isControl() && (h.length > maxControlPayload || !h.fin) {
-		return h, fmt.Errorf("%w: control frame opcode %#x with length %d fin %v", errFrame, h.opcode, h.length, h.fin)
 	}
 	h.raw = buf[:n]
 	return h, nil

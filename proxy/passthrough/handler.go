@@ -48,8 +48,8 @@ type Options struct {
 	// limits.body_timeout.
 	BodyTimeout time.Duration
 	// SendTimeout cuts a client that takes nothing of a response for this
-	// long (between two writes; 0: never). The gateway passes
-	// limits.send_timeout.
+	// long (between two writes), and a tunnel whose peer takes no bytes for
+	// this long (0: never). The gateway passes limits.send_timeout.
 	SendTimeout time.Duration
 }
 

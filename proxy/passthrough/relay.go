@@ -18,14 +18,13 @@ import (
 // where frames end, so the gateway's own close frame always goes between
 // two frames, and to stop at a malformed header.
 //
-// On a plain TCP source it reads the socket through syscall.RawConn and,
-// like nginx, treats a read that returned less than the buffer as "drained":
-// it waits for the next readiness event instead of reading again just to
-// get EAGAIN. That is one read and one write per message and direction, the
-// floor. It is safe because the wait happens inside the same RawConn.Read
-// call, which never resets the readiness state between the read and the
-// wait, so data that arrived in between wakes it at once. Other sources
-// (TLS) go through their bufio.Reader.
+// On a plain TCP source it reads the socket through syscall.RawConn until a
+// read says EAGAIN (or EOF), then waits for readiness inside the same
+// RawConn.Read call. A short read is not taken as "drained": Go's poller is
+// edge-triggered, so a FIN that arrived with the last data bytes (or before
+// they were read) signals once, and a relay that waited after the short
+// read would never see it. Other sources (TLS) go through their
+// bufio.Reader.
 
 // relayBufferSize is a direction's read buffer while bytes flow. It goes
 // back to the pool whenever the socket is drained, so an idle tunnel holds
@@ -56,6 +55,12 @@ type frameState struct {
 	inFrame   bool
 	opcode    byte
 	remaining int64 // payload bytes of the current frame not yet seen
+
+	fromClient bool // the client's frames: check's client rules apply
+	extensions bool // an extension was negotiated (RSV bits may be set)
+	// failed: the source broke a frame rule; the gateway closed both peers,
+	// and what the source sends after (up to its close) is dropped.
+	failed bool
 }
 
 // span is what one scan over received bytes decided: data[:write] goes to
@@ -67,11 +72,15 @@ type span struct {
 	closeDone bool  // a forwarded close frame ends at write
 	srcClosed bool  // a dropped close frame ends at consumed
 	err       error // a malformed header at data[consumed:]
+	// broke is a frame that breaks a rule (errFrameRule); its header ends
+	// at consumed and it is skipped.
+	broke error
 }
 
 // scan walks data from the current position. dropping: the gateway has
 // sent its own close to the destination, frames are read and dropped.
 func (s *frameState) scan(data []byte, dropping bool) span {
+	dropping = dropping || s.failed
 	p := 0
 	var sp span
 	for p < len(data) {
@@ -86,6 +95,14 @@ func (s *frameState) scan(data []byte, dropping bool) span {
 				break
 			}
 			s.inFrame, s.opcode, s.remaining = true, h.opcode, h.length
+			if err := h.check(s.fromClient, s.extensions); err != nil && !dropping {
+				// Nothing of this frame is forwarded: the bytes before it
+				// go, and the scan resumes past its header, dropping.
+				s.failed = true
+				sp.broke, sp.write = err, p
+				sp.consumed = p + len(h.raw)
+				return sp
+			}
 			p += len(h.raw)
 		}
 		n := min(s.remaining, int64(len(data)-p))
@@ -118,7 +135,7 @@ func (d *direction) scanLocked(data []byte) span {
 		d.acquire()
 		d.held = true
 	}
-	return d.frames.scan(data, d.closeSent)
+	return d.frames.scan(data, d.closeSent || d.t.afterClose.Load())
 }
 
 // finish applies a span once its bytes are written.
@@ -130,6 +147,12 @@ func (d *direction) finish(sp span) error {
 	switch {
 	case sp.err != nil:
 		return sp.err
+	case sp.broke != nil:
+		if d.held { // the broken frame is skipped: nothing of it goes out
+			d.release()
+			d.held = false
+		}
+		d.t.failConnection(d, sp.broke)
 	case sp.srcClosed:
 		return errSourceClosed
 	case sp.closeDone:
@@ -155,6 +178,7 @@ func (d *direction) relayBlocking(data []byte) (rest []byte, err error) {
 	for len(data) > 0 {
 		sp := d.scanLocked(data)
 		if sp.write > 0 {
+			d.sendDeadline()
 			if _, err := d.dst.Write(data[:sp.write]); err != nil {
 				d.writeFailed()
 				return nil, err
@@ -284,10 +308,8 @@ func (d *direction) onReadable(fd uintptr) bool {
 			}
 			return true
 		}
-		if end < len(buf) {
-			d.putBuffer() // drained: wait for readiness without reading again
-			return false
-		}
+		// A short read does not mean drained: read again until EAGAIN or
+		// EOF (readiness fires once for data and a FIN queued with it).
 	}
 }
 
@@ -334,16 +356,14 @@ type stallState struct {
 	after     []byte // received bytes past span
 }
 
-// finishStall completes a stalled write outside the read callback, with no
-// deadline but the tunnel's grace, then forwards what was received after it.
+// finishStall completes a stalled write outside the read callback, within
+// send_timeout (or the tunnel's grace), then forwards what was received
+// after it.
 func (d *direction) finishStall() error {
 	st := d.stall
 	d.stalled, d.stall = false, stallState{}
 	defer d.putBuffer()
-	d.t.mu.Lock()
-	d.softUntil = time.Time{}
-	_ = d.dst.SetWriteDeadline(d.t.graceAt)
-	d.t.mu.Unlock()
+	d.sendDeadline()
 	if len(st.unwritten) > 0 {
 		if _, err := d.dst.Write(st.unwritten); err != nil {
 			d.writeFailed()
@@ -449,6 +469,7 @@ func (d *direction) refreshWriteDeadline() {
 	if d.softUntil.Sub(now) > stallAfter/2 { // a timer update per second at most
 		return
 	}
+	d.sendUntil = time.Time{}
 	d.t.mu.Lock()
 	if d.t.graceAt.IsZero() {
 		d.softUntil = now.Add(stallAfter)
@@ -457,6 +478,34 @@ func (d *direction) refreshWriteDeadline() {
 		d.softUntil = d.t.graceAt.Add(stallAfter) // never refresh again
 	}
 	d.t.mu.Unlock()
+}
+
+// sendDeadline puts a write deadline send_timeout ahead on dst before a
+// write that may block (a peer that takes no bytes for that long ends the
+// tunnel, like nginx's send_timeout). It moves the deadline only when it
+// moved by a sixteenth (a timer update every few seconds); once the grace
+// started, the grace deadline stays. Without send_timeout, writes outside
+// the grace have no deadline.
+func (d *direction) sendDeadline() {
+	to := d.t.h.sendTimeout
+	now := time.Now()
+	if !d.sendUntil.IsZero() && d.sendUntil.Sub(now) > to-to/16 {
+		return
+	}
+	d.softUntil = time.Time{}
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
+	switch {
+	case !d.t.graceAt.IsZero():
+		_ = d.dst.SetWriteDeadline(d.t.graceAt)
+		d.sendUntil = d.t.graceAt.Add(to + time.Hour) // never move it again
+	case to > 0:
+		d.sendUntil = now.Add(to)
+		_ = d.dst.SetWriteDeadline(d.sendUntil)
+	default:
+		_ = d.dst.SetWriteDeadline(time.Time{})
+		d.sendUntil = now.Add(time.Hour) // nothing to refresh
+	}
 }
 
 // readNonBlocking reads from a non-blocking socket. A raw syscall: it never

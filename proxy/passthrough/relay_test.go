@@ -183,12 +183,19 @@ func dialTunnel(t *testing.T, rt config.Route, useTLS bool) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startHandshake(t, conn)
+	return conn
+}
+
+// startHandshake sends a WebSocket handshake for /ws on conn, which the
+// test's cleanup closes.
+func startHandshake(t *testing.T, conn net.Conn) {
+	t.Helper()
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(testDeadline))
 	if _, err := io.WriteString(conn, handshake("/ws", "")); err != nil {
 		t.Fatal(err)
 	}
-	return conn
 }
 
 // TestRelayStalledWrite: a client that stops reading makes the gateway's

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -36,8 +37,11 @@ type tunnel struct {
 
 	mu      sync.Mutex // guards graceAt and deadline changes
 	graceAt time.Time  // zero until one side ended
-	endOnce sync.Once
-	cutOnce sync.Once
+	// afterClose: the closing handshake is done; each direction reads and
+	// drops what comes until its source closes.
+	afterClose atomic.Bool
+	endOnce    sync.Once
+	cutOnce    sync.Once
 }
 
 // direction is one half of a tunnel: frames read from src are written
@@ -66,7 +70,8 @@ type direction struct {
 	pending    [maxFrameHeader]byte
 	pendingLen int // start of a frame header read from raw, waiting for the rest
 	bufp       *[]byte
-	softUntil  time.Time       // write deadline set on dst by the pump
+	softUntil  time.Time       // write deadline set on dst by the pump inside the read callback
+	sendUntil  time.Time       // write deadline set on dst by the pump for a blocking write (sendDeadline)
 	dstRaw     syscall.RawConn // the socket under dst, written without waiting (relay.go)
 	dstCounter writeCounter    // told what was written past dst's wrappers; nil for a bare socket
 	tryWriteFn func(uintptr) bool
@@ -79,8 +84,8 @@ type direction struct {
 }
 
 // errClosingHandshakeDone ends a pump once both peers' close frames went
-// through: nothing more may follow, so the tunnel can close at once instead
-// of waiting for the client to drop the TCP connection.
+// through: nothing more may follow, so the tunnel ends at once instead of
+// waiting for the client to drop the TCP connection (closingHandshakeDone).
 var errClosingHandshakeDone = errors.New("closing handshake done")
 
 // newTunnel joins client and upstream; each reader holds what was read from
@@ -95,7 +100,7 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toClient = &direction{name: "upstream_to_client", t: t, src: upstreamReader, raw: rawSource(upstream),
 		dst: client}
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
-		dst: upstream, mask: true}
+		dst: upstream, mask: true, frames: frameState{fromClient: true}}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
 		d.useRawWrites()
@@ -149,29 +154,84 @@ var shuttingDownResponse = func() []byte {
 		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient, reasonBadUpstream) }
-func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream, reasonBadClient) }
+func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient) }
+func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }
 
 // pump copies d until its source ends, then propagates the end to d's
 // destination and gives the other direction closeGrace to finish.
-func (t *tunnel) pump(d *direction, badFrameReason string) {
+func (t *tunnel) pump(d *direction) {
 	err := d.copyFrames()
 	if errors.Is(err, errClosingHandshakeDone) {
+		t.closingHandshakeDone(d)
+		return
+	}
+	if isTimeout(err) && d.broken && !t.graceStarted() {
+		// send_timeout: the destination took nothing for that long. Cut
+		// the tunnel: the other side is closed too, not left streaming. The
+		// destination is reset, as nginx's reset_timedout_connection does:
+		// closed normally, its socket would keep its full send queue (up to
+		// megabytes) for as long as the peer keeps its window shut.
+		t.h.log.Info("websocket tunnel peer not reading: cut", zap.String("direction", d.name),
+			zap.Duration("send_timeout", t.h.sendTimeout))
+		resetOnClose(d.dst)
 		t.closeBoth()
 		return
 	}
-	if errors.Is(err, errFrame) {
-		t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
-		ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
-		t.sendClose(ctx, d, closeProtocolErr, badFrameReason)
-		cancel()
+	lost := errors.Is(err, errFrame)
+	if lost {
+		// A header that cannot be parsed: where the source's frames end is
+		// lost, so its close answer cannot be found in what follows.
+		t.failConnection(d, err)
 	}
 	t.startGrace()
 	d.acquire()
 	d.broken = true
 	d.release()
 	closeWrite(d.dst)
+	if lost {
+		// The source got our close; read (and drop) until it closes, so it
+		// gets a FIN rather than a reset, within the grace.
+		_, _ = io.Copy(io.Discard, d.srcConn())
+	}
 }
+
+// closingHandshakeDone ends the tunnel once both close frames went through
+// (d's was the second). Both peers get a FIN; what they still send is read
+// and dropped until they close (each direction drops once afterClose is
+// set), within the grace; serve then closes both. Closing a socket with
+// unread bytes sends a reset, which can destroy the close frame just
+// forwarded before the peer reads it.
+func (t *tunnel) closingHandshakeDone(d *direction) {
+	t.afterClose.Store(true)
+	t.startGrace()
+	closeWrite(t.client)
+	closeWrite(t.upstream)
+	_, _ = io.Copy(io.Discard, d.srcConn())
+}
+
+// failConnection answers a source that broke the protocol (RFC 6455 7.1.7):
+// close 1002 to both peers, each at a frame boundary. From then on each
+// direction drops what it reads until that peer's close answer, which ends
+// it, so the tunnel closes as soon as both answered (the grace bounds it).
+func (t *tunnel) failConnection(d *direction, err error) {
+	t.h.log.Info("websocket tunnel protocol error", zap.String("direction", d.name), zap.Error(err))
+	reason := reasonBadUpstream
+	if d.frames.fromClient {
+		reason = reasonBadClient
+	}
+	t.startGrace()
+	ctx, cancel := context.WithTimeout(context.Background(), closeWriteTimeout)
+	defer cancel()
+	// The source first: once the peer has our close, its answer may come
+	// back at once, and the source must not get it after ours. (Nothing of
+	// the source's reaches the peer meanwhile: this is the pump that would
+	// forward it.)
+	t.sendClose(ctx, d.other, closeProtocolErr, reason) // the source itself
+	t.sendClose(ctx, d, closeProtocolErr, reason)       // the source's peer
+}
+
+// srcConn is the connection d reads from.
+func (d *direction) srcConn() net.Conn { return d.other.dst }
 
 // copyFrames forwards frames from src to dst until src ends. Once the
 // gateway has sent its own close to dst, frames from src are read and
@@ -248,6 +308,12 @@ func (t *tunnel) startGrace() {
 	})
 }
 
+func (t *tunnel) graceStarted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.graceAt.IsZero()
+}
+
 // cut closes both connections at once (Shutdown past its deadline).
 func (t *tunnel) cut() { t.closeBoth() }
 
@@ -261,6 +327,22 @@ func (t *tunnel) closeBoth() {
 		_ = t.client.Close()
 		_ = t.upstream.Close()
 	})
+}
+
+// resetOnClose makes closing conn send a reset and drop what its socket
+// still holds to send (SO_LINGER 0), through the gateway's wrappers and TLS.
+func resetOnClose(conn net.Conn) {
+	for range 8 {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			_ = c.SetLinger(0)
+			return
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 // closeWrite half-closes conn so its peer reads EOF after the last frame.

@@ -90,6 +90,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t targe
 	}
 	_ = client.SetDeadline(time.Time{}) // the server may have left read/write deadlines
 	tun := newTunnel(h, client, clientRW.Reader, up, upReader)
+	tun.toUpstream.frames.extensions = res.Header.Get("Sec-WebSocket-Extensions") != ""
 	tun.serve(switchingProtocols(res))
 }
 

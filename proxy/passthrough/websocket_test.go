@@ -525,20 +525,7 @@ func TestShutdownClosesTunnels(t *testing.T) {
 func TestShutdownUnresponsiveClient(t *testing.T) {
 	up := newEchoUpstream(t, false)
 	gw := newGateway(t, route("/ws", up.srv.URL), nil)
-	conn, err := net.Dial("tcp", hostOf(gw.srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(testDeadline))
-	if _, err := io.WriteString(conn, handshake("/ws", "")); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	res, err := http.ReadResponse(br, nil)
-	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", res, err)
-	}
+	_, br := rawTunnel(t, gw)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
