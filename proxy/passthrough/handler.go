@@ -22,7 +22,6 @@ import (
 )
 
 const (
-	defaultTimeout      = 30 * time.Second
 	maxIdleConnsPerHost = 256
 	maxIdleConns        = 1024
 	idleConnTimeout     = 90 * time.Second
@@ -100,7 +99,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 	}
 	timeout := opts.Route.Upstream.Timeout.D()
 	if timeout <= 0 {
-		timeout = defaultTimeout
+		timeout = config.DefaultTimeout.D()
 	}
 	h := &Handler{
 		route:           opts.Route,
