@@ -107,8 +107,7 @@ func (s *sseWriter) entry(e *msglog.Entry) (int, error) {
 }
 
 func (s *sseWriter) gap(g *msglog.Gap) error {
-	data := wire.AppendGapJSON(nil, g.From, g.To)
-	return s.write(wire.AppendSSE(nil, g.To, "gap", data))
+	return s.write(wire.AppendGapSSE(nil, g.From, g.To))
 }
 
 func (s *sseWriter) close(info msg.CloseInfo) error {

@@ -89,13 +89,8 @@ func (s *ndjsonWriter) entry(e *msglog.Entry) (int, error) {
 	return len(e.Msg.Data), s.out.write2(e.Encoded(msglog.FormatJSON, encodeJSON), newline)
 }
 
-// gap is {"id":TO,"gap":{"from":F,"to":T}}: its id is where to resume.
 func (s *ndjsonWriter) gap(g *msglog.Gap) error {
-	b := append([]byte(nil), `{"id":`...)
-	b = wire.AppendJSONString(b, g.To)
-	b = append(b, `,"gap":`...)
-	b = wire.AppendGapJSON(b, g.From, g.To)
-	return s.write(append(b, "}\n"...))
+	return s.write(append(wire.AppendGapMessageJSON(nil, g.From, g.To), '\n'))
 }
 
 func (s *ndjsonWriter) close(info msg.CloseInfo) error {

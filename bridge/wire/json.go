@@ -28,15 +28,6 @@ func AppendMessageJSON(dst []byte, id, event string, data []byte, binary bool) [
 	return append(dst, `,"binary":false}`...)
 }
 
-// AppendGapJSON appends {"from":F,"to":T}.
-func AppendGapJSON(dst []byte, from, to string) []byte {
-	dst = append(dst, `{"from":`...)
-	dst = AppendJSONString(dst, from)
-	dst = append(dst, `,"to":`...)
-	dst = AppendJSONString(dst, to)
-	return append(dst, '}')
-}
-
 // AppendCloseJSON appends {"code":N,"reason":R}.
 func AppendCloseJSON(dst []byte, code int, reason string) []byte {
 	dst = append(dst, `{"code":`...)
