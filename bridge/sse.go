@@ -62,7 +62,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	b = append(b, "retry: 2000\n\n"...)
 	if id := a.sessionID(); id != "" {
 		b = append(b, "event: session\ndata: "...)
-		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, "\n\n"...)
 	}
 	if sw.write(b) != nil || sw.flush() != nil {
@@ -74,17 +74,6 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		return
 	}
 	h.pump(r.Context(), a, sw)
-}
-
-// appendSessionJSON is {"session":ID,"send":URL,"cursor":C}.
-func appendSessionJSON(b []byte, id, prefix, cursor string) []byte {
-	b = append(b, `{"session":`...)
-	b = wire.AppendJSONString(b, id)
-	b = append(b, `,"send":`...)
-	b = wire.AppendJSONString(b, prefix+"/send?session="+id)
-	b = append(b, `,"cursor":`...)
-	b = wire.AppendJSONString(b, cursor)
-	return append(b, '}')
 }
 
 // sseWriter writes SSE events; message events are the log's cached bytes.

@@ -60,7 +60,7 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		b = append(b, '\n')
 	}
 	if id := a.sessionID(); id != "" {
-		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
 	}
 	if len(b) > 0 && sw.write(b) != nil {
