@@ -3,7 +3,6 @@ package bridge
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
@@ -27,30 +26,10 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		}
 		padding = min(n, maxStreamPadding)
 	}
-	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
-	if sessionLost(aerr) {
-		writeStreamLost(req.w)
+	a := h.attachPush(req, transport, q.Get("cursor"), writeStreamLost)
+	if a == nil {
 		return
 	}
-	if aerr != nil {
-		writeError(req.w, aerr)
-		return
-	}
-	defer func() {
-		if a != nil {
-			a.done()
-		}
-	}()
-
-	writeStreamHeaders(req.w, "application/x-ndjson")
-
-	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
-	defer func() {
-		if a != nil { // not after a hand-over: the connection is not ours
-			_ = out.rc.SetWriteDeadline(time.Time{})
-		}
-	}()
-	sw := &ndjsonWriter{out: out}
 	var b []byte
 	if padding > 0 {
 		b = make([]byte, padding, padding+1)
@@ -63,19 +42,10 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
 	}
-	if len(b) > 0 && sw.write(b) != nil {
-		return
-	}
-	if sw.flush() != nil { // headers out now, not at the first message
-		return
-	}
-	a.connected()
-	if h.handOver(req, a, func(o wireOut) streamWriter { return &ndjsonWriter{out: o} }) {
-		a = nil // the fan-out owns it now
-		return
-	}
-	h.pump(req.r.Context(), a, sw)
+	h.deliverPush(req, a, "application/x-ndjson", b, newNDJSONWriter)
 }
+
+func newNDJSONWriter(o wireOut) streamWriter { return &ndjsonWriter{out: o} }
 
 type ndjsonWriter struct {
 	out wireOut
