@@ -74,8 +74,7 @@ func (s *sseWriter) gap(g *msglog.Gap) error {
 }
 
 func (s *sseWriter) close(info msg.CloseInfo) error {
-	data := wire.AppendCloseJSON(nil, info.Code, info.Reason)
-	return s.write(wire.AppendSSE(nil, "", "close", data))
+	return s.write(wire.AppendCloseSSE(nil, "", info.Code, info.Reason))
 }
 
 func (s *sseWriter) heartbeat() error { return s.write(sseHeartbeat) }

@@ -64,9 +64,7 @@ func (s *ndjsonWriter) gap(g *msglog.Gap) error {
 }
 
 func (s *ndjsonWriter) close(info msg.CloseInfo) error {
-	b := append([]byte(nil), `{"closed":`...)
-	b = wire.AppendCloseJSON(b, info.Code, info.Reason)
-	return s.write(append(b, "}\n"...))
+	return s.write(append(wire.AppendClosedJSON(nil, info.Code, info.Reason), '\n'))
 }
 
 func (s *ndjsonWriter) heartbeat() error { return s.write(newline) }
