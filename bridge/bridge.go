@@ -60,22 +60,11 @@ func New(deps Deps) *Bridge {
 	}
 }
 
-// Defaults for route settings left at zero (config normally fills them).
-const (
-	defaultBuffer          = 1024
-	defaultSessionTTL      = 30 * time.Second
-	defaultHeartbeat       = 15 * time.Second
-	defaultPollTimeout     = 25 * time.Second
-	defaultIdleClose       = 30 * time.Second
-	defaultMaxMessageBytes = 1 << 20
-	defaultMaxBodyBytes    = 1 << 20
-	defaultMaxSessions     = 20000
-	defaultBodyTimeout     = 10 * time.Second
-	// minLogBytes is the smallest byte bound of one log; the bound is
-	// max(minLogBytes, 4*max_message_bytes) so a full buffer of large
-	// messages cannot take unbounded memory.
-	minLogBytes = 16 << 20
-)
+// minLogBytes is the smallest byte bound of one log; the bound is
+// max(minLogBytes, 4*max_message_bytes) so a full buffer of large messages
+// cannot take unbounded memory. (Not a config key: defaults of keys live in
+// package config alone.)
+const minLogBytes = 16 << 20
 
 // NewRoute builds the handler of one bridged route. It satisfies
 // proxy.RouteHandler (http.Handler + Close).
@@ -129,40 +118,43 @@ type settings struct {
 	pollMaxBytes    int
 	maxMessageBytes int64
 	maxBodyBytes    int64
-	maxSessions     int
+	maxSessions     int // limits.max_connections: a session holds at least one client
 	maxBatch        int // limits.max_batch_messages
-	// bodyTimeout bounds the whole read of a /send body (slow-POST
-	// defence): limits.read_header_timeout, the same budget as the head.
-	bodyTimeout time.Duration
+	// sendBodyTimeout bounds the whole read of a /send body (slow-POST
+	// defence): limits.read_header_timeout, the same budget as the head
+	// (not limits.body_timeout, the silence allowed inside a pass-through
+	// body).
+	sendBodyTimeout time.Duration
 }
 
+// newSettings applies config's defaults to keys left at zero: config fills
+// them when it loads a file, but tests and embedders build routes by hand.
 func newSettings(r config.Route, lim config.Limits) settings {
 	s := settings{
 		route:           r,
 		origins:         newOriginPolicy(r.Origins, r.Upstream.ForwardHeaders),
 		broadcast:       r.Mode == config.ModeBroadcast,
 		transports:      map[string]bool{},
-		buffer:          orInt(r.Buffer, defaultBuffer),
-		sessionTTL:      orDur(r.SessionTTL.D(), defaultSessionTTL),
-		heartbeat:       orDur(r.Heartbeat.D(), defaultHeartbeat),
-		pollTimeout:     orDur(r.PollTimeout.D(), defaultPollTimeout),
-		idleClose:       orDur(r.IdleClose.D(), defaultIdleClose),
+		buffer:          orInt(r.Buffer, config.DefaultBuffer),
+		sessionTTL:      orDur(r.SessionTTL, config.DefaultSessionTTL),
+		heartbeat:       orDur(r.Heartbeat, config.DefaultHeartbeat),
+		pollTimeout:     orDur(r.PollTimeout, config.DefaultPollTimeout),
+		idleClose:       orDur(r.IdleClose, config.DefaultIdleClose),
 		snapshot:        config.Bool(r.Snapshot, true),
 		clientSend:      r.ClientSend,
 		slowDisconnect:  r.SlowClient == config.SlowDisconnect,
-		ssePadding:      min(int(r.SSEPadding), 64<<10),
-		pollMaxBytes:    int(min(orInt64(int64(r.PollMaxBytes), int64(config.DefaultPollMaxBytes)), int64(config.MaxPollBytes))),
-		maxMessageBytes: orInt64(int64(lim.MaxMessageBytes), defaultMaxMessageBytes),
-		maxBodyBytes:    orInt64(int64(lim.MaxBodyBytes), defaultMaxBodyBytes),
-		maxSessions:     orInt(lim.MaxConnections, defaultMaxSessions),
+		ssePadding:      int(min(r.SSEPadding, config.MaxSSEPadding)),
+		pollMaxBytes:    int(min(orSize(r.PollMaxBytes, config.DefaultPollMaxBytes), int64(config.MaxPollBytes))),
+		maxMessageBytes: orSize(lim.MaxMessageBytes, config.DefaultMaxMessageBytes),
+		maxBodyBytes:    orSize(lim.MaxBodyBytes, config.DefaultMaxBodyBytes),
+		maxSessions:     orInt(lim.MaxConnections, config.DefaultMaxConnections),
 		maxBatch:        orInt(lim.MaxBatchMessages, config.DefaultMaxBatchMessages),
-		bodyTimeout:     orDur(lim.ReadHeaderTimeout.D(), defaultBodyTimeout),
+		sendBodyTimeout: orDur(lim.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
 	}
 	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)
 	ts := r.Transports
 	if len(ts) == 0 {
-		ts = []string{config.TransportWebSocket, config.TransportSSE, config.TransportLongPoll,
-			config.TransportPoll, config.TransportStream, config.TransportJSONP}
+		ts = config.AllTransports
 	}
 	for _, t := range ts {
 		s.transports[t] = true
@@ -177,16 +169,16 @@ func orInt(v, def int) int {
 	return v
 }
 
-func orInt64(v, def int64) int64 {
+func orSize(v, def config.Size) int64 {
 	if v <= 0 {
-		return def
+		return int64(def)
 	}
-	return v
+	return int64(v)
 }
 
-func orDur(v, def time.Duration) time.Duration {
+func orDur(v, def config.Duration) time.Duration {
 	if v <= 0 {
-		return def
+		return def.D()
 	}
-	return v
+	return v.D()
 }

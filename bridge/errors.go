@@ -2,9 +2,8 @@ package bridge
 
 import (
 	"net/http"
-	"strconv"
 
-	"github.com/bridgeway/bridgeway/bridge/wire"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // apiError is an answer to bad or unserviceable input:
@@ -47,24 +46,15 @@ var (
 	errUpstreamDown    = errorf(http.StatusServiceUnavailable, "upstream_unavailable", "the upstream is reconnecting; retry shortly")
 )
 
-// writeError answers err as JSON; the error must be an *apiError.
+// writeError answers e as JSON, with Retry-After on the statuses that ask
+// the client to come back and Allow on 405.
 func writeError(w http.ResponseWriter, e *apiError) {
-	body := []byte(`{"error":`)
-	body = wire.AppendJSONString(body, e.code)
-	body = append(body, `,"message":`...)
-	body = wire.AppendJSONString(body, e.message)
-	body = append(body, "}\n"...)
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 	if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
 		h.Set("Retry-After", "1")
 	}
 	if e.status == http.StatusMethodNotAllowed {
 		h.Set("Allow", "GET, POST, OPTIONS")
 	}
-	w.WriteHeader(e.status)
-	_, _ = w.Write(body)
+	jsonerr.Write(w, e.status, e.code, e.message)
 }

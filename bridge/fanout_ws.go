@@ -13,6 +13,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
+	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
@@ -203,7 +204,7 @@ func (w *wsFrameWriter) upstreamGap() error {
 
 func (w *wsFrameWriter) gap(g *msglog.Gap) error {
 	if w.json {
-		return w.frame(websocket.TextMessage, appendGapMessage(nil, g))
+		return w.frame(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
 	}
 	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
 	_ = w.flush()

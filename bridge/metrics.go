@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // metrics are the bridge's collectors, labelled by route (and transport).
@@ -89,12 +91,13 @@ type routeMetrics struct {
 	transports    map[string]*transportMetrics
 }
 
-// Series are made only for label values that can move: "send" (POST
-// …/send) only receives, and only WebSocket clients also send messages in.
-var (
-	clientTransports  = []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"}
-	sendingTransports = map[string]bool{"websocket": true, "send": true}
-)
+// sendLabel is the transport label of POST …/send, beside config's
+// transports.
+const sendLabel = "send"
+
+// Series are made only for label values that can move: sendLabel only
+// receives, and only WebSocket clients also send messages in.
+var sendingTransports = []string{config.TransportWebSocket, sendLabel}
 
 func (m *metrics) forRoute(route string) *routeMetrics {
 	rm := &routeMetrics{
@@ -107,9 +110,9 @@ func (m *metrics) forRoute(route string) *routeMetrics {
 		},
 		drops:        m.drops.WithLabelValues(route),
 		dialFailures: m.dialFailures.WithLabelValues(route),
-		transports:   make(map[string]*transportMetrics, len(clientTransports)+1),
+		transports:   make(map[string]*transportMetrics, len(config.AllTransports)+1),
 	}
-	for _, t := range clientTransports {
+	for _, t := range config.AllTransports {
 		rm.transports[t] = &transportMetrics{
 			clients:     m.clients.WithLabelValues(route, t),
 			messagesOut: m.messagesOut.WithLabelValues(route, t),
@@ -118,8 +121,8 @@ func (m *metrics) forRoute(route string) *routeMetrics {
 			slowClients: m.slowClients.WithLabelValues(route, t),
 		}
 	}
-	rm.transports["send"] = &transportMetrics{}
-	for t := range sendingTransports {
+	rm.transports[sendLabel] = &transportMetrics{}
+	for _, t := range sendingTransports {
 		rm.transports[t].messagesIn = m.messagesIn.WithLabelValues(route, t)
 		rm.transports[t].bytesIn = m.bytesIn.WithLabelValues(route, t)
 	}

@@ -206,14 +206,11 @@ func appendPollBody(b []byte, a *attachment, prefix, transport, callback string,
 	}
 	b = append(b, '{')
 	if id := a.sessionID(); id != "" {
-		b = append(b, `"session":`...)
-		b = wire.AppendJSONString(b, id)
-		b = append(b, `,"send":`...)
-		b = appendSendURL(b, prefix, id)
-		b = append(b, ',')
+		b = wire.AppendSessionFields(b, id, prefix)
 	}
 	b = append(b, `"cursor":`...)
-	b = appendCursorJSON(b, a.rd)
+	// Not Reader.Cursor: that makes a string per answer.
+	b = wire.AppendCursorJSON(b, a.rd.Log().Epoch(), a.rd.Pos())
 	b = append(b, `,"messages":[`...)
 	bytes := 0
 	for i, e := range ans.entries {

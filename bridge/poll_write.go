@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 	"github.com/bridgeway/bridgeway/config"
 )
 
@@ -86,42 +85,6 @@ func pollAnswerSize(a *attachment, callback string, ans *pollAnswer) int {
 
 // maxEpochCursor is the longest cursor ("<epoch>-<seq>") a log makes.
 const maxEpochCursor = 64 + 1 + 20
-
-// appendCursorJSON appends the reader's cursor as a JSON string. Cursors
-// are "<epoch>-<seq>" with epochs of [A-Za-z0-9_-]: written straight
-// into the answer, without the string Reader.Cursor allocates.
-func appendCursorJSON(b []byte, rd *msglog.Reader) []byte {
-	epoch := rd.Log().Epoch()
-	if !jsonPlain(epoch) {
-		return wire.AppendJSONString(b, rd.Cursor())
-	}
-	b = append(b, '"')
-	b = wire.AppendCursor(b, epoch, rd.Pos())
-	return append(b, '"')
-}
-
-// appendSendURL appends the JSON string prefix+"/send?session="+id.
-func appendSendURL(b []byte, prefix, id string) []byte {
-	if !jsonPlain(prefix) || !jsonPlain(id) {
-		return wire.AppendJSONString(b, prefix+"/send?session="+id)
-	}
-	b = append(b, '"')
-	b = append(b, prefix...)
-	b = append(b, "/send?session="...)
-	b = append(b, id...)
-	return append(b, '"')
-}
-
-// jsonPlain reports whether s is printable ASCII that a JSON string holds
-// unescaped.
-func jsonPlain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
 
 // contentLengths caches the Content-Length header values of small answers
 // (most polls), made on first use.

@@ -215,8 +215,7 @@ func messageText(m *msg.Message) []byte {
 // event "binary" (SSE has no other way to flag it).
 func encodeSSE(e *msglog.Entry) []byte {
 	if e.Kind == msglog.KindGap {
-		data := wire.AppendGapJSON(nil, e.PrevCursor, e.Cursor)
-		return wire.AppendSSE(nil, e.Cursor, "gap", data)
+		return wire.AppendGapSSE(nil, e.PrevCursor, e.Cursor)
 	}
 	event := e.Msg.Event
 	if e.Msg.Binary && (event == "" || event == "message") {
@@ -230,11 +229,7 @@ func encodeSSE(e *msglog.Entry) []byte {
 // ?format=json). A gap marker becomes {"id":C,"gap":{"from":F,"to":C}}.
 func encodeJSON(e *msglog.Entry) []byte {
 	if e.Kind == msglog.KindGap {
-		b := []byte(`{"id":`)
-		b = wire.AppendJSONString(b, e.Cursor)
-		b = append(b, `,"gap":`...)
-		b = wire.AppendGapJSON(b, e.PrevCursor, e.Cursor)
-		return append(b, '}')
+		return wire.AppendGapMessageJSON(nil, e.PrevCursor, e.Cursor)
 	}
 	size := len(e.Msg.Data)*4/3 + len(e.Cursor) + len(e.Msg.Event) + 64
 	return wire.AppendMessageJSON(make([]byte, 0, size), e.Cursor, e.Msg.Event, e.Msg.Data, e.Msg.Binary)

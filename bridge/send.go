@@ -75,7 +75,7 @@ func (h *RouteHandler) serveSend(req *request) {
 		writeError(w, aerr)
 		return
 	}
-	tm := h.metrics.transports["send"]
+	tm := h.metrics.transports[sendLabel]
 	bytes := 0
 	for _, m := range msgs {
 		bytes += len(m.Data)
@@ -139,13 +139,13 @@ func sendError(err error) *apiError {
 
 // readSendBody turns the body into messages by Content-Type.
 func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
-	// A body that trickles in is cut at bodyTimeout (slow POST). After a
+	// A body that trickles in is cut at sendBodyTimeout (slow POST). After a
 	// complete read the deadline is lifted: net/http's background read of
 	// the connection must not time out while the upstream write runs.
 	// After a timeout it stays, so net/http's drain of the unread body
 	// fails at once and the connection is closed.
 	rc := http.NewResponseController(req.w)
-	_ = rc.SetReadDeadline(time.Now().Add(h.set().bodyTimeout))
+	_ = rc.SetReadDeadline(time.Now().Add(h.set().sendBodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set().maxBodyBytes))
 	if err == nil {
 		_ = rc.SetReadDeadline(time.Time{})

@@ -28,32 +28,28 @@ const (
 // sessionLost reports whether aerr means the session is gone.
 func sessionLost(aerr *apiError) bool { return aerr == errSessionNotFound }
 
-// lostCloseJSON is {"code":4404,"reason":"session_not_found"}.
-func lostCloseJSON(b []byte) []byte {
-	return wire.AppendCloseJSON(b, closeSessionLost, errSessionNotFound.code)
-}
-
 // writeSSELost answers an EventSource whose session is gone: a 200 stream
 // holding only the close event, then EOF.
 func writeSSELost(w http.ResponseWriter) {
 	writeStreamHeaders(w, "text/event-stream; charset=utf-8")
-	_, _ = w.Write(wire.AppendSSE([]byte(sseRetry), sseLostID, "close", lostCloseJSON(nil)))
+	b := append([]byte(nil), sseRetry...) // not appended to in place: shared
+	_, _ = w.Write(wire.AppendCloseSSE(b, sseLostID, closeSessionLost, errSessionNotFound.code))
 }
 
 // writeStreamLost answers an NDJSON stream whose session is gone: one
 // closed line.
 func writeStreamLost(w http.ResponseWriter) {
 	writeStreamHeaders(w, "application/x-ndjson")
-	b := lostCloseJSON([]byte(`{"closed":`))
-	_, _ = w.Write(append(b, "}\n"...))
+	b := wire.AppendClosedJSON(nil, closeSessionLost, errSessionNotFound.code)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // writeJSONPLost answers a JSONP poll whose session is gone: the callback
 // gets {"closed":{"code":4404,...}}, the same shape as a session's end.
 func writeJSONPLost(req *request, callback string) {
 	b := append([]byte("/**/"), callback...)
-	b = lostCloseJSON(append(b, `({"closed":`...))
-	b = append(b, "});"...)
+	b = wire.AppendClosedJSON(append(b, '('), closeSessionLost, errSessionNotFound.code)
+	b = append(b, ");"...)
 	hdr := req.w.Header()
 	setPollHeaders(hdr, config.TransportJSONP)
 	hdr["Content-Length"] = contentLength(len(b))

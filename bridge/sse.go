@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
@@ -21,36 +20,17 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		req.w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	a, aerr := h.attach(req, transport, cursor, false)
-	if sessionLost(aerr) {
-		writeSSELost(req.w)
+	a := h.attachPush(req, transport, cursor, writeSSELost)
+	if a == nil {
 		return
 	}
-	if aerr != nil {
-		writeError(req.w, aerr)
-		return
-	}
-	defer func() {
-		if a != nil {
-			a.done()
-		}
-	}()
 	if cursor != "" && a.atClosedEnd() {
 		// The client has everything, the end included: 204 tells an
 		// EventSource to stop reconnecting.
+		a.done()
 		req.w.WriteHeader(http.StatusNoContent)
 		return
 	}
-
-	writeStreamHeaders(req.w, "text/event-stream; charset=utf-8")
-
-	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
-	defer func() {
-		if a != nil { // not after a hand-over: the connection is not ours
-			_ = out.rc.SetWriteDeadline(time.Time{})
-		}
-	}()
-	sw := &sseWriter{out: out}
 	b := make([]byte, 0, 512)
 	if n := h.set().ssePadding; n > 0 {
 		b = append(b, ':')
@@ -62,30 +42,13 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	b = append(b, "retry: 2000\n\n"...)
 	if id := a.sessionID(); id != "" {
 		b = append(b, "event: session\ndata: "...)
-		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, "\n\n"...)
 	}
-	if sw.write(b) != nil || sw.flush() != nil {
-		return
-	}
-	a.connected()
-	if h.handOver(req, a, func(o wireOut) streamWriter { return &sseWriter{out: o} }) {
-		a = nil // the fan-out owns it now
-		return
-	}
-	h.pump(r.Context(), a, sw)
+	h.deliverPush(req, a, "text/event-stream; charset=utf-8", b, newSSEWriter)
 }
 
-// appendSessionJSON is {"session":ID,"send":URL,"cursor":C}.
-func appendSessionJSON(b []byte, id, prefix, cursor string) []byte {
-	b = append(b, `{"session":`...)
-	b = wire.AppendJSONString(b, id)
-	b = append(b, `,"send":`...)
-	b = wire.AppendJSONString(b, prefix+"/send?session="+id)
-	b = append(b, `,"cursor":`...)
-	b = wire.AppendJSONString(b, cursor)
-	return append(b, '}')
-}
+func newSSEWriter(o wireOut) streamWriter { return &sseWriter{out: o} }
 
 // sseWriter writes SSE events; message events are the log's cached bytes.
 type sseWriter struct {
@@ -107,13 +70,11 @@ func (s *sseWriter) entry(e *msglog.Entry) (int, error) {
 }
 
 func (s *sseWriter) gap(g *msglog.Gap) error {
-	data := wire.AppendGapJSON(nil, g.From, g.To)
-	return s.write(wire.AppendSSE(nil, g.To, "gap", data))
+	return s.write(wire.AppendGapSSE(nil, g.From, g.To))
 }
 
 func (s *sseWriter) close(info msg.CloseInfo) error {
-	data := wire.AppendCloseJSON(nil, info.Code, info.Reason)
-	return s.write(wire.AppendSSE(nil, "", "close", data))
+	return s.write(wire.AppendCloseSSE(nil, "", info.Code, info.Reason))
 }
 
 func (s *sseWriter) heartbeat() error { return s.write(sseHeartbeat) }

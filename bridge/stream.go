@@ -3,7 +3,6 @@ package bridge
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
@@ -27,30 +26,10 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		}
 		padding = min(n, maxStreamPadding)
 	}
-	a, aerr := h.attach(req, transport, q.Get("cursor"), false)
-	if sessionLost(aerr) {
-		writeStreamLost(req.w)
+	a := h.attachPush(req, transport, q.Get("cursor"), writeStreamLost)
+	if a == nil {
 		return
 	}
-	if aerr != nil {
-		writeError(req.w, aerr)
-		return
-	}
-	defer func() {
-		if a != nil {
-			a.done()
-		}
-	}()
-
-	writeStreamHeaders(req.w, "application/x-ndjson")
-
-	out := &httpOut{w: req.w, rc: http.NewResponseController(req.w)}
-	defer func() {
-		if a != nil { // not after a hand-over: the connection is not ours
-			_ = out.rc.SetWriteDeadline(time.Time{})
-		}
-	}()
-	sw := &ndjsonWriter{out: out}
 	var b []byte
 	if padding > 0 {
 		b = make([]byte, padding, padding+1)
@@ -60,22 +39,13 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		b = append(b, '\n')
 	}
 	if id := a.sessionID(); id != "" {
-		b = appendSessionJSON(b, id, req.prefix, a.rd.Cursor())
+		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
 	}
-	if len(b) > 0 && sw.write(b) != nil {
-		return
-	}
-	if sw.flush() != nil { // headers out now, not at the first message
-		return
-	}
-	a.connected()
-	if h.handOver(req, a, func(o wireOut) streamWriter { return &ndjsonWriter{out: o} }) {
-		a = nil // the fan-out owns it now
-		return
-	}
-	h.pump(req.r.Context(), a, sw)
+	h.deliverPush(req, a, "application/x-ndjson", b, newNDJSONWriter)
 }
+
+func newNDJSONWriter(o wireOut) streamWriter { return &ndjsonWriter{out: o} }
 
 type ndjsonWriter struct {
 	out wireOut
@@ -89,19 +59,12 @@ func (s *ndjsonWriter) entry(e *msglog.Entry) (int, error) {
 	return len(e.Msg.Data), s.out.write2(e.Encoded(msglog.FormatJSON, encodeJSON), newline)
 }
 
-// gap is {"id":TO,"gap":{"from":F,"to":T}}: its id is where to resume.
 func (s *ndjsonWriter) gap(g *msglog.Gap) error {
-	b := append([]byte(nil), `{"id":`...)
-	b = wire.AppendJSONString(b, g.To)
-	b = append(b, `,"gap":`...)
-	b = wire.AppendGapJSON(b, g.From, g.To)
-	return s.write(append(b, "}\n"...))
+	return s.write(append(wire.AppendGapMessageJSON(nil, g.From, g.To), '\n'))
 }
 
 func (s *ndjsonWriter) close(info msg.CloseInfo) error {
-	b := append([]byte(nil), `{"closed":`...)
-	b = wire.AppendCloseJSON(b, info.Code, info.Reason)
-	return s.write(append(b, "}\n"...))
+	return s.write(append(wire.AppendClosedJSON(nil, info.Code, info.Reason), '\n'))
 }
 
 func (s *ndjsonWriter) heartbeat() error { return s.write(newline) }

@@ -300,7 +300,7 @@ func (w *wsWriter) entry(e *msglog.Entry) (int, error) {
 
 func (w *wsWriter) gap(g *msglog.Gap) error {
 	if w.c.json {
-		return w.write(websocket.TextMessage, appendGapMessage(nil, g))
+		return w.write(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
 	}
 	// Raw frames cannot say "you missed some": close rather than skip.
 	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
@@ -332,16 +332,6 @@ func (w *wsWriter) goingAway() error {
 }
 
 func (w *wsWriter) flush() error { return nil }
-
-// appendGapMessage appends the ?format=json object for a gap:
-// {"id":TO,"gap":{"from":..,"to":..}}.
-func appendGapMessage(b []byte, g *msglog.Gap) []byte {
-	b = append(b, `{"id":`...)
-	b = wire.AppendJSONString(b, g.To)
-	b = append(b, `,"gap":`...)
-	b = wire.AppendGapJSON(b, g.From, g.To)
-	return append(b, '}')
-}
 
 // clientCloseCode maps an upstream close code to one that may be sent on
 // the wire: 1005 (no status) becomes 1000, 1006/1015 (abnormal, TLS)

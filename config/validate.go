@@ -15,8 +15,7 @@ import (
 
 // Upper bounds that keep one config line from exhausting memory.
 const (
-	maxBuffer     = 1 << 20
-	maxSSEPadding = 64 << 10
+	maxBuffer = 1 << 20
 )
 
 // validator checks what the decoder cannot: values against each other and

@@ -48,8 +48,8 @@ func (v *validator) route(prefix string, r *Route) {
 		v.errorf(prefix+".poll_max_bytes", "must be between 1 and %d bytes, got %d", MaxPollBytes, r.PollMaxBytes)
 	}
 	v.oneOf(prefix+".slow_client", r.SlowClient, SlowDropOldest, SlowDisconnect)
-	if r.SSEPadding > maxSSEPadding {
-		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", maxSSEPadding, r.SSEPadding)
+	if r.SSEPadding > MaxSSEPadding {
+		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", MaxSSEPadding, r.SSEPadding)
 	}
 	v.origins(prefix+".origins", r.Origins, r.Mode)
 	if kindOK {

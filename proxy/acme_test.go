@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestACMEEndToEnd(t *testing.T) {
 	plainPort := freeLoopbackPort(t)
 	p := pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
 	s := startServer(t, `
-listen: "127.0.0.1:`+itoa(plainPort)+`"
+listen: "127.0.0.1:`+strconv.Itoa(plainPort)+`"
 admin:
   listen: "127.0.0.1:0"
 shutdown_timeout: 5s
@@ -83,7 +84,7 @@ routes:
 		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Proto, body)
 	}
 	// Plain requests other than challenges are still redirected.
-	resp, _ = get(t, c, "http://127.0.0.1:"+itoa(plainPort)+"/app")
+	resp, _ = get(t, c, "http://127.0.0.1:"+strconv.Itoa(plainPort)+"/app")
 	if resp.StatusCode != http.StatusPermanentRedirect {
 		t.Fatalf("plain request: %d, want 308", resp.StatusCode)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // readyCheckTimeout bounds Deps.ReadyCheck per /readyz request.
@@ -30,7 +32,7 @@ func (s *Server) newAdminServer() *http.Server {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteJSONError(w, http.StatusNotFound, "not_found", "admin endpoints: /metrics, /healthz, /readyz")
+		jsonerr.Write(w, http.StatusNotFound, "not_found", "admin endpoints: /metrics, /healthz, /readyz")
 	})
 	return &http.Server{
 		Handler:           mux,
@@ -44,7 +46,7 @@ func (s *Server) newAdminServer() *http.Server {
 // optional dependency check passes; 503 before that and while draining.
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	if reason := s.notReadyReason(r.Context()); reason != "" {
-		WriteJSONError(w, http.StatusServiceUnavailable, "not_ready", reason)
+		jsonerr.Write(w, http.StatusServiceUnavailable, "not_ready", reason)
 		return
 	}
 	writeStatus(w, http.StatusOK, "ready")

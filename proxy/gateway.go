@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bridgeway/bridgeway/internal/forwarded"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
@@ -63,7 +65,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == clientJSPath {
 		route = routeClientJS
 		if s.deps.ClientJS == nil {
-			WriteJSONError(rec, http.StatusNotFound, "not_found", "the client library is not built into this gateway")
+			jsonerr.Write(rec, http.StatusNotFound, "not_found", "the client library is not built into this gateway")
 			return
 		}
 		s.deps.ClientJS.ServeHTTP(rec, r)
@@ -72,7 +74,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 
 	m, ok := s.routes.Load().table.Lookup(r.URL.Path)
 	if !ok {
-		WriteJSONError(rec, http.StatusNotFound, "route_not_found", "no route matches "+r.URL.Path)
+		jsonerr.Write(rec, http.StatusNotFound, "route_not_found", "no route matches "+r.URL.Path)
 		return
 	}
 	entry := m.Value
@@ -83,7 +85,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if routing.HasDotSegment(r.URL.Path) {
 		// Every route, bridged ones included: a placeholder value ".."
 		// would otherwise climb out of the upstream path it fills.
-		WriteJSONError(rec, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
+		jsonerr.Write(rec, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
 		return
 	}
 
@@ -91,13 +93,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		// The bytes after a handshake are frames: a body here could be
 		// read as frames by one side and as a body by the other.
 		rec.Header().Set("Connection", "close")
-		WriteJSONError(rec, http.StatusBadRequest, "bad_request", "a WebSocket upgrade request must not carry a body")
+		jsonerr.Write(rec, http.StatusBadRequest, "bad_request", "a WebSocket upgrade request must not carry a body")
 		return
 	}
 	guard := s.wireGuardOf(r)
 	if guard.ambiguousLength(r) {
 		rec.Header().Set("Connection", "close")
-		WriteJSONError(rec, http.StatusBadRequest, "ambiguous_length",
+		jsonerr.Write(rec, http.StatusBadRequest, "ambiguous_length",
 			"request framing is ambiguous: Content-Length with Transfer-Encoding, or Transfer-Encoding in HTTP/1.0")
 		return
 	}
@@ -165,13 +167,13 @@ func (s *Server) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(info.Hosts) > 0 && !info.Hosts.Match(host) {
 		if host = info.Hosts.First(); host == "" {
-			WriteJSONError(rec, http.StatusMisdirectedRequest, "unknown_host",
+			jsonerr.Write(rec, http.StatusMisdirectedRequest, "unknown_host",
 				"this gateway does not serve that host name")
 			return
 		}
 	}
 	if host == "" {
-		WriteJSONError(rec, http.StatusBadRequest, "bad_request", "missing Host header")
+		jsonerr.Write(rec, http.StatusBadRequest, "bad_request", "missing Host header")
 		return
 	}
 	if strings.Contains(host, ":") { // IPv6 literal
@@ -218,6 +220,6 @@ func (rs *routeSeries) requestsCounter(code int) prometheus.Counter {
 	if c, ok := rs.requests.Load(code); ok {
 		return c.(prometheus.Counter)
 	}
-	c, _ := rs.requests.LoadOrStore(code, rs.vecs.requests.WithLabelValues(rs.route, itoa(code)))
+	c, _ := rs.requests.LoadOrStore(code, rs.vecs.requests.WithLabelValues(rs.route, strconv.Itoa(code)))
 	return c.(prometheus.Counter)
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 	"github.com/bridgeway/bridgeway/internal/pebbletest"
 )
 
@@ -217,7 +218,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 // decodeError checks a JSON error body and returns its code.
 func decodeError(t *testing.T, body string) string {
 	t.Helper()
-	var e errorBody
+	var e jsonerr.Body
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" || e.Message == "" {
 		t.Fatalf("not a JSON error body: %q (%v)", body, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bridgeway/bridgeway/internal/forwarded"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // Reasons a connection is refused; also the reason label of the metric.
@@ -226,9 +227,9 @@ func (r *rejecter) reject(c net.Conn, reason string, tlsConfig *tls.Config) {
 func (r *rejecter) wait() { r.wg.Wait() }
 
 var (
-	refusedTotal = rawJSONResponse(503, "too_many_connections",
+	refusedTotal = jsonerr.Response(503, "too_many_connections",
 		"the gateway is at its connection limit, retry shortly", "Retry-After: 1\r\n")
-	refusedPerIP = rawJSONResponse(429, "too_many_connections_per_ip",
+	refusedPerIP = jsonerr.Response(429, "too_many_connections_per_ip",
 		"too many connections from your address, retry shortly", "Retry-After: 1\r\n")
 )
 

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 	"github.com/bridgeway/bridgeway/proxy/certs"
 )
 
@@ -120,7 +121,7 @@ func (l *tlsListener) handshake(c net.Conn) {
 
 // plainOnTLS answers a client that spoke plain HTTP to the HTTPS listener,
 // as Go's server does, in the gateway's JSON.
-var plainOnTLS = rawJSONResponse(400, "bad_request", "this is the HTTPS listener: use https://", "")
+var plainOnTLS = jsonerr.Response(400, "bad_request", "this is the HTTPS listener: use https://", "")
 
 // answerPlainHTTP writes plainOnTLS when the handshake failed on a first
 // record that reads like an HTTP request.

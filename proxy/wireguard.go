@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // wireGuard watches the plaintext bytes of a plain-listener connection for
@@ -193,10 +195,10 @@ func jsonForCannedError(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	if code == http.StatusNotImplemented {
-		return rawJSONResponse(code, "not_implemented", "unsupported transfer encoding", ""), true
+		return jsonerr.Response(code, "not_implemented", "unsupported transfer encoding", ""), true
 	}
 	if code == http.StatusRequestHeaderFieldsTooLarge {
-		return rawJSONResponse(code, "header_too_large", "request headers are larger than max_header_bytes", ""), true
+		return jsonerr.Response(code, "header_too_large", "request headers are larger than max_header_bytes", ""), true
 	}
-	return rawJSONResponse(code, "bad_request", "malformed request: "+strings.TrimSpace(string(statusText[3:])), ""), true
+	return jsonerr.Response(code, "bad_request", "malformed request: "+strings.TrimSpace(string(statusText[3:])), ""), true
 }

@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 //go:embed client.js
@@ -44,7 +46,7 @@ func Handler() http.Handler {
 func serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "client.js is served for GET and HEAD only")
+		jsonerr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", "client.js is served for GET and HEAD only")
 		return
 	}
 	h := w.Header()
@@ -54,12 +56,4 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", etag)
 	// ServeContent answers If-None-Match with 304 and handles HEAD and Range.
 	http.ServeContent(w, r, "client.js", time.Time{}, bytes.NewReader(script))
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	// code and message are constants without characters that need escaping.
-	_, _ = w.Write([]byte(`{"error":"` + code + `","message":"` + message + `"}` + "\n"))
 }

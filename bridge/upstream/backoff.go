@@ -3,6 +3,8 @@ package upstream
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // Backoff computes reconnect delays: exponential growth with "decorrelated
@@ -22,7 +24,7 @@ type Backoff struct {
 // NewBackoff returns a Backoff between min and max.
 func NewBackoff(min, max time.Duration) *Backoff {
 	if min <= 0 {
-		min = DefaultReconnectMin
+		min = config.DefaultReconnectMin.D()
 	}
 	if max < min {
 		max = min

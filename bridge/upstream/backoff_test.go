@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 func TestBackoffGrowsToMaxAndResets(t *testing.T) {
@@ -44,7 +46,7 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 			t.Fatalf("delay %d = %v, outside [%v, %v]", i, d, b.Min, b.Max)
 		}
 	}
-	if d := NewBackoff(0, 0).Next(); d != DefaultReconnectMin {
+	if d := NewBackoff(0, 0).Next(); d != config.DefaultReconnectMin.D() {
 		t.Errorf("zero bounds: %v, want the default min", d)
 	}
 }

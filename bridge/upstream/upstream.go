@@ -55,7 +55,7 @@ type Options struct {
 	// session mode (false) ends Run when the upstream ends (see package doc).
 	Reconnect bool
 	// MaxMessageBytes bounds one message (WebSocket frame, SSE event, HTTP
-	// body). 0 means DefaultMaxMessageBytes.
+	// body). 0 means config.DefaultMaxMessageBytes.
 	MaxMessageBytes int64
 	// Logger may be nil (no logging).
 	Logger *zap.Logger
@@ -96,16 +96,6 @@ var (
 	ErrClosed = errors.New("upstream: closed")
 	// ErrMessageTooLarge is returned by Send for a message above MaxMessageBytes.
 	ErrMessageTooLarge = errors.New("upstream: message too large")
-)
-
-// Defaults used when the route leaves a setting at its zero value.
-const (
-	DefaultMaxMessageBytes = 1 << 20
-	DefaultTimeout         = 30 * time.Second
-	DefaultInterval        = 2 * time.Second
-	DefaultReconnectMin    = 500 * time.Millisecond
-	DefaultReconnectMax    = 30 * time.Second
-	DefaultHeartbeat       = 15 * time.Second
 )
 
 // Close codes reported in msg.CloseInfo.
@@ -196,16 +186,16 @@ func newSettings(opts Options) (*settings, error) {
 		routePath:    opts.Route.Path,
 		split:        up.Split,
 		metrics:      opts.Metrics,
-		timeout:      orDefault(up.Timeout.D(), DefaultTimeout),
-		interval:     orDefault(up.Interval.D(), DefaultInterval),
-		heartbeat:    orDefault(opts.Route.Heartbeat.D(), DefaultHeartbeat),
-		minDelay:     orDefault(up.Reconnect.Min.D(), DefaultReconnectMin),
-		maxDelay:     orDefault(up.Reconnect.Max.D(), DefaultReconnectMax),
+		timeout:      orDefault(up.Timeout, config.DefaultTimeout),
+		interval:     orDefault(up.Interval, config.DefaultInterval),
+		heartbeat:    orDefault(opts.Route.Heartbeat, config.DefaultHeartbeat),
+		minDelay:     orDefault(up.Reconnect.Min, config.DefaultReconnectMin),
+		maxDelay:     orDefault(up.Reconnect.Max, config.DefaultReconnectMax),
 		maxBytes:     opts.MaxMessageBytes,
 		baseLog:      opts.Logger,
 	}
 	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxMessageBytes
+		s.maxBytes = int64(config.DefaultMaxMessageBytes)
 	}
 	if s.maxDelay < s.minDelay {
 		s.maxDelay = s.minDelay
@@ -240,11 +230,11 @@ func newSettings(opts Options) (*settings, error) {
 	return s, nil
 }
 
-func orDefault(d, def time.Duration) time.Duration {
+func orDefault(d, def config.Duration) time.Duration {
 	if d <= 0 {
-		return def
+		return def.D()
 	}
-	return d
+	return d.D()
 }
 
 // runContext derives Run's context: it ends when ctx is done or when closed

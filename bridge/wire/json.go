@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/base64"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -26,24 +25,6 @@ func AppendMessageJSON(dst []byte, id, event string, data []byte, binary bool) [
 	}
 	dst = appendJSONBytes(dst, data)
 	return append(dst, `,"binary":false}`...)
-}
-
-// AppendGapJSON appends {"from":F,"to":T}.
-func AppendGapJSON(dst []byte, from, to string) []byte {
-	dst = append(dst, `{"from":`...)
-	dst = AppendJSONString(dst, from)
-	dst = append(dst, `,"to":`...)
-	dst = AppendJSONString(dst, to)
-	return append(dst, '}')
-}
-
-// AppendCloseJSON appends {"code":N,"reason":R}.
-func AppendCloseJSON(dst []byte, code int, reason string) []byte {
-	dst = append(dst, `{"code":`...)
-	dst = strconv.AppendInt(dst, int64(code), 10)
-	dst = append(dst, `,"reason":`...)
-	dst = AppendJSONString(dst, reason)
-	return append(dst, '}')
 }
 
 // AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;

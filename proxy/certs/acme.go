@@ -15,10 +15,6 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-// Defaults for ACME settings left empty (config fills them too; these keep
-// New usable with a hand-built config).
-const defaultStorage = "./data/certs"
-
 // Backoff between failed ACME attempts. Public CAs limit failed validations
 // (Let's Encrypt: 5 per hostname per hour), so retries are slow.
 const (
@@ -78,14 +74,14 @@ func newACME(ctx context.Context, cfg *config.TLS, logger *zap.Logger, o options
 	}
 	storagePath := ac.Storage
 	if storagePath == "" {
-		storagePath = defaultStorage
+		storagePath = config.DefaultACMEStorage
 	}
 	if err := os.MkdirAll(storagePath, 0o700); err != nil {
 		return nil, errorf("tls.acme.storage: %w", err)
 	}
 	ca := ac.CA
 	if ca == "" {
-		ca = certmagic.LetsEncryptProductionCA
+		ca = config.DefaultACMECA
 	}
 
 	st := &acmeState{

@@ -3,12 +3,13 @@ package passthrough
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // Upstream error kinds reported to Options.OnUpstreamError.
@@ -23,21 +24,6 @@ const (
 // statusClientClosed is nginx's "client closed request": the client went
 // away before the upstream answered, which is not an upstream failure.
 const statusClientClosed = 499
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
-// writeError answers with the house JSON error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: message})
-}
 
 // classify maps an upstream transport error to a kind and a client status.
 func classify(err error) (kind string, status int) {
@@ -73,7 +59,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		// The client's fault, not the upstream's: the body stopped
 		// arriving (net/http has cancelled the request's context too).
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestTimeout, "body_timeout",
+		jsonerr.Write(w, http.StatusRequestTimeout, "body_timeout",
 			"the request body stopped arriving for longer than body_timeout")
 		return
 	}
@@ -86,7 +72,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		// Bad chunking or a body cut short: the client's fault too, so no
 		// upstream error is counted or logged (clients could raise alerts).
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusBadRequest, "bad_request", "the request body is malformed or was cut short")
+		jsonerr.Write(w, http.StatusBadRequest, "bad_request", "the request body is malformed or was cut short")
 		return
 	}
 	kind, status := classify(err)
@@ -95,10 +81,10 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		ce.Write(zap.String("upstream", h.upstream.host), zap.String("kind", kind), zap.Error(err))
 	}
 	if status == http.StatusGatewayTimeout {
-		writeError(w, status, "gateway_timeout", "the upstream did not answer in time")
+		jsonerr.Write(w, status, "gateway_timeout", "the upstream did not answer in time")
 		return
 	}
-	writeError(w, status, "bad_gateway", "the upstream could not be reached or gave no valid answer")
+	jsonerr.Write(w, status, "bad_gateway", "the upstream could not be reached or gave no valid answer")
 }
 
 func (h *Handler) reportUpstreamError(kind string) {

@@ -17,11 +17,11 @@ import (
 
 	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/internal/forwarded"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
 const (
-	defaultTimeout      = 30 * time.Second
 	maxIdleConnsPerHost = 256
 	maxIdleConns        = 1024
 	idleConnTimeout     = 90 * time.Second
@@ -99,7 +99,7 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 	}
 	timeout := opts.Route.Upstream.Timeout.D()
 	if timeout <= 0 {
-		timeout = defaultTimeout
+		timeout = config.DefaultTimeout.D()
 	}
 	h := &Handler{
 		route:           opts.Route,
@@ -149,16 +149,16 @@ func newHandler(opts Options, tlsConfig *tls.Config) (*Handler, error) {
 // ServeHTTP proxies r; r.URL.Path is the full client path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if routing.HasDotSegment(r.URL.Path) {
-		writeError(w, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
+		jsonerr.Write(w, http.StatusBadRequest, "bad_path", "the path must not contain . or .. segments")
 		return
 	}
 	t, err := h.upstream.resolve(h.pattern, r.URL.EscapedPath(), r.URL.Path)
 	if errors.Is(err, errNoRoute) {
-		writeError(w, http.StatusNotFound, "route_not_found", "no route matches this path")
+		jsonerr.Write(w, http.StatusNotFound, "route_not_found", "no route matches this path")
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "the request path cannot be mapped to the upstream")
+		jsonerr.Write(w, http.StatusBadRequest, "bad_request", "the request path cannot be mapped to the upstream")
 		return
 	}
 	if headerHasToken(r.Header, "Upgrade", "websocket") {

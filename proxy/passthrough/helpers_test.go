@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 // testDeadline only keeps a broken test from hanging; no test asserts on
@@ -114,7 +115,7 @@ func expectJSONError(t *testing.T, res *http.Response, body string, status int, 
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	var e errorBody
+	var e jsonerr.Body
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatalf("body %q: %v", body, err)
 	}

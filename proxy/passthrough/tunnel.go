@@ -6,13 +6,14 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 const (
@@ -148,11 +149,7 @@ func (t *tunnel) serve(response []byte) {
 
 // shuttingDownResponse answers an upgrade that raced with Shutdown after
 // the client connection was already taken over.
-var shuttingDownResponse = func() []byte {
-	body := `{"error":"shutting_down","message":"the gateway is shutting down"}` + "\n"
-	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
-		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-}()
+var shuttingDownResponse = jsonerr.Response(503, "shutting_down", "the gateway is shutting down", "")
 
 func (t *tunnel) pumpUpstreamToClient() { t.pump(t.toClient) }
 func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }

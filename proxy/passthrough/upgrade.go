@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/jsonerr"
 )
 
 const (
@@ -56,12 +58,12 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t targe
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodGet)
 		}
-		writeError(w, status, code, msg)
+		jsonerr.Write(w, status, code, msg)
 		return
 	}
 	if h.isClosing() {
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down")
+		jsonerr.Write(w, http.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down")
 		return
 	}
 
@@ -85,7 +87,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t targe
 	if err != nil {
 		_ = up.Close()
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusInternalServerError, "internal_error", "the connection cannot be taken over")
+		jsonerr.Write(w, http.StatusInternalServerError, "internal_error", "the connection cannot be taken over")
 		return
 	}
 	_ = client.SetDeadline(time.Time{}) // the server may have left read/write deadlines
@@ -227,7 +229,7 @@ func (h *Handler) upgradeFailed(w http.ResponseWriter, r *http.Request, err erro
 		if ce := h.log.Check(zap.WarnLevel, "upstream websocket upgrade failed"); ce != nil {
 			ce.Write(zap.String("upstream", h.upstream.host), zap.String("kind", KindUpgrade), zap.Error(err))
 		}
-		writeError(w, http.StatusBadGateway, "bad_gateway", "the upstream did not accept the WebSocket upgrade")
+		jsonerr.Write(w, http.StatusBadGateway, "bad_gateway", "the upstream did not accept the WebSocket upgrade")
 		return
 	}
 	h.upstreamFailed(w, r, err)
