@@ -36,10 +36,16 @@ var upgrader = websocket.Upgrader{
 // session mode a new connection opens its own session (closed with it) and
 // frames pass unchanged; ?session=&cursor= attach to an existing one. In
 // broadcast mode it subscribes to the topic. ?format=json sends message
-// objects instead of raw data.
+// objects instead of raw data; with &acks=1 too, client frames are
+// numbered sends that the gateway acknowledges (websocket_acks.go).
 func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	q := req.r.URL.Query()
 	jsonFormat := q.Get("format") == "json"
+	acks, aerr := h.acksQuery(q.Get("acks"), jsonFormat) // websocket_acks.go
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
 	a, aerr := h.attach(req, transport, q.Get("cursor"), true)
 	if sessionLost(aerr) && isWebSocketUpgrade(req.r) {
 		writeWebSocketLost(req) // session_lost.go
@@ -80,7 +86,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	// (its bufio buffers, the serving goroutine's deep stack) is freed
 	// instead of being held for the socket's lifetime.
 	served = true
-	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
+	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks}
 	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
@@ -112,6 +118,8 @@ type wsClient struct {
 	a      *attachment
 	ws     *websocket.Conn
 	json   bool
+	acks   bool           // client frames are numbered sends, acknowledged (websocket_acks.go)
+	wmu    sync.Mutex     // one frame writer at a time: the pump's messages, the reader's acks
 	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
 	rd     *wsFrameReader // reads the client's frames when shared
 	wait   *readWaiter    // parks the shared reader until a frame arrives
@@ -120,6 +128,9 @@ type wsClient struct {
 func (c *wsClient) serve(ctx context.Context) {
 	pongWait := 2*c.h.set().heartbeat + closeGrace
 	c.ws.SetReadLimit(c.h.set().maxMessageBytes)
+	if c.acks {
+		c.ws.SetReadLimit(c.h.sendFrameLimit())
+	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -183,7 +194,11 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 				time.Now().Add(writeWait))
 			return
 		}
-		if err := c.forward(ctx, kind, data); err != nil {
+		forward := c.forward
+		if c.acks {
+			forward = c.forwardAcked
+		}
+		if err := forward(ctx, kind, data); err != nil {
 			c.closeWith(err)
 			return
 		}
@@ -223,7 +238,10 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 // closeWith ends the connection after a failed client send.
 func (c *wsClient) closeWith(err error) {
 	code, reason := websocket.CloseInternalServerErr, "upstream send failed"
+	var ce *wsCloseError
 	switch {
+	case errors.As(err, &ce):
+		code, reason = ce.code, ce.reason
 	case errors.Is(err, errSendNotAllowed), errors.Is(err, upstream.ErrSendUnsupported):
 		code, reason = websocket.ClosePolicyViolation, "sending is not allowed on this route"
 	case errors.Is(err, upstream.ErrMessageTooLarge):
@@ -255,6 +273,8 @@ func (w *wsWriter) write(kind int, b []byte) error {
 	if want := time.Now().Add(writeWait); want.Sub(w.writeBy) >= writeWait/16 {
 		w.writeBy = want
 	}
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	_ = ws.SetWriteDeadline(w.writeBy)
 	return ws.WriteMessage(kind, b)
 }
