@@ -2,10 +2,11 @@ package e2e
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/chromedp/chromedp"
+	"strconv"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestEachTransportForced pins the library to one transport at a time: 500
@@ -72,4 +73,14 @@ func assertClean(t *testing.T, tab context.Context) {
 	if s := eval[string](t, tab, `JSON.stringify([S.errors, S.gaps, S.closes])`); s != `[[],[],[]]` {
 		t.Errorf("errors, gaps, closes: %s", s)
 	}
+}
+
+// firstMisplaced names the first position where got is not prefix1, prefix2, ...
+func firstMisplaced(got []string, prefix string) string {
+	for i, m := range got {
+		if want := prefix + strconv.Itoa(i+1); m != want {
+			return fmt.Sprintf("#%d is %q, want %q", i+1, m, want)
+		}
+	}
+	return "none"
 }
