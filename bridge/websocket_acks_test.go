@@ -181,6 +181,8 @@ func TestWebSocketAcksBadInput(t *testing.T) {
 			break
 		}
 	}
+	// The ack says the gateway wrote it; the upstream reads it on its own time.
+	waitFor(t, "the upstream to read 2 messages", func() bool { _, _, n := up.stats(); return n >= 2 })
 	up.mu.Lock()
 	got := append([][]byte(nil), up.received...)
 	up.mu.Unlock()
