@@ -63,6 +63,19 @@ func (c *ackClient) readAcks(ws *websocket.Conn, to int) {
 	}
 }
 
+// ackedThenCut sends 1..acked on a new WebSocket and reads their acks,
+// then sends up to cutAt and cuts the connection once the upstream has
+// them, before their acks are read.
+func (c *ackClient) ackedThenCut(acked, cutAt int) {
+	c.t.Helper()
+	ws := c.dial()
+	c.write(ws, 1, acked)
+	c.readAcks(ws, acked)
+	c.write(ws, acked+1, cutAt)
+	waitFor(c.t, "the upstream to get the sends", c.upstreamHas(cutAt))
+	cut(ws)
+}
+
 // cut closes the TCP connection under ws: no close frame, as a network cut.
 func cut(ws *websocket.Conn) { _ = ws.NetConn().Close() }
 
@@ -81,6 +94,33 @@ func (c *ackClient) post(seq int) {
 	c.acked = seq
 }
 
+// openByPoll opens a session with a short poll (as the library does: a
+// session opened by a WebSocket would end with it) and returns its id.
+func openByPoll(t *testing.T, base string) string {
+	t.Helper()
+	var open struct{ Session string }
+	resp, err := http.Get(base + "/poll?wait=0")
+	if err != nil || json.NewDecoder(resp.Body).Decode(&open) != nil || open.Session == "" {
+		t.Fatalf("open a session by poll: %v", err)
+	}
+	resp.Body.Close()
+	return open.Session
+}
+
+// checkUpstream waits for n messages at the upstream and checks they are
+// exactly seqText(1) … seqText(n).
+func (c *ackClient) checkUpstream(n int) {
+	c.t.Helper()
+	waitFor(c.t, "the upstream to get "+strconv.Itoa(n)+" messages", c.upstreamHas(n))
+	c.up.mu.Lock()
+	got := make([]string, len(c.up.received))
+	for i, b := range c.up.received {
+		got[i] = string(b)
+	}
+	c.up.mu.Unlock()
+	checkSeq(c.t, got, n, "upstream")
+}
+
 func (c *ackClient) upstreamHas(n int) func() bool {
 	return func() bool { _, _, got := c.up.stats(); return got >= n }
 }
@@ -95,25 +135,14 @@ func TestWebSocketSendsAcknowledgedAcrossCuts(t *testing.T) {
 	up := newUpstream(t)
 	g := startWholeGateway(t, "routes:\n  - path: /chat\n    upstream: {url: \""+up.url("/app")+"\"}\n")
 	c := &ackClient{t: t, base: "http://" + g.addr + "/chat", up: up}
-	var open struct{ Session string }
-	resp, err := http.Get(c.base + "/poll?wait=0")
-	if err != nil || json.NewDecoder(resp.Body).Decode(&open) != nil || open.Session == "" {
-		t.Fatalf("open a session by poll: %v", err)
-	}
-	resp.Body.Close()
-	c.id = open.Session
+	c.id = openByPoll(t, c.base)
 
-	ws := c.dial()
-	c.write(ws, 1, 30)
-	c.readAcks(ws, 30)
 	// 31..60 reach the upstream, but their acks are lost in the cut.
-	c.write(ws, 31, 60)
-	waitFor(t, "the upstream to get 60 messages", c.upstreamHas(60))
-	cut(ws)
+	c.ackedThenCut(30, 60)
 
 	// Resume on WebSocket: 31..60 again (duplicates), then new ones; cut
 	// right after writing, so some may be delivered and none acknowledged.
-	ws = c.dial()
+	ws := c.dial()
 	c.write(ws, c.acked+1, 90)
 	cut(ws)
 
@@ -128,14 +157,7 @@ func TestWebSocketSendsAcknowledgedAcrossCuts(t *testing.T) {
 	c.write(ws, 96, 120)
 	c.readAcks(ws, 120)
 
-	waitFor(t, "the upstream to get 120 messages", c.upstreamHas(120))
-	up.mu.Lock()
-	got := make([]string, len(up.received))
-	for i, b := range up.received {
-		got[i] = string(b)
-	}
-	up.mu.Unlock()
-	checkSeq(t, got, 120, "upstream")
+	c.checkUpstream(120)
 }
 
 // TestWebSocketAcksBadInput: acks=1 needs format=json and a session route
@@ -218,5 +240,37 @@ func TestWebSocketAcksBadInput(t *testing.T) {
 	}
 	if _, _, n := up.stats(); n != 2 {
 		t.Fatalf("the upstream got %d messages, want the 2 good ones", n)
+	}
+}
+
+// TestClusterWebSocketAcksHopInstances: in a cluster the seq space is the
+// session's, whichever instance a send reaches. The session opens on g0;
+// numbered WebSocket sends go through g1 (not the owner: through the
+// session's inbox), are cut without acks, go again by POST through g2 and
+// by WebSocket through g0. The one upstream connection receives each
+// message exactly once, in order.
+func TestClusterWebSocketAcksHopInstances(t *testing.T) {
+	up := newUpstream(t)
+	gws := newClusterGateways(t, sessionRoute(up), 3)
+	c := &ackClient{t: t, up: up}
+	c.id = openByPoll(t, gws[0].srv.URL+"/chat")
+
+	c.base = gws[1].srv.URL + "/chat"
+	c.ackedThenCut(20, 40)
+
+	c.base = gws[2].srv.URL + "/chat"
+	for seq := c.acked + 1; seq <= 50; seq++ {
+		c.post(seq)
+	}
+
+	c.base = gws[0].srv.URL + "/chat"
+	c.acked = 45
+	ws := c.dial()
+	c.write(ws, 46, 70)
+	c.readAcks(ws, 70)
+
+	c.checkUpstream(70)
+	if _, opened, _ := up.stats(); opened != 1 {
+		t.Fatalf("%d upstream connections, want 1", opened)
 	}
 }
