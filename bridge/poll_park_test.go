@@ -41,10 +41,16 @@ func startParkGateway(t *testing.T, up *testUpstream, routeYAML string) *parkGat
 
 func startParkGatewayTB(t testing.TB, up *testUpstream, routeYAML string) *parkGateway {
 	t.Helper()
-	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nshutdown_timeout: 20s\n" +
-		"routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n" +
-		"    upstream: {url: \"" + up.url("/feed") + "\"}\n" + routeYAML
-	cfg, err := config.Parse("park.yaml", []byte(text))
+	return startWholeGateway(t, "routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n"+
+		"    upstream: {url: \""+up.url("/feed")+"\"}\n"+routeYAML)
+}
+
+// startWholeGateway starts proxy + bridge with routesYAML (a "routes:" block)
+// on a loopback port.
+func startWholeGateway(t testing.TB, routesYAML string) *parkGateway {
+	t.Helper()
+	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nshutdown_timeout: 20s\n" + routesYAML
+	cfg, err := config.Parse("gateway.yaml", []byte(text))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

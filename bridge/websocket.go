@@ -39,10 +39,16 @@ var upgrader = websocket.Upgrader{
 // session mode a new connection opens its own session (closed with it) and
 // frames pass unchanged; ?session=&cursor= attach to an existing one. In
 // broadcast mode it subscribes to the topic. ?format=json sends message
-// objects instead of raw data.
+// objects instead of raw data; with &acks=1 too, client frames are
+// numbered sends that the gateway acknowledges (websocket_acks.go).
 func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	q := req.r.URL.Query()
 	jsonFormat := q.Get("format") == "json"
+	acks, aerr := h.acksQuery(q.Get("acks"), jsonFormat) // websocket_acks.go
+	if aerr != nil {
+		writeError(req.w, aerr)
+		return
+	}
 	a, aerr := h.attach(req, transport, q.Get("cursor"), true)
 	if sessionLost(aerr) && isWebSocketUpgrade(req.r) {
 		writeWebSocketLost(req) // session_lost.go
@@ -83,7 +89,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	// (its bufio buffers, the serving goroutine's deep stack) is freed
 	// instead of being held for the socket's lifetime.
 	served = true
-	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat}
+	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks}
 	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
@@ -116,6 +122,8 @@ type wsClient struct {
 	a      *attachment
 	ws     *websocket.Conn
 	json   bool
+	acks   bool           // client frames are numbered sends, acknowledged (websocket_acks.go)
+	wmu    sync.Mutex     // one frame writer at a time: the pump's messages, the reader's acks
 	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
 	rd     *wsFrameReader // reads the client's frames when shared
 	wait   *readWaiter    // parks the shared reader until a frame arrives
@@ -159,7 +167,11 @@ func (c *wsClient) serve(ctx context.Context) {
 // writes may run beside the pump's).
 func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 	conn := c.ws.NetConn()
-	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: c.h.set().maxMessageBytes}
+	limit := c.h.set().maxMessageBytes
+	if c.acks {
+		limit = c.h.sendFrameLimit() // a send frame carries a message in JSON (or base64)
+	}
+	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: limit}
 	// A local session's upstream Send has copied the frame when it
 	// returns, so its messages are read into pooled buffers.
 	pooled := c.usesSessionPump()
@@ -190,7 +202,11 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 			}
 			return
 		}
-		if err := c.forward(ctx, f.op, f.payload); err != nil {
+		forward := c.forward
+		if c.acks {
+			forward = c.forwardAcked // numbered send frames (websocket_acks.go)
+		}
+		if err := forward(ctx, f.op, f.payload); err != nil {
 			c.closeWith(err)
 			return
 		}
@@ -236,7 +252,10 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 // closeWith ends the connection after a failed client send.
 func (c *wsClient) closeWith(err error) {
 	code, reason := websocket.CloseInternalServerErr, "upstream send failed"
+	var ce *wsCloseError
 	switch {
+	case errors.As(err, &ce):
+		code, reason = ce.code, ce.reason
 	case errors.Is(err, errSendNotAllowed), errors.Is(err, upstream.ErrSendUnsupported):
 		code, reason = websocket.ClosePolicyViolation, "sending is not allowed on this route"
 	case errors.Is(err, upstream.ErrMessageTooLarge):
@@ -273,6 +292,8 @@ func (w *wsWriter) write(kind int, b []byte) error {
 	if want := time.Now().Add(writeWait); want.Sub(w.writeBy) >= writeWait/16 {
 		w.writeBy = want
 	}
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	_ = ws.SetWriteDeadline(w.writeBy)
 	return ws.WriteMessage(kind, b)
 }

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,10 +54,18 @@ LOCATION
 // directives; it is stopped when the test ends.
 func startNginx(t *testing.T, target, location string) *nginxProxy {
 	t.Helper()
+	return startNginxMain(t, target, location, "master_process off;")
+}
+
+// startNginxMain is startNginx with main-context directives of its own in
+// place of "master_process off;".
+func startNginxMain(t *testing.T, target, location, main string) *nginxProxy {
+	t.Helper()
 	bin := testdeps.LookPath(t, "nginx")
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "TARGET", target, "LOCATION", location).Replace(nginxConf)
+	conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "TARGET", target, "LOCATION", location,
+		"master_process off;", main).Replace(nginxConf)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -67,6 +77,12 @@ func startNginx(t *testing.T, target, location string) *nginxProxy {
 // accessLog is nginx's access log so far (what it saw and answered).
 func (n *nginxProxy) accessLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.dir, "access.log"))
+	return string(b)
+}
+
+// errorLog is nginx's error log so far (reloads, workers leaving).
+func (n *nginxProxy) errorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
 	return string(b)
 }
 
@@ -108,4 +124,67 @@ func waitListening(t *testing.T, addr, what string) {
 		}
 		return err == nil
 	}, fmt.Sprintf("%s to listen on %s", what, addr))
+}
+
+// startReloadingNginx runs nginx with a master process, so it can be
+// reloaded (reload): each reload starts new workers and gives the old ones
+// worker_shutdown_timeout (1 s) before they close what is still open
+// (WebSockets, held polls), as a production nginx reloading under load
+// does. WebSocket upgrades pass.
+func startReloadingNginx(t *testing.T, target string) *nginxProxy {
+	t.Helper()
+	n := startNginxMain(t, target, `      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $http_connection;`,
+		"master_process on;\nuser root; # ignored unless run as root\nworker_shutdown_timeout 1s;")
+	// Before startDaemon's kill: a killed master would leave its workers.
+	t.Cleanup(func() {
+		if pid := n.masterPID(t); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			waitUntil(t, func() bool { _, err := os.Stat(filepath.Join(n.dir, "nginx.pid")); return err != nil }, "nginx to stop")
+		}
+	})
+	return n
+}
+
+func (n *nginxProxy) masterPID(t *testing.T) int {
+	b, err := os.ReadFile(filepath.Join(n.dir, "nginx.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil {
+		t.Errorf("nginx.pid: %v", err)
+	}
+	return pid
+}
+
+// reloadEvery reloads n (SIGHUP to its master) every period until the
+// returned stop is called, or the test ends.
+func (n *nginxProxy) reloadEvery(t *testing.T, period time.Duration) (stop func()) {
+	t.Helper()
+	pid := n.masterPID(t)
+	if pid <= 0 {
+		t.Fatal("nginx wrote no master pid") // kill(0) would signal our own group
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+					t.Errorf("reload nginx: %v", err)
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(quit); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }

@@ -2,10 +2,11 @@ package e2e
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/chromedp/chromedp"
+	"strconv"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestEachTransportForced pins the library to one transport at a time: 500
@@ -28,13 +29,15 @@ func TestEachTransportForced(t *testing.T) {
 			eval[bool](t, tab, `(function () { for (var i = 1; i <= 100; i++) S.c.send("e" + i); return true; })()`)
 			waitFor(t, tab, `datas("echo:").length >= 100`, `summary()`)
 
-			// Binary both ways: an ArrayBuffer goes up (a binary frame, or an
-			// octet-stream POST), the app echoes the frame, and it comes back
-			// as base64 with binary set (SSE: event "binary").
-			eval[bool](t, tab, `S.c.send(new Uint8Array([0, 1, 2, 255]).buffer)`)
-			waitFor(t, tab, `S.msgs.some(function (m) { return m.binary; })`, `summary()`)
-			if got := eval[string](t, tab, `JSON.stringify(S.msgs.filter(function (m) { return m.binary; }).map(function (m) { return [m.data, m.event]; }))`); got != `[["AAEC/w==","message"]]` {
-				t.Errorf("binary echo %s, want [[\"AAEC/w==\",\"message\"]]", got)
+			// Binary both ways: an ArrayBuffer, a typed array viewing part of
+			// a buffer and a Blob go up (base64 in a WebSocket send frame, or
+			// an octet-stream POST), the app echoes each frame, and they come
+			// back in order as base64 with binary set (SSE: event "binary").
+			eval[bool](t, tab, `S.c.send(new Uint8Array([0, 1, 2, 255]).buffer) && S.c.send(new Uint8Array([9, 9, 1, 2, 3]).subarray(2)) && S.c.send(new Blob([new Uint8Array([7, 8])]))`)
+			waitFor(t, tab, `S.msgs.filter(function (m) { return m.binary; }).length >= 3`, `summary()`)
+			const binaries = `[["AAEC/w==","message"],["AQID","message"],["Bwg=","message"]]`
+			if got := eval[string](t, tab, `JSON.stringify(S.msgs.filter(function (m) { return m.binary; }).map(function (m) { return [m.data, m.event]; }))`); got != binaries {
+				t.Errorf("binary echoes %s, want %s", got, binaries)
 			}
 
 			assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 500)
@@ -42,8 +45,8 @@ func TestEachTransportForced(t *testing.T) {
 			assertClean(t, tab)
 			// Every message carries a cursor of its own (WebSocket too: the
 			// library asks for ?format=json).
-			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 602 {
-				t.Errorf("%d distinct ids for 602 messages", n)
+			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 604 {
+				t.Errorf("%d distinct ids for 604 messages", n)
 			}
 		})
 	}
@@ -72,4 +75,14 @@ func assertClean(t *testing.T, tab context.Context) {
 	if s := eval[string](t, tab, `JSON.stringify([S.errors, S.gaps, S.closes])`); s != `[[],[],[]]` {
 		t.Errorf("errors, gaps, closes: %s", s)
 	}
+}
+
+// firstMisplaced names the first position where got is not prefix1, prefix2, ...
+func firstMisplaced(got []string, prefix string) string {
+	for i, m := range got {
+		if want := prefix + strconv.Itoa(i+1); m != want {
+			return fmt.Sprintf("#%d is %q, want %q", i+1, m, want)
+		}
+	}
+	return "none"
 }

@@ -52,8 +52,9 @@ func burstMessage(i, hashes int) string {
 type appServer struct {
 	srv      *httptest.Server
 	mu       sync.Mutex
-	accepted map[string]int // by path
-	ended    map[string]int // connections that ended, by path
+	accepted map[string]int      // by path
+	ended    map[string]int      // connections that ended, by path
+	received map[string][]string // text frames received, by path, in order
 	wg       sync.WaitGroup
 	done     chan struct{}
 }
@@ -67,7 +68,7 @@ var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return
 
 func newAppServer(t *testing.T) *appServer {
 	t.Helper()
-	a := &appServer{done: make(chan struct{}), accepted: map[string]int{}, ended: map[string]int{}}
+	a := &appServer{done: make(chan struct{}), accepted: map[string]int{}, ended: map[string]int{}, received: map[string][]string{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(func() {
 		close(a.done)
@@ -86,6 +87,20 @@ func (a *appServer) Accepted(path string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.accepted[path]
+}
+
+// Received lists the text frames the app received on path that start
+// with prefix, in order (all its connections on path together).
+func (a *appServer) Received(path, prefix string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var got []string
+	for _, s := range a.received[path] {
+		if strings.HasPrefix(s, prefix) {
+			got = append(got, s)
+		}
+	}
+	return got
 }
 
 // Ended counts WebSocket connections on path that have ended.
@@ -146,6 +161,11 @@ func (a *appServer) serve(w http.ResponseWriter, r *http.Request) {
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			return
+		}
+		if kind == websocket.TextMessage {
+			a.mu.Lock()
+			a.received[r.URL.Path] = append(a.received[r.URL.Path], string(data))
+			a.mu.Unlock()
 		}
 		if !a.command(out, writerDone, kind, data) {
 			return

@@ -9,8 +9,8 @@ function qs(u, p) {
 	for (k in p) if (p[k] != null) s.push(k + "=" + encodeURIComponent(p[k]));
 	return s.length ? u + (u.indexOf("?") < 0 ? "?" : "&") + s.join("&") : u;
 }
-function b64(buf) {
-	var b = new Uint8Array(buf), s = "", i;
+function b64(d) {
+	var b = d.buffer ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d), s = "", i;
 	for (i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
 	return g.btoa(s);
 }
@@ -57,6 +57,8 @@ var T = {
 	websocket: function (c, a) {
 		if (!g.WebSocket) return c._drop(a, "unsupported");
 		var raw = c.o.wsFormat === "raw", u = document.createElement("a"), ws;
+		// A session's sends carry seqs, acknowledged ({"ack":N}).
+		a.acks = !raw && !!c.session;
 		// A WebSocket-opened session dies with it: open one by poll.
 		if (!raw && !c._boot) {
 			c._boot = a.stop = getJSON(c, c._u("/poll", { wait: 0 }), function (e, r) {
@@ -66,17 +68,23 @@ var T = {
 			}).abort;
 			return;
 		}
-		u.href = c._u("/ws", raw ? {} : { format: "json", session: c.session, cursor: c.cursor });
+		u.href = c._u("/ws", raw ? {} : { format: "json", acks: a.acks ? 1 : null, session: c.session, cursor: c.cursor });
 		ws = new g.WebSocket(u.href.replace(/^http/, "ws"));
 		ws.binaryType = "arraybuffer";
 		a.stop = function () { ws.close(); };
-		a.send = function (d) { return ws.readyState === 1 && (ws.send(d), true); };
+		a.send = function (m) {
+			var i;
+			if (ws.readyState !== 1) return false;
+			if (!a.acks) for (i = 0; i < m.d.length; i++) ws.send(m.d[i]);
+			else ws.send(JSON.stringify(m.t ? { seq: m.s = m.s || ++c._seq, messages: m.d } : { seq: m.s = m.s || ++c._seq, data: b64(m.d[0]), binary: true }));
+			return true;
+		};
 		ws.onopen = function () { c._up(a); };
 		ws.onmessage = function (e) {
 			var d = e.data;
 			if (typeof d !== "string") c._msg(a, { data: b64(d), binary: true });
 			else if (raw) c._msg(a, { data: d });
-			else if ((d = parse(d))) c._obj(a, d);
+			else if ((d = parse(d))) { if (d.ack != null) c._ack(a, d.ack); else c._obj(a, d); }
 		};
 		// 1001, 1005, 1006, 1011-1014: resume; others are the app's.
 		ws.onclose = function (e) {
@@ -174,7 +182,7 @@ function Conn(url, o) {
 	c.transport = c.session = c.cursor = null;
 	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
 	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000; c._mb = o.pollBytes;
-	c._out = []; c._seq = c._i = c._n = 0; c._st = {}; c._ban = {};
+	c._out = []; c._seq = c._i = c._n = c._w = c._nq = 0; c._st = {}; c._ban = {};
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
 Conn.prototype = {
@@ -260,31 +268,47 @@ Conn.prototype = {
 	_kill: function () {
 		var a = this._a;
 		clearTimeout(this._t);
-		this._a = this.transport = null;
+		this._a = this.transport = null; this._w = 0;
 		if (a) { clearTimeout(a.timer); clearTimeout(a.dog); if (a.stop) a.stop(); }
 	},
-	_stop: function () { this._kill(); this._closed = true; this._out = []; },
+	_stop: function () { this._kill(); this._closed = true; this._out = []; this._nq = 0; },
+	// _out holds sends until acknowledged: {s: seq once sent, d: messages
+	// (strings batched, up to 100 or 64 KiB), t: text, p: a Blob being read}.
 	send: function (data) {
-		if (this._closed || this._out.length >= 1000) return false;
-		this._out.push(data); this._flush();
+		var c = this, q = c._out, m = q[q.length - 1], t = typeof data === "string", r;
+		if (c._closed || c._nq >= 1000) return false;
+		c._nq++;
+		if (m && t && m.t && !m.s && m.d.length < 100 && m.n + data.length < 65536) { m.d.push(data); m.n += data.length; }
+		else q.push(m = { s: 0, d: [data], t: t, n: t ? data.length : 0 });
+		if (g.Blob && data instanceof g.Blob) { // base64 needs its bytes
+			m.p = r = new g.FileReader();
+			r.onloadend = function () { m.d[0] = r.result || new ArrayBuffer(0); m.p = 0; c._flush(); };
+			r.readAsArrayBuffer(data);
+		}
+		c._flush();
 		return true;
 	},
-	// One POST at a time, in order, strings batched; a retry keeps its seq.
+	// What a cut left unacknowledged goes again, with its seq, on any
+	// transport: the gateway delivers each seq once.
+	_ack: function (a, n) {
+		var q = this._out;
+		while (a === this._a && this._w && q[0].s <= n) { this._nq -= q.shift().d.length; this._w--; }
+	},
+	// WebSocket: every send at once; else one POST at a time, in order.
 	_flush: function () {
-		var c = this, a = c._a, q = c._out, d = q[0], k = 0, n = 0;
-		if (!a || !a.up || c._busy || !q.length) return;
-		if (a.send) { c._sq = 0; while (q.length && a.send(q[0])) q.shift(); return; }
-		if (!c._sq) {
-			c._sq = ++c._seq;
-			while (k < 100 && typeof q[k] === "string" && (n += q[k].length) < 65536) k++;
-			c._k = k || 1;
+		var c = this, a = c._a, q = c._out, m = q[0];
+		if (!a || !a.up || c._busy) return;
+		if (a.send) {
+			while ((m = q[c._w]) && !m.p && a.send(m)) if (a.acks) c._w++; else c._nq -= q.shift().d.length;
+			return;
 		}
-		if (c._k > 1) d = JSON.stringify({ messages: q.slice(0, c._k) });
+		if (!m || m.p) return;
 		c._busy = 1;
-		xhr(c, "POST", c._u("/send", { session: c.session, seq: c._sq }), d, c._k > 1 ? "application/json" : typeof d === "string" ? "text/plain" : "application/octet-stream", function (st, body) {
+		xhr(c, "POST", c._u("/send", { session: c.session, seq: m.s = m.s || ++c._seq }), m.d.length > 1 ? JSON.stringify({ messages: m.d }) : m.d[0], m.d.length > 1 ? "application/json" : m.t ? "text/plain" : "application/octet-stream", function (st, body) {
 			c._busy = 0;
 			if (st >= 200 && st < 500 && st !== 408 && st !== 429) {
-				q.splice(0, c._k); c._sq = c._sn = 0;
+				if (q[0] === m) c._nq -= q.shift().d.length;
+				c._sn = 0;
 				if (st >= 300) c._e("onerror", { type: "send", status: st, message: herr(st, body) });
 				return c._flush();
 			}

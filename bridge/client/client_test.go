@@ -92,9 +92,10 @@ func TestOtherMethodsRefused(t *testing.T) {
 // The library promises to be small and plain ES5: no build step means no
 // later syntax may slip in.
 func TestScriptIsSmallES5(t *testing.T) {
-	// 12 KiB since the stall watch and the poll answer size came in.
-	if n := len(Script()); n >= 12*1024 {
-		t.Errorf("client.js is %d bytes, want < 12 KiB", n)
+	// 12 KiB since the stall watch and the poll answer size came in, 13
+	// KiB since WebSocket sends are kept until acknowledged.
+	if n := len(Script()); n >= 13*1024 {
+		t.Errorf("client.js is %d bytes, want < 13 KiB", n)
 	}
 	// Strip strings and comments roughly, then look for ES2015+ syntax.
 	code := regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"|/\*[\s\S]*?\*/|//[^\n]*`).ReplaceAll(Script(), nil)
