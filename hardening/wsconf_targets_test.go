@@ -121,7 +121,7 @@ func wsconfTargets(t *testing.T, echo *httptest.Server) []wsconfTarget {
 func wsconfHandshake(t *testing.T, c net.Conn, path string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(wsconfGuard))
+	_ = c.SetDeadline(wsconfDeadline(t))
 	req := "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsKey + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
@@ -141,7 +141,7 @@ func wsconfHandshake(t *testing.T, c net.Conn, path string) (net.Conn, *bufio.Re
 func wsconfTopicReady(t *testing.T, g *gateway, c net.Conn, br *bufio.Reader, wsPath string) {
 	t.Helper()
 	send := g.URL + strings.TrimSuffix(wsPath, "/ws") + "/send"
-	deadline := time.Now().Add(wsconfGuard)
+	deadline := wsconfDeadline(t)
 	for {
 		res, err := http.Post(send, "text/plain", strings.NewReader("ready"))
 		if err != nil {
