@@ -69,7 +69,10 @@ func wsconfEcho(t *testing.T) *httptest.Server {
 func wsconfTargets(t *testing.T, echo *httptest.Server) []wsconfTarget {
 	certFile, keyFile := selfSignedFiles(t)
 	wsEcho := "ws" + strings.TrimPrefix(echo.URL, "http")
+	// A topic per broadcast case (two targets): past the per-address
+	// default of 100 topics.
 	g := startGateway(t, "tls: {listen: 127.0.0.1:0, cert_file: "+certFile+", key_file: "+keyFile+", redirect_http: false}\n"+
+		"limits: {max_topics_per_ip: 0}\n"+
 		"routes:\n"+
 		"  - path: /s\n    upstream: {url: \""+wsEcho+"/echo\"}\n    heartbeat: 60s\n"+
 		"  - path: /b/{room}\n    mode: broadcast\n    client_send: true\n    heartbeat: 60s\n"+
