@@ -69,7 +69,10 @@ func wsconfEcho(t *testing.T) *httptest.Server {
 func wsconfTargets(t *testing.T, echo *httptest.Server) []wsconfTarget {
 	certFile, keyFile := selfSignedFiles(t)
 	wsEcho := "ws" + strings.TrimPrefix(echo.URL, "http")
+	// A topic per broadcast case (two targets): past the per-address
+	// default of 100 topics.
 	g := startGateway(t, "tls: {listen: 127.0.0.1:0, cert_file: "+certFile+", key_file: "+keyFile+", redirect_http: false}\n"+
+		"limits: {max_topics_per_ip: 0}\n"+
 		"routes:\n"+
 		"  - path: /s\n    upstream: {url: \""+wsEcho+"/echo\"}\n    heartbeat: 60s\n"+
 		"  - path: /b/{room}\n    mode: broadcast\n    client_send: true\n    heartbeat: 60s\n"+
@@ -121,7 +124,7 @@ func wsconfTargets(t *testing.T, echo *httptest.Server) []wsconfTarget {
 func wsconfHandshake(t *testing.T, c net.Conn, path string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(wsconfGuard))
+	_ = c.SetDeadline(wsconfDeadline(t))
 	req := "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsKey + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
@@ -141,7 +144,7 @@ func wsconfHandshake(t *testing.T, c net.Conn, path string) (net.Conn, *bufio.Re
 func wsconfTopicReady(t *testing.T, g *gateway, c net.Conn, br *bufio.Reader, wsPath string) {
 	t.Helper()
 	send := g.URL + strings.TrimSuffix(wsPath, "/ws") + "/send"
-	deadline := time.Now().Add(wsconfGuard)
+	deadline := wsconfDeadline(t)
 	for {
 		res, err := http.Post(send, "text/plain", strings.NewReader("ready"))
 		if err != nil {

@@ -25,6 +25,32 @@ import (
 // wsconfGuard bounds each wait; no case asserts on how long anything took.
 const wsconfGuard = 10 * time.Second
 
+// wsconfMargin is kept before go test's -timeout for the gateway's
+// shutdown and the report.
+const wsconfMargin = 5 * time.Second
+
+// wsconfDeadline is when a wait started now gives up: wsconfGuard ahead,
+// or earlier when go test's -timeout comes first. Each case ending within
+// its guard does not bound the suite: cases that each wait a few seconds
+// (a peer that never got a FIN, ended by the tunnel's grace) add up, and
+// go test would panic in whatever read was running.
+func wsconfDeadline(t *testing.T) time.Time {
+	d := time.Now().Add(wsconfGuard)
+	if end, ok := t.Deadline(); ok && end.Add(-wsconfMargin).Before(d) {
+		return end.Add(-wsconfMargin)
+	}
+	return d
+}
+
+// wsconfOutOfTime stops the suite at a named case once the waits cannot
+// get their guard any more.
+func wsconfOutOfTime(t *testing.T, after string, ran, of int) {
+	t.Helper()
+	if end, ok := t.Deadline(); ok && time.Now().After(end.Add(-wsconfMargin)) {
+		t.Fatalf("out of time after case %s (%d of %d cases ran): the cases are waiting for something", after, ran, of)
+	}
+}
+
 // wsconfCase is one case: frames written one per write. A case whose
 // frames hold no close frame is ended by the client with close 1000 once
 // it got what the reference answered (or a close frame).
@@ -57,7 +83,7 @@ func (o wsconfOutcome) String() string {
 // client closes.
 func wsconfRun(t *testing.T, target wsconfTarget, caseNo int, tc wsconfCase, want *wsconfOutcome) wsconfOutcome {
 	c, br := target.open(t, caseNo)
-	_ = c.SetDeadline(time.Now().Add(wsconfGuard))
+	_ = c.SetDeadline(wsconfDeadline(t))
 	var out wsconfOutcome
 	sentClose := tc.closes
 	for _, f := range tc.frames {
@@ -185,6 +211,7 @@ func TestWebSocketConformance(t *testing.T) {
 	refs := make([]wsconfOutcome, len(cases))
 	for i, tc := range cases {
 		refs[i] = wsconfRun(t, targets[0], i, tc, nil)
+		wsconfOutOfTime(t, "reference "+tc.id, i+1, len(cases))
 	}
 	for _, target := range targets[1:] {
 		t.Run(target.name, func(t *testing.T) {
@@ -195,6 +222,7 @@ func TestWebSocketConformance(t *testing.T) {
 				} else if testing.Verbose() {
 					t.Logf("case %s: %v (reference end %s)", tc.id, got, refs[i].end)
 				}
+				wsconfOutOfTime(t, tc.id, i+1, len(cases))
 			}
 		})
 	}

@@ -189,6 +189,21 @@ func (c *tlsHTTP1Conn) ConnectionState() tls.ConnectionState { return c.tc.Conne
 
 func (c *tlsHTTP1Conn) NetConn() net.Conn { return c.tc }
 
+// CloseWrite ends the gateway's side of a hijacked connection (a WebSocket
+// tunnel after its closing handshake): TLS close_notify, then a TCP FIN,
+// so the client reads EOF at once and the gateway still reads what it
+// sends. Without it the tunnel's half-close found nothing to call through
+// this wrapper and the client waited for the tunnel's grace to end.
+func (c *tlsHTTP1Conn) CloseWrite() error {
+	if err := c.tc.CloseWrite(); err != nil {
+		return err
+	}
+	if cw, ok := c.tc.NetConn().(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *tlsHTTP1Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
