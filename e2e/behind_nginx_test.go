@@ -1,21 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
-	"github.com/bridgeway/bridgeway/bridge"
-	"github.com/bridgeway/bridgeway/bridge/client"
-	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/internal/revproxytest"
-	"github.com/bridgeway/bridgeway/proxy"
 )
 
 // TestLibraryBehindNginx: the page and the library come from one site
@@ -26,34 +18,8 @@ import (
 // page by X-Forwarded-Host/-Proto, so no request is refused 403 (before
 // trusted_proxies, every one was).
 func TestLibraryBehindNginx(t *testing.T) {
-	app := newAppServer(t)
-	cfg, err := config.Parse("e2e.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\n"+
-		"trusted_proxies: [127.0.0.3]\nroutes:\n  - path: /chat\n    upstream: {url: \""+app.URL()+"/chat\"}\n"))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	reg := prometheus.NewRegistry()
-	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits})
-	factory := func(route config.Route) (proxy.RouteHandler, error) {
-		h, err := b.NewRoute(route)
-		if err != nil {
-			return nil, err
-		}
-		return h, nil
-	}
-	srv, err := proxy.New(cfg, proxy.Deps{Registry: reg, Bridge: factory, ClientJS: client.Handler()})
-	if err != nil {
-		t.Fatalf("proxy.New: %v", err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	site := revproxytest.Nginx(t, revproxytest.Options{ListenIP: "127.0.0.2", Gateway: srv.Addr(), BindFrom: "127.0.0.3",
+	gw, _ := startAssembledGateway(t, "trusted_proxies: [127.0.0.3]\nroutes:\n  - path: /chat\n    upstream: {url: \"APP/chat\"}\n")
+	site := revproxytest.Nginx(t, revproxytest.Options{ListenIP: "127.0.0.2", Gateway: gw, BindFrom: "127.0.0.3",
 		Pages: map[string]string{"/test.html": strings.Replace(testPage, "BARE", "", 1)}})
 
 	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {

@@ -15,6 +15,7 @@ import (
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/bridge/client"
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/proxy"
 )
 
 // gateway is the real bridge, its routes mounted as cmd/bridgeway mounts
@@ -106,4 +107,41 @@ func startGateway(t *testing.T, tls bool) *gateway {
 		srv.Close()
 	})
 	return &gateway{URL: srv.URL, app: app}
+}
+
+// startAssembledGateway runs the gateway as cmd/bridgeway assembles it
+// (proxy in front of the bridge, the library at /_bridgeway/client.js),
+// with yaml as its configuration after "listen" and "admin"; APP in yaml
+// is the app's ws:// base URL. It returns the gateway's address and the
+// app; both stop when the test ends.
+func startAssembledGateway(t *testing.T, yaml string) (addr string, app *appServer) {
+	t.Helper()
+	app = newAppServer(t)
+	cfg, err := config.Parse("e2e.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\n"+
+		strings.ReplaceAll(yaml, "APP", app.URL())))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits})
+	factory := func(route config.Route) (proxy.RouteHandler, error) {
+		h, err := b.NewRoute(route)
+		if err != nil {
+			return nil, err
+		}
+		return h, nil
+	}
+	srv, err := proxy.New(cfg, proxy.Deps{Registry: reg, Bridge: factory, ClientJS: client.Handler()})
+	if err != nil {
+		t.Fatalf("proxy.New: %v", err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.Addr(), app
 }

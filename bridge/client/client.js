@@ -154,8 +154,12 @@ function watch(c, a) {
 	})();
 }
 function poll(c, a, get, p) {
-	var t, req;
+	var t, req, wait = p.wait;
 	a.stop = function () { clearTimeout(t); if (req) req.abort(); };
+	// A resume first asks without waiting: a proxy that cuts held polls
+	// before poll_timeout (504) would otherwise keep a quiet session's
+	// attempt, and the sends held for it, from ever coming up.
+	if (c.session) p.wait = 0;
 	(function once() {
 		p.session = c.session; p.cursor = c.cursor; p.max_bytes = c._mb;
 		req = get(c, c._u("/poll", p), function (err, r) {
@@ -168,7 +172,8 @@ function poll(c, a, get, p) {
 			for (i = 0; i < m.length; i++) c._msg(a, m[i]);
 			if (a !== c._a) return;
 			if (r.cursor) c.cursor = r.cursor;
-			t = setTimeout(once, p.wait === 0 ? c.o.interval || 1000 : 0);
+			p.wait = wait;
+			t = setTimeout(once, wait === 0 ? c.o.interval || 1000 : 0);
 		});
 	})();
 }

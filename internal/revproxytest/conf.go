@@ -41,18 +41,22 @@ http {
 `
 
 // haproxyConf is the HAProxy configuration of docs/operations.md without
-// TLS on the bind line.
+// TLS on the bind line, logging each request (with its termination state)
+// to standard output, which start keeps in output.log.
 const haproxyConf = `global
   maxconn 256
+  log stdout format raw local0
 defaults
   mode http
+  log global
+  option httplog
   timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-  timeout tunnel 1h
+  timeout client {{TIMEOUT}}
+  timeout server {{TIMEOUT}}
+  timeout tunnel {{TIMEOUT}}
 frontend web
   bind {{LISTEN}}
-  option forwardfor
+{{PAGES}}  option forwardfor
   http-request set-header X-Forwarded-Proto https if { ssl_fc }
   http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
   http-request set-header X-Forwarded-Host %[req.hdr(host)]

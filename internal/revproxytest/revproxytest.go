@@ -5,6 +5,7 @@
 package revproxytest
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -29,40 +30,60 @@ type Options struct {
 	// BindFrom is the address the proxy connects to the gateway from, so
 	// the gateway can tell it from the clients ("" = the system's choice).
 	BindFrom string
-	// Pages are served by nginx itself, path → HTML (nginx only), like an
+	// Pages are served by the proxy itself, path → HTML, like an
 	// application's pages next to the gateway on one site.
 	Pages map[string]string
+	// Timeout replaces HAProxy's client, server and tunnel timeouts (0 =
+	// the docs' 1h), so a test can make HAProxy cut idle WebSockets,
+	// streams and held polls.
+	Timeout time.Duration
 }
 
 // Nginx starts nginx with the docs' location block and returns its
 // address. Host is left at nginx's default ($proxy_host: the gateway's
 // address).
 func Nginx(t testing.TB, o Options) string {
-	return start(t, "nginx", nginxConf, o, func(dir, file string) []string {
+	addr, _ := start(t, "nginx", nginxConf, o, func(dir, file string) []string {
 		return []string{"-p", dir, "-c", file}
 	})
+	return addr
 }
 
 // HAProxy starts HAProxy with the docs' frontend and backend and returns
 // its address.
 func HAProxy(t testing.TB, o Options) string {
-	return start(t, "haproxy", haproxyConf, o, func(_, file string) []string {
-		return []string{"-db", "-f", file}
-	})
+	addr, _ := HAProxyLogged(t, o)
+	return addr
 }
 
-func start(t testing.TB, program, conf string, o Options, args func(dir, file string) []string) string {
+// HAProxyLogged is HAProxy that also returns its log so far: one line per
+// request in HAProxy's httplog format, with its termination state.
+func HAProxyLogged(t testing.TB, o Options) (addr string, log func() string) {
+	addr, dir := start(t, "haproxy", haproxyConf, o, func(_, file string) []string {
+		return []string{"-db", "-f", file}
+	})
+	return addr, func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "output.log"))
+		return string(b)
+	}
+}
+
+func start(t testing.TB, program, conf string, o Options, args func(dir, file string) []string) (listen, dir string) {
 	t.Helper()
 	path := testdeps.LookPath(t, program, "/usr/sbin/"+program)
 	ln, err := net.Listen("tcp", o.ListenIP+":0")
 	if err != nil {
 		t.Fatalf("free port on %s: %v", o.ListenIP, err)
 	}
-	listen := ln.Addr().String()
+	listen = ln.Addr().String()
 	_ = ln.Close()
-	dir := t.TempDir()
-	conf = strings.NewReplacer("{{DIR}}", dir, "{{LISTEN}}", listen, "{{GATEWAY}}", o.Gateway,
-		"{{BIND}}", bindLine(program, o.BindFrom), "{{PAGES}}", pages(t, dir, o.Pages)).Replace(conf)
+	dir = t.TempDir()
+	timeout := "1h"
+	if o.Timeout > 0 {
+		timeout = fmt.Sprintf("%dms", o.Timeout.Milliseconds())
+	}
+	conf = strings.NewReplacer("{{DIR}}", dir, "{{LISTEN}}", listen, "{{GATEWAY}}", o.Gateway, "{{TIMEOUT}}", timeout,
+		"{{BIND}}", bindLine(program, o.BindFrom), "{{PAGES}}", pages(t, program, dir, o.Pages)).Replace(conf)
 	file := filepath.Join(dir, program+".conf")
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -93,7 +114,7 @@ func start(t testing.TB, program, conf string, o Options, args func(dir, file st
 		c, err := net.DialTimeout("tcp", listen, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return listen
+			return listen, dir
 		}
 		if time.Now().After(end) {
 			t.Fatalf("%s not accepting on %s after %s: %v", program, listen, startTimeout, err)
@@ -113,9 +134,9 @@ func bindLine(program, from string) string {
 	}
 }
 
-// pages writes the pages under dir/pages and returns nginx locations for
-// them.
-func pages(t testing.TB, dir string, pages map[string]string) string {
+// pages writes the pages under dir/pages and returns nginx locations or
+// HAProxy frontend rules that serve them.
+func pages(t testing.TB, program, dir string, pages map[string]string) string {
 	var b strings.Builder
 	for path, html := range pages {
 		file := filepath.Join(dir, "pages", filepath.FromSlash(path))
@@ -125,7 +146,11 @@ func pages(t testing.TB, dir string, pages map[string]string) string {
 		if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		b.WriteString("    location = " + path + " { root " + filepath.Join(dir, "pages") + "; default_type text/html; }\n")
+		if program == "nginx" {
+			b.WriteString("    location = " + path + " { root " + filepath.Join(dir, "pages") + "; default_type text/html; }\n")
+			continue
+		}
+		b.WriteString("  http-request return status 200 content-type \"text/html; charset=utf-8\" file " + file + " if { path " + path + " }\n")
 	}
 	return b.String()
 }
