@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,28 @@ func TestExactlyOnceThroughCuttingHAProxy(t *testing.T) {
 			t.Errorf("HAProxy's log shows no timeout on %s: the test did not cut it", path)
 		}
 	}
+	// A 504 is the proxy's timeout, not a size problem: the long-poll tab
+	// keeps asking for the same answer size ("" = the route's default).
+	if sizes := pollSizes(haproxyLog()); len(sizes) != 1 {
+		t.Errorf("poll max_bytes asked for across HAProxy's cuts: %v, want one size", sizes)
+	}
+}
+
+// pollSizes counts the /chat/poll requests in HAProxy's log by the
+// max_bytes they asked for.
+func pollSizes(log string) map[string]int {
+	sizes := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 14 || !strings.HasPrefix(f[13], "/chat/poll?") {
+			continue
+		}
+		q, err := url.ParseQuery(strings.SplitN(f[13], "?", 2)[1])
+		if err == nil {
+			sizes[q.Get("max_bytes")]++
+		}
+	}
+	return sizes
 }
 
 // terminations counts HAProxy's log lines (httplog format) by status,

@@ -165,7 +165,7 @@ function poll(c, a, get, p) {
 		req = get(c, c._u("/poll", p), function (err, r) {
 			var i, m = r && r.messages || [];
 			if (a !== c._a) return;
-			c._size(!err);
+			c._size(!err || err == "http_504");
 			if (err) return c._fail(a, err);
 			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
 			c._obj(a, { session: r.session, gap: r.gap });
@@ -244,7 +244,7 @@ Conn.prototype = {
 		if (n > 1 && c.transports.length > 1) { c._ban[a.name] = 1; a.up = false; }
 		c._drop(a, "stalled");
 	},
-	// A failed poll answer may be too large for a proxy: ask for half
+	// A failed poll answer (not a 504: a timeout) may be too large for a proxy: ask for half
 	// (down to one message), and double again after 4 good answers.
 	_size: function (ok) {
 		var c = this, max = c.o.pollBytes;
