@@ -24,18 +24,19 @@ var errTooManyMessages = errorf(http.StatusRequestEntityTooLarge, "too_many_mess
 // upstream from transports that cannot send (SSE, polls, stream).
 func (h *RouteHandler) serveSend(req *request) {
 	r, w := req.r, req.w
+	set := h.set() // one load of the live settings per request
 	if r.Method == http.MethodOptions {
-		h.set().origins.servePreflight(w, r)
+		set.origins.servePreflight(w, r)
 		return
 	}
-	if !h.set().origins.admit(w, r) {
+	if !set.origins.admit(w, r) {
 		return
 	}
 	if r.Method != http.MethodPost {
 		writeError(w, errMethod)
 		return
 	}
-	if h.set().broadcast && !h.set().clientSend {
+	if set.broadcast && !set.clientSend {
 		writeError(w, errSendNotAllowed)
 		return
 	}
@@ -49,7 +50,7 @@ func (h *RouteHandler) serveSend(req *request) {
 		seq = n
 	}
 	var s *session
-	if !h.set().broadcast {
+	if !set.broadcast {
 		id := r.URL.Query().Get("session")
 		if id == "" {
 			writeError(w, errMissingSession)
@@ -144,9 +145,10 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 	// the connection must not time out while the upstream write runs.
 	// After a timeout it stays, so net/http's drain of the unread body
 	// fails at once and the connection is closed.
+	set := h.set()
 	rc := http.NewResponseController(req.w)
-	_ = rc.SetReadDeadline(time.Now().Add(h.set().sendBodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, h.set().maxBodyBytes))
+	_ = rc.SetReadDeadline(time.Now().Add(set.sendBodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, set.maxBodyBytes))
 	if err == nil {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
@@ -182,7 +184,7 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		if json.Unmarshal(body, &batch) != nil || batch.Messages == nil {
 			return nil, errBadBody
 		}
-		if len(batch.Messages) > h.set().maxBatch {
+		if len(batch.Messages) > set.maxBatch {
 			return nil, errTooManyMessages
 		}
 		for _, s := range batch.Messages {
@@ -192,7 +194,7 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		return nil, errContentType
 	}
 	for _, m := range msgs {
-		if int64(len(m.Data)) > h.set().maxMessageBytes {
+		if int64(len(m.Data)) > set.maxMessageBytes {
 			return nil, errMessageTooLarge
 		}
 	}

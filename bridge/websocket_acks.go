@@ -61,7 +61,8 @@ func (h *RouteHandler) acksQuery(v string, jsonFormat bool) (bool, *apiError) {
 // sendFrameLimit is the read limit of an acks=1 connection: a POST body's,
 // or room for the largest binary message in base64 if that is more.
 func (h *RouteHandler) sendFrameLimit() int64 {
-	return max(h.set().maxBodyBytes, 4*((h.set().maxMessageBytes+2)/3)+1024)
+	set := h.set()
+	return max(set.maxBodyBytes, 4*((set.maxMessageBytes+2)/3)+1024)
 }
 
 type sendFrame struct {
@@ -91,6 +92,7 @@ func (h *RouteHandler) parseSendFrame(kind int, data []byte) (int64, []msg.Messa
 		}
 		seq = n
 	}
+	set := h.set() // one load per frame, not one per message
 	var msgs []msg.Message
 	switch {
 	case f.Binary:
@@ -102,7 +104,7 @@ func (h *RouteHandler) parseSendFrame(kind int, data []byte) (int64, []msg.Messa
 	case f.Data != nil:
 		msgs = []msg.Message{{Data: []byte(*f.Data)}}
 	default:
-		if len(f.Messages) > h.set().maxBatch {
+		if len(f.Messages) > set.maxBatch {
 			return 0, nil, errSendFrameMany
 		}
 		for _, s := range f.Messages {
@@ -110,7 +112,7 @@ func (h *RouteHandler) parseSendFrame(kind int, data []byte) (int64, []msg.Messa
 		}
 	}
 	for _, m := range msgs {
-		if int64(len(m.Data)) > h.set().maxMessageBytes {
+		if int64(len(m.Data)) > set.maxMessageBytes {
 			return 0, nil, errSendFrameBig
 		}
 	}
