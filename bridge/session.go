@@ -183,10 +183,11 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 			h.abandonSession(s)
 		}
 	}()
+	set := h.set()
 	s.log = msglog.New(msglog.Options{
 		Epoch:    s.id,
-		Capacity: h.set().buffer,
-		MaxBytes: h.set().logBytes,
+		Capacity: set.buffer,
+		MaxBytes: set.logBytes,
 		AckWait:  slowClientWait,
 		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 	})
@@ -255,13 +256,14 @@ func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Op
 			}
 		}
 	}
+	set := h.set()
 	return upstream.Options{
-		Route:           h.set().route,
+		Route:           set.route,
 		URL:             fillURL(h.route.Upstream.URL, req.params),
 		Header:          hdr,
 		Subprotocols:    subprotocols,
 		Reconnect:       reconnect,
-		MaxMessageBytes: h.set().maxMessageBytes,
+		MaxMessageBytes: set.maxMessageBytes,
 		Logger:          h.bridge.log,
 		Metrics:         h.bridge.upstream,
 	}

@@ -37,10 +37,11 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 	if s.bound {
 		creds = s.creds[:]
 	}
+	set := h.set()
 	shared, err := h.bridge.cluster.OpenSession(req.r.Context(), id, cluster.SessionOptions{
-		Capacity:    h.set().buffer,
-		MaxBytes:    h.set().logBytes,
-		TTL:         h.set().sessionTTL,
+		Capacity:    set.buffer,
+		MaxBytes:    set.logBytes,
+		TTL:         set.sessionTTL,
 		Credentials: creds,
 		Deliver:     conn.Send,
 		OnEvict:     func(n int) { h.metrics.drops.Add(float64(n)) },
@@ -80,10 +81,11 @@ func (h *RouteHandler) openSharedSession(req *request, transport string) (*sessi
 // attachRemoteSession serves, on this instance, a session another instance
 // owns. It is kept like a local one (session_ttl after its last client).
 func (h *RouteHandler) attachRemoteSession(req *request, id string) (*session, *apiError) {
+	set := h.set()
 	rs, err := h.bridge.cluster.AttachSessionWith(req.r.Context(), id, cluster.LogOptions{
-		Capacity: h.set().buffer,
-		MaxBytes: h.set().logBytes,
-		TTL:      h.set().sessionTTL,
+		Capacity: set.buffer,
+		MaxBytes: set.logBytes,
+		TTL:      set.sessionTTL,
 		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 	})
 	if err != nil {

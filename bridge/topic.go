@@ -90,10 +90,11 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 			}
 			t = &topic{key: key, h: h, ip: ip, ready: make(chan struct{})}
 			if h.bridge.cluster == nil {
+				set := h.set()
 				t.log = msglog.New(msglog.Options{
 					Epoch:    newEpoch(),
-					Capacity: h.set().buffer,
-					MaxBytes: h.set().logBytes,
+					Capacity: set.buffer,
+					MaxBytes: set.logBytes,
 					OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 				})
 			}

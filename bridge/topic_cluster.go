@@ -31,11 +31,12 @@ func (t *topic) openShared(req *request) {
 	t.cancel = cancel
 	opts := h.upstreamOptions(req, true)
 	name := cluster.TopicName(h.route.Path, t.key)
+	set := h.set()
 	tp, err := h.bridge.cluster.JoinTopic(req.r.Context(), name, cluster.TopicOptions{
 		Log: cluster.LogOptions{
-			Capacity: h.set().buffer,
-			MaxBytes: h.set().logBytes,
-			TTL:      h.set().idleClose + topicLogGrace,
+			Capacity: set.buffer,
+			MaxBytes: set.logBytes,
+			TTL:      set.idleClose + topicLogGrace,
 			OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
 		},
 		SkipRepeat: h.route.Upstream.Kind == config.KindPoll,
