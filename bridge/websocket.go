@@ -167,9 +167,10 @@ func (c *wsClient) serve(ctx context.Context) {
 // writes may run beside the pump's).
 func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 	conn := c.ws.NetConn()
-	limit := c.h.set().maxMessageBytes
+	limit, forward := c.h.set().maxMessageBytes, c.forward
 	if c.acks {
 		limit = c.h.sendFrameLimit() // a send frame carries a message in JSON (or base64)
+		forward = c.forwardAcked     // numbered send frames (websocket_acks.go)
 	}
 	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: limit}
 	// A local session's upstream Send has copied the frame when it
@@ -201,10 +202,6 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 				c.a.sess.clientClosed(f.payload)
 			}
 			return
-		}
-		forward := c.forward
-		if c.acks {
-			forward = c.forwardAcked // numbered send frames (websocket_acks.go)
 		}
 		if err := forward(ctx, f.op, f.payload); err != nil {
 			c.closeWith(err)
