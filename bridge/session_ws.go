@@ -36,6 +36,10 @@ type sessionPump struct {
 	beat     bool // a heartbeat is due
 	finished bool
 	hb       *time.Timer
+	// every is the heartbeat the connection started with: its read
+	// deadline (2 beats + closeGrace) was set from it, so a reload that
+	// raises heartbeat must not stretch the pings past that deadline.
+	every time.Duration
 	wg       sync.WaitGroup // the running pump goroutine
 }
 
@@ -49,10 +53,10 @@ func (c *wsClient) usesSessionPump() bool {
 // startSessionPump registers the pump with its session and writes what is
 // already in the log.
 func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
-	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd}
+	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd, every: c.h.set().heartbeat}
 	c.h.watchShutdown()
 	p.mu.Lock()
-	p.hb = time.AfterFunc(c.h.set().heartbeat, p.heartbeatDue)
+	p.hb = time.AfterFunc(p.every, p.heartbeatDue)
 	p.mu.Unlock()
 	p.s.addPump(p)
 	p.kick(false)
@@ -117,7 +121,7 @@ func (p *sessionPump) run() {
 				}
 				p.mu.Lock()
 				if !p.finished {
-					p.hb.Reset(h.set().heartbeat)
+					p.hb.Reset(p.every)
 				}
 				p.mu.Unlock()
 			}

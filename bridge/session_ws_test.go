@@ -2,6 +2,8 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -132,5 +134,33 @@ func TestClientCloseCodeReachesUpstream(t *testing.T) {
 				t.Errorf("upstream got close %d %q, want %d %q", got.Code, got.Text, tc.wantCode, tc.wantReason)
 			}
 		})
+	}
+}
+
+// An open session WebSocket keeps the heartbeat it started with (as its
+// read deadline, 2 beats + 5 s, does): a reload that raises heartbeat must
+// not leave an answering client unpinged past that deadline and dropped.
+func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
+	up := newUpstream(t)
+	route := sessionRoute(up)
+	route.Heartbeat = config.Duration(100 * time.Millisecond)
+	g := newGateway(t, route, config.Limits{})
+	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
+	waitUpstream(t, up)
+
+	route.Heartbeat = config.Duration(time.Minute)
+	g.rh.Update(route)
+	// Past the connection's read deadline (2 × 100 ms + 5 s): gorilla
+	// answers each ping while ReadMessage waits.
+	_ = ws.SetReadDeadline(time.Now().Add(7 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return // still open, still pinged
+		}
+		if err != nil {
+			t.Fatalf("the session WebSocket ended after the reload: %v", err)
+		}
 	}
 }
