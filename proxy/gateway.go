@@ -79,7 +79,8 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	entry := m.Value
 	route, kind = entry.cfg.Path, entry.kind
-	if kind == kindHTTP && isWebSocketUpgrade(r) {
+	upgrade := isWebSocketUpgrade(r)
+	if kind == kindHTTP && upgrade {
 		kind = kindWebSocket
 	}
 	if routing.HasDotSegment(r.URL.Path) {
@@ -89,7 +90,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if isWebSocketUpgrade(r) && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+	if upgrade && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
 		// The bytes after a handshake are frames: a body here could be
 		// read as frames by one side and as a body by the other.
 		rec.Header().Set("Connection", "close")

@@ -160,27 +160,11 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
-func (c *limitedConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if c.wire != nil && n > 0 {
-		c.wire.scan(b[:n])
-	}
-	return n, err
-}
+func (c *limitedConn) Read(b []byte) (int, error) { return c.wire.read(c.Conn, b) }
 
-// Write swaps net/http's own plain-text error answers for JSON ones. After
-// a hijack the bytes are a tunnel's, not net/http's: they pass untouched.
-func (c *limitedConn) Write(b []byte) (int, error) {
-	if c.wire != nil && !c.wire.off.Load() {
-		if replacement, ok := jsonForCannedError(b); ok {
-			if _, err := c.Conn.Write(replacement); err != nil {
-				return 0, err
-			}
-			return len(b), nil
-		}
-	}
-	return c.Conn.Write(b)
-}
+// Write swaps net/http's own plain-text error answers for JSON ones
+// (wireGuard.write).
+func (c *limitedConn) Write(b []byte) (int, error) { return c.wire.write(c.Conn, b) }
 
 // CloseWrite keeps TCP half-close working through the wrapper (used by
 // net/http and by reverse-proxy tunnels).

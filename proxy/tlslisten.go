@@ -204,24 +204,8 @@ func (c *tlsHTTP1Conn) CloseWrite() error {
 	return nil
 }
 
-func (c *tlsHTTP1Conn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.wire.scan(b[:n])
-	}
-	return n, err
-}
+func (c *tlsHTTP1Conn) Read(b []byte) (int, error) { return c.wire.read(c.Conn, b) }
 
 // Write swaps net/http's plain-text error answers for JSON ones, as on the
 // plain listener.
-func (c *tlsHTTP1Conn) Write(b []byte) (int, error) {
-	if !c.wire.off.Load() {
-		if replacement, ok := jsonForCannedError(b); ok {
-			if _, err := c.Conn.Write(replacement); err != nil {
-				return 0, err
-			}
-			return len(b), nil
-		}
-	}
-	return c.Conn.Write(b)
-}
+func (c *tlsHTTP1Conn) Write(b []byte) (int, error) { return c.wire.write(c.Conn, b) }

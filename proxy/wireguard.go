@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -146,6 +147,32 @@ func looksLikeMethod(line []byte) bool {
 		}
 	}
 	return true
+}
+
+// read reads from c into b and scans what came; a nil guard only reads.
+// The Read of both guarded connections (limitedConn, tlsHTTP1Conn).
+func (g *wireGuard) read(c net.Conn, b []byte) (int, error) {
+	n, err := c.Read(b)
+	if g != nil && n > 0 {
+		g.scan(b[:n])
+	}
+	return n, err
+}
+
+// write writes b to c, swapping net/http's own plain-text error answers for
+// JSON ones. After a hijack the bytes are a tunnel's, not net/http's: they
+// pass untouched. A nil guard only writes. The Write of both guarded
+// connections.
+func (g *wireGuard) write(c net.Conn, b []byte) (int, error) {
+	if g != nil && !g.off.Load() {
+		if replacement, ok := jsonForCannedError(b); ok {
+			if _, err := c.Write(replacement); err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
+	}
+	return c.Write(b)
 }
 
 // ambiguousLength reports whether r must be refused: a chunked request on a

@@ -223,16 +223,26 @@ func rawSource(conn net.Conn) syscall.RawConn {
 	if !rawsock.Supported {
 		return nil
 	}
+	c := tcpConnUnder(conn, true)
+	if c == nil {
+		return nil
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// tcpConnUnder is the *net.TCPConn under conn's wrappers (those exposing
+// NetConn, TLS's included unless stopAtTLS); nil when there is none.
+func tcpConnUnder(conn net.Conn, stopAtTLS bool) *net.TCPConn {
 	for range 8 {
 		switch c := conn.(type) {
 		case *net.TCPConn:
-			rc, err := c.SyscallConn()
-			if err != nil {
-				return nil
-			}
-			return rc
+			return c
 		case interface{ NetConn() net.Conn }:
-			if isTLS(conn) {
+			if stopAtTLS && isTLS(conn) {
 				return nil
 			}
 			conn = c.NetConn()

@@ -329,16 +329,8 @@ func (t *tunnel) closeBoth() {
 // resetOnClose makes closing conn send a reset and drop what its socket
 // still holds to send (SO_LINGER 0), through the gateway's wrappers and TLS.
 func resetOnClose(conn net.Conn) {
-	for range 8 {
-		switch c := conn.(type) {
-		case *net.TCPConn:
-			_ = c.SetLinger(0)
-			return
-		case interface{ NetConn() net.Conn }:
-			conn = c.NetConn()
-		default:
-			return
-		}
+	if c := tcpConnUnder(conn, false); c != nil {
+		_ = c.SetLinger(0)
 	}
 }
 
