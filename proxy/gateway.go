@@ -12,6 +12,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/internal/forwarded"
 	"github.com/bridgeway/bridgeway/internal/jsonerr"
+	"github.com/bridgeway/bridgeway/proxy/passthrough"
 	"github.com/bridgeway/bridgeway/routing"
 )
 
@@ -25,10 +26,6 @@ const (
 )
 
 type connKey struct{}
-
-// statusClientClosed is nginx's "client closed request", for the log and
-// metrics of requests whose client left before they were served.
-const statusClientClosed = 499
 
 // serveGateway is the handler of the plain and TLS listeners: it picks the
 // route by longest prefix and hands the request to its handler, measuring
@@ -109,7 +106,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() != nil {
 		// The client gave up before its route started (an HTTP/2 stream
 		// reset at once, a closed connection): no upstream work for it.
-		rec.WriteHeader(statusClientClosed)
+		rec.WriteHeader(passthrough.StatusClientClosed)
 		return
 	}
 	gauge = s.series(route).activeGauge(kind)

@@ -21,9 +21,10 @@ const (
 	KindResponse = "response" // connection reset, malformed response, other transport errors
 )
 
-// statusClientClosed is nginx's "client closed request": the client went
-// away before the upstream answered, which is not an upstream failure.
-const statusClientClosed = 499
+// StatusClientClosed is nginx's "client closed request": the client went
+// away before it was served (here: before the upstream answered), which is
+// not an upstream failure. The gateway logs it for requests it drops too.
+const StatusClientClosed = 499
 
 // classify maps an upstream transport error to a kind and a client status.
 func classify(err error) (kind string, status int) {
@@ -65,7 +66,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 	}
 	if r.Context().Err() != nil {
 		// The client left; nothing to answer and nothing to blame upstream for.
-		w.WriteHeader(statusClientClosed)
+		w.WriteHeader(StatusClientClosed)
 		return
 	}
 	if bodyBroken(r) {

@@ -222,7 +222,7 @@ func validateUpgradeResponse(res *http.Response, r *http.Request) error {
 func (h *Handler) upgradeFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errUpgrade) || !isTimeout(err) {
 		if r.Context().Err() != nil {
-			w.WriteHeader(statusClientClosed)
+			w.WriteHeader(StatusClientClosed)
 			return
 		}
 		h.reportUpstreamError(KindUpgrade)
