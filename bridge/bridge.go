@@ -136,10 +136,10 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		broadcast:       r.Mode == config.ModeBroadcast,
 		transports:      map[string]bool{},
 		buffer:          orInt(r.Buffer, config.DefaultBuffer),
-		sessionTTL:      orDur(r.SessionTTL, config.DefaultSessionTTL),
-		heartbeat:       orDur(r.Heartbeat, config.DefaultHeartbeat),
-		pollTimeout:     orDur(r.PollTimeout, config.DefaultPollTimeout),
-		idleClose:       orDur(r.IdleClose, config.DefaultIdleClose),
+		sessionTTL:      r.SessionTTL.Or(config.DefaultSessionTTL),
+		heartbeat:       r.Heartbeat.Or(config.DefaultHeartbeat),
+		pollTimeout:     r.PollTimeout.Or(config.DefaultPollTimeout),
+		idleClose:       r.IdleClose.Or(config.DefaultIdleClose),
 		snapshot:        config.Bool(r.Snapshot, true),
 		clientSend:      r.ClientSend,
 		slowDisconnect:  r.SlowClient == config.SlowDisconnect,
@@ -149,7 +149,7 @@ func newSettings(r config.Route, lim config.Limits) settings {
 		maxBodyBytes:    orSize(lim.MaxBodyBytes, config.DefaultMaxBodyBytes),
 		maxSessions:     orInt(lim.MaxConnections, config.DefaultMaxConnections),
 		maxBatch:        orInt(lim.MaxBatchMessages, config.DefaultMaxBatchMessages),
-		sendBodyTimeout: orDur(lim.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
+		sendBodyTimeout: lim.ReadHeaderTimeout.Or(config.DefaultReadHeaderTimeout),
 	}
 	s.logBytes = max(minLogBytes, 4*s.maxMessageBytes)
 	ts := r.Transports
@@ -174,11 +174,4 @@ func orSize(v, def config.Size) int64 {
 		return int64(def)
 	}
 	return int64(v)
-}
-
-func orDur(v, def config.Duration) time.Duration {
-	if v <= 0 {
-		return def.D()
-	}
-	return v.D()
 }

@@ -40,7 +40,7 @@ type sessionPump struct {
 	// deadline (2 beats + closeGrace) was set from it, so a reload that
 	// raises heartbeat must not stretch the pings past that deadline.
 	every time.Duration
-	wg       sync.WaitGroup // the running pump goroutine
+	wg    sync.WaitGroup // the running pump goroutine
 }
 
 // usesSessionPump reports whether c's session is fed by this process, so

@@ -186,11 +186,11 @@ func newSettings(opts Options) (*settings, error) {
 		routePath:    opts.Route.Path,
 		split:        up.Split,
 		metrics:      opts.Metrics,
-		timeout:      orDefault(up.Timeout, config.DefaultTimeout),
-		interval:     orDefault(up.Interval, config.DefaultInterval),
-		heartbeat:    orDefault(opts.Route.Heartbeat, config.DefaultHeartbeat),
-		minDelay:     orDefault(up.Reconnect.Min, config.DefaultReconnectMin),
-		maxDelay:     orDefault(up.Reconnect.Max, config.DefaultReconnectMax),
+		timeout:      up.Timeout.Or(config.DefaultTimeout),
+		interval:     up.Interval.Or(config.DefaultInterval),
+		heartbeat:    opts.Route.Heartbeat.Or(config.DefaultHeartbeat),
+		minDelay:     up.Reconnect.Min.Or(config.DefaultReconnectMin),
+		maxDelay:     up.Reconnect.Max.Or(config.DefaultReconnectMax),
 		maxBytes:     opts.MaxMessageBytes,
 		baseLog:      opts.Logger,
 	}
@@ -228,13 +228,6 @@ func newSettings(opts Options) (*settings, error) {
 		return nil, fmt.Errorf("upstream: unknown split %q", up.Split)
 	}
 	return s, nil
-}
-
-func orDefault(d, def config.Duration) time.Duration {
-	if d <= 0 {
-		return def.D()
-	}
-	return d.D()
 }
 
 // runContext derives Run's context: it ends when ctx is done or when closed
