@@ -431,7 +431,7 @@ func (d *decoder) decodeStruct(path string, n ast.Node, p pos, v reflect.Value) 
 		}
 		if !known {
 			d.report(kp, path, "unknown key %q%s", key, composed(unknownKeyHint(key, fields)))
-			if _, isRoute := fields["upstream"]; isRoute && misplacedUpstreamKeys[key] {
+			if misplacedUpstreamKey(key, fields) {
 				d.bad[joinPath(path, "upstream."+key)] = true // one mistake, one message
 			}
 			continue

@@ -36,11 +36,18 @@ var misplacedUpstreamKeys = map[string]bool{
 	"forward_headers": true, "reconnect": true, "split": true,
 }
 
+// misplacedUpstreamKey reports whether key, unknown in a mapping with the
+// known keys, is an upstream key written directly under a route.
+func misplacedUpstreamKey(key string, known map[string]int) bool {
+	_, isRoute := known["upstream"]
+	return isRoute && misplacedUpstreamKeys[key]
+}
+
 // unknownKeyHint is the " (did you mean ...?)" part of an unknown key's
 // message: upstream.KEY for an upstream key written under a route, else a
 // known key a small typo away.
 func unknownKeyHint(key string, known map[string]int) string {
-	if _, isRoute := known["upstream"]; isRoute && misplacedUpstreamKeys[key] {
+	if misplacedUpstreamKey(key, known) {
 		return ` (did you mean upstream.` + key + `?)`
 	}
 	return suggest(key, known)

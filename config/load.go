@@ -29,14 +29,9 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	data = normalize(data)
 	d := newDecoder(name, env)
 	cfg := &Config{Path: name}
-	root, ok := d.parseDocument(data)
-	if ok {
-		d.collectAnchors(root)
-		d.decode("", root, reflect.ValueOf(cfg).Elem())
-	}
+	ok := d.decodeDocument(data, cfg)
 	// Validation runs even after decode errors, to report every problem in
 	// one pass; it skips values that could not be read.
 	if ok && !d.bad[""] {
@@ -48,6 +43,17 @@ func parseWithEnv(name string, data []byte, env func(string) (string, bool)) (*C
 		return nil, d.finalErrors()
 	}
 	return cfg, nil
+}
+
+// decodeDocument parses data and decodes it into cfg, recording where each
+// key was given in d.seen. It reports false when the YAML does not parse.
+func (d *decoder) decodeDocument(data []byte, cfg *Config) bool {
+	root, ok := d.parseDocument(normalize(data))
+	if ok {
+		d.collectAnchors(root)
+		d.decode("", root, reflect.ValueOf(cfg).Elem())
+	}
+	return ok
 }
 
 // normalize drops a byte order mark (some Windows editors start UTF-8

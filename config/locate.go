@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"os"
-	"reflect"
 )
 
 // KeyError is a problem with a config value that shows only when the value
@@ -40,12 +39,9 @@ func keyPosition(path, key string) (pos, bool) {
 		return pos{}, false
 	}
 	d := newDecoder(path, os.LookupEnv)
-	root, ok := d.parseDocument(normalize(data))
-	if !ok || root == nil {
+	if !d.decodeDocument(data, &Config{}) {
 		return pos{}, false
 	}
-	d.collectAnchors(root)
-	d.decode("", root, reflect.ValueOf(&Config{}).Elem())
 	p, found := d.seen[key]
 	return p, found
 }

@@ -65,7 +65,7 @@ func schemaKeys(prefix string, s map[string]any, leaves, sections map[string]any
 	props, _ := s["properties"].(map[string]any)
 	for name, p := range props {
 		ps := p.(map[string]any)
-		key := join(prefix, name)
+		key := joinPath(prefix, name)
 		switch {
 		case ps["properties"] != nil:
 			sections[key] = ps

@@ -77,7 +77,7 @@ func (g *schemaGen) object(path string, t reflect.Type, def reflect.Value) map[s
 		if name == "" || name == "-" {
 			continue
 		}
-		key := join(path, name)
+		key := joinPath(path, name)
 		var fv reflect.Value
 		if def.IsValid() {
 			fv = def.Field(i)
@@ -195,13 +195,6 @@ func schemaDefault(t reflect.Type, v reflect.Value) (any, bool) {
 func anyOf(s ...any) map[string]any { return map[string]any{"anyOf": s} }
 
 func null() map[string]any { return map[string]any{"type": "null"} }
-
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
 
 func deref(t reflect.Type) reflect.Type {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
