@@ -21,8 +21,9 @@ import (
 // reconfigured").
 //
 // Also applied: log.access, limits.max_connections(_per_ip),
-// shutdown_timeout, hosts, trusted_proxies. Listener addresses, TLS, admin, read_header_timeout and
-// max_header_bytes need a restart; a change to them is logged and ignored.
+// shutdown_timeout, hosts, trusted_proxies. The settings mergeRestartOnly
+// keeps (listeners, TLS, admin, log, cluster and the limits listed there)
+// need a restart; a change to them is logged (warnRestartOnly) and ignored.
 // On error nothing changes and the old config keeps serving.
 func (s *Server) Reload(cfg *config.Config) error {
 	if cfg == nil {
