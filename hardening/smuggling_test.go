@@ -83,7 +83,6 @@ func expectSmugglingRefused(t *testing.T, app *httpApp, dial func(*testing.T) ne
 func TestBadChunkingNeverForwardsSmuggledRequest(t *testing.T) {
 	app := newHTTPApp(t)
 	g := startGateway(t, passthroughYAML(app.srv.URL))
-	const smuggled = "GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	cases := []struct{ name, body string }{
 		{"non-hex size", "zz\r\nhello\r\n0\r\n\r\n"},
 		{"size overflow", "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n"},
@@ -128,11 +127,10 @@ func TestBadChunkingNeverForwardsSmuggledRequest(t *testing.T) {
 func TestHTTP10TransferEncodingRefused(t *testing.T) {
 	app := newHTTPApp(t)
 	g := startGateway(t, passthroughYAML(app.srv.URL))
-	const hidden = "GET /app/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	for name, req := range map[string]string{
-		"TE and CL": "POST /app/a HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"TE and CL": "POST /app/a HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
 		"TE only, keep-alive": "POST /app/a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
-			fmt.Sprintf("%x", len(hidden)) + "\r\n" + hidden + "\r\n0\r\n\r\n",
+			fmt.Sprintf("%x", len(smuggled)) + "\r\n" + smuggled + "\r\n0\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := g.rawConn(t)
