@@ -39,12 +39,8 @@ func TestPollAnswersFitBehindSquid(t *testing.T) {
 			waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
 			got := eval[[]string](t, tab, `datas("b:").map(function (d) { return d.split(":").slice(0, 2).join(":"); })`)
 			assertSequence(t, got, "b:", bulkBurst)
-			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != bulkBurst+1 {
-				t.Errorf("%d distinct ids for %d messages", n, bulkBurst+1)
-			}
-			if got := eval[string](t, tab, `JSON.stringify([S.gaps, S.closes])`); got != `[[],[]]` {
-				t.Errorf("gaps and closes %s, want none", got)
-			}
+			assertDistinctIDs(t, tab, bulkBurst+1)
+			assertNoGapsOrCloses(t, tab)
 			log := sq.accessLog()[logStart:]
 			refused := strings.Count(log, "TCP_DENIED_REPLY/403")
 			if strings.Contains(tc.name, "asking") {
