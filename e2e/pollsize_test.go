@@ -31,7 +31,7 @@ func TestPollAnswersFitBehindSquid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tab := newTabIn(t, browser)
 			run(t, tab, chromedp.Navigate(gw.URL+"/test.html?bare=1"))
-			before := strings.Count(sq.accessLog(), "TCP_DENIED_REPLY/403")
+			logStart := len(sq.accessLog()) // this subtest's lines follow
 			session := bulkBacklog(t, gw)
 			// The page takes the session over (a query string in the URL
 			// is kept on every request) and starts at its oldest message.
@@ -39,18 +39,15 @@ func TestPollAnswersFitBehindSquid(t *testing.T) {
 			waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
 			got := eval[[]string](t, tab, `datas("b:").map(function (d) { return d.split(":").slice(0, 2).join(":"); })`)
 			assertSequence(t, got, "b:", bulkBurst)
-			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != bulkBurst+1 {
-				t.Errorf("%d distinct ids for %d messages", n, bulkBurst+1)
-			}
-			if got := eval[string](t, tab, `JSON.stringify([S.gaps, S.closes])`); got != `[[],[]]` {
-				t.Errorf("gaps and closes %s, want none", got)
-			}
-			refused := strings.Count(sq.accessLog(), "TCP_DENIED_REPLY/403") - before
+			assertDistinctIDs(t, tab, bulkBurst+1)
+			assertNoGapsOrCloses(t, tab)
+			log := sq.accessLog()[logStart:]
+			refused := strings.Count(log, "TCP_DENIED_REPLY/403")
 			if strings.Contains(tc.name, "asking") {
 				// 1 MiB and 512 KiB are refused; the page halves its
 				// request each time and 256 KiB passes.
 				for _, want := range []string{"TCP_DENIED_REPLY/403 .*max_bytes=1048576", "TCP_DENIED_REPLY/403 .*max_bytes=524288", "TCP_MISS/200 .*max_bytes=262144"} {
-					if !regexp.MustCompile(want).MatchString(sq.accessLog()) {
+					if !regexp.MustCompile(want).MatchString(log) {
 						t.Errorf("squid's log has no line matching %q", want)
 					}
 				}

@@ -38,17 +38,13 @@ func TestStallBehindBufferingNginx(t *testing.T) {
 	waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
 	got := eval[[]string](t, tab, `datas("b:").map(function (d) { return d.split(":").slice(0, 2).join(":"); })`)
 	assertSequence(t, got, "b:", busyBurst)
-	if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != busyBurst+1 {
-		t.Errorf("%d distinct ids for %d messages", n, busyBurst+1)
-	}
+	assertDistinctIDs(t, tab, busyBurst+1)
 	opens := eval[string](t, tab, `JSON.stringify(S.opens.map(function (o) { return o.transport; }))`)
 	if !strings.HasPrefix(opens, `["sse"`) || eval[string](t, tab, `S.c.transport`) == "sse" {
 		t.Errorf("opens %s, now on %s: want SSE first (the first batch) and another transport at the end",
 			opens, eval[string](t, tab, `S.c.transport`))
 	}
-	if got := eval[string](t, tab, `JSON.stringify([S.gaps, S.closes])`); got != `[[],[]]` {
-		t.Errorf("gaps and closes %s, want none", got)
-	}
+	assertNoGapsOrCloses(t, tab)
 	// SSE stalled twice: it is not tried again on this connection.
 	eval[bool](t, tab, `S.c.send("after"), true`)
 	waitFor(t, tab, `datas("echo:after").length === 1`, `summary()`)

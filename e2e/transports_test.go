@@ -45,9 +45,7 @@ func TestEachTransportForced(t *testing.T) {
 			assertClean(t, tab)
 			// Every message carries a cursor of its own (WebSocket too: the
 			// library asks for ?format=json).
-			if n := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); n != 604 {
-				t.Errorf("%d distinct ids for 604 messages", n)
-			}
+			assertDistinctIDs(t, tab, 604)
 		})
 	}
 }
@@ -74,6 +72,24 @@ func assertClean(t *testing.T, tab context.Context) {
 	}
 	if s := eval[string](t, tab, `JSON.stringify([S.errors, S.gaps, S.closes])`); s != `[[],[],[]]` {
 		t.Errorf("errors, gaps, closes: %s", s)
+	}
+}
+
+// assertDistinctIDs checks the page's n messages carry n distinct ids
+// (cursors).
+func assertDistinctIDs(t *testing.T, tab context.Context, n int) {
+	t.Helper()
+	if got := eval[int](t, tab, `new Set(S.msgs.map(function (m) { return m.id; })).size`); got != n {
+		t.Errorf("%d distinct ids for %d messages", got, n)
+	}
+}
+
+// assertNoGapsOrCloses checks the connection reported no gap and no close
+// (errors on the way, which it recovered from, are allowed).
+func assertNoGapsOrCloses(t *testing.T, tab context.Context) {
+	t.Helper()
+	if s := eval[string](t, tab, `JSON.stringify([S.gaps, S.closes])`); s != `[[],[]]` {
+		t.Errorf("gaps and closes %s, want none", s)
 	}
 }
 

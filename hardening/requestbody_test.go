@@ -17,19 +17,14 @@ func TestMalformedChunkedBodyIsClientError(t *testing.T) {
 	app := newHTTPApp(t)
 	core, logs := observer.New(zapcore.WarnLevel)
 	g := startGatewayLogged(t, parseConfig(t, passthroughYAML(app.srv.URL)), zap.New(core))
-	for name, body := range map[string]string{
-		"non-hex size":       "zz\r\nhello\r\n0\r\n\r\n",
-		"size overflow":      "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
-		"no CRLF after data": "5\r\nhelloXX0\r\n\r\n",
-		"negative size":      "-5\r\nhello\r\n0\r\n\r\n",
-	} {
-		res, rest := g.rawExchange(t, "POST /app/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+body)
+	for _, tc := range malformedChunkedBodies {
+		res, rest := g.rawExchange(t, "POST /app/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.body)
 		if res == nil {
-			t.Errorf("%s: no answer", name)
+			t.Errorf("%s: no answer", tc.name)
 			continue
 		}
 		if a := (answer{status: res.StatusCode, header: res.Header, body: cutAtClose(rest)}); a.status != 400 || a.errorCode() != "bad_request" {
-			t.Errorf("%s: %d %q, want 400 bad_request", name, a.status, a.body)
+			t.Errorf("%s: %d %q, want 400 bad_request", tc.name, a.status, a.body)
 		}
 	}
 	if n := g.metric("bridgeway_proxy_upstream_errors_total"); n != 0 {
