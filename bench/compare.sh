@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of bridgeway and nginx+nchan / nginx as a WebSocket
-# reverse proxy, on loopback, with the same loads, alternating, several
-# repetitions. Writes bench/results/latest.md (medians) and latest.jsonl.
+# Side-by-side benchmark of bridgeway and its peers on loopback, with the
+# same loads, alternating, several repetitions: nginx+nchan, Centrifugo and
+# Pushpin for fan-out and idle memory, nginx as a WebSocket reverse proxy for
+# echo and session memory, and the floor program (bench/floor: the same bytes
+# written from one goroutine) for CPU per delivery. Writes
+# bench/results/latest.md (medians) and latest.jsonl.
 #
-#   bench/compare.sh            # full run (~12 minutes on 2 cores)
+#   bench/compare.sh            # full run (~25 minutes on 2 cores)
 #   bench/compare.sh --quick    # a few seconds per scenario, ~200 subscribers
 #   bench/compare.sh --reps 5 --only fanout,echo-pass
+#   bench/compare.sh --peers nchan,pushpin --only idle-storm-sse,idle-spread-sse
+#
+# Peers of the fan-out and idle rows (--peers or PEERS, default all three):
+# nchan (Debian nginx + libnginx-mod-nchan, installed when missing),
+# centrifugo (CENTRIFUGO_BIN, else built once with `go install` of
+# CENTRIFUGO_MODULE into BENCH_CACHE, default ~/.cache/bridgeway-bench) and
+# pushpin (Debian pushpin, installed when missing). A peer that cannot be
+# had is left out with a note and the run goes on.
 #
 # Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway) and
 # BRIDGEWAY_DESC (what it is, for the table header),
@@ -42,7 +53,8 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; REPS=1 ;;
     --reps) REPS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --peers) PEERS="$2"; shift ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,6 +65,15 @@ export BENCH_NCHAN_PORT=${BENCH_NCHAN_PORT:-18081}
 export BENCH_PROXY_PORT=${BENCH_PROXY_PORT:-18082}
 export BENCH_UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18091}
 export BENCH_ECHO_PORT=${BENCH_ECHO_PORT:-18092}
+BENCH_CENTRIFUGO_PORT=${BENCH_CENTRIFUGO_PORT:-18083}
+BENCH_PUSHPIN_PORT=${BENCH_PUSHPIN_PORT:-18084}
+BENCH_PUSHPIN_PUBLISH_PORT=${BENCH_PUSHPIN_PUBLISH_PORT:-18085}
+BENCH_PUSHPIN_ZMQ_PORT=${BENCH_PUSHPIN_ZMQ_PORT:-18086}   # and the next two
+BENCH_FLOOR_PORT=${BENCH_FLOOR_PORT:-18089}
+BENCH_GRIP_PORT=${BENCH_GRIP_PORT:-18093}
+PEERS=${PEERS:-nchan,centrifugo,pushpin}
+CENTRIFUGO_MODULE=${CENTRIFUGO_MODULE:-github.com/centrifugal/centrifugo/v6@v6.9.1}
+BENCH_CACHE=${BENCH_CACHE:-$HOME/.cache/bridgeway-bench}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 FANOUT_RATE=${FANOUT_RATE:-200}
 FANOUT_MID_RATE=${FANOUT_MID_RATE:-5}
@@ -70,6 +91,31 @@ if ! command -v nginx >/dev/null 2>&1 || [ ! -f "$NCHAN_MODULE" ]; then
   apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+peer_wanted() { [[ ",$PEERS," == *",$1,"* ]]; }
+NOTES=()   # peers left out, for the table's header
+
+CENTRIFUGO=""
+if peer_wanted centrifugo; then
+  CENTRIFUGO=${CENTRIFUGO_BIN:-$BENCH_CACHE/bin/centrifugo}
+  if [ ! -x "$CENTRIFUGO" ]; then
+    echo "== building Centrifugo ($CENTRIFUGO_MODULE) into $BENCH_CACHE/bin (once)"
+    mkdir -p "$BENCH_CACHE/bin"
+    (cd /tmp && GOBIN="$BENCH_CACHE/bin" go install "$CENTRIFUGO_MODULE") || true
+  fi
+  if [ ! -x "$CENTRIFUGO" ]; then
+    NOTES+=("centrifugo left out: no binary at $CENTRIFUGO and the build failed"); CENTRIFUGO=""
+  fi
+fi
+PUSHPIN=""
+if peer_wanted pushpin; then
+  if ! command -v pushpin >/dev/null 2>&1; then
+    echo "== installing pushpin"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pushpin >/dev/null 2>&1 || true
+  fi
+  PUSHPIN=$(command -v pushpin || true)
+  [ -n "$PUSHPIN" ] || NOTES+=("pushpin left out: the Debian package could not be installed")
+fi
+peer_wanted nchan || NOTES+=("nchan left out (--peers)")
 
 WORK=$(mktemp -d /tmp/bridgeway-bench.XXXXXX)
 RESULTS="$REPO/bench/results"
@@ -85,6 +131,7 @@ else
   go build -o "$WORK/bridgeway" ./cmd/bridgeway
 fi
 go build -o "$WORK/bench" ./cmd/bridgeway-bench
+go build -o "$WORK/floor" ./bench/floor
 BENCH="$WORK/bench"
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -93,9 +140,16 @@ sed -e "s#@NCHAN_MODULE@#$NCHAN_MODULE#" -e "s#@WORKERS@#$NGINX_WORKERS#" \
     -e "s#@PREFIX@#$WORK/nginx#g" -e "s#@NCHAN_PORT@#$BENCH_NCHAN_PORT#" \
     -e "s#@PROXY_PORT@#$BENCH_PROXY_PORT#" -e "s#@ECHO_PORT@#$BENCH_ECHO_PORT#" \
     bench/configs/nginx-nchan.conf.in >"$WORK/nginx/nginx.conf"
+mkdir -p "$WORK/centrifugo" "$WORK/pushpin/run" "$WORK/pushpin/log"
+sed -e "s#@CENTRIFUGO_PORT@#$BENCH_CENTRIFUGO_PORT#" bench/configs/centrifugo.json.in >"$WORK/centrifugo/config.json"
+sed -e "s#@PREFIX@#$WORK/pushpin#g" -e "s#@PUSHPIN_PORT@#$BENCH_PUSHPIN_PORT#" \
+    -e "s#@PUBLISH_PORT@#$BENCH_PUSHPIN_PUBLISH_PORT#" -e "s#@ZMQ_PUSH_PORT@#$BENCH_PUSHPIN_ZMQ_PORT#" \
+    -e "s#@ZMQ_SUB_PORT@#$((BENCH_PUSHPIN_ZMQ_PORT + 1))#" -e "s#@ZMQ_COMMAND_PORT@#$((BENCH_PUSHPIN_ZMQ_PORT + 2))#" \
+    bench/configs/pushpin.conf.in >"$WORK/pushpin/pushpin.conf"
+sed -e "s#@GRIP_PORT@#$BENCH_GRIP_PORT#" bench/configs/pushpin.routes.in >"$WORK/pushpin/routes"
 
 # ---- processes (only the ones this script started are ever stopped) ------
-ECHO_PID="" NGINX_PID="" BW_PID=""
+ECHO_PID="" GRIP_PID="" SERVER_PID=""
 
 wait_port() { # host:port
   local i
@@ -113,24 +167,57 @@ stop_pid() { # pid signal
   wait "$1" 2>/dev/null || true
 }
 
-start_nginx() {
-  "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-  NGINX_PID=$!
-  wait_port "127.0.0.1:$BENCH_NCHAN_PORT"
-  wait_port "127.0.0.1:$BENCH_PROXY_PORT"
+# pushpin_ready: its ports open before its processes are wired together
+# (meanwhile it answers 500 "Accept service unavailable"); wait until a
+# held stream is answered 200.
+pushpin_ready() {
+  local i code
+  for i in $(seq 1 100); do
+    code=$(curl -s -o /dev/null -m 0.5 -w '%{http_code}' "http://127.0.0.1:$BENCH_PUSHPIN_PORT/c/ready/sse" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "pushpin did not become ready (last status $code)" >&2
+  return 1
 }
-stop_nginx() { stop_pid "$NGINX_PID" QUIT; NGINX_PID=""; }
 
-start_bridgeway() {
-  "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
-  BW_PID=$!
-  wait_port "127.0.0.1:$BENCH_BRIDGEWAY_PORT"
+# start_server NAME: one fresh server process; its pid in SERVER_PID, its
+# log in $WORK/NAME.log.
+start_server() {
+  case "$1" in
+    bridgeway)
+      "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
+      SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_BRIDGEWAY_PORT" ;;
+    nginx-nchan|nginx-proxy)
+      "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+      SERVER_PID=$!
+      wait_port "127.0.0.1:$BENCH_NCHAN_PORT" && wait_port "127.0.0.1:$BENCH_PROXY_PORT" ;;
+    centrifugo)
+      "$CENTRIFUGO" -c "$WORK/centrifugo/config.json" >>"$WORK/centrifugo.log" 2>&1 &
+      SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_CENTRIFUGO_PORT" ;;
+    pushpin)
+      # the runner and its condure, zurl, pushpin-proxy and pushpin-handler
+      # children: the generator sums the CPU and memory of all of them
+      "$PUSHPIN" --config "$WORK/pushpin/pushpin.conf" >>"$WORK/pushpin.log" 2>&1 &
+      SERVER_PID=$!
+      wait_port "127.0.0.1:$BENCH_PUSHPIN_PORT" && wait_port "127.0.0.1:$BENCH_PUSHPIN_PUBLISH_PORT" &&
+        pushpin_ready ;;
+    floor)
+      "$WORK/floor" -listen "127.0.0.1:$BENCH_FLOOR_PORT" -upstream "ws://127.0.0.1:$BENCH_UPSTREAM_PORT/feed" >>"$WORK/floor.log" 2>&1 &
+      SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_FLOOR_PORT" ;;
+  esac
 }
-stop_bridgeway() { stop_pid "$BW_PID" TERM; BW_PID=""; }
+stop_server() {
+  case "$1" in
+    nginx-*) stop_pid "$SERVER_PID" QUIT ;;
+    *) stop_pid "$SERVER_PID" TERM ;;
+  esac
+  SERVER_PID=""
+}
 
 cleanup() {
-  stop_bridgeway
-  stop_nginx
+  [ -z "$SERVER_PID" ] || stop_pid "$SERVER_PID" TERM
+  stop_pid "$GRIP_PID" TERM
   stop_pid "$ECHO_PID" TERM
 }
 trap cleanup EXIT
@@ -138,56 +225,77 @@ trap cleanup EXIT
 "$BENCH" echo-server -listen "127.0.0.1:$BENCH_ECHO_PORT" 2>>"$WORK/echo.log" &
 ECHO_PID=$!
 wait_port "127.0.0.1:$BENCH_ECHO_PORT"
+if [ -n "$PUSHPIN" ]; then # Pushpin's origin: answers with GRIP instructions, holds nothing
+  "$BENCH" grip-backend -listen "127.0.0.1:$BENCH_GRIP_PORT" 2>>"$WORK/grip.log" &
+  GRIP_PID=$!
+  wait_port "127.0.0.1:$BENCH_GRIP_PORT"
+fi
 
 # ---- scenarios -------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
   FAN_SUBS="sse=100,websocket=100"; FAN_RATE=50; FAN_MID=10; FAN_LOW=5; DUR=3s
-  IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20
+  IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20; SPREAD=2s; RSS_AT=0.5s,3s
 else
   FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; FAN_MID=$FANOUT_MID_RATE; FAN_LOW=$FANOUT_LOW_RATE; DUR=$DURATION
-  IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=100
+  IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=100; SPREAD=10s; RSS_AT=0.5s,10s
 fi
-NCHAN_SUB="http://127.0.0.1:$BENCH_NCHAN_PORT/sub/{run}"
-NCHAN_PUB="http://127.0.0.1:$BENCH_NCHAN_PORT/pub/{run}"
 BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
+# Centrifugo: a unidirectional client subscribed server-side to the run's
+# channel: cf_connect={"subs":{"RUN":{}}} (URL-encoded) for uni_sse, the same
+# JSON as the first message for uni_websocket.
+CF_CONNECT='%7B%22subs%22%3A%7B%22{run}%22%3A%7B%7D%7D%7D'
 
-SCENARIOS="fanout fanout-mid fanout-low idle-sse idle-ws session-mem longpoll echo-pass echo-session"
+SCENARIOS="fanout fanout-mid fanout-low floor-low floor-mid idle-sse idle-ws idle-storm-sse idle-spread-sse idle-storm-ws idle-spread-ws session-mem longpoll echo-pass echo-session"
 selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# target SERVER: the generator's arguments that reach SERVER's broadcast
+# channel for this run (subscribe URL and dialect, how to publish).
+target() {
+  case "$1" in
+    bridgeway) T=(-url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT") ;;
+    floor) T=(-url "http://127.0.0.1:$BENCH_FLOOR_PORT/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT") ;;
+    nginx-nchan) T=(-dialect nchan -url "http://127.0.0.1:$BENCH_NCHAN_PORT/sub/{run}" -publish "http://127.0.0.1:$BENCH_NCHAN_PORT/pub/{run}") ;;
+    centrifugo) T=(-dialect plain -url "http://127.0.0.1:$BENCH_CENTRIFUGO_PORT/connection/uni_{transport}?cf_connect=$CF_CONNECT"
+                   -ws-hello '{"subs":{"{run}":{}}}'
+                   -publish "http://127.0.0.1:$BENCH_CENTRIFUGO_PORT/api/publish" -publish-format centrifugo) ;;
+    pushpin) T=(-dialect plain -url "http://127.0.0.1:$BENCH_PUSHPIN_PORT/c/{run}/{transport}"
+                -publish "http://127.0.0.1:$BENCH_PUSHPIN_PUBLISH_PORT/publish/" -publish-format pushpin) ;;
+  esac
+}
 
 # run_one SCENARIO SERVER: a fresh server process per run, so every memory
 # baseline is an idle process and no run inherits another's heap.
 run_one() {
-  local sc=$1 server=$2 pid args=() out="$WORK/run.out"
-  if [ "$server" = bridgeway ]; then
-    start_bridgeway || { echo "   bridgeway did not start (see $WORK/bridgeway.log)" | tee -a "$LOG"; stop_bridgeway; return 0; }
-    pid=$BW_PID
-  else
-    start_nginx || { echo "   nginx did not start (see $WORK/nginx/error.log)" | tee -a "$LOG"; stop_nginx; return 0; }
-    pid=$NGINX_PID
-  fi
-  local common=(-server "$server" -pid "$pid" -json "$JSONL")
+  local sc=$1 server=$2 args=() out="$WORK/run.out" T=()
+  start_server "$server" || { echo "   $server did not start (see $WORK/$server.log)" | tee -a "$LOG"; stop_server "$server"; return 0; }
+  target "$server"
+  local common=(-server "$server" -pid "$SERVER_PID" -json "$JSONL")
+  local fan=(-publishers "$PUBLISHERS" -subs "$FAN_SUBS" -duration "$DUR" -drain 15s)
   case "$sc/$server" in
-    fanout/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
-    fanout/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_RATE" -duration "$DUR" -drain 15s) ;;
-    fanout-mid/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_MID}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_MID" -duration "$DUR" -drain 15s) ;;
-    fanout-mid/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_MID}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_MID" -duration "$DUR" -drain 15s) ;;
-    fanout-low/nginx-nchan) args=(fanout -label "fanout $FAN_SUBS @${FAN_LOW}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_LOW" -duration "$DUR" -drain 15s) ;;
-    fanout-low/bridgeway) args=(fanout -label "fanout $FAN_SUBS @${FAN_LOW}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$FAN_SUBS" -rate "$FAN_LOW" -duration "$DUR" -drain 15s) ;;
+    fanout/*) args=(fanout -label "fanout $FAN_SUBS @${FAN_RATE}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_RATE") ;;
+    fanout-mid/*) args=(fanout -label "fanout $FAN_SUBS @${FAN_MID}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_MID") ;;
+    fanout-low/*) args=(fanout -label "fanout $FAN_SUBS @${FAN_LOW}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_LOW") ;;
+    # the floor rows: the same load as fanout-low/-mid against the floor program
+    floor-low/*) args=(fanout -label "floor $FAN_SUBS @${FAN_LOW}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_LOW") ;;
+    floor-mid/*) args=(fanout -label "floor $FAN_SUBS @${FAN_MID}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_MID") ;;
     # -rate 0: memory is read while idle, then one probe message checks that every subscriber is alive
-    idle-sse/nginx-nchan) args=(fanout -label "idle sse=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
-    idle-sse/bridgeway) args=(fanout -label "idle sse=$IDLE_N" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
-    idle-ws/nginx-nchan) args=(fanout -label "idle websocket=$IDLE_N" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
-    idle-ws/bridgeway) args=(fanout -label "idle websocket=$IDLE_N" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    idle-sse/*) args=(fanout -label "idle sse=$IDLE_N" "${T[@]}" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    idle-ws/*) args=(fanout -label "idle websocket=$IDLE_N" "${T[@]}" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
+    # a reconnect storm (as fast as the generator can connect) vs the same
+    # subscribers arriving evenly over $SPREAD; memory read at each of $RSS_AT after the last connect
+    idle-storm-sse/*) args=(fanout -label "idle sse=$IDLE_N storm" "${T[@]}" -subs "sse=$IDLE_N" -rate 0 -storm -rss-at "$RSS_AT" -drain 15s) ;;
+    idle-spread-sse/*) args=(fanout -label "idle sse=$IDLE_N over $SPREAD" "${T[@]}" -subs "sse=$IDLE_N" -rate 0 -connect-over "$SPREAD" -rss-at "$RSS_AT" -drain 15s) ;;
+    idle-storm-ws/*) args=(fanout -label "idle websocket=$IDLE_N storm" "${T[@]}" -subs "websocket=$IDLE_N" -rate 0 -storm -rss-at "$RSS_AT" -drain 15s) ;;
+    idle-spread-ws/*) args=(fanout -label "idle websocket=$IDLE_N over $SPREAD" "${T[@]}" -subs "websocket=$IDLE_N" -rate 0 -connect-over "$SPREAD" -rss-at "$RSS_AT" -drain 15s) ;;
     # nginx's peer of a session with its own upstream WebSocket: a proxied WebSocket.
     session-mem/nginx-proxy) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -dialect nchan -url "http://127.0.0.1:$BENCH_PROXY_PORT/echo" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;
     session-mem/bridgeway) args=(fanout -label "session websocket=$SESSION_N (own upstream each)" -url "$BW/session" -subs "websocket=$SESSION_N" -rate 0 -settle 3s) ;;
-    longpoll/nginx-nchan) args=(fanout -label "longpoll=$LP_N @${LP_RATE}/s" -dialect nchan -url "$NCHAN_SUB" -publish "$NCHAN_PUB" -subs "longpoll=$LP_N" -rate "$LP_RATE" -duration "$DUR" -drain 15s) ;;
-    longpoll/bridgeway) args=(fanout -label "longpoll=$LP_N @${LP_RATE}/s" -url "$BW/bcast" -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -subs "longpoll=$LP_N" -rate "$LP_RATE" -duration "$DUR" -drain 15s) ;;
+    longpoll/nginx-nchan|longpoll/bridgeway) args=(fanout -label "longpoll=$LP_N @${LP_RATE}/s" "${T[@]}" -subs "longpoll=$LP_N" -rate "$LP_RATE" -duration "$DUR" -drain 15s) ;;
     echo-pass/nginx-proxy) args=(echo -label "ws echo pass-through, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_PROXY_PORT/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
     echo-pass/bridgeway) args=(echo -label "ws echo pass-through, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_BRIDGEWAY_PORT/pass/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
     echo-session/nginx-proxy) args=(echo -label "ws echo session route, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_PROXY_PORT/echo" -conns "$ECHO_CONNS" -duration "$DUR") ;;
     echo-session/bridgeway) args=(echo -label "ws echo session route, $ECHO_CONNS conns" -url "ws://127.0.0.1:$BENCH_BRIDGEWAY_PORT/session/ws" -conns "$ECHO_CONNS" -duration "$DUR") ;;
-    *) echo "no such run $sc/$server" >&2; return 1 ;;
+    *) echo "no such run $sc/$server" >&2; stop_server "$server"; return 1 ;;
   esac
   echo "== $(date -u +%H:%M:%S) $sc on $server" | tee -a "$LOG"
   local rc=0
@@ -196,19 +304,32 @@ run_one() {
   # the human table only: no JSON line, no progress lines
   grep -v -e '^{' -e '^[0-9][0-9]:[0-9][0-9]:' -e '^connecting ' -e '^echoing ' "$out" | sed 's/^/   /' || true
   [ "$rc" = 0 ] || echo "   run failed (exit $rc)" | tee -a "$LOG"
-  if [ "$server" = bridgeway ]; then stop_bridgeway; else stop_nginx; fi
+  stop_server "$server"
   sleep 1
 }
 
-peer_of() { case "$1" in session-mem|echo-pass|echo-session) echo nginx-proxy ;; *) echo nginx-nchan ;; esac; }
+# peers_of SCENARIO: the servers bridgeway is compared with there.
+peers_of() {
+  case "$1" in
+    session-mem|echo-pass|echo-session) echo nginx-proxy ;;
+    floor-*) echo floor ;;
+    longpoll) peer_wanted nchan && echo nginx-nchan ;;  # Centrifugo's and Pushpin's long-poll are not set up here
+    *)
+      local p=()
+      peer_wanted nchan && p+=(nginx-nchan)
+      [ -n "$CENTRIFUGO" ] && p+=(centrifugo)
+      [ -n "$PUSHPIN" ] && p+=(pushpin)
+      echo "${p[*]}" ;;
+  esac
+}
 
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for rep in $(seq 1 "$REPS"); do
   for sc in $SCENARIOS; do
     selected "$sc" || continue
-    peer=$(peer_of "$sc")
-    # alternate who goes first, so neither always runs on a warmer machine
-    if [ $((rep % 2)) = 1 ]; then order="$peer bridgeway"; else order="bridgeway $peer"; fi
+    peers=$(peers_of "$sc" || true)
+    # alternate who goes first, so no server always runs on a warmer machine
+    if [ $((rep % 2)) = 1 ]; then order="$peers bridgeway"; else order="bridgeway $(echo "$peers" | tr ' ' '\n' | tac | xargs)"; fi
     for server in $order; do run_one "$sc" "$server"; done
   done
 done
@@ -216,13 +337,15 @@ done
 # ---- table -------------------------------------------------------------
 cp "$JSONL" "$RESULTS/latest.jsonl" 2>/dev/null || : >"$RESULTS/latest.jsonl"
 {
-  echo "## bridgeway vs nginx+nchan — $START"
+  echo "## bridgeway vs its peers — $START"
   echo
   echo "Command: \`bench/compare.sh $([ "$QUICK" = 1 ] && echo --quick) --reps $REPS${ONLY:+ --only $ONLY}\`"
   echo "(FANOUT_RATE=$FAN_RATE FANOUT_MID_RATE=$FAN_MID FANOUT_LOW_RATE=$FAN_LOW LONGPOLL_RATE=$LP_RATE PUBLISHERS=$PUBLISHERS DURATION=$DUR NGINX_WORKERS=$NGINX_WORKERS)"
   echo
   echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, open files $(ulimit -n), kernel $(uname -r)"
-  echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), bridgeway ${BRIDGEWAY_DESC:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')}"
+  echo "Versions: $("$NGINX" -v 2>&1 | cut -d/ -f2) with nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), Centrifugo $([ -n "$CENTRIFUGO" ] && echo "${CENTRIFUGO_MODULE#*@}" || echo '(left out)'), Pushpin $(dpkg-query -W -f='${Version}' pushpin 2>/dev/null || echo '(left out)'), $(go version | cut -d' ' -f3), bridgeway ${BRIDGEWAY_DESC:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')}"
+  echo "Load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average at the end; the 2 cores may be shared)"
+  for n in "${NOTES[@]}"; do echo; echo "Note: $n"; done
   echo
   "$BENCH" table "$RESULTS/latest.jsonl"
   if [ "${GO_BENCH:-1}" = 1 ]; then

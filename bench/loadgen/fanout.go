@@ -25,13 +25,20 @@ type SubGroup struct {
 type FanoutConfig struct {
 	Label   string // scenario name, for reports
 	Server  string // name of the server under test, for reports
-	Dialect string // DialectBridgeway or DialectNchan
+	Dialect string // DialectBridgeway, DialectNchan or DialectPlain
 	// URL is the subscriber base URL; "{run}" is replaced by the run ID
-	// (a fresh nchan channel per run).
+	// (a fresh nchan channel per run), and in the plain dialect
+	// "{transport}" by the transport's name (sse, websocket).
 	URL  string
 	Subs []SubGroup
-	// PublishURL: messages are POSTed there (nchan's publisher location).
-	PublishURL string
+	// WSHello, when set, is a text message each WebSocket subscriber sends
+	// right after the handshake ("{run}" replaced): Centrifugo's
+	// uni_websocket takes its connect request that way.
+	WSHello string
+	// PublishURL: messages are POSTed there (nchan's publisher location,
+	// Centrifugo's API, Pushpin's control port) in PublishFormat.
+	PublishURL    string
+	PublishFormat string
 	// UpstreamListen: instead, the run serves an upstream on this address
 	// (UpstreamKind websocket or sse) that the gateway's route points at.
 	UpstreamListen string
@@ -53,6 +60,14 @@ type FanoutConfig struct {
 	Drain           time.Duration
 	ConnectTimeout  time.Duration
 	DialConcurrency int
+	// ConnectOver, when above 0, spreads the connects evenly over this
+	// time (the "spread" arrival); 0 connects as fast as DialConcurrency
+	// allows (a reconnect storm when DialConcurrency is large).
+	ConnectOver time.Duration
+	// RSSAt, when given, reads the server's memory at these times after the
+	// last subscriber connected (instead of once after Settle); the last
+	// one is RSSPerConnKiB.
+	RSSAt []time.Duration
 	// ServerPIDs are the server's processes (descendants are included).
 	ServerPIDs []int
 	// Progress receives human progress lines; nil discards them.
@@ -90,8 +105,11 @@ func (c *FanoutConfig) defaults() {
 }
 
 func (c *FanoutConfig) validate() error {
-	if c.Dialect != DialectBridgeway && c.Dialect != DialectNchan {
-		return fmt.Errorf("fanout: unknown dialect %q (bridgeway or nchan)", c.Dialect)
+	if c.Dialect != DialectBridgeway && c.Dialect != DialectNchan && c.Dialect != DialectPlain {
+		return fmt.Errorf("fanout: unknown dialect %q (bridgeway, nchan or plain)", c.Dialect)
+	}
+	if err := validPublishFormat(c.PublishFormat); err != nil {
+		return err
 	}
 	if c.URL == "" {
 		return errors.New("fanout: no subscriber URL")
@@ -105,6 +123,9 @@ func (c *FanoutConfig) validate() error {
 		}
 		if g.Transport == TransportStream && c.Dialect == DialectNchan {
 			return errors.New("fanout: nchan has no NDJSON stream transport")
+		}
+		if c.Dialect == DialectPlain && g.Transport != TransportSSE && g.Transport != TransportWebSocket {
+			return fmt.Errorf("fanout: the plain dialect has sse and websocket only, not %s", g.Transport)
 		}
 		if g.Count < 0 {
 			return fmt.Errorf("fanout: negative subscriber count for %s", g.Transport)
@@ -184,6 +205,17 @@ type FanoutResult struct {
 	RSSEndKiB        uint64  `json:"rss_end_kib"`
 	RSSPerConnKiB    float64 `json:"rss_per_conn_kib"`
 	WindowSec        float64 `json:"window_sec"`
+	// ConnectSec is the time from the first connect to the last.
+	ConnectSec float64 `json:"connect_sec"`
+	// RSSAt is the memory read at each of FanoutConfig.RSSAt.
+	RSSAt []RSSSample `json:"rss_at,omitempty"`
+}
+
+// RSSSample is the server's memory some time after the last connect.
+type RSSSample struct {
+	AfterSec      float64 `json:"after_sec"`
+	RSSKiB        uint64  `json:"rss_kib"`
+	RSSPerConnKiB float64 `json:"rss_per_conn_kib"`
 }
 
 func newRunID() string {
@@ -233,7 +265,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			}
 			pub = up
 		} else {
-			pub = newHTTPPublisher(strings.ReplaceAll(cfg.PublishURL, "{run}", run), cfg.Publishers)
+			pub = newHTTPPublisher(strings.ReplaceAll(cfg.PublishURL, "{run}", run), cfg.PublishFormat, run, cfg.Publishers)
 		}
 		defer pub.close()
 	}
@@ -246,6 +278,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 
 	// Connect every subscriber, a bounded number of handshakes at a time.
 	env := newSubscriberEnv(cfg.Dialect, strings.ReplaceAll(cfg.URL, "{run}", run), total)
+	env.wsHello = strings.ReplaceAll(cfg.WSHello, "{run}", run)
 	defer env.close()
 	live := &liveCounts{}
 	groups := make([]*subGroupState, len(cfg.Subs))
@@ -256,10 +289,18 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	connectStart := time.Now()
 	progress("connecting %d subscribers to %s (%s dialect)", total, env.base, cfg.Dialect)
 	stopped := false
+	started := 0
 	for gi, g := range cfg.Subs {
 		gs := &subGroupState{SubGroup: g}
 		groups[gi] = gs
 		for i := 0; i < g.Count && !stopped; i++ {
+			if cfg.ConnectOver > 0 { // spread: the i-th connect starts at i/total of ConnectOver
+				if !sleepUntil(ctx, connectStart.Add(cfg.ConnectOver*time.Duration(started)/time.Duration(total))) {
+					stopped = true
+					continue
+				}
+			}
+			started++
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -281,7 +322,9 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	for int(live.connected.Load()+live.failed.Load()) < total && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
-	progress("connected %d, failed %d in %.1fs", live.connected.Load(), live.failed.Load(), time.Since(connectStart).Seconds())
+	lastConnect := time.Now()
+	res.ConnectSec = lastConnect.Sub(connectStart).Seconds()
+	progress("connected %d, failed %d in %.1fs", live.connected.Load(), live.failed.Load(), res.ConnectSec)
 	if pub != nil {
 		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := pub.waitReady(readyCtx)
@@ -290,10 +333,27 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			return nil, err
 		}
 	}
-	sleepCtx(ctx, cfg.Settle)
-	conn, err := sampleProcs(cfg.ServerPIDs)
-	if err != nil {
-		return nil, err
+	var conn procSample
+	if len(cfg.RSSAt) > 0 {
+		// Memory at fixed times after the last connect (the storm's
+		// +0.5 s and +10 s); the last reading stands for the run.
+		for _, at := range cfg.RSSAt {
+			sleepUntil(ctx, lastConnect.Add(at))
+			if conn, err = sampleProcs(cfg.ServerPIDs); err != nil {
+				return nil, err
+			}
+			s := RSSSample{AfterSec: at.Seconds(), RSSKiB: conn.RSSKiB}
+			if n := live.connected.Load(); n > 0 {
+				s.RSSPerConnKiB = float64(int64(conn.RSSKiB)-int64(idle.RSSKiB)) / float64(n)
+			}
+			res.RSSAt = append(res.RSSAt, s)
+			progress("rss %d KiB at +%s (%.2f KiB per connection)", conn.RSSKiB, at, s.RSSPerConnKiB)
+		}
+	} else {
+		sleepCtx(ctx, cfg.Settle)
+		if conn, err = sampleProcs(cfg.ServerPIDs); err != nil {
+			return nil, err
+		}
 	}
 	res.RSSConnectedKiB = conn.RSSKiB
 	connected := live.connected.Load()
@@ -497,6 +557,14 @@ func shortErr(err error) string {
 		s = s[:160]
 	}
 	return s
+}
+
+// sleepUntil waits for t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	if d := time.Until(t); d > 0 {
+		sleepCtx(ctx, d)
+	}
+	return ctx.Err() == nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

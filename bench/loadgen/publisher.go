@@ -22,14 +22,17 @@ type publisher interface {
 	close()
 }
 
-// httpPublisher POSTs each message to a URL (nchan's publisher location).
+// httpPublisher POSTs each message to a URL (nchan's publisher location,
+// Centrifugo's API, Pushpin's control port), in one of the publish formats.
 type httpPublisher struct {
-	url    string
-	client *http.Client
+	url     string
+	format  string
+	channel string
+	client  *http.Client
 }
 
-func newHTTPPublisher(u string, concurrency int) *httpPublisher {
-	return &httpPublisher{url: u, client: &http.Client{
+func newHTTPPublisher(u, format, channel string, concurrency int) *httpPublisher {
+	return &httpPublisher{url: u, format: format, channel: channel, client: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: concurrency + 2, DisableCompression: true},
 	}}
@@ -38,19 +41,27 @@ func newHTTPPublisher(u string, concurrency int) *httpPublisher {
 func (p *httpPublisher) waitReady(context.Context) error { return nil }
 
 func (p *httpPublisher) publish(ctx context.Context, payload []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(payload))
+	body, contentType, err := publishBody(p.format, p.channel, payload)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "text/plain")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("publish: status %d", resp.StatusCode)
+	}
+	// Centrifugo's API answers 200 with {"error":{...}} when it refused.
+	if p.format == PublishCentrifugo && bytes.Contains(answer, []byte(`"error"`)) {
+		return fmt.Errorf("publish: %s", bytes.TrimSpace(answer))
 	}
 	return nil
 }

@@ -281,9 +281,14 @@ func (e *subscriberEnv) runRawWebSocket(ctx context.Context, t *tracker, ready f
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
+	r := &wsReader{t: t, conn: conn, buf: make([]byte, rawReadSize)}
+	if e.wsHello != "" {
+		if err := r.send(0x1, []byte(e.wsHello)); err != nil {
+			return fmt.Errorf("websocket: hello: %w", err)
+		}
+	}
 	t.markConnected()
 	ready()
-	r := &wsReader{t: t, conn: conn, buf: make([]byte, rawReadSize)}
 	// Bytes the head's reader already holds come first.
 	r.end = copy(r.buf, peekBuffered(br))
 	for {
@@ -401,7 +406,15 @@ func (r *wsReader) frame(fin bool, op byte, payload []byte) error {
 
 // send writes one masked client frame (mask key 0: payload unchanged).
 func (r *wsReader) send(op byte, payload []byte) error {
-	r.out = append(r.out[:0], 0x80|op, 0x80|byte(len(payload)), 0, 0, 0, 0)
+	if len(payload) > 0xffff {
+		return errors.New("client frame too large")
+	}
+	if len(payload) < 126 {
+		r.out = append(r.out[:0], 0x80|op, 0x80|byte(len(payload)))
+	} else {
+		r.out = append(r.out[:0], 0x80|op, 0x80|126, byte(len(payload)>>8), byte(len(payload)))
+	}
+	r.out = append(r.out, 0, 0, 0, 0)
 	r.out = append(r.out, payload...)
 	_ = r.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := r.conn.Write(r.out)

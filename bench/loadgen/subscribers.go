@@ -33,6 +33,10 @@ const (
 	// long-poll answers carry one raw message and resume with
 	// If-Modified-Since / If-None-Match from Last-Modified / Etag.
 	DialectNchan = "nchan"
+	// DialectPlain: the URL as given, "{transport}" replaced by sse or
+	// websocket; SSE and WebSocket only (Centrifugo's uni_sse and
+	// uni_websocket, Pushpin in front of the bench's GRIP backend, the floor).
+	DialectPlain = "plain"
 )
 
 // subscriberEnv is what all subscribers of a run share.
@@ -41,6 +45,8 @@ type subscriberEnv struct {
 	base    string // subscriber base URL (http://...)
 	client  *http.Client
 	dialer  *websocket.Dialer
+	// wsHello is sent as a text message right after a WebSocket handshake.
+	wsHello string
 }
 
 func newSubscriberEnv(dialect, base string, conns int) *subscriberEnv {
@@ -80,6 +86,9 @@ func (e *subscriberEnv) close() {
 // urlFor maps a transport to the URL the dialect serves it on.
 func (e *subscriberEnv) urlFor(transport string) string {
 	u := e.base
+	if e.dialect == DialectPlain {
+		u = strings.ReplaceAll(u, "{transport}", transport)
+	}
 	if e.dialect == DialectBridgeway {
 		switch transport {
 		case TransportWebSocket:
@@ -149,6 +158,11 @@ func (e *subscriberEnv) runWebSocket(ctx context.Context, t *tracker, ready func
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
+	if e.wsHello != "" {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(e.wsHello)); err != nil {
+			return fmt.Errorf("websocket: hello: %w", err)
+		}
+	}
 	t.markConnected()
 	ready()
 	buf := make([]byte, 0, 512)

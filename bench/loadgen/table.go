@@ -90,6 +90,8 @@ type fanoutRow struct {
 	cpuUs, p50, p90, p99, maxLat float64
 	rssPerConn                   float64
 	clientUs                     float64 // the generator's CPU per delivery
+	connectSec                   float64
+	rssAt                        []RSSSample // medians per reading time (runs with RSSAt)
 }
 
 func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers orderedKeys) {
@@ -103,8 +105,13 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 	rows = map[string]*fanoutRow{}
 	for k, g := range groups {
 		row := &fanoutRow{label: g[0].Label, server: g[0].Server, reps: len(g), idle: g[0].Rate == 0}
-		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn, client []float64
+		var pub, deliv, poll, cpu, p50, p90, p99, mx, rss, conn, client, connSec []float64
+		rssAt := map[float64][]float64{}
 		for _, r := range g {
+			connSec = append(connSec, r.ConnectSec)
+			for _, a := range r.RSSAt {
+				rssAt[a.AfterSec] = append(rssAt[a.AfterSec], a.RSSPerConnKiB)
+			}
 			row.subs = r.Subscribers
 			row.lost += r.Lost
 			row.dups += r.Duplicated
@@ -130,6 +137,10 @@ func fanoutRows(rs []*FanoutResult) (rows map[string]*fanoutRow, labels, servers
 		row.pubRate, row.delivSec, row.pollSec = median(pub), median(deliv), median(poll)
 		row.cpuUs, row.p50, row.p90, row.p99, row.maxLat = median(cpu), median(p50), median(p90), median(p99), median(mx)
 		row.rssPerConn = median(rss)
+		row.connectSec = median(connSec)
+		for _, a := range g[0].RSSAt {
+			row.rssAt = append(row.rssAt, RSSSample{AfterSec: a.AfterSec, RSSPerConnKiB: median(rssAt[a.AfterSec])})
+		}
 		if len(client) > 0 {
 			row.clientUs = median(client)
 		}
@@ -203,6 +214,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		writeFanoutRatios(w, rows, labels, servers)
+		writeRSSAt(w, rows, labels, servers)
 	}
 	if len(res.Echo) > 0 {
 		rows, labels, servers := echoRows(res.Echo)
@@ -226,35 +238,40 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 	}
 }
 
-// peerFirst orders servers so that the peer (a name holding "nginx") is
-// the base of every ratio, whatever order the runs came in.
-func peerFirst(servers orderedKeys) []string {
-	var peers, others []string
+// isSubject tells bridgeway's rows (every name starting with "bridgeway",
+// e.g. two builds side by side) from the peers'.
+func isSubject(server string) bool { return strings.HasPrefix(server, "bridgeway") }
+
+// pairs lists (subject, peer) server pairs for one scenario: every bridgeway
+// row against every peer row, nginx's first, then in the order runs came.
+func pairs(servers orderedKeys, has func(string) bool) [][2]string {
+	var subjects, nginx, peers []string
 	for _, s := range servers.keys {
-		if strings.Contains(s, "nginx") {
+		switch {
+		case !has(s):
+		case isSubject(s):
+			subjects = append(subjects, s)
+		case strings.Contains(s, "nginx"):
+			nginx = append(nginx, s)
+		default:
 			peers = append(peers, s)
-		} else {
-			others = append(others, s)
 		}
 	}
-	return append(peers, others...)
+	var out [][2]string
+	for _, sub := range subjects {
+		for _, p := range append(nginx, peers...) {
+			out = append(out, [2]string{sub, p})
+		}
+	}
+	return out
 }
 
-// writeFanoutRatios compares every other server with the peer of each
-// scenario.
+// writeFanoutRatios compares bridgeway with every peer of each scenario.
 func writeFanoutRatios(w io.Writer, rows map[string]*fanoutRow, labels, servers orderedKeys) {
 	header := false
 	for _, l := range labels.keys {
-		var base *fanoutRow
-		for _, s := range peerFirst(servers) {
-			r := rows[l+"\x00"+s]
-			if r == nil {
-				continue
-			}
-			if base == nil {
-				base = r
-				continue
-			}
+		for _, pr := range pairs(servers, func(s string) bool { return rows[l+"\x00"+s] != nil }) {
+			r, base := rows[l+"\x00"+pr[0]], rows[l+"\x00"+pr[1]]
 			if !header {
 				fmt.Fprintln(w, "| scenario | ratio | CPU/delivery | p99 latency | deliveries/s | poll cycles/s | RSS/conn |")
 				fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
@@ -278,16 +295,8 @@ func writeFanoutRatios(w io.Writer, rows map[string]*fanoutRow, labels, servers 
 func writeEchoRatios(w io.Writer, rows map[string]*echoRow, labels, servers orderedKeys) {
 	header := false
 	for _, l := range labels.keys {
-		var base *echoRow
-		for _, s := range peerFirst(servers) {
-			r := rows[l+"\x00"+s]
-			if r == nil {
-				continue
-			}
-			if base == nil {
-				base = r
-				continue
-			}
+		for _, pr := range pairs(servers, func(s string) bool { return rows[l+"\x00"+s] != nil }) {
+			r, base := rows[l+"\x00"+pr[0]], rows[l+"\x00"+pr[1]]
 			if !header {
 				fmt.Fprintln(w, "| scenario | ratio | round trips/s | CPU/round trip | p99 latency |")
 				fmt.Fprintln(w, "|---|---|---|---|---|")
@@ -321,4 +330,50 @@ func zeroDash(v float64, format string) string {
 		return "–"
 	}
 	return fmt.Sprintf(format, v)
+}
+
+// writeRSSAt lists the runs that read memory at fixed times after the last
+// connect (storm and spread arrivals), with bridgeway's ratio to each peer.
+func writeRSSAt(w io.Writer, rows map[string]*fanoutRow, labels, servers orderedKeys) {
+	header := false
+	for _, l := range labels.keys {
+		has := func(s string) bool { r := rows[l+"\x00"+s]; return r != nil && len(r.rssAt) > 0 }
+		for _, s := range servers.keys {
+			if !has(s) {
+				continue
+			}
+			r := rows[l+"\x00"+s]
+			if !header {
+				fmt.Fprintln(w, "#### Idle memory after connecting (KiB RSS per subscriber, read at fixed times after the last connect)")
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "| scenario | server | reps | connected | connect time | KiB per subscriber at +time (medians) |")
+				fmt.Fprintln(w, "|---|---|---|---|---|---|")
+				header = true
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %.1f s | %s |\n", l, s, r.reps, r.connected, r.connectSec, rssAtText(r.rssAt, nil))
+		}
+		for _, pr := range pairs(servers, has) {
+			r, base := rows[l+"\x00"+pr[0]], rows[l+"\x00"+pr[1]]
+			fmt.Fprintf(w, "| %s | %s ÷ %s | | | | %s |\n", l, pr[0], pr[1], rssAtText(r.rssAt, base.rssAt))
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+}
+
+// rssAtText shows "+0.5 s: 5.90, +10 s: 5.80", or ratios to base when given.
+func rssAtText(at, base []RSSSample) string {
+	var parts []string
+	for i, a := range at {
+		v := fmt.Sprintf("%.2f", a.RSSPerConnKiB)
+		if base != nil {
+			v = "–"
+			if i < len(base) && base[i].AfterSec == a.AfterSec {
+				v = ratio(a.RSSPerConnKiB, base[i].RSSPerConnKiB)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("+%g s: %s", a.AfterSec, v))
+	}
+	return strings.Join(parts, ", ")
 }

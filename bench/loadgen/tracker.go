@@ -67,6 +67,13 @@ func (t *tracker) deliver(p []byte, now time.Time) {
 // record counts one received payload; the run sees it after flushLive
 // (once per read: the shared counters are not touched per message).
 func (t *tracker) record(p []byte, now time.Time) {
+	if !bytes.HasPrefix(p, []byte(payloadMagic)) {
+		// A server that wraps the payload (Centrifugo's JSON push) still
+		// carries it verbatim: ASCII needs no escaping in a JSON string.
+		if i := bytes.Index(p, []byte(payloadMagic)); i > 0 {
+			p = p[i:]
+		}
+	}
 	run, seq, sent, err := parsePayload(p)
 	if err != nil || !bytes.Equal(run, t.run) || seq == 0 || seq >= maxTrackedSeq {
 		t.foreign++

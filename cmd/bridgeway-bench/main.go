@@ -3,6 +3,7 @@
 //	bridgeway-bench fanout -url URL -subs sse=5000,websocket=5000 (-publish URL | -upstream-listen ADDR) ...
 //	bridgeway-bench echo -url ws://... -conns 100 -duration 10s
 //	bridgeway-bench echo-server -listen 127.0.0.1:18092
+//	bridgeway-bench grip-backend -listen 127.0.0.1:18093   (Pushpin's origin)
 //	bridgeway-bench table results.jsonl...
 //
 // fanout and echo print a human table, then the same result as one JSON
@@ -47,13 +48,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runEcho(ctx, args, stdout, stderr)
 	case "echo-server":
 		return runEchoServer(ctx, args, stderr)
+	case "grip-backend":
+		return runGripBackend(ctx, args, stderr)
 	case "table":
 		return runTable(args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: bridgeway-bench fanout|echo|echo-server|table [flags]; -h after a command lists its flags")
+		fmt.Fprintln(stdout, "usage: bridgeway-bench fanout|echo|echo-server|grip-backend|table [flags]; -h after a command lists its flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (fanout, echo, echo-server, table)", cmd)
+	return fmt.Errorf("unknown command %q (fanout, echo, echo-server, grip-backend, table)", cmd)
 }
 
 // pidList is a repeatable flag of comma-separated pids; "@FILE" reads a pid file.
@@ -81,6 +84,27 @@ func (p *pidList) Set(v string) error {
 		*p = append(*p, pid)
 	}
 	return nil
+}
+
+// stormConcurrency is -storm's handshakes in flight: far more than a
+// server accepts at once, so connects queue in its listen backlog as they
+// do after a deploy.
+const stormConcurrency = 1024
+
+// parseDurations reads "0.5s,10s", in increasing order.
+func parseDurations(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < 0 || (len(out) > 0 && d <= out[len(out)-1]) {
+			return nil, fmt.Errorf("want increasing durations, got %q", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // parseSubs reads "sse=5000,websocket=5000".
@@ -124,9 +148,11 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	subs := fs.String("subs", "sse=100", "subscribers per transport: websocket|sse|longpoll|stream=N, comma-separated")
 	fs.StringVar(&cfg.Label, "label", "fanout", "scenario name for reports")
 	fs.StringVar(&cfg.Server, "server", "", "name of the server under test, for reports")
-	fs.StringVar(&cfg.Dialect, "dialect", loadgen.DialectBridgeway, "wire dialect: bridgeway or nchan")
+	fs.StringVar(&cfg.Dialect, "dialect", loadgen.DialectBridgeway, "wire dialect: bridgeway, nchan or plain (URL as given, {transport} = sse|websocket)")
 	fs.StringVar(&cfg.URL, "url", "", "subscriber base URL (bridgeway route, or nchan sub location); {run} becomes the run id")
+	fs.StringVar(&cfg.WSHello, "ws-hello", "", "text message each WebSocket subscriber sends after the handshake; {run} becomes the run id")
 	fs.StringVar(&cfg.PublishURL, "publish", "", "publish by HTTP POST to this URL (nchan pub location); {run} becomes the run id")
+	fs.StringVar(&cfg.PublishFormat, "publish-format", loadgen.PublishBody, "POST body: body (the payload), centrifugo (API publish to channel RUN) or pushpin (GRIP item for channel RUN)")
 	fs.StringVar(&cfg.UpstreamListen, "upstream-listen", "", "publish through a built-in upstream listening here (the gateway route points at it)")
 	fs.StringVar(&cfg.UpstreamKind, "upstream-kind", loadgen.UpstreamWebSocket, "built-in upstream kind: websocket or sse")
 	fs.Float64Var(&cfg.Rate, "rate", 200, "messages per second (0: measure idle memory, then send one probe message)")
@@ -138,6 +164,9 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "longest wait for the last deliveries")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 60*time.Second, "longest wait for all subscribers to connect")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "handshakes in flight at once")
+	storm := fs.Bool("storm", false, "connect as fast as possible (a reconnect storm): -dial-concurrency "+strconv.Itoa(stormConcurrency))
+	fs.DurationVar(&cfg.ConnectOver, "connect-over", 0, "spread the connects evenly over this time (0: as fast as -dial-concurrency allows)")
+	rssAt := fs.String("rss-at", "", "read memory at these times after the last connect, comma-separated (e.g. 0.5s,10s) instead of after -settle")
 	fs.Var(&pids, "pid", "server pid(s) to measure, comma-separated or @pidfile; descendants included (repeatable)")
 	jsonPath := fs.String("json", "", "also append the JSON result line to this file")
 	if err := fs.Parse(args); err != nil {
@@ -146,6 +175,12 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	groups, err := parseSubs(*subs)
 	if err != nil {
 		return err
+	}
+	if *storm {
+		cfg.DialConcurrency = stormConcurrency
+	}
+	if cfg.RSSAt, err = parseDurations(*rssAt); err != nil {
+		return fmt.Errorf("-rss-at: %w", err)
 	}
 	cfg.Subs, cfg.ServerPIDs, cfg.Progress = groups, pids, stderr
 	res, err := loadgen.RunFanout(ctx, cfg)
@@ -190,17 +225,34 @@ func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runEchoServer(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("echo-server", flag.ContinueOnError)
+	return serveUntilDone(ctx, args, stderr, "echo-server", "127.0.0.1:18092", "address of the WebSocket echo upstream",
+		func(addr string) (service, error) { return loadgen.StartEchoServer(addr) })
+}
+
+func runGripBackend(ctx context.Context, args []string, stderr io.Writer) error {
+	return serveUntilDone(ctx, args, stderr, "grip-backend", "127.0.0.1:18093", "address Pushpin's route points at",
+		func(addr string) (service, error) { return loadgen.StartGripBackend(addr) })
+}
+
+// service is one of the bench's own servers.
+type service interface {
+	Addr() string
+	Close()
+}
+
+// serveUntilDone starts a service on -listen and runs it until a signal.
+func serveUntilDone(ctx context.Context, args []string, stderr io.Writer, name, addr, usage string, start func(string) (service, error)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:18092", "address of the WebSocket echo upstream")
+	listen := fs.String("listen", addr, usage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, err := loadgen.StartEchoServer(*listen)
+	srv, err := start(*listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "echo server on", srv.Addr())
+	fmt.Fprintln(stderr, name, "on", srv.Addr())
 	<-ctx.Done()
 	srv.Close()
 	return nil

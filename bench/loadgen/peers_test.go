@@ -1,0 +1,135 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bridgeway/bridgeway/internal/testdeps"
+)
+
+// TestPushpinThroughGripBackend runs the generator against a real Pushpin
+// in front of the bench's GRIP backend, the way bench/compare.sh does:
+// SSE held as a GRIP stream, WebSocket over HTTP, publishing to Pushpin's
+// control port in the pushpin format. Every subscriber must get every
+// message.
+func TestPushpinThroughGripBackend(t *testing.T) {
+	pushpin := testdeps.LookPath(t, "pushpin")
+	testdeps.LookPath(t, "condure")
+	testdeps.LookPath(t, "zurl")
+
+	grip, err := StartGripBackend("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer grip.Close()
+	ports := freePorts(t, 5)
+	dir := t.TempDir()
+	conf := configFromTemplate(t, "../configs/pushpin.conf.in", map[string]string{
+		"@PREFIX@": dir, "@PUSHPIN_PORT@": ports[0], "@PUBLISH_PORT@": ports[1],
+		"@ZMQ_PUSH_PORT@": ports[2], "@ZMQ_SUB_PORT@": ports[3], "@ZMQ_COMMAND_PORT@": ports[4],
+	})
+	routes := configFromTemplate(t, "../configs/pushpin.routes.in", map[string]string{
+		"@GRIP_PORT@": strings.TrimPrefix(grip.Addr(), "127.0.0.1:"),
+	})
+	for name, text := range map[string]string{"pushpin.conf": conf, "routes": routes} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"run", "log"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	cmd := exec.Command(pushpin, "--config", filepath.Join(dir, "pushpin.conf"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+
+	base := "http://127.0.0.1:" + ports[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	waitPushpinReady(ctx, t, base)
+	res, err := RunFanout(ctx, FanoutConfig{
+		Dialect: DialectPlain, URL: base + "/c/{run}/{transport}",
+		PublishURL: "http://127.0.0.1:" + ports[1] + "/publish/", PublishFormat: PublishPushpin,
+		Subs: []SubGroup{{TransportSSE, 3}, {TransportWebSocket, 3}},
+		Rate: 20, Count: 10, Settle: 500 * time.Millisecond, Drain: 30 * time.Second,
+		ServerPIDs: []int{cmd.Process.Pid},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connected != 6 || res.Published != 10 || res.PublishErrors != 0 ||
+		res.Delivered != 60 || res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 {
+		t.Fatalf("pushpin run: %+v", res)
+	}
+	if res.ServerProcs < 4 { // the runner, condure, zurl, pushpin-proxy, pushpin-handler
+		t.Errorf("measured %d pushpin processes, want the runner and its children", res.ServerProcs)
+	}
+}
+
+// waitPushpinReady waits until Pushpin answers a held stream with 200
+// (before its processes are wired it answers 500).
+func waitPushpinReady(ctx context.Context, t *testing.T, base string) {
+	t.Helper()
+	var last error
+	for ctx.Err() == nil {
+		conn, _, _, err := dialPush(ctx, base+"/c/ready/sse", "", 200)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("pushpin never became ready: %v", last)
+}
+
+func configFromTemplate(t *testing.T, path string, vars map[string]string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for k, v := range vars {
+		s = strings.ReplaceAll(s, k, v)
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(line, "#") && strings.Contains(line, "@") {
+			t.Fatalf("%s: a variable is left unfilled in %q", path, line)
+		}
+	}
+	return s
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
