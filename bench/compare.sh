@@ -24,7 +24,7 @@
 # 5 msg/s: below what nchan reached here when asked for more, 6.5-10.8/s), FANOUT_LOW_RATE
 # (default 2 msg/s: a rate both servers sustain easily, for clean latency), LONGPOLL_RATE
 # (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
-# 8s), NGINX_WORKERS (default: one per core), GO_BENCH=0 (skip the Go
+# 8s), NGINX_WORKERS (default: one per core), ECHO_CONNS (echo rows' connections, default 100), GO_BENCH=0 (skip the Go
 # benchmarks of the fan-out path), and the ports BENCH_*_PORT below.
 # Needs root only to install nginx+nchan.
 #
@@ -237,7 +237,7 @@ if [ "$QUICK" = 1 ]; then
   IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20; SPREAD=2s; RSS_AT=0.5s,3s
 else
   FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; FAN_MID=$FANOUT_MID_RATE; FAN_LOW=$FANOUT_LOW_RATE; DUR=$DURATION
-  IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=100; SPREAD=10s; RSS_AT=0.5s,10s
+  IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=${ECHO_CONNS:-100}; SPREAD=10s; RSS_AT=0.5s,10s
 fi
 BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
 # Centrifugo: a unidirectional client subscribed server-side to the run's
