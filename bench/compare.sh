@@ -16,7 +16,9 @@
 # centrifugo (CENTRIFUGO_BIN, else built once with `go install` of
 # CENTRIFUGO_MODULE into BENCH_CACHE, default ~/.cache/bridgeway-bench) and
 # pushpin (Debian pushpin, installed when missing). A peer that cannot be
-# had is left out with a note and the run goes on.
+# had is left out with a note and the run goes on. The cluster3 row (three
+# bridgeway instances on redis-server behind HAProxy, CLUSTER_SUBS
+# subscribers) has no peer.
 #
 # Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway) and
 # BRIDGEWAY_DESC (what it is, for the table header),
@@ -71,6 +73,10 @@ BENCH_PUSHPIN_PUBLISH_PORT=${BENCH_PUSHPIN_PUBLISH_PORT:-18085}
 BENCH_PUSHPIN_ZMQ_PORT=${BENCH_PUSHPIN_ZMQ_PORT:-18086}   # and the next two
 BENCH_FLOOR_PORT=${BENCH_FLOOR_PORT:-18089}
 BENCH_GRIP_PORT=${BENCH_GRIP_PORT:-18093}
+BENCH_REDIS_PORT=${BENCH_REDIS_PORT:-18095}
+BENCH_LB_PORT=${BENCH_LB_PORT:-18096}          # HAProxy in front of the three instances
+BENCH_CLUSTER_PORT=${BENCH_CLUSTER_PORT:-18097} # instances on this port and the next two
+CLUSTER_SUBS=${CLUSTER_SUBS:-sse=4500,websocket=4500}  # HAProxy: 9,500 connections at most here
 PEERS=${PEERS:-nchan,centrifugo,pushpin}
 CENTRIFUGO_MODULE=${CENTRIFUGO_MODULE:-github.com/centrifugal/centrifugo/v6@v6.9.1}
 BENCH_CACHE=${BENCH_CACHE:-$HOME/.cache/bridgeway-bench}
@@ -149,7 +155,7 @@ sed -e "s#@PREFIX@#$WORK/pushpin#g" -e "s#@PUSHPIN_PORT@#$BENCH_PUSHPIN_PORT#" \
 sed -e "s#@GRIP_PORT@#$BENCH_GRIP_PORT#" bench/configs/pushpin.routes.in >"$WORK/pushpin/routes"
 
 # ---- processes (only the ones this script started are ever stopped) ------
-ECHO_PID="" GRIP_PID="" SERVER_PID=""
+ECHO_PID="" GRIP_PID="" SERVER_PID="" LB_PID=""
 
 wait_port() { # host:port
   local i
@@ -202,21 +208,44 @@ start_server() {
       SERVER_PID=$!
       wait_port "127.0.0.1:$BENCH_PUSHPIN_PORT" && wait_port "127.0.0.1:$BENCH_PUSHPIN_PUBLISH_PORT" &&
         pushpin_ready ;;
+    bridgeway-x3)
+      # three instances on one Redis behind HAProxy round-robin (no
+      # stickiness); measured: the instances and Redis (SERVER_PID lists
+      # them), not HAProxy
+      redis-server --port "$BENCH_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --maxclients 10000 >>"$WORK/redis.log" 2>&1 &
+      local pids=$! i
+      wait_port "127.0.0.1:$BENCH_REDIS_PORT" || { SERVER_PID=$pids; return 1; }
+      { cat bench/configs/bridgeway.yaml; echo "cluster: {redis: \"redis://127.0.0.1:$BENCH_REDIS_PORT/0\"}"; } >"$WORK/bridgeway-x3.yaml"
+      for i in 0 1 2; do
+        BENCH_BRIDGEWAY_PORT=$((BENCH_CLUSTER_PORT + i)) "$WORK/bridgeway" run -c "$WORK/bridgeway-x3.yaml" >>"$WORK/bridgeway-x3.log" 2>&1 &
+        pids="$pids,$!"
+      done
+      SERVER_PID=$pids
+      for i in 0 1 2; do wait_port "127.0.0.1:$((BENCH_CLUSTER_PORT + i))" || return 1; done
+      sed -e "s#@LB_PORT@#$BENCH_LB_PORT#" -e "s#@PORT0@#$BENCH_CLUSTER_PORT#" \
+          -e "s#@PORT1@#$((BENCH_CLUSTER_PORT + 1))#" -e "s#@PORT2@#$((BENCH_CLUSTER_PORT + 2))#" \
+          bench/configs/haproxy-x3.cfg.in >"$WORK/haproxy-x3.cfg"
+      /usr/sbin/haproxy -db -f "$WORK/haproxy-x3.cfg" >>"$WORK/haproxy.log" 2>&1 &
+      LB_PID=$!
+      wait_port "127.0.0.1:$BENCH_LB_PORT" ;;
     floor)
       "$WORK/floor" -listen "127.0.0.1:$BENCH_FLOOR_PORT" -upstream "ws://127.0.0.1:$BENCH_UPSTREAM_PORT/feed" >>"$WORK/floor.log" 2>&1 &
       SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_FLOOR_PORT" ;;
   esac
 }
 stop_server() {
+  local p
   case "$1" in
     nginx-*) stop_pid "$SERVER_PID" QUIT ;;
-    *) stop_pid "$SERVER_PID" TERM ;;
+    *) for p in ${SERVER_PID//,/ }; do stop_pid "$p" TERM; done ;;
   esac
-  SERVER_PID=""
+  stop_pid "$LB_PID" TERM
+  SERVER_PID="" LB_PID=""
 }
 
 cleanup() {
-  [ -z "$SERVER_PID" ] || stop_pid "$SERVER_PID" TERM
+  stop_server any
   stop_pid "$GRIP_PID" TERM
   stop_pid "$ECHO_PID" TERM
 }
@@ -234,7 +263,7 @@ fi
 # ---- scenarios -------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
   FAN_SUBS="sse=100,websocket=100"; FAN_RATE=50; FAN_MID=10; FAN_LOW=5; DUR=3s
-  IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20; SPREAD=2s; RSS_AT=0.5s,3s
+  IDLE_N=200; SESSION_N=100; LP_N=200; LP_RATE=5; ECHO_CONNS=20; SPREAD=2s; RSS_AT=0.5s,3s; CLUSTER_SUBS="sse=100,websocket=100"
 else
   FAN_SUBS="sse=5000,websocket=5000"; FAN_RATE=$FANOUT_RATE; FAN_MID=$FANOUT_MID_RATE; FAN_LOW=$FANOUT_LOW_RATE; DUR=$DURATION
   IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=${ECHO_CONNS:-100}; SPREAD=10s; RSS_AT=0.5s,10s
@@ -245,7 +274,7 @@ BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
 # JSON as the first message for uni_websocket.
 CF_CONNECT='%7B%22subs%22%3A%7B%22{run}%22%3A%7B%7D%7D%7D'
 
-SCENARIOS="fanout fanout-mid fanout-low floor-low floor-mid idle-sse idle-ws idle-storm-sse idle-spread-sse idle-storm-ws idle-spread-ws session-mem longpoll echo-pass echo-session"
+SCENARIOS="fanout fanout-mid fanout-low floor-low floor-mid cluster3 idle-sse idle-ws idle-storm-sse idle-spread-sse idle-storm-ws idle-spread-ws session-mem longpoll echo-pass echo-session"
 selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # target SERVER: the generator's arguments that reach SERVER's broadcast
@@ -279,6 +308,10 @@ run_one() {
     floor-low/*) args=(fanout -label "floor $FAN_SUBS @${FAN_LOW}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_LOW") ;;
     floor-mid/*) args=(fanout -label "floor $FAN_SUBS @${FAN_MID}/s" "${T[@]}" "${fan[@]}" -rate "$FAN_MID") ;;
     # -rate 0: memory is read while idle, then one probe message checks that every subscriber is alive
+    # three instances on one Redis, HAProxy round-robin, one topic; Redis's
+    # command count for the whole run is logged after it (redis-commands)
+    cluster3/bridgeway-x3) args=(fanout -label "3 instances on Redis, $CLUSTER_SUBS @${FAN_MID}/s" -url "http://127.0.0.1:$BENCH_LB_PORT/bcast"
+                                 -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$CLUSTER_SUBS" -duration "$DUR" -drain 15s -rate "$FAN_MID") ;;
     idle-sse/*) args=(fanout -label "idle sse=$IDLE_N" "${T[@]}" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     idle-ws/*) args=(fanout -label "idle websocket=$IDLE_N" "${T[@]}" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     # a reconnect storm (as fast as the generator can connect) vs the same
@@ -304,6 +337,9 @@ run_one() {
   # the human table only: no JSON line, no progress lines
   grep -v -e '^{' -e '^[0-9][0-9]:[0-9][0-9]:' -e '^connecting ' -e '^echoing ' "$out" | sed 's/^/   /' || true
   [ "$rc" = 0 ] || echo "   run failed (exit $rc)" | tee -a "$LOG"
+  if [ "$server" = bridgeway-x3 ]; then
+    echo "   redis-commands $(redis-cli -p "$BENCH_REDIS_PORT" info stats | tr -d '\r' | grep '^total_commands_processed:' | cut -d: -f2) for the run; published $(grep -o '"published":[0-9]*' "$out" | cut -d: -f2)" | tee -a "$LOG"
+  fi
   stop_server "$server"
   sleep 1
 }
@@ -313,6 +349,7 @@ peers_of() {
   case "$1" in
     session-mem|echo-pass|echo-session) echo nginx-proxy ;;
     floor-*) echo floor ;;
+    cluster3) ;;  # no peer: nchan has no equivalent here
     longpoll) peer_wanted nchan && echo nginx-nchan ;;  # Centrifugo's and Pushpin's long-poll are not set up here
     *)
       local p=()
@@ -329,7 +366,8 @@ for rep in $(seq 1 "$REPS"); do
     selected "$sc" || continue
     peers=$(peers_of "$sc" || true)
     # alternate who goes first, so no server always runs on a warmer machine
-    if [ $((rep % 2)) = 1 ]; then order="$peers bridgeway"; else order="bridgeway $(echo "$peers" | tr ' ' '\n' | tac | xargs)"; fi
+    subject=bridgeway; [ "$sc" = cluster3 ] && subject=bridgeway-x3
+    if [ $((rep % 2)) = 1 ]; then order="$peers $subject"; else order="$subject $(echo "$peers" | tr ' ' '\n' | tac | xargs)"; fi
     for server in $order; do run_one "$sc" "$server"; done
   done
 done
