@@ -72,7 +72,7 @@ type session struct {
 	lastSeq int64 // highest acknowledged send seq; -1 before any
 
 	pumpMu sync.Mutex
-	pumps  []*sessionPump // WebSocket clients' pumps, kicked on log changes (session_ws.go)
+	pumps  []*sessionPump // WebSocket clients' pumps, kicked on log changes (deliver_kick.go)
 
 	msgsIn, msgsOut, bytesIn, bytesOut int64 // under mu
 }

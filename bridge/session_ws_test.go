@@ -12,7 +12,7 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-// A session WebSocket has no writer goroutine of its own (session_ws.go):
+// A session WebSocket has no writer goroutine of its own (deliver_kick.go):
 // a burst from the upstream still arrives whole and in order, and the
 // heartbeat still pings the client while the session is idle.
 func TestSessionWebSocketBurstAndHeartbeat(t *testing.T) {

@@ -38,7 +38,7 @@ type topic struct {
 	idleGen int
 	timer   *time.Timer
 	ended   bool
-	fan     *fanout // hijacked SSE/stream subscribers (fanout.go)
+	fan     *fanout // hijacked SSE/stream subscribers (deliver_fanout.go)
 }
 
 func topicKey(params map[string]string) string {

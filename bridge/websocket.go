@@ -134,7 +134,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 
 	if c.usesSessionPump() {
-		// No writer goroutine parked per client (session_ws.go).
+		// No writer goroutine parked per client (deliver_kick.go).
 		p := c.startSessionPump(func() {
 			// As below: our close frame is out (or the connection broke).
 			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))

@@ -2,12 +2,10 @@ package bridge
 
 import (
 	"context"
-	"encoding/base64"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 const (
@@ -23,20 +21,6 @@ const (
 // are dropped (slow_client: drop_oldest → gap; disconnect → closed). A var
 // so tests can shorten it.
 var slowClientWait = writeWait
-
-// streamWriter is a push transport's view of the wire (SSE, NDJSON
-// stream, WebSocket). pump drives it; it only formats and writes.
-type streamWriter interface {
-	// entry writes a message or an upstream gap marker; it returns the
-	// payload bytes of a message (0 for a gap).
-	entry(e *msglog.Entry) (int, error)
-	gap(g *msglog.Gap) error
-	close(info msg.CloseInfo) error
-	heartbeat() error
-	flush() error
-	// goingAway is the shutdown farewell (SSE retry, WS 1001).
-	goingAway() error
-}
 
 // pump copies the attachment's log to w until the log closes, the client
 // goes, the route shuts down or a write fails.
@@ -68,7 +52,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 // flush) and returns the channel closed at the log's next change, or done
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
-// log: the shared fan-out (fanout.go) drives idle subscribers with it,
+// log: the shared fan-out (deliver_fanout.go) drives idle subscribers with it,
 // passing its round (rd) so that per-subscriber work stays small: one log
 // read instead of two, delivery counts added once per round.
 func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
@@ -200,37 +184,4 @@ func (t *outTally) flush() {
 		r.tm = nil
 	}
 	t.n = 0
-}
-
-// messageText is what text transports show of a message: the data, or its
-// base64 when binary.
-func messageText(m *msg.Message) []byte {
-	if !m.Binary {
-		return m.Data
-	}
-	return base64.StdEncoding.AppendEncode(nil, m.Data)
-}
-
-// encodeSSE is an entry's cached SSE event. A binary message is base64 with
-// event "binary" (SSE has no other way to flag it).
-func encodeSSE(e *msglog.Entry) []byte {
-	if e.Kind == msglog.KindGap {
-		return wire.AppendGapSSE(nil, e.PrevCursor, e.Cursor)
-	}
-	event := e.Msg.Event
-	if e.Msg.Binary && (event == "" || event == "message") {
-		event = "binary"
-	}
-	data := messageText(&e.Msg)
-	return wire.AppendSSE(make([]byte, 0, len(data)+len(e.Cursor)+len(event)+32), e.Cursor, event, data)
-}
-
-// encodeJSON is an entry's cached JSON object (long-poll, stream, WS
-// ?format=json). A gap marker becomes {"id":C,"gap":{"from":F,"to":C}}.
-func encodeJSON(e *msglog.Entry) []byte {
-	if e.Kind == msglog.KindGap {
-		return wire.AppendGapMessageJSON(nil, e.PrevCursor, e.Cursor)
-	}
-	size := len(e.Msg.Data)*4/3 + len(e.Cursor) + len(e.Msg.Event) + 64
-	return wire.AppendMessageJSON(make([]byte, 0, size), e.Cursor, e.Msg.Event, e.Msg.Data, e.Msg.Binary)
 }
