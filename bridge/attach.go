@@ -145,7 +145,7 @@ func (a *attachment) done() {
 
 // slowDisconnect ends what a too-slow reader was attached to: the whole
 // session (no-loss is broken), or just this subscriber of a topic.
-func (h *RouteHandler) slowDisconnect(a *attachment) {
+func (a *attachment) slowDisconnect() {
 	a.tm.slowClients.Inc()
 	if a.sess != nil {
 		a.sess.end(closeSlowClient, "slow client")

@@ -17,7 +17,6 @@ import (
 // with writeWait and applies slow_client like any other pump, so it never
 // delays the others.
 type fanout struct {
-	h        *RouteHandler
 	kick     chan struct{} // a subscriber was added
 	pollKick chan struct{} // a poll was parked (poll_park_fan.go)
 
@@ -32,7 +31,7 @@ type fanout struct {
 	round     []*fanSub
 	pollRound []*parkedPoll
 	scratch   []byte
-	step      stepRound
+	step      stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
 }
 
 // fanout returns the topic's fan-out, made on first use.
@@ -40,7 +39,8 @@ func (t *topic) fanout() *fanout {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fan == nil {
-		t.fan = &fanout{h: t.h, kick: make(chan struct{}, 1), pollKick: make(chan struct{}, 1)}
+		t.fan = &fanout{kick: make(chan struct{}, 1), pollKick: make(chan struct{}, 1)}
+		t.fan.step.policy = t.h.policy()
 	}
 	return t.fan
 }
@@ -86,7 +86,7 @@ func (f *fanout) startOrKick(kick chan struct{}) {
 	f.running = true
 	f.mu.Unlock()
 	if start {
-		f.h.runs.Add(1)
+		f.step.policy.runs.Add(1)
 		go f.run()
 		return
 	}
@@ -125,8 +125,9 @@ func listRemove[T listed](l []T, x T) []T {
 }
 
 func (f *fanout) run() {
-	defer f.h.runs.Done()
-	heartbeat := time.NewTicker(f.h.set().heartbeat)
+	pol := &f.step.policy
+	defer pol.runs.Done()
+	heartbeat := time.NewTicker(pol.heartbeat())
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()
@@ -143,7 +144,7 @@ func (f *fanout) run() {
 		// Checked before looping on: an upstream that floods keeps the log
 		// moving, and shutdown must still end every subscriber.
 		select {
-		case <-f.h.shuttingDown():
+		case <-pol.shutdown:
 			f.goAway()
 			continue
 		default:
@@ -177,7 +178,7 @@ func (f *fanout) idle(wait, pollWait <-chan struct{}, heartbeat <-chan time.Time
 				return s.w.flush()
 			}, false)
 			f.sweepPolls()
-		case <-f.h.shuttingDown():
+		case <-f.step.policy.shutdown:
 			f.goAway()
 		}
 		return
@@ -212,7 +213,7 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 			continue
 		}
 		s.out.buf = f.scratch[:0]
-		w, done, err := f.h.pumpStep(context.Background(), s.a, s.w, &f.step)
+		w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
 		f.scratch, s.out.buf = s.out.buf[:0], nil
 		if !f.settle(s, done, err != nil) {
 			if wait != nil && w != wait {
@@ -277,13 +278,14 @@ func (s *fanSub) handOff(over bool) {
 	s.cancel = cancel
 	s.pumpDone = make(chan struct{})
 	s.out.blocking = true
-	s.h.runs.Add(1)
+	pol := s.h.policy()
+	pol.runs.Add(1)
 	go func() {
-		defer s.h.runs.Done()
+		defer pol.runs.Done()
 		defer close(s.pumpDone)
 		defer cancel()
 		if s.out.flush() == nil && !over {
-			s.h.pump(ctx, s.a, s.w)
+			pumpLoop(ctx, pol, s.a, s.w)
 		}
 		s.out.finish()
 	}()

@@ -43,13 +43,6 @@ type sessionPump struct {
 	wg    sync.WaitGroup // the running pump goroutine
 }
 
-// usesSessionPump reports whether c's session is fed by this process, so
-// its log changes are seen by kickPumps.
-func (c *wsClient) usesSessionPump() bool {
-	s := c.a.sess
-	return s != nil && s.conn != nil && s.shared == nil && s.remote == nil
-}
-
 // startSessionPump registers the pump with its session and writes what is
 // already in the log.
 func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
@@ -96,7 +89,8 @@ func (p *sessionPump) kick(inline bool) {
 
 func (p *sessionPump) run() {
 	defer p.wg.Done()
-	h := p.c.h
+	// On this goroutine's stack: an idle client holds no policy.
+	rd := stepRound{policy: p.c.h.policy()}
 	for {
 		p.mu.Lock()
 		if p.finished {
@@ -110,7 +104,7 @@ func (p *sessionPump) run() {
 
 		end := false
 		select {
-		case <-h.shuttingDown():
+		case <-rd.policy.shutdown:
 			_ = p.w.goingAway()
 			end = true
 		default:
@@ -126,7 +120,7 @@ func (p *sessionPump) run() {
 				p.mu.Unlock()
 			}
 			// pumpStep never waits for the log: kicks say when to look again.
-			_, done, err := h.pumpStep(context.Background(), p.c.a, p.w, nil)
+			_, done, err := pumpStep(context.Background(), p.c.a, p.w, &rd)
 			end = done || err != nil
 		}
 

@@ -40,10 +40,6 @@ func (o *httpOut) write2(a, b []byte) error {
 
 func (o *httpOut) flush() error { return o.rc.Flush() }
 
-// hijackStreams turns the hand-over on (a var so tests and benchmarks can
-// compare both paths).
-var hijackStreams = true
-
 // errSlow reports that the socket did not take all bytes without waiting:
 // the subscriber leaves the shared fan-out for a goroutine of its own.
 var errSlow = errors.New("bridge: client is not keeping up")

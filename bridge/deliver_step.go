@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
@@ -22,13 +24,38 @@ const (
 // so tests can shorten it.
 var slowClientWait = writeWait
 
-// pump copies the attachment's log to w until the log closes, the client
-// goes, the route shuts down or a write fails.
+// deliveryPolicy is what the delivery loops take from their route, passed
+// in rather than reached through the RouteHandler: the live settings
+// (heartbeat, slow_client, as a reload sets them), the shutdown signal and
+// the wait group that owns every goroutine a loop starts.
+type deliveryPolicy struct {
+	live     *atomic.Pointer[settings]
+	shutdown <-chan struct{}
+	runs     *sync.WaitGroup
+}
+
+func (h *RouteHandler) policy() deliveryPolicy {
+	return deliveryPolicy{live: &h.live, shutdown: h.shutdown, runs: &h.runs}
+}
+
+func (p *deliveryPolicy) heartbeat() time.Duration { return p.live.Load().heartbeat }
+
+// slowDisconnect: slow_client is disconnect (else a gap, drop_oldest).
+func (p *deliveryPolicy) slowDisconnect() bool { return p.live.Load().slowDisconnect }
+
+// pump copies the attachment's log to w on this goroutine until the log
+// closes, the client goes, the route shuts down or a write fails.
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
-	heartbeat := time.NewTicker(h.set().heartbeat)
+	pumpLoop(ctx, h.policy(), a, w)
+}
+
+func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWriter) {
+	heartbeat := time.NewTicker(pol.heartbeat())
 	defer heartbeat.Stop()
+	rd := stepRound{policy: pol}
 	for {
-		wait, done, err := h.pumpStep(ctx, a, w, nil)
+		wait, done, err := pumpStep(ctx, a, w, &rd)
+		rd.tally.flush()
 		if done || err != nil {
 			return
 		}
@@ -40,7 +67,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 			}
 		case <-ctx.Done():
 			return
-		case <-h.shuttingDown():
+		case <-pol.shutdown:
 			_ = w.goingAway()
 			_ = w.flush()
 			return
@@ -52,17 +79,18 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 // flush) and returns the channel closed at the log's next change, or done
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
-// log: the shared fan-out (deliver_fanout.go) drives idle subscribers with it,
-// passing its round (rd) so that per-subscriber work stays small: one log
-// read instead of two, delivery counts added once per round.
-func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
+// log: pumpLoop waits, the session's kicks (deliver_kick.go) and the
+// shared fan-out (deliver_fanout.go) call it when the log moved. The
+// fan-out passes its round (rd.wait) so that per-subscriber work stays
+// small: one log read instead of two, delivery counts added once per round.
+func pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
 	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
 		wrote := false
 		if g := res.Gap; g != nil {
-			if g.Overrun && h.set().slowDisconnect {
-				h.slowDisconnect(a)
+			if g.Overrun && rd.policy.slowDisconnect() {
+				a.slowDisconnect()
 				_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"})
 				_ = w.flush()
 				return nil, true, nil
@@ -100,7 +128,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			select {
 			case <-ctx.Done():
 				return nil, true, nil
-			case <-h.shuttingDown():
+			case <-rd.policy.shutdown:
 				_ = w.goingAway()
 				_ = w.flush()
 				return nil, true, nil
@@ -109,7 +137,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			// A short batch read everything the log had after the round's
 			// wait channel was taken: no second read, that channel tells
 			// of anything newer.
-			if rd == nil || rd.wait == nil || len(res.Entries) >= batchSize {
+			if rd.wait == nil || len(res.Entries) >= batchSize {
 				continue
 			}
 			res.Wait = rd.wait
@@ -118,9 +146,9 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			if err := w.flush(); err != nil {
 				return nil, false, err
 			}
-			if rd == nil || a.sess != nil {
-				// Flow control (session logs); a broadcast log does not
-				// wait for acks, so the fan-out skips the lock.
+			if a.sess != nil {
+				// Flow control: a session's log holds its upstream back
+				// until acked; a topic's log waits for nobody.
 				a.log().Ack(a.rd.Pos())
 			}
 		}
@@ -128,19 +156,21 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 	}
 }
 
-// stepRound is what one fan-out round shares between its subscribers'
-// steps.
+// stepRound is what the steps of one caller share: its policy, and in the
+// fan-out what one round shares between its subscribers.
 type stepRound struct {
-	// wait was taken from the log before the round's first read: closed
-	// at any change after it. nil when the log is closed.
+	policy deliveryPolicy
+	// wait was taken from the log before the fan-out round's first read:
+	// closed at any change after it. nil when the log is closed, and
+	// outside the fan-out.
 	wait  <-chan struct{}
 	tally outTally
 }
 
-// countOut records delivered messages: in the round's tally (broadcast in
-// the fan-out), else at once.
+// countOut records delivered messages: a topic's in the tally (its owner
+// flushes it once per round), a session's at once with its own totals.
 func (rd *stepRound) countOut(a *attachment, msgs, bytes int) {
-	if rd == nil || a.sess != nil {
+	if a.sess != nil {
 		a.countOut(msgs, bytes)
 		return
 	}

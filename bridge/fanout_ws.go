@@ -24,19 +24,12 @@ import (
 // write to the socket goes through rawOut (wmu): the fan-out's frames, and
 // the reader's pong, close and protocol-error answers.
 
-// shareWebSocket returns the fan-out subscriber for a broadcast client
-// whose socket allows non-blocking writes, or nil (session mode, TLS). It
-// joins the fan-out here, on the handler's goroutine, so that the reader's
-// fresh goroutine (serveShared) keeps a small stack.
-func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
-	if !hijackStreams || c.a.top == nil {
-		return nil
-	}
+// shareWebSocket makes a broadcast client (chooseDelivery: viaFanout, nb
+// its socket's non-blocking writer) a fan-out subscriber. It joins the
+// fan-out here, on the handler's goroutine, so that the reader's fresh
+// goroutine (serveShared) keeps a small stack.
+func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 	conn := c.ws.NetConn()
-	nb := newNBWriter(conn)
-	if nb == nil {
-		return nil
-	}
 	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
 	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}

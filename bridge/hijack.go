@@ -10,8 +10,8 @@ import "net/http"
 // took the attachment (then the caller must not touch it again). HTTP/2,
 // TLS, HTTP/1.0 and session mode keep the net/http path.
 func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wireOut) streamWriter) bool {
-	r := req.r
-	if !hijackStreams || a.top == nil || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil || r.Method != http.MethodGet {
+	f := h.deliveryFactsOf(req, a)
+	if chooseDelivery(pushStream, &f) != viaFanout {
 		return false
 	}
 	conn, _, err := http.NewResponseController(req.w).Hijack()

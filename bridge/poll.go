@@ -137,7 +137,7 @@ func (h *RouteHandler) collect(a *attachment, lim pollLimits) pollAnswer {
 	ans := pollAnswer{wait: res.Wait}
 	if g := res.Gap; g != nil {
 		if g.Overrun && h.set().slowDisconnect {
-			h.slowDisconnect(a)
+			a.slowDisconnect()
 			ans.closed = &msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"}
 			return ans
 		}

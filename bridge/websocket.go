@@ -93,7 +93,15 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
-	if s := h.shareWebSocket(c); s != nil {
+	f := h.deliveryFactsOf(req, a)
+	var nb *nbWriter
+	if f.broadcast {
+		nb = newNBWriter(ws.NetConn())
+		f.nonBlocking = nb != nil
+	}
+	c.path = chooseDelivery(webSocket, &f)
+	if c.path == viaFanout {
+		s := h.shareWebSocket(c, nb)
 		go func() {
 			defer h.runs.Done()
 			defer h.exit()
@@ -123,6 +131,7 @@ type wsClient struct {
 	ws     *websocket.Conn
 	json   bool
 	acks   bool           // client frames are numbered sends, acknowledged (websocket_acks.go)
+	path   deliveryPath   // who writes: a writer goroutine, the session's kicks, or the fan-out
 	wmu    sync.Mutex     // one frame writer at a time: the pump's messages, the reader's acks
 	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
 	rd     *wsFrameReader // reads the client's frames when shared
@@ -133,7 +142,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	pongWait := 2*c.h.set().heartbeat + closeGrace
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 
-	if c.usesSessionPump() {
+	if c.path == viaKick {
 		// No writer goroutine parked per client (deliver_kick.go).
 		p := c.startSessionPump(func() {
 			// As below: our close frame is out (or the connection broke).
@@ -175,7 +184,7 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: limit}
 	// A local session's upstream Send has copied the frame when it
 	// returns, so its messages are read into pooled buffers.
-	pooled := c.usesSessionPump()
+	pooled := c.a.localSession()
 	var buf *[]byte
 	for {
 		if pooled && buf == nil {
