@@ -25,7 +25,7 @@ import (
 type sessionPump struct {
 	c *wsClient
 	s *session
-	w *wsWriter
+	w *gorillaWriter
 	// onEnd runs once when the pump ends by itself (log closed and said
 	// so, write failed, slow client, shutdown), from the pump goroutine.
 	onEnd func()
@@ -46,7 +46,7 @@ type sessionPump struct {
 // startSessionPump registers the pump with its session and writes what is
 // already in the log.
 func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
-	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd, every: c.h.set().heartbeat}
+	p := &sessionPump{c: c, s: c.a.sess, w: newGorillaWriter(c), onEnd: onEnd, every: c.h.set().heartbeat}
 	c.h.watchShutdown()
 	p.mu.Lock()
 	p.hb = time.AfterFunc(p.every, p.heartbeatDue)

@@ -10,10 +10,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/bridgeway/bridgeway/bridge/msg"
-	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
@@ -32,8 +28,8 @@ func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 	conn := c.ws.NetConn()
 	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
-	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}
-	w.sawClient()
+	w := &rawWriter{sink: rawFrames{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}}
+	w.sink.sawClient()
 	s.w = w
 	c.shared = s
 	// gorilla's connection is dropped after the handshake (it has read
@@ -82,7 +78,7 @@ func (c *wsClient) readFrame(s *fanSub) bool {
 		}
 		return false
 	}
-	s.w.(*wsFrameWriter).sawClient()
+	s.w.(*rawWriter).sink.sawClient()
 	switch f.op {
 	case websocket.PingMessage:
 		_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, f.payload), false)
@@ -146,8 +142,9 @@ func appendWSHeader(b []byte, op, n int) []byte {
 	}
 }
 
-// wsFrameWriter is wsWriter for the fan-out: frames into rawOut.
-type wsFrameWriter struct {
+// rawFrames is where a fan-out WebSocket's frames go: whole frames into
+// rawOut; encode_ws.go decides what they say.
+type rawFrames struct {
 	out  *rawOut
 	json bool
 	hdr  [10]byte
@@ -158,11 +155,14 @@ type wsFrameWriter struct {
 	seen     atomic.Int64
 }
 
+// rawWriter is the WebSocket encoder over a hijacked socket.
+type rawWriter = wsWriter[rawFrames, *rawFrames]
+
 // errClientSilent ends a subscriber that stopped answering pings.
 var errClientSilent = errors.New("bridge: websocket client stopped answering pings")
 
 // sawClient records a frame from the client (reader goroutine).
-func (w *wsFrameWriter) sawClient() { w.seen.Store(int64(monoNow())) }
+func (r *rawFrames) sawClient() { r.seen.Store(int64(monoNow())) }
 
 // monoNow is monotonic time since the process started (wall clock jumps
 // must not end connections).
@@ -170,64 +170,26 @@ func monoNow() time.Duration { return time.Since(processStart) }
 
 var processStart = time.Now()
 
-func (w *wsFrameWriter) frame(op int, payload []byte) error {
-	return w.out.write2(appendWSHeader(w.hdr[:0], op, len(payload)), payload)
+func (r *rawFrames) frame(op int, payload []byte) error {
+	return r.out.write2(appendWSHeader(r.hdr[:0], op, len(payload)), payload)
 }
 
-func (w *wsFrameWriter) entry(e *msglog.Entry) (int, error) {
-	if w.json {
-		return len(e.Msg.Data), w.frame(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
-	}
-	if e.Kind == msglog.KindGap {
-		return 0, w.upstreamGap() // as wsWriter.entry
-	}
-	op := websocket.TextMessage
-	if e.Msg.Binary {
-		op = websocket.BinaryMessage
-	}
-	return len(e.Msg.Data), w.frame(op, e.Msg.Data)
-}
-
-// upstreamGap closes a raw connection at an upstream gap (wsWriter.entry).
-func (w *wsFrameWriter) upstreamGap() error {
-	_ = w.close(upstreamGapClose)
-	_ = w.flush()
-	return errRawGap
-}
-
-func (w *wsFrameWriter) gap(g *msglog.Gap) error {
-	if w.json {
-		return w.frame(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
-	}
-	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
-	_ = w.flush()
-	return errRawGap
-}
-
-func (w *wsFrameWriter) close(info msg.CloseInfo) error {
-	if !w.out.markClosed() {
+func (r *rawFrames) closeFrame(payload []byte) error {
+	if !r.out.markClosed() {
 		return nil // the reader already answered the client's close
 	}
-	reason := info.Reason
-	if len(reason) > 120 {
-		reason = reason[:120]
-	}
-	return w.frame(websocket.CloseMessage, websocket.FormatCloseMessage(clientCloseCode(info.Code), reason))
+	return r.frame(websocket.CloseMessage, payload)
 }
 
-// heartbeat pings the client, or fails when it has not answered for
-// pongWait: the fan-out (or the handed-off pump) then ends the response
-// and the reader's read runs out after closeGrace, as with gorilla's read
-// deadline before.
-func (w *wsFrameWriter) heartbeat() error {
-	if monoNow()-time.Duration(w.seen.Load()) > w.pongWait {
+// ping pings the client, or fails when it has not answered for pongWait:
+// the fan-out (or the handed-off pump) then ends the response and the
+// reader's read runs out after closeGrace, as with gorilla's read deadline.
+func (r *rawFrames) ping() error {
+	if monoNow()-time.Duration(r.seen.Load()) > r.pongWait {
 		return errClientSilent
 	}
-	return w.frame(websocket.PingMessage, nil)
+	return r.frame(websocket.PingMessage, nil)
 }
 
-func (w *wsFrameWriter) goingAway() error {
-	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
-}
-
-func (w *wsFrameWriter) flush() error { return w.out.flush() }
+func (r *rawFrames) flush() error     { return r.out.flush() }
+func (r *rawFrames) jsonFormat() bool { return r.json }

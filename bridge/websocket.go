@@ -13,9 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
-	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // closeGrace is how long we wait for the client's close frame after ours.
@@ -157,7 +155,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		w := &wsWriter{c: c}
+		w := newGorillaWriter(c)
 		c.h.pump(writerCtx, c.a, w)
 		// Our close frame is out (or the connection broke): give the
 		// client a moment to answer, then unblock the reader.
@@ -283,9 +281,10 @@ func (c *wsClient) writeClose(code int, reason string) {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
 }
 
-// wsWriter is the writer goroutine's view of the connection. Raw frames in
-// session mode and broadcast; JSON objects with ?format=json.
-type wsWriter struct {
+// gorillaFrames is where a WebSocket's frames go on gorilla's connection
+// (a writer goroutine's pump, or the session's kicks); encode_ws.go
+// decides what they say.
+type gorillaFrames struct {
 	c *wsClient
 	// writeBy is the write deadline last chosen, moved only when it moves
 	// by writeWait/16 or more: gorilla applies it to the socket on every
@@ -293,88 +292,36 @@ type wsWriter struct {
 	writeBy time.Time
 }
 
-func (w *wsWriter) write(kind int, b []byte) error {
-	ws := w.c.ws
-	if want := time.Now().Add(writeWait); want.Sub(w.writeBy) >= writeWait/16 {
-		w.writeBy = want
+// gorillaWriter is the WebSocket encoder over gorilla.
+type gorillaWriter = wsWriter[gorillaFrames, *gorillaFrames]
+
+func newGorillaWriter(c *wsClient) *gorillaWriter {
+	return &gorillaWriter{sink: gorillaFrames{c: c}}
+}
+
+func (g *gorillaFrames) frame(kind int, b []byte) error {
+	ws := g.c.ws
+	if want := time.Now().Add(writeWait); want.Sub(g.writeBy) >= writeWait/16 {
+		g.writeBy = want
 	}
-	w.c.wmu.Lock()
-	defer w.c.wmu.Unlock()
-	_ = ws.SetWriteDeadline(w.writeBy)
+	g.c.wmu.Lock()
+	defer g.c.wmu.Unlock()
+	_ = ws.SetWriteDeadline(g.writeBy)
 	return ws.WriteMessage(kind, b)
 }
 
-func (w *wsWriter) entry(e *msglog.Entry) (int, error) {
-	if w.c.json {
-		return len(e.Msg.Data), w.write(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
-	}
-	if e.Kind == msglog.KindGap {
-		// Messages were lost upstream (a broadcast upstream reconnected
-		// and could not resume). Raw frames cannot say so in-band without
-		// changing the app's protocol, and skipping would lose them
-		// silently: the connection ends, as a plain proxy's would when its
-		// upstream dropped. Only gaps after the subscriber's start reach
-		// here (a snapshot never starts before a gap).
-		_ = w.close(upstreamGapClose)
-		return 0, errRawGap
-	}
-	kind := websocket.TextMessage
-	if e.Msg.Binary {
-		kind = websocket.BinaryMessage
-	}
-	return len(e.Msg.Data), w.write(kind, e.Msg.Data)
+func (g *gorillaFrames) closeFrame(payload []byte) error {
+	return g.c.ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait))
 }
 
-func (w *wsWriter) gap(g *msglog.Gap) error {
-	if w.c.json {
-		return w.write(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
-	}
-	// Raw frames cannot say "you missed some": close rather than skip.
-	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
-	return errRawGap
+// ping: a client that stopped answering is noticed by the reader's
+// deadline (readLoop), not here.
+func (g *gorillaFrames) ping() error {
+	return g.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
 }
 
-// errRawGap ends a raw WebSocket client at a gap in its messages.
-var errRawGap = errors.New("bridge: gap on a raw websocket")
-
-// upstreamGapClose is what a raw WebSocket client gets when the upstream
-// lost messages: 1012 (service restart) tells it to reconnect.
-var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream reconnected: messages were lost"}
-
-func (w *wsWriter) close(info msg.CloseInfo) error {
-	code := clientCloseCode(info.Code)
-	reason := info.Reason
-	if len(reason) > 120 {
-		reason = reason[:120]
-	}
-	return w.c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
-}
-
-func (w *wsWriter) heartbeat() error {
-	return w.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-}
-
-func (w *wsWriter) goingAway() error {
-	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
-}
-
-func (w *wsWriter) flush() error { return nil }
-
-// clientCloseCode maps an upstream close code to one that may be sent on
-// the wire: 1005 (no status) becomes 1000, 1006/1015 (abnormal, TLS)
-// become 1014 (bad gateway), other reserved values 1011.
-func clientCloseCode(code int) int {
-	switch {
-	case code == 1005 || code == 0:
-		return closeNormal
-	case code == 1006 || code == 1015:
-		return closeBadGateway
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
-		return code
-	default:
-		return websocket.CloseInternalServerErr
-	}
-}
+func (g *gorillaFrames) flush() error     { return nil }
+func (g *gorillaFrames) jsonFormat() bool { return g.c.json }
 
 // clientClosed records the close frame (its validated payload) of the
 // WebSocket client that owns the session, for the upstream: frames pass
