@@ -121,6 +121,5 @@ func (h *RouteHandler) deliveryFactsOf(req *request, a *attachment) deliveryFact
 // upstream reader (so its log changes are seen by kickPumps, and its
 // upstream Send copies a frame before returning).
 func (a *attachment) localSession() bool {
-	s := a.sess
-	return s != nil && s.conn != nil && s.shared == nil && s.remote == nil
+	return a.sess != nil && a.sess.home.local()
 }

@@ -28,7 +28,7 @@ func TopicSubscribers(h *RouteHandler) int {
 	n := 0
 	for _, t := range topicsOf(h) {
 		t.mu.Lock()
-		n += t.subs
+		n += t.idle.clients
 		t.mu.Unlock()
 	}
 	return n

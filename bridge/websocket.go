@@ -240,10 +240,8 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 		}
 	case !c.h.set().clientSend:
 		return errSendNotAllowed
-	case a.top.shared != nil:
-		err = a.top.sendShared(ctx, []msg.Message{m})
 	default:
-		err = a.top.conn.Send(ctx, m)
+		err = c.h.bridge.logs.sendTopic(ctx, a.top, []msg.Message{m})
 	}
 	if err != nil {
 		return err
