@@ -4,34 +4,57 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msglog"
 )
 
-// fanout serves a topic's hijacked SSE and stream subscribers from one
-// goroutine: at each change of the log it runs every subscriber's
-// pumpStep, writing all pending entries (cached encodings) in one
-// non-blocking write per connection; one ticker sends everyone's
-// heartbeats. Idle subscribers cost no goroutine of their own beyond the
-// one parked reading their socket (fanSub.watch), which notices a client
-// leaving at once, as net/http did. A subscriber whose socket does not take
-// a write at once leaves for a goroutine of its own (handOff) that writes
-// with writeWait and applies slow_client like any other pump, so it never
-// delays the others.
+// fanout serves a topic's hijacked subscribers from one goroutine, in one
+// list: streams and WebSockets (fanSub), which stay, and parked polls
+// (parkedPoll, poll_park.go), which are answered once and leave, as in
+// nchan. At each change of the log it steps every member: a stream's
+// pumpStep writes all pending entries (cached encodings) in one
+// non-blocking write per connection; a poll the log moved past is
+// answered. One ticker sends everyone's heartbeats (a parked poll's is a
+// peek: did its client leave?). Idle streams cost no goroutine of their
+// own beyond the one parked reading their socket (fanSub.watch), which
+// notices a client leaving at once, as net/http did. A stream whose socket
+// does not take a write at once leaves for a goroutine of its own
+// (handOff) that writes with writeWait and applies slow_client like any
+// other pump, so it never delays the others.
 type fanout struct {
-	kick     chan struct{} // a subscriber was added
-	pollKick chan struct{} // a poll was parked (poll_park_fan.go)
+	kick chan struct{} // a member was added
 
 	mu      sync.Mutex
-	subs    []*fanSub
+	members []fanMember
 	running bool
-	// polls are the topic's parked long-polls; newPolls those parked since
-	// the fan-out last looked.
-	polls, newPolls []*parkedPoll
+	// fresh are the members added since the fan-out last looked: looked
+	// at alone, without a round of everyone.
+	fresh []fanMember
 
 	// Owned by the running goroutine.
-	round     []*fanSub
-	pollRound []*parkedPoll
-	scratch   []byte
-	step      stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
+	round   []fanMember
+	scratch []byte
+	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
+	// last and closed are the log's state at the round's start (taken
+	// after step.wait): a parked poll before last, or any once closed, is
+	// answered.
+	last   uint64
+	closed bool
+}
+
+// fanMember is one entry of the fan-out's list.
+type fanMember interface {
+	listed
+	log() msglog.Store
+	// step delivers what the log has for the member in this round; it
+	// returns the channel closed at the change it waits for next, or
+	// waiting false when it left (or was not the fan-out's to step).
+	step(f *fanout) (wait <-chan struct{}, waiting bool)
+	// beat is the heartbeat: a ping or comment, or for a poll a check
+	// that its client is still there.
+	beat(f *fanout)
+	// goAway is shutdown: the farewell, or a poll's answer.
+	goAway(f *fanout)
 }
 
 // fanout returns the topic's fan-out, made on first use.
@@ -39,7 +62,7 @@ func (t *topic) fanout() *fanout {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fan == nil {
-		t.fan = &fanout{kick: make(chan struct{}, 1), pollKick: make(chan struct{}, 1)}
+		t.fan = &fanout{kick: make(chan struct{}, 1)}
 		t.fan.step.policy = t.h.policy()
 	}
 	return t.fan
@@ -52,7 +75,7 @@ type fanSub struct {
 	out *rawOut
 	w   streamWriter
 
-	// idx is the position in fan.subs, -1 when not there (fan.mu).
+	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
 	fan *fanout // set before watch starts
 
@@ -67,21 +90,24 @@ type fanSub struct {
 	done func()
 }
 
-func (f *fanout) add(s *fanSub) {
+// add puts m in the list, starting the fan-out if needed.
+func (f *fanout) add(m fanMember) {
 	f.mu.Lock()
-	f.subs = listAdd(f.subs, s)
-	f.startOrKick(f.kick) // unlocks
+	f.members = listAdd(f.members, m)
+	f.fresh = append(f.fresh, m)
+	f.startOrKick() // unlocks
 }
 
-func (f *fanout) remove(s *fanSub) {
+// remove takes m off the list (whoever answers or ends it).
+func (f *fanout) remove(m fanMember) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.subs = listRemove(f.subs, s)
+	f.members = listRemove(f.members, m)
 }
 
-// startOrKick starts the fan-out's goroutine, or wakes it with kick when it
-// runs. Called with f.mu held, which it releases.
-func (f *fanout) startOrKick(kick chan struct{}) {
+// startOrKick starts the fan-out's goroutine, or wakes it when it runs.
+// Called with f.mu held, which it releases.
+func (f *fanout) startOrKick() {
 	start := !f.running
 	f.running = true
 	f.mu.Unlock()
@@ -91,16 +117,17 @@ func (f *fanout) startOrKick(kick chan struct{}) {
 		return
 	}
 	select {
-	case kick <- struct{}{}:
+	case f.kick <- struct{}{}:
 	default:
 	}
 }
 
-// listed is an element of a fan-out list that keeps its own position
+// listed is an element of the fan-out's list that keeps its own position
 // (-1 when not in the list), so leaving the list is O(1).
 type listed interface{ slot() *int }
 
-func (s *fanSub) slot() *int { return &s.idx }
+func (s *fanSub) slot() *int     { return &s.idx }
+func (p *parkedPoll) slot() *int { return &p.idx }
 
 // listAdd appends x and records its position (f.mu held).
 func listAdd[T listed](l []T, x T) []T {
@@ -131,18 +158,18 @@ func (f *fanout) run() {
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()
-		if len(f.subs) == 0 && len(f.polls) == 0 {
+		if len(f.members) == 0 {
 			f.running = false
 			f.mu.Unlock()
 			return
 		}
-		f.round = append(f.round[:0], f.subs...)
+		f.round = append(f.round[:0], f.members...)
+		clear(f.fresh) // the round looks at them too
+		f.fresh = f.fresh[:0]
 		f.mu.Unlock()
 		wait, again := f.deliver()
-		clear(f.round)
-		pollWait := f.answerPolls(true)
 		// Checked before looping on: an upstream that floods keeps the log
-		// moving, and shutdown must still end every subscriber.
+		// moving, and shutdown must still end every member.
 		select {
 		case <-pol.shutdown:
 			f.goAway()
@@ -152,32 +179,31 @@ func (f *fanout) run() {
 		if again {
 			continue
 		}
-		f.idle(wait, pollWait, heartbeat.C)
+		f.idle(wait, heartbeat.C)
 	}
 }
 
-// idle waits for the next thing to do: a change of the log, a new
-// subscriber, a heartbeat or shutdown. Newly parked polls are looked at
-// here without a round of every subscriber.
-func (f *fanout) idle(wait, pollWait <-chan struct{}, heartbeat <-chan time.Time) {
+// idle waits for the next thing to do: a change of the log, a heartbeat
+// or shutdown. New members are looked at here without a round of
+// everyone.
+func (f *fanout) idle(wait <-chan struct{}, heartbeat <-chan time.Time) {
 	for {
 		select {
-		case <-f.pollKick:
-			if w := f.answerPolls(false); pollWait == nil {
-				pollWait = w
+		case <-f.kick:
+			f.mu.Lock()
+			f.round = append(f.round[:0], f.fresh...)
+			clear(f.fresh)
+			f.fresh = f.fresh[:0]
+			f.mu.Unlock()
+			// The older wait stays: closed by any change after it, it
+			// covers the members that were here before.
+			if w, _ := f.deliver(); wait == nil {
+				wait = w
 			}
 			continue
 		case <-wait:
-		case <-pollWait:
-		case <-f.kick:
 		case <-heartbeat:
-			f.each(func(s *fanSub) error {
-				if err := s.w.heartbeat(); err != nil {
-					return err
-				}
-				return s.w.flush()
-			}, false)
-			f.sweepPolls()
+			f.each(fanMember.beat)
 		case <-f.step.policy.shutdown:
 			f.goAway()
 		}
@@ -185,70 +211,134 @@ func (f *fanout) idle(wait, pollWait <-chan struct{}, heartbeat <-chan time.Time
 	}
 }
 
-// goAway tells every subscriber the gateway is going away and ends them,
-// and answers every parked poll.
-func (f *fanout) goAway() {
-	f.answerAllPolls()
-	f.each(func(s *fanSub) error {
-		_ = s.w.goingAway()
-		return s.w.flush()
-	}, true)
+// goAway tells every member the gateway is going away.
+func (f *fanout) goAway() { f.each(fanMember.goAway) }
+
+// each runs do for every member.
+func (f *fanout) each(do func(fanMember, *fanout)) {
+	f.mu.Lock()
+	f.round = append(f.round[:0], f.members...)
+	f.mu.Unlock()
+	for _, m := range f.round {
+		do(m, f)
+	}
+	clear(f.round)
 }
 
-// deliver runs every subscriber's step. again is set when the log moved
-// on during the round (subscribers wait on different changes).
+// deliver steps every member of the round (which it empties). again is
+// set when the log moved on during the round (members wait on different
+// changes).
 func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
-	f.step.wait = nil
-	if len(f.round) > 0 {
-		// Taken before any subscriber reads: closed by any later change.
-		lg := f.round[0].a.log()
-		_, last := lg.Bounds()
-		f.step.wait = lg.Read(last, nil, 0).Wait
+	defer clear(f.round)
+	if len(f.round) == 0 {
+		return nil, false
 	}
+	// The wait channel is taken before any member reads, and before the
+	// bounds: anything appended after it closes it, anything before is in
+	// last.
+	lg := f.round[0].log()
+	_, last := lg.Bounds()
+	b := lg.Read(last, nil, 0)
+	if !b.Closed {
+		_, last = lg.Bounds()
+	}
+	f.step.wait, f.last, f.closed = b.Wait, last, b.Closed
 	defer f.step.tally.flush()
-	for _, s := range f.round {
-		s.mu.Lock()
-		if s.gone || s.finished || s.handed {
-			s.mu.Unlock()
+	for _, m := range f.round {
+		w, waiting := m.step(f)
+		if !waiting {
 			continue
 		}
-		s.out.buf = f.scratch[:0]
-		w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
-		f.scratch, s.out.buf = s.out.buf[:0], nil
-		if !f.settle(s, done, err != nil) {
-			if wait != nil && w != wait {
-				// The log changed during the round: go again if the
-				// change others wait for already happened.
-				select {
-				case <-wait:
-					again = true
-				default:
-				}
+		if wait != nil && w != wait {
+			// The log changed during the round: go again if the change
+			// others wait for already happened.
+			select {
+			case <-wait:
+				again = true
+			default:
 			}
-			wait = w
 		}
-		s.mu.Unlock()
+		wait = w
 	}
 	return wait, again
 }
 
-// each writes something to every subscriber; end finishes them all.
-func (f *fanout) each(write func(*fanSub) error, end bool) {
-	f.mu.Lock()
-	f.round = append(f.round[:0], f.subs...)
-	f.mu.Unlock()
-	for _, s := range f.round {
-		s.mu.Lock()
-		if !s.gone && !s.finished && !s.handed {
-			s.out.buf = f.scratch[:0]
-			err := write(s)
-			f.scratch, s.out.buf = s.out.buf[:0], nil
-			f.settle(s, end, err != nil)
-		}
-		s.mu.Unlock()
+// step runs the stream's pumpStep for the round.
+func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone || s.finished || s.handed {
+		return nil, false
 	}
-	clear(f.round)
+	s.out.buf = f.scratch[:0]
+	w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
+	f.scratch, s.out.buf = s.out.buf[:0], nil
+	if f.settle(s, done, err != nil) {
+		return nil, false
+	}
+	return w, true
 }
+
+func (s *fanSub) beat(f *fanout) {
+	s.write(f, false, func(w streamWriter) error {
+		if err := w.heartbeat(); err != nil {
+			return err
+		}
+		return w.flush()
+	})
+}
+
+func (s *fanSub) goAway(f *fanout) {
+	s.write(f, true, func(w streamWriter) error {
+		_ = w.goingAway()
+		return w.flush()
+	})
+}
+
+// write writes something outside a step with the fan-out's scratch; end
+// finishes the response.
+func (s *fanSub) write(f *fanout, end bool, do func(streamWriter) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone || s.finished || s.handed {
+		return
+	}
+	s.out.buf = f.scratch[:0]
+	err := do(s.w)
+	f.scratch, s.out.buf = s.out.buf[:0], nil
+	f.settle(s, end, err != nil)
+}
+
+// step answers the poll when the log moved past its cursor (or closed);
+// else it waits with the round.
+func (p *parkedPoll) step(f *fanout) (<-chan struct{}, bool) {
+	if (f.closed || p.pos < f.last) && p.take() {
+		f.remove(p)
+		p.answer()
+		return nil, false
+	}
+	return f.step.wait, true
+}
+
+// beat lets go of a poll whose client left: a parked poll has no
+// goroutine to notice it at once.
+func (p *parkedPoll) beat(f *fanout) {
+	if p.sock.clientGone() && p.take() {
+		f.remove(p)
+		p.drop()
+	}
+}
+
+// goAway answers the poll now.
+func (p *parkedPoll) goAway(f *fanout) {
+	if p.take() {
+		f.remove(p)
+		p.answer()
+	}
+}
+
+func (s *fanSub) log() msglog.Store     { return s.a.log() }
+func (p *parkedPoll) log() msglog.Store { return p.a.log() }
 
 // settle acts on a step's outcome (s.mu held): a subscriber whose socket
 // is full goes to its own goroutine (to finish the response when done),

@@ -41,7 +41,7 @@ type parkedPoll struct {
 	close     bool   // the request asked for Connection: close
 	timer     *time.Timer
 
-	// idx is the position in fan.polls, -1 when not there (fan.mu).
+	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
 	fan *fanout
 
@@ -81,7 +81,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 	h.hold()
 	// The timer is set before anyone can take the poll (take locks mu).
 	p.mu.Lock()
-	p.fan.addPoll(p)
+	p.fan.add(p)
 	p.timer = time.AfterFunc(wait, p.timeout)
 	p.mu.Unlock()
 	return true
@@ -121,7 +121,7 @@ func (p *parkedPoll) timeout() {
 	if !p.take() {
 		return
 	}
-	p.fan.removePoll(p)
+	p.fan.remove(p)
 	p.answer()
 }
 

@@ -16,7 +16,11 @@ func ParkedPolls(h *RouteHandler) int {
 		t.mu.Unlock()
 		if f != nil {
 			f.mu.Lock()
-			n += len(f.polls)
+			for _, m := range f.members {
+				if _, ok := m.(*parkedPoll); ok {
+					n++
+				}
+			}
 			f.mu.Unlock()
 		}
 	}
