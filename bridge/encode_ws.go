@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -13,10 +15,10 @@ import (
 // The one WebSocket encoder: what a WebSocket client sees for each thing
 // the log says (messages as text or binary frames, or JSON objects with
 // ?format=json; gaps; the end), over either place frames go:
-//   - gorillaFrames (websocket.go): gorilla's connection, written by a
-//     writer goroutine or the session's kicks;
-//   - rawFrames (fanout_ws.go): whole frames into rawOut on a hijacked
-//     socket, written by the topic's fan-out.
+//   - gorillaFrames: gorilla's connection, written by a writer goroutine
+//     or the session's kicks;
+//   - rawFrames: whole frames into rawOut on a hijacked socket, written by
+//     the topic's fan-out.
 
 // wsFrameSink is where a WebSocket's frames go.
 type wsFrameSink interface {
@@ -117,3 +119,97 @@ func clientCloseCode(code int) int {
 		return websocket.CloseInternalServerErr
 	}
 }
+
+// gorillaFrames is where a WebSocket's frames go on gorilla's connection
+// (a writer goroutine's pump, or the session's kicks); encode_ws.go
+// decides what they say.
+type gorillaFrames struct {
+	c *wsClient
+	// writeBy is the write deadline last chosen, moved only when it moves
+	// by writeWait/16 or more: gorilla applies it to the socket on every
+	// frame, and Go re-arms the socket's timer only when it changes.
+	writeBy time.Time
+}
+
+// gorillaWriter is the WebSocket encoder over gorilla.
+type gorillaWriter = wsWriter[gorillaFrames, *gorillaFrames]
+
+func newGorillaWriter(c *wsClient) *gorillaWriter {
+	return &gorillaWriter{sink: gorillaFrames{c: c}}
+}
+
+func (g *gorillaFrames) frame(kind int, b []byte) error {
+	ws := g.c.ws
+	if want := time.Now().Add(writeWait); want.Sub(g.writeBy) >= writeWait/16 {
+		g.writeBy = want
+	}
+	g.c.wmu.Lock()
+	defer g.c.wmu.Unlock()
+	_ = ws.SetWriteDeadline(g.writeBy)
+	return ws.WriteMessage(kind, b)
+}
+
+func (g *gorillaFrames) closeFrame(payload []byte) error {
+	return g.c.ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait))
+}
+
+// ping: a client that stopped answering is noticed by the reader's
+// deadline (readLoop), not here.
+func (g *gorillaFrames) ping() error {
+	return g.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+}
+
+func (g *gorillaFrames) flush() error     { return nil }
+func (g *gorillaFrames) jsonFormat() bool { return g.c.json }
+
+// rawFrames is where a fan-out WebSocket's frames go: whole frames into
+// rawOut; encode_ws.go decides what they say.
+type rawFrames struct {
+	out  *rawOut
+	json bool
+	hdr  [10]byte
+
+	// pongWait is how long the client may stay silent (it answers our
+	// pings); seen is when it last sent a frame (monoNow).
+	pongWait time.Duration
+	seen     atomic.Int64
+}
+
+// rawWriter is the WebSocket encoder over a hijacked socket.
+type rawWriter = wsWriter[rawFrames, *rawFrames]
+
+// errClientSilent ends a subscriber that stopped answering pings.
+var errClientSilent = errors.New("bridge: websocket client stopped answering pings")
+
+// sawClient records a frame from the client (reader goroutine).
+func (r *rawFrames) sawClient() { r.seen.Store(int64(monoNow())) }
+
+// monoNow is monotonic time since the process started (wall clock jumps
+// must not end connections).
+func monoNow() time.Duration { return time.Since(processStart) }
+
+var processStart = time.Now()
+
+func (r *rawFrames) frame(op int, payload []byte) error {
+	return r.out.write2(appendWSHeader(r.hdr[:0], op, len(payload)), payload)
+}
+
+func (r *rawFrames) closeFrame(payload []byte) error {
+	if !r.out.markClosed() {
+		return nil // the reader already answered the client's close
+	}
+	return r.frame(websocket.CloseMessage, payload)
+}
+
+// ping pings the client, or fails when it has not answered for pongWait:
+// the fan-out (or the handed-off pump) then ends the response and the
+// reader's read runs out after closeGrace, as with gorilla's read deadline.
+func (r *rawFrames) ping() error {
+	if monoNow()-time.Duration(r.seen.Load()) > r.pongWait {
+		return errClientSilent
+	}
+	return r.frame(websocket.PingMessage, nil)
+}
+
+func (r *rawFrames) flush() error     { return r.out.flush() }
+func (r *rawFrames) jsonFormat() bool { return r.json }

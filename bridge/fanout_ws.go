@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"net"
-	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -141,55 +138,3 @@ func appendWSHeader(b []byte, op, n int) []byte {
 		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
 	}
 }
-
-// rawFrames is where a fan-out WebSocket's frames go: whole frames into
-// rawOut; encode_ws.go decides what they say.
-type rawFrames struct {
-	out  *rawOut
-	json bool
-	hdr  [10]byte
-
-	// pongWait is how long the client may stay silent (it answers our
-	// pings); seen is when it last sent a frame (monoNow).
-	pongWait time.Duration
-	seen     atomic.Int64
-}
-
-// rawWriter is the WebSocket encoder over a hijacked socket.
-type rawWriter = wsWriter[rawFrames, *rawFrames]
-
-// errClientSilent ends a subscriber that stopped answering pings.
-var errClientSilent = errors.New("bridge: websocket client stopped answering pings")
-
-// sawClient records a frame from the client (reader goroutine).
-func (r *rawFrames) sawClient() { r.seen.Store(int64(monoNow())) }
-
-// monoNow is monotonic time since the process started (wall clock jumps
-// must not end connections).
-func monoNow() time.Duration { return time.Since(processStart) }
-
-var processStart = time.Now()
-
-func (r *rawFrames) frame(op int, payload []byte) error {
-	return r.out.write2(appendWSHeader(r.hdr[:0], op, len(payload)), payload)
-}
-
-func (r *rawFrames) closeFrame(payload []byte) error {
-	if !r.out.markClosed() {
-		return nil // the reader already answered the client's close
-	}
-	return r.frame(websocket.CloseMessage, payload)
-}
-
-// ping pings the client, or fails when it has not answered for pongWait:
-// the fan-out (or the handed-off pump) then ends the response and the
-// reader's read runs out after closeGrace, as with gorilla's read deadline.
-func (r *rawFrames) ping() error {
-	if monoNow()-time.Duration(r.seen.Load()) > r.pongWait {
-		return errClientSilent
-	}
-	return r.frame(websocket.PingMessage, nil)
-}
-
-func (r *rawFrames) flush() error     { return r.out.flush() }
-func (r *rawFrames) jsonFormat() bool { return r.json }

@@ -279,48 +279,6 @@ func (c *wsClient) writeClose(code int, reason string) {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
 }
 
-// gorillaFrames is where a WebSocket's frames go on gorilla's connection
-// (a writer goroutine's pump, or the session's kicks); encode_ws.go
-// decides what they say.
-type gorillaFrames struct {
-	c *wsClient
-	// writeBy is the write deadline last chosen, moved only when it moves
-	// by writeWait/16 or more: gorilla applies it to the socket on every
-	// frame, and Go re-arms the socket's timer only when it changes.
-	writeBy time.Time
-}
-
-// gorillaWriter is the WebSocket encoder over gorilla.
-type gorillaWriter = wsWriter[gorillaFrames, *gorillaFrames]
-
-func newGorillaWriter(c *wsClient) *gorillaWriter {
-	return &gorillaWriter{sink: gorillaFrames{c: c}}
-}
-
-func (g *gorillaFrames) frame(kind int, b []byte) error {
-	ws := g.c.ws
-	if want := time.Now().Add(writeWait); want.Sub(g.writeBy) >= writeWait/16 {
-		g.writeBy = want
-	}
-	g.c.wmu.Lock()
-	defer g.c.wmu.Unlock()
-	_ = ws.SetWriteDeadline(g.writeBy)
-	return ws.WriteMessage(kind, b)
-}
-
-func (g *gorillaFrames) closeFrame(payload []byte) error {
-	return g.c.ws.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait))
-}
-
-// ping: a client that stopped answering is noticed by the reader's
-// deadline (readLoop), not here.
-func (g *gorillaFrames) ping() error {
-	return g.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-}
-
-func (g *gorillaFrames) flush() error     { return nil }
-func (g *gorillaFrames) jsonFormat() bool { return g.c.json }
-
 // clientClosed records the close frame (its validated payload) of the
 // WebSocket client that owns the session, for the upstream: frames pass
 // unchanged in session mode, and so does the client's reason for leaving
