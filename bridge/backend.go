@@ -21,7 +21,7 @@ type logBackend interface {
 	// lets go of its upstream.
 	closeTopic(t *topic, info msg.CloseInfo)
 	// sendTopic passes client messages to t's upstream (client_send).
-	sendTopic(ctx context.Context, t *topic, msgs []msg.Message) error
+	sendTopic(ctx context.Context, t *topic, out outgoing) error
 	// openSession opens a session that later requests find by id (an
 	// owned one, which ends with its WebSocket, is always local).
 	openSession(h *RouteHandler, req *request, transport string) (*session, *apiError)
@@ -39,7 +39,7 @@ type sessionHome interface {
 	end(s *session, info msg.CloseInfo)
 	// send forwards client messages to the upstream, in order, once per
 	// seq.
-	send(ctx context.Context, s *session, seq int64, msgs []msg.Message) error
+	send(ctx context.Context, s *session, seq int64, out outgoing) error
 	// local: this process's upstream reader feeds the log (its appends
 	// kick the session's WebSocket pumps).
 	local() bool

@@ -48,13 +48,8 @@ func (localBackend) closeTopic(t *topic, info msg.CloseInfo) {
 	_ = t.conn.Close()
 }
 
-func (localBackend) sendTopic(ctx context.Context, t *topic, msgs []msg.Message) error {
-	for _, m := range msgs {
-		if err := t.conn.Send(ctx, m); err != nil {
-			return err
-		}
-	}
-	return nil
+func (localBackend) sendTopic(ctx context.Context, t *topic, out outgoing) error {
+	return out.each(func(m msg.Message) error { return t.conn.Send(ctx, m) })
 }
 
 func (localBackend) openSession(h *RouteHandler, req *request, transport string) (*session, *apiError) {
@@ -73,16 +68,14 @@ func (localHome) end(s *session, info msg.CloseInfo) {
 	s.kickPumps(false)
 }
 
-func (localHome) send(ctx context.Context, s *session, seq int64, msgs []msg.Message) error {
+func (localHome) send(ctx context.Context, s *session, seq int64, out outgoing) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if seq >= 0 && seq <= s.lastSeq {
 		return nil // a retry of an acknowledged send
 	}
-	for _, m := range msgs {
-		if err := s.conn.Send(ctx, m); err != nil {
-			return err
-		}
+	if err := out.each(func(m msg.Message) error { return s.conn.Send(ctx, m) }); err != nil {
+		return err
 	}
 	if seq >= 0 {
 		s.lastSeq = seq

@@ -106,8 +106,8 @@ func (redisBackend) closeTopic(t *topic, info msg.CloseInfo) {
 
 // sendTopic queues client messages for whichever instance holds the
 // topic's upstream (client_send in cluster mode).
-func (r redisBackend) sendTopic(ctx context.Context, t *topic, msgs []msg.Message) error {
-	err := r.c.SendTopic(ctx, t.shared.Name(), msgs)
+func (r redisBackend) sendTopic(ctx context.Context, t *topic, out outgoing) error {
+	err := r.c.SendTopic(ctx, t.shared.Name(), out.list())
 	if errors.Is(err, cluster.ErrSessionNotFound) {
 		return upstream.ErrNotConnected // no holder right now: retry shortly
 	}
@@ -203,7 +203,7 @@ func (r redisBackend) findSession(h *RouteHandler, req *request, id string) (*se
 	h.metrics.sessionsOpen.Inc()
 	// Until a client attaches, the TTL runs (a bare send attaches none).
 	s.mu.Lock()
-	s.idle.arm(h.set().sessionTTL, &s.mu, s.expire)
+	s.armTTL()
 	s.mu.Unlock()
 	return s, nil
 }
@@ -244,13 +244,13 @@ func (r remoteHome) end(_ *session, info msg.CloseInfo) {
 	r.rs.Release()
 }
 
-func (o ownedHome) send(ctx context.Context, s *session, seq int64, msgs []msg.Message) error {
-	_, err := o.c.Send(ctx, s.id, seq, msgs)
+func (o ownedHome) send(ctx context.Context, s *session, seq int64, out outgoing) error {
+	_, err := o.c.Send(ctx, s.id, seq, out.list())
 	return err
 }
 
-func (r remoteHome) send(ctx context.Context, s *session, seq int64, msgs []msg.Message) error {
-	return ownedHome{c: r.c}.send(ctx, s, seq, msgs)
+func (r remoteHome) send(ctx context.Context, s *session, seq int64, out outgoing) error {
+	return ownedHome{c: r.c}.send(ctx, s, seq, out)
 }
 
 func (ownedHome) local() bool   { return false }

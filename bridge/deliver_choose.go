@@ -39,7 +39,8 @@ const (
 	viaPark
 )
 
-// deliveryFacts are the reasons the table reads.
+// deliveryFacts are the reasons the table reads (passed by value: a few
+// bytes, and through the rows' func values a pointer would go to the heap).
 type deliveryFacts struct {
 	broadcast    bool // a topic's subscriber: one log read by many, no flow control
 	localSession bool // a session whose upstream reader runs in this process (not Redis-fed)
@@ -64,29 +65,29 @@ func init() { parkPolls.Store(true) }
 var deliveryTable = [...]struct {
 	client clientKind
 	path   deliveryPath
-	holds  func(f *deliveryFacts) bool
+	holds  func(f deliveryFacts) bool
 }{
 	// A topic's stream over plain HTTP/1.1: hijacked into the fan-out
 	// (a socket without non-blocking writes gets a goroutine there).
-	{pushStream, viaFanout, func(f *deliveryFacts) bool {
+	{pushStream, viaFanout, func(f deliveryFacts) bool {
 		return hijackStreams && f.broadcast && f.plainHTTP11
 	}},
 	// A topic's WebSocket on a plain socket: the fan-out writes its frames.
-	{webSocket, viaFanout, func(f *deliveryFacts) bool {
+	{webSocket, viaFanout, func(f deliveryFacts) bool {
 		return hijackStreams && f.broadcast && f.nonBlocking
 	}},
 	// A session fed here: its upstream reader's appends kick the writer.
 	// (A Redis-fed session has nothing local to kick it.)
-	{webSocket, viaKick, func(f *deliveryFacts) bool { return f.localSession }},
+	{webSocket, viaKick, func(f deliveryFacts) bool { return f.localSession }},
 	// A topic's waiting poll on plain HTTP/1.1 without a body, with a way
 	// back to the server for the next request, while the route serves.
-	{heldPoll, viaPark, func(f *deliveryFacts) bool {
+	{heldPoll, viaPark, func(f deliveryFacts) bool {
 		return parkPolls.Load() && f.broadcast && f.plainHTTP11 && !f.body && f.wayBack && !f.ending
 	}},
 }
 
 // chooseDelivery is the path for a client of kind with facts f.
-func chooseDelivery(client clientKind, f *deliveryFacts) deliveryPath {
+func chooseDelivery(client clientKind, f deliveryFacts) deliveryPath {
 	for i := range deliveryTable {
 		row := &deliveryTable[i]
 		if row.client == client && row.holds(f) {

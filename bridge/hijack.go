@@ -11,7 +11,7 @@ import "net/http"
 // TLS, HTTP/1.0 and session mode keep the net/http path.
 func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wireOut) streamWriter) bool {
 	f := h.deliveryFactsOf(req, a)
-	if chooseDelivery(pushStream, &f) != viaFanout {
+	if chooseDelivery(pushStream, f) != viaFanout {
 		return false
 	}
 	conn, _, err := http.NewResponseController(req.w).Hijack()

@@ -57,7 +57,7 @@ type parkedPoll struct {
 func (h *RouteHandler) park(req *request, a *attachment, transport, callback string, wait time.Duration) bool {
 	r := req.r
 	f := h.deliveryFactsOf(req, a)
-	if chooseDelivery(heldPoll, &f) != viaPark {
+	if chooseDelivery(heldPoll, f) != viaPark {
 		return false
 	}
 	back := reenter.From(r.Context())

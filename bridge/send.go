@@ -89,10 +89,10 @@ func (h *RouteHandler) serveSend(req *request) {
 			writeError(w, aerr)
 			return
 		}
-		err = h.bridge.logs.sendTopic(r.Context(), t, msgs)
+		err = h.bridge.logs.sendTopic(r.Context(), t, batchOf(msgs))
 		t.detach()
 	} else {
-		err = s.send(r.Context(), seq, msgs)
+		err = s.send(r.Context(), seq, batchOf(msgs))
 		if err == nil {
 			s.countIn(len(msgs), bytes)
 		}

@@ -356,12 +356,20 @@ func (s *session) detach() {
 		s.end(closeNormal, "client left")
 		return
 	}
-	s.idle.arm(s.h.set().sessionTTL, &s.mu, s.expire)
+	s.armTTL()
 	s.mu.Unlock()
 }
 
-// expire ends the session at session_ttl after its last client.
-func (s *session) expire() { s.end(closeNormal, "session ttl expired") }
+// armTTL ends the session at session_ttl unless a client attaches
+// meanwhile (s.mu held).
+func (s *session) armTTL() {
+	gen := s.idle.next()
+	s.idle.timer = time.AfterFunc(s.h.set().sessionTTL, func() {
+		if s.idle.still(&s.mu, gen) {
+			s.end(closeNormal, "session ttl expired")
+		}
+	})
+}
 
 // end closes the session's upstream and forgets the session. Idempotent.
 func (s *session) end(code int, reason string) {
@@ -458,6 +466,6 @@ func (s *session) holdPoll() (superseded <-chan struct{}, release func()) {
 }
 
 // send forwards client messages to the upstream in order, once per seq.
-func (s *session) send(ctx context.Context, seq int64, msgs []msg.Message) error {
-	return s.home.send(ctx, s, seq, msgs)
+func (s *session) send(ctx context.Context, seq int64, out outgoing) error {
+	return s.home.send(ctx, s, seq, out)
 }

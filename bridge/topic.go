@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -159,11 +160,13 @@ func (t *topic) detach() {
 	if !t.idle.leave() || t.ended {
 		return
 	}
-	t.idle.arm(t.h.set().idleClose, &t.mu, t.endIdle)
+	gen := t.idle.next()
+	t.idle.timer = time.AfterFunc(t.h.set().idleClose, func() {
+		if t.idle.still(&t.mu, gen) {
+			t.end("idle")
+		}
+	})
 }
-
-// endIdle ends the topic at idle_close after its last subscriber.
-func (t *topic) endIdle() { t.end("idle") }
 
 // end closes the shared upstream and forgets the topic. Idempotent.
 func (t *topic) end(reason string) {

@@ -97,7 +97,7 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		nb = newNBWriter(ws.NetConn())
 		f.nonBlocking = nb != nil
 	}
-	c.path = chooseDelivery(webSocket, &f)
+	c.path = chooseDelivery(webSocket, f)
 	if c.path == viaFanout {
 		s := h.shareWebSocket(c, nb)
 		go func() {
@@ -234,14 +234,14 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 	var err error
 	switch {
 	case a.sess != nil:
-		err = a.sess.send(ctx, -1, []msg.Message{m})
+		err = a.sess.send(ctx, -1, oneMessage(m))
 		if err == nil {
 			a.sess.countIn(1, len(data))
 		}
 	case !c.h.set().clientSend:
 		return errSendNotAllowed
 	default:
-		err = c.h.bridge.logs.sendTopic(ctx, a.top, []msg.Message{m})
+		err = c.h.bridge.logs.sendTopic(ctx, a.top, oneMessage(m))
 	}
 	if err != nil {
 		return err
