@@ -83,11 +83,17 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	a.connected()
-	// Serve from a fresh goroutine and return: net/http's connection state
-	// (its bufio buffers, the serving goroutine's deep stack) is freed
-	// instead of being held for the socket's lifetime.
 	served = true
-	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks}
+	h.deliverWebSocket(req, &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks})
+}
+
+// deliverWebSocket serves an upgraded client from a fresh goroutine and
+// returns: net/http's connection state (its bufio buffers, the serving
+// goroutine's deep stack) is freed instead of being held for the socket's
+// lifetime. chooseDelivery picks who writes: the topic's fan-out, the
+// session's kicks (in serve) or a writer goroutine. It owns c.a.
+func (h *RouteHandler) deliverWebSocket(req *request, c *wsClient) {
+	a, ws := c.a, c.ws
 	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
