@@ -35,6 +35,7 @@ type fanout struct {
 	round   []fanMember
 	scratch []byte
 	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
+	tally   outTally  // step.tally
 	// last and closed are the log's state at the round's start (taken
 	// after step.wait): a parked poll before last, or any once closed, is
 	// answered.
@@ -64,6 +65,7 @@ func (t *topic) fanout() *fanout {
 	if t.fan == nil {
 		t.fan = &fanout{kick: make(chan struct{}, 1)}
 		t.fan.step.policy = t.h.policy()
+		t.fan.step.tally = &t.fan.tally
 	}
 	return t.fan
 }
@@ -243,7 +245,7 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 		_, last = lg.Bounds()
 	}
 	f.step.wait, f.last, f.closed = b.Wait, last, b.Closed
-	defer f.step.tally.flush()
+	defer f.tally.flush()
 	for _, m := range f.round {
 		w, waiting := m.step(f)
 		if !waiting {
@@ -275,6 +277,9 @@ func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
 	f.scratch, s.out.buf = s.out.buf[:0], nil
 	if f.settle(s, done, err != nil) {
 		return nil, false
+	}
+	if w == nil {
+		w = f.step.wait // what the round's wait tells of
 	}
 	return w, true
 }

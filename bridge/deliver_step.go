@@ -55,7 +55,6 @@ func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWr
 	rd := stepRound{policy: pol}
 	for {
 		wait, done, err := pumpStep(ctx, a, w, &rd)
-		rd.tally.flush()
 		if done || err != nil {
 			return
 		}
@@ -76,7 +75,8 @@ func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWr
 }
 
 // pumpStep writes everything the reader has (a burst goes out in one
-// flush) and returns the channel closed at the log's next change, or done
+// flush) and returns the channel closed at the log's next change (nil for
+// rd.wait, in the fan-out), or done
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
 // log: pumpLoop waits, the session's kicks (deliver_kick.go) and the
@@ -136,11 +136,12 @@ func pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound)
 			}
 			// A short batch read everything the log had after the round's
 			// wait channel was taken: no second read, that channel tells
-			// of anything newer.
+			// of anything newer (returned as nil: the caller has it, and
+			// returning it would move rd to the heap).
 			if rd.wait == nil || len(res.Entries) >= batchSize {
 				continue
 			}
-			res.Wait = rd.wait
+			res.Wait = nil
 		}
 		if unflushed {
 			if err := w.flush(); err != nil {
@@ -163,14 +164,18 @@ type stepRound struct {
 	// wait was taken from the log before the fan-out round's first read:
 	// closed at any change after it. nil when the log is closed, and
 	// outside the fan-out.
-	wait  <-chan struct{}
-	tally outTally
+	wait <-chan struct{}
+	// tally sums a topic's deliveries over a fan-out round (the fan-out
+	// flushes it); nil elsewhere: counted at once. A pointer, so that the
+	// steps of a session's kicks keep a small frame on its upstream
+	// reader's stack.
+	tally *outTally
 }
 
-// countOut records delivered messages: a topic's in the tally (its owner
-// flushes it once per round), a session's at once with its own totals.
+// countOut records delivered messages: in the round's tally, or at once
+// (a session's with its own totals).
 func (rd *stepRound) countOut(a *attachment, msgs, bytes int) {
-	if a.sess != nil {
+	if a.sess != nil || rd.tally == nil {
 		a.countOut(msgs, bytes)
 		return
 	}
