@@ -27,9 +27,11 @@ type fanout struct {
 	mu      sync.Mutex
 	members []fanMember
 	running bool
-	// fresh are the members added since the fan-out last looked: looked
-	// at alone, without a round of everyone.
-	fresh []fanMember
+	// fresh are the polls parked since the fan-out last looked: looked at
+	// alone, without a round of everyone (a poll parks once per message).
+	// roundDue: a stream joined, the next round is due at once.
+	fresh    []fanMember
+	roundDue bool
 
 	// Owned by the running goroutine.
 	round   []fanMember
@@ -92,11 +94,20 @@ type fanSub struct {
 	done func()
 }
 
-// add puts m in the list, starting the fan-out if needed.
-func (f *fanout) add(m fanMember) {
+// add puts a stream or WebSocket in the list and has a round run for it,
+// starting the fan-out if needed.
+func (f *fanout) add(s *fanSub) {
 	f.mu.Lock()
-	f.members = listAdd(f.members, m)
-	f.fresh = append(f.fresh, m)
+	f.members = listAdd(f.members, fanMember(s))
+	f.roundDue = true
+	f.startOrKick() // unlocks
+}
+
+// addPoll parks p in the list; it is looked at alone.
+func (f *fanout) addPoll(p *parkedPoll) {
+	f.mu.Lock()
+	f.members = listAdd(f.members, fanMember(p))
+	f.fresh = append(f.fresh, p)
 	f.startOrKick() // unlocks
 }
 
@@ -168,6 +179,7 @@ func (f *fanout) run() {
 		f.round = append(f.round[:0], f.members...)
 		clear(f.fresh) // the round looks at them too
 		f.fresh = f.fresh[:0]
+		f.roundDue = false
 		f.mu.Unlock()
 		wait, again := f.deliver()
 		// Checked before looping on: an upstream that floods keeps the log
@@ -185,18 +197,23 @@ func (f *fanout) run() {
 	}
 }
 
-// idle waits for the next thing to do: a change of the log, a heartbeat
-// or shutdown. New members are looked at here without a round of
-// everyone.
+// idle waits for the next thing to do: a change of the log, a new
+// stream, a heartbeat or shutdown. Newly parked polls are looked at here
+// without a round of everyone.
 func (f *fanout) idle(wait <-chan struct{}, heartbeat <-chan time.Time) {
 	for {
 		select {
 		case <-f.kick:
 			f.mu.Lock()
+			due := f.roundDue
 			f.round = append(f.round[:0], f.fresh...)
 			clear(f.fresh)
 			f.fresh = f.fresh[:0]
 			f.mu.Unlock()
+			if due {
+				clear(f.round)
+				return // run's round looks at everyone
+			}
 			// The older wait stays: closed by any change after it, it
 			// covers the members that were here before.
 			if w, _ := f.deliver(); wait == nil {

@@ -43,7 +43,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 // serveShared is serve for a fan-out subscriber: this goroutine only
 // reads, and owns the subscriber's lifetime. It sets no read deadline
 // (a timer per connection): the fan-out's heartbeat notices a client that
-// stopped answering pings (wsFrameWriter.heartbeat). Idle, it parks in the
+// stopped answering pings (rawFrames.ping). Idle, it parks in the
 // read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
 	defer func() {

@@ -81,7 +81,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 	h.hold()
 	// The timer is set before anyone can take the poll (take locks mu).
 	p.mu.Lock()
-	p.fan.add(p)
+	p.fan.addPoll(p)
 	p.timer = time.AfterFunc(wait, p.timeout)
 	p.mu.Unlock()
 	return true
