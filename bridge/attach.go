@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"context"
-
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/wire"
 )
@@ -145,7 +143,7 @@ func (a *attachment) done() {
 
 // slowDisconnect ends what a too-slow reader was attached to: the whole
 // session (no-loss is broken), or just this subscriber of a topic.
-func (h *RouteHandler) slowDisconnect(a *attachment) {
+func (a *attachment) slowDisconnect() {
 	a.tm.slowClients.Inc()
 	if a.sess != nil {
 		a.sess.end(closeSlowClient, "slow client")
@@ -160,12 +158,10 @@ func (a *attachment) atClosedEnd() bool {
 	return closed && a.rd.Pos() >= last
 }
 
-// catchUp lets a cluster log fetch entries a cursor from another instance
-// already names but this instance's mirror has not received yet.
+// catchUp lets a mirrored log fetch entries a cursor from another
+// instance already names but this instance's mirror has not received yet.
 func catchUp(req *request, l msglog.Store, c wire.Cursor) {
-	if cu, ok := l.(interface {
-		CatchUp(context.Context, uint64) error
-	}); ok && c.Epoch == l.Epoch() {
-		_ = cu.CatchUp(req.r.Context(), c.Seq)
+	if c.Epoch == l.Epoch() {
+		_ = l.CatchUp(req.r.Context(), c.Seq)
 	}
 }

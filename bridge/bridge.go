@@ -37,7 +37,7 @@ type Bridge struct {
 	limits   config.Limits
 	metrics  *metrics
 	upstream *upstream.Metrics
-	cluster  *cluster.Client
+	logs     logBackend     // where logs live: here, or Redis (cluster)
 	perIP    *sessionsPerIP // limits.max_sessions_per_ip
 	topics   *topicBudget   // limits.max_topics, max_topics_per_ip
 }
@@ -54,7 +54,7 @@ func New(deps Deps) *Bridge {
 		limits:   deps.Limits,
 		metrics:  newMetrics(deps.Registry),
 		upstream: upstream.NewMetrics(deps.Registry),
-		cluster:  deps.Cluster,
+		logs:     backendFor(deps.Cluster),
 		perIP:    newSessionsPerIP(deps.Limits.MaxSessionsPerIP),
 		topics:   newTopicBudget(orInt(deps.Limits.MaxTopics, config.DefaultMaxTopics), deps.Limits.MaxTopicsPerIP),
 	}

@@ -4,16 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"net"
-	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/bridgeway/bridgeway/bridge/msg"
-	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
@@ -24,23 +17,16 @@ import (
 // write to the socket goes through rawOut (wmu): the fan-out's frames, and
 // the reader's pong, close and protocol-error answers.
 
-// shareWebSocket returns the fan-out subscriber for a broadcast client
-// whose socket allows non-blocking writes, or nil (session mode, TLS). It
-// joins the fan-out here, on the handler's goroutine, so that the reader's
-// fresh goroutine (serveShared) keeps a small stack.
-func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
-	if !hijackStreams || c.a.top == nil {
-		return nil
-	}
+// shareWebSocket makes a broadcast client (chooseDelivery: viaFanout, nb
+// its socket's non-blocking writer) a fan-out subscriber. It joins the
+// fan-out here, on the handler's goroutine, so that the reader's fresh
+// goroutine (serveShared) keeps a small stack.
+func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 	conn := c.ws.NetConn()
-	nb := newNBWriter(conn)
-	if nb == nil {
-		return nil
-	}
 	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
-	w := &wsFrameWriter{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}
-	w.sawClient()
+	w := &rawWriter{sink: rawFrames{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}}
+	w.sink.sawClient()
 	s.w = w
 	c.shared = s
 	// gorilla's connection is dropped after the handshake (it has read
@@ -57,7 +43,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient) *fanSub {
 // serveShared is serve for a fan-out subscriber: this goroutine only
 // reads, and owns the subscriber's lifetime. It sets no read deadline
 // (a timer per connection): the fan-out's heartbeat notices a client that
-// stopped answering pings (wsFrameWriter.heartbeat). Idle, it parks in the
+// stopped answering pings (rawFrames.ping). Idle, it parks in the
 // read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
 	defer func() {
@@ -89,7 +75,7 @@ func (c *wsClient) readFrame(s *fanSub) bool {
 		}
 		return false
 	}
-	s.w.(*wsFrameWriter).sawClient()
+	s.w.(*rawWriter).sink.sawClient()
 	switch f.op {
 	case websocket.PingMessage:
 		_ = s.out.control(appendWSFrame(nil, websocket.PongMessage, f.payload), false)
@@ -152,89 +138,3 @@ func appendWSHeader(b []byte, op, n int) []byte {
 		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
 	}
 }
-
-// wsFrameWriter is wsWriter for the fan-out: frames into rawOut.
-type wsFrameWriter struct {
-	out  *rawOut
-	json bool
-	hdr  [10]byte
-
-	// pongWait is how long the client may stay silent (it answers our
-	// pings); seen is when it last sent a frame (monoNow).
-	pongWait time.Duration
-	seen     atomic.Int64
-}
-
-// errClientSilent ends a subscriber that stopped answering pings.
-var errClientSilent = errors.New("bridge: websocket client stopped answering pings")
-
-// sawClient records a frame from the client (reader goroutine).
-func (w *wsFrameWriter) sawClient() { w.seen.Store(int64(monoNow())) }
-
-// monoNow is monotonic time since the process started (wall clock jumps
-// must not end connections).
-func monoNow() time.Duration { return time.Since(processStart) }
-
-var processStart = time.Now()
-
-func (w *wsFrameWriter) frame(op int, payload []byte) error {
-	return w.out.write2(appendWSHeader(w.hdr[:0], op, len(payload)), payload)
-}
-
-func (w *wsFrameWriter) entry(e *msglog.Entry) (int, error) {
-	if w.json {
-		return len(e.Msg.Data), w.frame(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
-	}
-	if e.Kind == msglog.KindGap {
-		return 0, w.upstreamGap() // as wsWriter.entry
-	}
-	op := websocket.TextMessage
-	if e.Msg.Binary {
-		op = websocket.BinaryMessage
-	}
-	return len(e.Msg.Data), w.frame(op, e.Msg.Data)
-}
-
-// upstreamGap closes a raw connection at an upstream gap (wsWriter.entry).
-func (w *wsFrameWriter) upstreamGap() error {
-	_ = w.close(upstreamGapClose)
-	_ = w.flush()
-	return errRawGap
-}
-
-func (w *wsFrameWriter) gap(g *msglog.Gap) error {
-	if w.json {
-		return w.frame(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
-	}
-	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
-	_ = w.flush()
-	return errRawGap
-}
-
-func (w *wsFrameWriter) close(info msg.CloseInfo) error {
-	if !w.out.markClosed() {
-		return nil // the reader already answered the client's close
-	}
-	reason := info.Reason
-	if len(reason) > 120 {
-		reason = reason[:120]
-	}
-	return w.frame(websocket.CloseMessage, websocket.FormatCloseMessage(clientCloseCode(info.Code), reason))
-}
-
-// heartbeat pings the client, or fails when it has not answered for
-// pongWait: the fan-out (or the handed-off pump) then ends the response
-// and the reader's read runs out after closeGrace, as with gorilla's read
-// deadline before.
-func (w *wsFrameWriter) heartbeat() error {
-	if monoNow()-time.Duration(w.seen.Load()) > w.pongWait {
-		return errClientSilent
-	}
-	return w.frame(websocket.PingMessage, nil)
-}
-
-func (w *wsFrameWriter) goingAway() error {
-	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
-}
-
-func (w *wsFrameWriter) flush() error { return w.out.flush() }

@@ -20,12 +20,6 @@ import (
 // poll has no goroutine: the fan-out peeks at every parked socket at each
 // heartbeat (without reading) to let go of clients that left.
 
-// parkPolls turns parking on (a var so tests and benchmarks can compare
-// both paths; atomic since a test flips it while the gateway serves).
-var parkPolls atomic.Bool
-
-func init() { parkPolls.Store(true) }
-
 // States of a parked poll (parkedPoll.state, under mu).
 const (
 	pollParked = iota // waiting in the fan-out
@@ -47,7 +41,7 @@ type parkedPoll struct {
 	close     bool   // the request asked for Connection: close
 	timer     *time.Timer
 
-	// idx is the position in fan.polls, -1 when not there (fan.mu).
+	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
 	fan *fanout
 
@@ -55,30 +49,18 @@ type parkedPoll struct {
 	state int
 }
 
-// park hijacks the poll's connection and leaves it to the topic's fan-out.
-// It reports whether it took the request (the attachment is then the
-// parked poll's). HTTP/2, TLS, HTTP/1.0, session mode, requests other than
-// GET (or with a body) and systems without the socket peek keep the
-// handler's path.
+// park hijacks the poll's connection and leaves it to the topic's fan-out
+// when chooseDelivery says viaPark (a GET with a body stays: what net/http
+// has not read of it would be taken for the next request once the
+// connection goes back). It reports whether it took the request (the
+// attachment is then the parked poll's).
 func (h *RouteHandler) park(req *request, a *attachment, transport, callback string, wait time.Duration) bool {
 	r := req.r
-	if !parkPolls.Load() || a.top == nil || a.sess != nil || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil || r.Method != http.MethodGet {
-		return false
-	}
-	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
-		// A GET with a body: what net/http has not read of it would be
-		// taken for the next request once the connection goes back.
+	f := h.deliveryFactsOf(req, a)
+	if chooseDelivery(heldPoll, f) != viaPark {
 		return false
 	}
 	back := reenter.From(r.Context())
-	if back == nil || !peekSupported {
-		return false
-	}
-	select {
-	case <-h.shuttingDown():
-		return false // answered at once by the handler
-	default:
-	}
 	head := pollHeadFor(req.w.Header(), transport)
 	reenter.MarkStatus(req.w, http.StatusOK)
 	conn, brw, err := http.NewResponseController(req.w).Hijack()
@@ -139,7 +121,7 @@ func (p *parkedPoll) timeout() {
 	if !p.take() {
 		return
 	}
-	p.fan.removePoll(p)
+	p.fan.remove(p)
 	p.answer()
 }
 

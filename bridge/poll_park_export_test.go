@@ -16,7 +16,11 @@ func ParkedPolls(h *RouteHandler) int {
 		t.mu.Unlock()
 		if f != nil {
 			f.mu.Lock()
-			n += len(f.polls)
+			for _, m := range f.members {
+				if _, ok := m.(*parkedPoll); ok {
+					n++
+				}
+			}
 			f.mu.Unlock()
 		}
 	}
@@ -28,7 +32,7 @@ func TopicSubscribers(h *RouteHandler) int {
 	n := 0
 	for _, t := range topicsOf(h) {
 		t.mu.Lock()
-		n += t.subs
+		n += t.idle.clients
 		t.mu.Unlock()
 	}
 	return n

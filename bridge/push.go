@@ -50,3 +50,15 @@ func (h *RouteHandler) deliverPush(req *request, a *attachment, contentType stri
 	}
 	h.pump(req.r.Context(), a, newWriter(out))
 }
+
+// writeStreamHeaders starts a long-lived push response (SSE or NDJSON):
+// not stored by any cache (a session's stream is one client's data), not
+// transformed, and not buffered by nginx-like proxies.
+func writeStreamHeaders(w http.ResponseWriter, contentType string) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Cache-Control", "no-store, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+}

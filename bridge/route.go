@@ -36,7 +36,7 @@ type RouteHandler struct {
 	shutdown chan struct{} // closed by Close: every client loop ends
 	runs     sync.WaitGroup
 
-	watchOnce sync.Once // the session pumps' shutdown watcher (session_ws.go)
+	watchOnce sync.Once // the session pumps' shutdown watcher (deliver_kick.go)
 }
 
 // ServeHTTP dispatches to the endpoints of docs/protocol.md section 1.

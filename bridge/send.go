@@ -65,7 +65,7 @@ func (h *RouteHandler) serveSend(req *request) {
 			writeError(w, errSessionClosed)
 			return
 		}
-		if h.bridge.cluster != nil && h.route.Upstream.Kind != config.KindWebSocket && !s.owned {
+		if s.home.queued() && h.route.Upstream.Kind != config.KindWebSocket {
 			// Queued sends would be dropped by the owner: say so now.
 			writeError(w, sendError(upstream.ErrSendUnsupported))
 			return
@@ -89,15 +89,10 @@ func (h *RouteHandler) serveSend(req *request) {
 			writeError(w, aerr)
 			return
 		}
-		if t.shared != nil {
-			// Cluster mode: the shared upstream may be on another instance.
-			err = t.sendShared(r.Context(), msgs)
-		} else {
-			err = sendAll(req, t.conn, msgs)
-		}
+		err = h.bridge.logs.sendTopic(r.Context(), t, batchOf(msgs))
 		t.detach()
 	} else {
-		err = s.send(r.Context(), seq, msgs)
+		err = s.send(r.Context(), seq, batchOf(msgs))
 		if err == nil {
 			s.countIn(len(msgs), bytes)
 		}
@@ -109,15 +104,6 @@ func (h *RouteHandler) serveSend(req *request) {
 	tm.messagesIn.Add(float64(len(msgs)))
 	tm.bytesIn.Add(float64(bytes))
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func sendAll(req *request, conn upstream.Conn, msgs []msg.Message) error {
-	for _, m := range msgs {
-		if err := conn.Send(req.r.Context(), m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func sendError(err error) *apiError {

@@ -18,7 +18,6 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
-	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/internal/forwarded"
 	"github.com/bridgeway/bridgeway/routing"
 )
@@ -48,15 +47,13 @@ type session struct {
 	started time.Time
 	// owned sessions belong to one WebSocket connection and end with it.
 	owned bool
-	// Cluster mode: shared is set on the instance holding the upstream,
-	// remote on every other instance serving the session (conn is nil).
-	shared *cluster.OwnedSession
-	remote *cluster.RemoteSession
+	// home is where the log and the upstream are: here, or in the
+	// cluster (this instance holds the upstream, or another does and conn
+	// is nil).
+	home sessionHome
 
 	mu         sync.Mutex
-	clients    int
-	idleGen    int // invalidates an armed TTL timer
-	timer      *time.Timer
+	idle       idleTimer // clients, and the TTL after the last one left
 	ended      bool
 	heldPoll   chan struct{} // closed to end the held long-poll
 	transports []string      // in order of first use; a map costs more per session
@@ -72,7 +69,7 @@ type session struct {
 	lastSeq int64 // highest acknowledged send seq; -1 before any
 
 	pumpMu sync.Mutex
-	pumps  []*sessionPump // WebSocket clients' pumps, kicked on log changes (session_ws.go)
+	pumps  []*sessionPump // WebSocket clients' pumps, kicked on log changes (deliver_kick.go)
 
 	msgsIn, msgsOut, bytesIn, bytesOut int64 // under mu
 }
@@ -132,6 +129,7 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 		owned:      owned,
 		transports: []string{transport},
 		lastSeq:    -1,
+		home:       localHome{},
 	}
 	s.creds, s.bound = credentialHash(req.r)
 	return s, nil
@@ -168,11 +166,40 @@ func (s *session) releaseIP() {
 	s.h.bridge.perIP.give(ip)
 }
 
-// openSession dials the upstream for a new session and starts reading it.
+// openSession opens a new session: where the log backend keeps sessions,
+// or here for an owned one (it ends with its WebSocket).
 func (h *RouteHandler) openSession(req *request, transport string, owned bool) (*session, *apiError) {
-	if h.bridge.cluster != nil && !owned {
-		return h.openSharedSession(req, transport)
+	if owned {
+		return h.openLocalSession(req, transport, true)
 	}
+	return h.bridge.logs.openSession(h, req, transport)
+}
+
+// openLocalSession opens a session whose log is in this process.
+func (h *RouteHandler) openLocalSession(req *request, transport string, owned bool) (*session, *apiError) {
+	return h.startSession(req, transport, owned, func(s *session) (context.Context, func(), *apiError) {
+		set := h.set()
+		s.log = msglog.New(msglog.Options{
+			Epoch:    s.id,
+			Capacity: set.buffer,
+			MaxBytes: set.logBytes,
+			AckWait:  slowClientWait,
+			OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
+		})
+		// Run on a context that is never cancelled: end closes the conn,
+		// which is what stops Run, so no context (and no child
+		// registration) is kept per session.
+		s.cancel = func() {}
+		return context.Background(), func() {}, nil
+	})
+}
+
+// startSession opens a session: it reserves the session's places, dials
+// its upstream, lets the backend's setup give it a log and a home (setup
+// returns the context the upstream is read on and what undoes setup when
+// the route turns out to be closing), then starts reading.
+func (h *RouteHandler) startSession(req *request, transport string, owned bool,
+	setup func(s *session) (runCtx context.Context, undo func(), aerr *apiError)) (*session, *apiError) {
 	s, apiErr := h.newSession(req, transport, owned)
 	if apiErr != nil {
 		return nil, apiErr
@@ -183,14 +210,6 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 			h.abandonSession(s)
 		}
 	}()
-	set := h.set()
-	s.log = msglog.New(msglog.Options{
-		Epoch:    s.id,
-		Capacity: set.buffer,
-		MaxBytes: set.logBytes,
-		AckWait:  slowClientWait,
-		OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
-	})
 	conn, err := upstream.Dial(req.r.Context(), h.upstreamOptions(req, false))
 	if err != nil {
 		h.metrics.dialFailures.Inc()
@@ -198,14 +217,15 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 		return nil, errUpstream
 	}
 	s.conn = conn
-	// Run on a context that is never cancelled: end closes the conn, which
-	// is what stops Run, so no context (and no child registration) is
-	// kept per session.
-	s.cancel = func() {}
-
+	runCtx, undo, aerr := setup(s)
+	if aerr != nil {
+		_ = conn.Close()
+		return nil, aerr
+	}
 	h.mu.Lock()
 	if !h.addSession(s) {
 		h.mu.Unlock()
+		undo()
 		_ = conn.Close()
 		return nil, errShuttingDown
 	}
@@ -213,7 +233,7 @@ func (h *RouteHandler) openSession(req *request, transport string, owned bool) (
 	opened = true
 	h.metrics.sessionsOpen.Inc()
 	h.metrics.sessionsTotal.Inc()
-	go s.run(context.Background())
+	go s.run(runCtx)
 	return s, nil
 }
 
@@ -294,9 +314,9 @@ func (h *RouteHandler) lookupSession(req *request, id string) (*session, *apiErr
 	h.mu.Lock()
 	s := h.sessions[id]
 	h.mu.Unlock()
-	if s == nil && h.bridge.cluster != nil {
+	if s == nil {
 		var aerr *apiError
-		if s, aerr = h.attachRemoteSession(req, id); aerr != nil {
+		if s, aerr = h.bridge.logs.findSession(h, req, id); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -316,14 +336,9 @@ func (s *session) attach(transport string) bool {
 	if s.ended {
 		return false
 	}
-	s.clients++
-	s.idleGen++
+	s.idle.join()
 	if !slices.Contains(s.transports, transport) {
 		s.transports = append(s.transports, transport)
-	}
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
 	}
 	return true
 }
@@ -332,8 +347,7 @@ func (s *session) attach(transport string) bool {
 // ends at once).
 func (s *session) detach() {
 	s.mu.Lock()
-	s.clients--
-	if s.clients > 0 || s.ended {
+	if !s.idle.leave() || s.ended {
 		s.mu.Unlock()
 		return
 	}
@@ -342,19 +356,19 @@ func (s *session) detach() {
 		s.end(closeNormal, "client left")
 		return
 	}
-	s.idleGen++
-	gen := s.idleGen
-	s.timer = time.AfterFunc(s.h.set().sessionTTL, func() { s.expire(gen) })
+	s.armTTL()
 	s.mu.Unlock()
 }
 
-func (s *session) expire(gen int) {
-	s.mu.Lock()
-	stale := gen != s.idleGen || s.clients > 0
-	s.mu.Unlock()
-	if !stale {
-		s.end(closeNormal, "session ttl expired")
-	}
+// armTTL ends the session at session_ttl unless a client attaches
+// meanwhile (s.mu held).
+func (s *session) armTTL() {
+	gen := s.idle.next()
+	s.idle.timer = time.AfterFunc(s.h.set().sessionTTL, func() {
+		if s.idle.still(&s.mu, gen) {
+			s.end(closeNormal, "session ttl expired")
+		}
+	})
 }
 
 // end closes the session's upstream and forgets the session. Idempotent.
@@ -368,27 +382,14 @@ func (s *session) end(code int, reason string) {
 	if s.reason == "" {
 		s.reason = reason
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.idle.stop()
 	// The held long-poll is let go once the log is closed, so it answers
 	// with the close instead of an empty answer.
 	held := s.heldPoll
 	s.heldPoll = nil
 	s.mu.Unlock()
 
-	info := msg.CloseInfo{Code: code, Reason: reason}
-	switch {
-	case s.shared != nil:
-		s.shared.End(info) // for every instance
-	case s.remote != nil:
-		// The session goes on on its owner; only this instance stops.
-		s.remote.Log().CloseLocal(info)
-		s.remote.Release()
-	default:
-		s.log.Close(info)
-		s.kickPumps(false)
-	}
+	s.home.end(s, msg.CloseInfo{Code: code, Reason: reason})
 	if held != nil {
 		close(held)
 	}
@@ -465,25 +466,6 @@ func (s *session) holdPoll() (superseded <-chan struct{}, release func()) {
 }
 
 // send forwards client messages to the upstream in order, once per seq.
-func (s *session) send(ctx context.Context, seq int64, msgs []msg.Message) error {
-	if s.shared != nil || s.remote != nil {
-		// Through the session's inbox in Redis, whichever instance this
-		// is: one order, and seq checked cluster-wide.
-		_, err := s.h.bridge.cluster.Send(ctx, s.id, seq, msgs)
-		return err
-	}
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
-	if seq >= 0 && seq <= s.lastSeq {
-		return nil // a retry of an acknowledged send
-	}
-	for _, m := range msgs {
-		if err := s.conn.Send(ctx, m); err != nil {
-			return err
-		}
-	}
-	if seq >= 0 {
-		s.lastSeq = seq
-	}
-	return nil
+func (s *session) send(ctx context.Context, seq int64, out outgoing) error {
+	return s.home.send(ctx, s, seq, out)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/bridgeway/bridgeway/config"
 )
 
-// A session WebSocket has no writer goroutine of its own (session_ws.go):
+// A session WebSocket has no writer goroutine of its own (deliver_kick.go):
 // a burst from the upstream still arrives whole and in order, and the
 // heartbeat still pings the client while the session is idle.
 func TestSessionWebSocketBurstAndHeartbeat(t *testing.T) {
@@ -143,16 +143,19 @@ func TestClientCloseCodeReachesUpstream(t *testing.T) {
 func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 	up := newUpstream(t)
 	route := sessionRoute(up)
-	route.Heartbeat = config.Duration(100 * time.Millisecond)
+	// 1 s, not less: the session's upstream connection keeps it too, and
+	// takes an upstream silent for two beats as dead (on a loaded machine
+	// 200 ms was not enough for its pong).
+	route.Heartbeat = config.Duration(time.Second)
 	g := newGateway(t, route, config.Limits{})
 	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
 	waitUpstream(t, up)
 
 	route.Heartbeat = config.Duration(time.Minute)
 	g.rh.Update(route)
-	// Past the connection's read deadline (2 × 100 ms + 5 s): gorilla
-	// answers each ping while ReadMessage waits.
-	_ = ws.SetReadDeadline(time.Now().Add(7 * time.Second))
+	// Past the connection's read deadline (2 × 1 s + 5 s): gorilla answers
+	// each ping while ReadMessage waits.
+	_ = ws.SetReadDeadline(time.Now().Add(9 * time.Second))
 	for {
 		_, _, err := ws.ReadMessage()
 		var ne net.Error

@@ -28,17 +28,15 @@ type topic struct {
 	err   *apiError
 
 	cancel context.CancelFunc
-	shared *cluster.Topic // cluster mode: this instance's part in the topic
+	shared *cluster.Topic // cluster mode: this instance's part in the topic (backend_redis.go)
 	// ip is the address that opened the topic, charged for it under
 	// max_topics_per_ip until the topic ends.
 	ip string
 
-	mu      sync.Mutex
-	subs    int
-	idleGen int
-	timer   *time.Timer
-	ended   bool
-	fan     *fanout // hijacked SSE/stream subscribers (fanout.go)
+	mu    sync.Mutex
+	idle  idleTimer // subscribers, and idle_close after the last one left
+	ended bool
+	fan   *fanout // hijacked SSE/stream subscribers (deliver_fanout.go)
 }
 
 func topicKey(params map[string]string) string {
@@ -89,22 +87,14 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 				return nil, aerr
 			}
 			t = &topic{key: key, h: h, ip: ip, ready: make(chan struct{})}
-			if h.bridge.cluster == nil {
-				set := h.set()
-				t.log = msglog.New(msglog.Options{
-					Epoch:    newEpoch(),
-					Capacity: set.buffer,
-					MaxBytes: set.logBytes,
-					OnEvict:  func(n int) { h.metrics.drops.Add(float64(n)) },
-				})
-			}
 			h.topics[key] = t
 			h.runs.Add(1)
 			created = true
 		}
 		h.mu.Unlock()
 		if created {
-			t.open(req)
+			// Gives t its log and upstream, then closes ready.
+			h.bridge.logs.openTopic(t, req)
 		}
 		// Ready already (the usual case) is checked first: Context().Done()
 		// makes the request context allocate its channel, on every poll.
@@ -144,31 +134,6 @@ func (t *topic) abandon(err *apiError, cancel context.CancelFunc) {
 	close(t.ready)
 }
 
-// open dials the shared upstream (reconnecting: only config errors fail) and
-// starts reading it. Called once, by the subscriber that created the topic.
-func (t *topic) open(req *request) {
-	h := t.h
-	if h.bridge.cluster != nil {
-		t.openShared(req)
-		return
-	}
-	// Dial outside any request's lifetime: the topic outlives its first
-	// subscriber.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.cancel = cancel
-	conn, err := upstream.Dial(ctx, h.upstreamOptions(req, true))
-	if err != nil {
-		h.metrics.dialFailures.Inc()
-		h.log.Warn("topic upstream dial failed", zap.Error(err))
-		t.abandon(errUpstream, cancel)
-		return
-	}
-	t.conn = conn
-	h.metrics.topicsOpen.Inc()
-	close(t.ready)
-	go t.run(ctx)
-}
-
 func (t *topic) run(ctx context.Context) {
 	defer t.h.runs.Done()
 	info := t.conn.Run(ctx, t.log)
@@ -184,12 +149,7 @@ func (t *topic) attach() bool {
 	if t.ended {
 		return false
 	}
-	t.subs++
-	t.idleGen++
-	if t.timer != nil {
-		t.timer.Stop()
-		t.timer = nil
-	}
+	t.idle.join()
 	return true
 }
 
@@ -197,17 +157,12 @@ func (t *topic) attach() bool {
 func (t *topic) detach() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.subs--
-	if t.subs > 0 || t.ended {
+	if !t.idle.leave() || t.ended {
 		return
 	}
-	t.idleGen++
-	gen := t.idleGen
-	t.timer = time.AfterFunc(t.h.set().idleClose, func() {
-		t.mu.Lock()
-		stale := gen != t.idleGen || t.subs > 0
-		t.mu.Unlock()
-		if !stale {
+	gen := t.idle.next()
+	t.idle.timer = time.AfterFunc(t.h.set().idleClose, func() {
+		if t.idle.still(&t.mu, gen) {
 			t.end("idle")
 		}
 	})
@@ -221,9 +176,7 @@ func (t *topic) end(reason string) {
 		return
 	}
 	t.ended = true
-	if t.timer != nil {
-		t.timer.Stop()
-	}
+	t.idle.stop()
 	t.mu.Unlock()
 	<-t.ready // a topic is only ended after its dial finished
 	if t.err != nil {
@@ -236,18 +189,8 @@ func (t *topic) end(reason string) {
 	case reasonReconfigured:
 		code = closeReconfigured
 	}
-	if t.shared != nil {
-		// Other instances may still serve the topic: close it for this
-		// instance's readers only, and hand the upstream over.
-		t.log.(*cluster.StreamLog).CloseLocal(msg.CloseInfo{Code: code, Reason: reason})
-		t.cancel()
-		t.shared.Leave()
-	} else {
-		t.log.Close(msg.CloseInfo{Code: code, Reason: reason})
-		t.cancel()
-		_ = t.conn.Close()
-	}
 	h := t.h
+	h.bridge.logs.closeTopic(t, msg.CloseInfo{Code: code, Reason: reason})
 	h.mu.Lock()
 	if h.topics[t.key] == t {
 		delete(h.topics, t.key)

@@ -13,9 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
-	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // closeGrace is how long we wait for the client's close frame after ours.
@@ -85,15 +83,29 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	a.connected()
-	// Serve from a fresh goroutine and return: net/http's connection state
-	// (its bufio buffers, the serving goroutine's deep stack) is freed
-	// instead of being held for the socket's lifetime.
 	served = true
-	c := &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks}
+	h.deliverWebSocket(req, &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks})
+}
+
+// deliverWebSocket serves an upgraded client from a fresh goroutine and
+// returns: net/http's connection state (its bufio buffers, the serving
+// goroutine's deep stack) is freed instead of being held for the socket's
+// lifetime. chooseDelivery picks who writes: the topic's fan-out, the
+// session's kicks (in serve) or a writer goroutine. It owns c.a.
+func (h *RouteHandler) deliverWebSocket(req *request, c *wsClient) {
+	a, ws := c.a, c.ws
 	done := outliveHandler(req.w) // the access line ends with the connection
 	h.hold()
 	h.runs.Add(1)
-	if s := h.shareWebSocket(c); s != nil {
+	f := h.deliveryFactsOf(req, a)
+	var nb *nbWriter
+	if f.broadcast {
+		nb = newNBWriter(ws.NetConn())
+		f.nonBlocking = nb != nil
+	}
+	c.path = chooseDelivery(webSocket, f)
+	if c.path == viaFanout {
+		s := h.shareWebSocket(c, nb)
 		go func() {
 			defer h.runs.Done()
 			defer h.exit()
@@ -123,6 +135,7 @@ type wsClient struct {
 	ws     *websocket.Conn
 	json   bool
 	acks   bool           // client frames are numbered sends, acknowledged (websocket_acks.go)
+	path   deliveryPath   // who writes: a writer goroutine, the session's kicks, or the fan-out
 	wmu    sync.Mutex     // one frame writer at a time: the pump's messages, the reader's acks
 	shared *fanSub        // set when the topic's fan-out writes (fanout_ws.go)
 	rd     *wsFrameReader // reads the client's frames when shared
@@ -133,8 +146,8 @@ func (c *wsClient) serve(ctx context.Context) {
 	pongWait := 2*c.h.set().heartbeat + closeGrace
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 
-	if c.usesSessionPump() {
-		// No writer goroutine parked per client (session_ws.go).
+	if c.path == viaKick {
+		// No writer goroutine parked per client (deliver_kick.go).
 		p := c.startSessionPump(func() {
 			// As below: our close frame is out (or the connection broke).
 			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
@@ -148,7 +161,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		w := &wsWriter{c: c}
+		w := newGorillaWriter(c)
 		c.h.pump(writerCtx, c.a, w)
 		// Our close frame is out (or the connection broke): give the
 		// client a moment to answer, then unblock the reader.
@@ -175,7 +188,7 @@ func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
 	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: limit}
 	// A local session's upstream Send has copied the frame when it
 	// returns, so its messages are read into pooled buffers.
-	pooled := c.usesSessionPump()
+	pooled := c.a.localSession()
 	var buf *[]byte
 	for {
 		if pooled && buf == nil {
@@ -227,16 +240,14 @@ func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {
 	var err error
 	switch {
 	case a.sess != nil:
-		err = a.sess.send(ctx, -1, []msg.Message{m})
+		err = a.sess.send(ctx, -1, oneMessage(m))
 		if err == nil {
 			a.sess.countIn(1, len(data))
 		}
 	case !c.h.set().clientSend:
 		return errSendNotAllowed
-	case a.top.shared != nil:
-		err = a.top.sendShared(ctx, []msg.Message{m})
 	default:
-		err = a.top.conn.Send(ctx, m)
+		err = c.h.bridge.logs.sendTopic(ctx, a.top, oneMessage(m))
 	}
 	if err != nil {
 		return err
@@ -272,99 +283,6 @@ func (c *wsClient) writeClose(code int, reason string) {
 		return
 	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
-}
-
-// wsWriter is the writer goroutine's view of the connection. Raw frames in
-// session mode and broadcast; JSON objects with ?format=json.
-type wsWriter struct {
-	c *wsClient
-	// writeBy is the write deadline last chosen, moved only when it moves
-	// by writeWait/16 or more: gorilla applies it to the socket on every
-	// frame, and Go re-arms the socket's timer only when it changes.
-	writeBy time.Time
-}
-
-func (w *wsWriter) write(kind int, b []byte) error {
-	ws := w.c.ws
-	if want := time.Now().Add(writeWait); want.Sub(w.writeBy) >= writeWait/16 {
-		w.writeBy = want
-	}
-	w.c.wmu.Lock()
-	defer w.c.wmu.Unlock()
-	_ = ws.SetWriteDeadline(w.writeBy)
-	return ws.WriteMessage(kind, b)
-}
-
-func (w *wsWriter) entry(e *msglog.Entry) (int, error) {
-	if w.c.json {
-		return len(e.Msg.Data), w.write(websocket.TextMessage, e.Encoded(msglog.FormatJSON, encodeJSON))
-	}
-	if e.Kind == msglog.KindGap {
-		// Messages were lost upstream (a broadcast upstream reconnected
-		// and could not resume). Raw frames cannot say so in-band without
-		// changing the app's protocol, and skipping would lose them
-		// silently: the connection ends, as a plain proxy's would when its
-		// upstream dropped. Only gaps after the subscriber's start reach
-		// here (a snapshot never starts before a gap).
-		_ = w.close(upstreamGapClose)
-		return 0, errRawGap
-	}
-	kind := websocket.TextMessage
-	if e.Msg.Binary {
-		kind = websocket.BinaryMessage
-	}
-	return len(e.Msg.Data), w.write(kind, e.Msg.Data)
-}
-
-func (w *wsWriter) gap(g *msglog.Gap) error {
-	if w.c.json {
-		return w.write(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
-	}
-	// Raw frames cannot say "you missed some": close rather than skip.
-	_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
-	return errRawGap
-}
-
-// errRawGap ends a raw WebSocket client at a gap in its messages.
-var errRawGap = errors.New("bridge: gap on a raw websocket")
-
-// upstreamGapClose is what a raw WebSocket client gets when the upstream
-// lost messages: 1012 (service restart) tells it to reconnect.
-var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream reconnected: messages were lost"}
-
-func (w *wsWriter) close(info msg.CloseInfo) error {
-	code := clientCloseCode(info.Code)
-	reason := info.Reason
-	if len(reason) > 120 {
-		reason = reason[:120]
-	}
-	return w.c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
-}
-
-func (w *wsWriter) heartbeat() error {
-	return w.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-}
-
-func (w *wsWriter) goingAway() error {
-	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
-}
-
-func (w *wsWriter) flush() error { return nil }
-
-// clientCloseCode maps an upstream close code to one that may be sent on
-// the wire: 1005 (no status) becomes 1000, 1006/1015 (abnormal, TLS)
-// become 1014 (bad gateway), other reserved values 1011.
-func clientCloseCode(code int) int {
-	switch {
-	case code == 1005 || code == 0:
-		return closeNormal
-	case code == 1006 || code == 1015:
-		return closeBadGateway
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
-		return code
-	default:
-		return websocket.CloseInternalServerErr
-	}
 }
 
 // clientClosed records the close frame (its validated payload) of the

@@ -127,7 +127,7 @@ func (c *wsClient) forwardAcked(ctx context.Context, kind int, data []byte) erro
 		return err
 	}
 	s := c.a.sess
-	if err := s.send(ctx, seq, msgs); err != nil {
+	if err := s.send(ctx, seq, batchOf(msgs)); err != nil {
 		return err
 	}
 	n := 0

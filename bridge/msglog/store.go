@@ -1,6 +1,10 @@
 package msglog
 
-import "github.com/bridgeway/bridgeway/bridge/msg"
+import (
+	"context"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+)
 
 // Store is everything the bridge and Reader need of a log. *Log is the
 // in-memory implementation; the cluster's Redis Streams log is another, so
@@ -24,6 +28,14 @@ type Store interface {
 	Close(info msg.CloseInfo)
 	// Closed reports whether the log ended, and why.
 	Closed() (bool, msg.CloseInfo)
+	// CatchUp makes sure the log holds position seq, which a cursor from
+	// another instance may name before this instance's mirror has it.
+	// ErrCursorAhead when the log has no such position.
+	CatchUp(ctx context.Context, seq uint64) error
 }
 
 var _ Store = (*Log)(nil)
+
+// CatchUp: an in-memory log holds all it ever will; a cursor past its end
+// is ResumeReader's to refuse.
+func (l *Log) CatchUp(context.Context, uint64) error { return nil }

@@ -2,12 +2,12 @@ package bridge
 
 import (
 	"context"
-	"encoding/base64"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
-	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 const (
@@ -24,27 +24,37 @@ const (
 // so tests can shorten it.
 var slowClientWait = writeWait
 
-// streamWriter is a push transport's view of the wire (SSE, NDJSON
-// stream, WebSocket). pump drives it; it only formats and writes.
-type streamWriter interface {
-	// entry writes a message or an upstream gap marker; it returns the
-	// payload bytes of a message (0 for a gap).
-	entry(e *msglog.Entry) (int, error)
-	gap(g *msglog.Gap) error
-	close(info msg.CloseInfo) error
-	heartbeat() error
-	flush() error
-	// goingAway is the shutdown farewell (SSE retry, WS 1001).
-	goingAway() error
+// deliveryPolicy is what the delivery loops take from their route, passed
+// in rather than reached through the RouteHandler: the live settings
+// (heartbeat, slow_client, as a reload sets them), the shutdown signal and
+// the wait group that owns every goroutine a loop starts.
+type deliveryPolicy struct {
+	live     *atomic.Pointer[settings]
+	shutdown <-chan struct{}
+	runs     *sync.WaitGroup
 }
 
-// pump copies the attachment's log to w until the log closes, the client
-// goes, the route shuts down or a write fails.
+func (h *RouteHandler) policy() deliveryPolicy {
+	return deliveryPolicy{live: &h.live, shutdown: h.shutdown, runs: &h.runs}
+}
+
+func (p *deliveryPolicy) heartbeat() time.Duration { return p.live.Load().heartbeat }
+
+// slowDisconnect: slow_client is disconnect (else a gap, drop_oldest).
+func (p *deliveryPolicy) slowDisconnect() bool { return p.live.Load().slowDisconnect }
+
+// pump copies the attachment's log to w on this goroutine until the log
+// closes, the client goes, the route shuts down or a write fails.
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
-	heartbeat := time.NewTicker(h.set().heartbeat)
+	pumpLoop(ctx, h.policy(), a, w)
+}
+
+func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWriter) {
+	heartbeat := time.NewTicker(pol.heartbeat())
 	defer heartbeat.Stop()
+	rd := stepRound{policy: pol}
 	for {
-		wait, done, err := h.pumpStep(ctx, a, w, nil)
+		wait, done, err := pumpStep(ctx, a, w, &rd)
 		if done || err != nil {
 			return
 		}
@@ -56,7 +66,7 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 			}
 		case <-ctx.Done():
 			return
-		case <-h.shuttingDown():
+		case <-pol.shutdown:
 			_ = w.goingAway()
 			_ = w.flush()
 			return
@@ -65,20 +75,22 @@ func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) 
 }
 
 // pumpStep writes everything the reader has (a burst goes out in one
-// flush) and returns the channel closed at the log's next change, or done
+// flush) and returns the channel closed at the log's next change (nil for
+// rd.wait, in the fan-out), or done
 // when the connection is finished (log closed and said so, slow client
 // disconnected, write failed, shutdown). It never blocks waiting for the
-// log: the shared fan-out (fanout.go) drives idle subscribers with it,
-// passing its round (rd) so that per-subscriber work stays small: one log
-// read instead of two, delivery counts added once per round.
-func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
+// log: pumpLoop waits, the session's kicks (deliver_kick.go) and the
+// shared fan-out (deliver_fanout.go) call it when the log moved. The
+// fan-out passes its round (rd.wait) so that per-subscriber work stays
+// small: one log read instead of two, delivery counts added once per round.
+func pumpStep(ctx context.Context, a *attachment, w streamWriter, rd *stepRound) (wait <-chan struct{}, done bool, err error) {
 	unflushed := false
 	for {
 		res := a.rd.Next(batchSize)
 		wrote := false
 		if g := res.Gap; g != nil {
-			if g.Overrun && h.set().slowDisconnect {
-				h.slowDisconnect(a)
+			if g.Overrun && rd.policy.slowDisconnect() {
+				a.slowDisconnect()
 				_ = w.close(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client"})
 				_ = w.flush()
 				return nil, true, nil
@@ -116,7 +128,7 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			select {
 			case <-ctx.Done():
 				return nil, true, nil
-			case <-h.shuttingDown():
+			case <-rd.policy.shutdown:
 				_ = w.goingAway()
 				_ = w.flush()
 				return nil, true, nil
@@ -124,19 +136,20 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 			}
 			// A short batch read everything the log had after the round's
 			// wait channel was taken: no second read, that channel tells
-			// of anything newer.
-			if rd == nil || rd.wait == nil || len(res.Entries) >= batchSize {
+			// of anything newer (returned as nil: the caller has it, and
+			// returning it would move rd to the heap).
+			if rd.wait == nil || len(res.Entries) >= batchSize {
 				continue
 			}
-			res.Wait = rd.wait
+			res.Wait = nil
 		}
 		if unflushed {
 			if err := w.flush(); err != nil {
 				return nil, false, err
 			}
-			if rd == nil || a.sess != nil {
-				// Flow control (session logs); a broadcast log does not
-				// wait for acks, so the fan-out skips the lock.
+			if a.sess != nil {
+				// Flow control: a session's log holds its upstream back
+				// until acked; a topic's log waits for nobody.
 				a.log().Ack(a.rd.Pos())
 			}
 		}
@@ -144,19 +157,25 @@ func (h *RouteHandler) pumpStep(ctx context.Context, a *attachment, w streamWrit
 	}
 }
 
-// stepRound is what one fan-out round shares between its subscribers'
-// steps.
+// stepRound is what the steps of one caller share: its policy, and in the
+// fan-out what one round shares between its subscribers.
 type stepRound struct {
-	// wait was taken from the log before the round's first read: closed
-	// at any change after it. nil when the log is closed.
-	wait  <-chan struct{}
-	tally outTally
+	policy deliveryPolicy
+	// wait was taken from the log before the fan-out round's first read:
+	// closed at any change after it. nil when the log is closed, and
+	// outside the fan-out.
+	wait <-chan struct{}
+	// tally sums a topic's deliveries over a fan-out round (the fan-out
+	// flushes it); nil elsewhere: counted at once. A pointer, so that the
+	// steps of a session's kicks keep a small frame on its upstream
+	// reader's stack.
+	tally *outTally
 }
 
-// countOut records delivered messages: in the round's tally (broadcast in
-// the fan-out), else at once.
+// countOut records delivered messages: in the round's tally, or at once
+// (a session's with its own totals).
 func (rd *stepRound) countOut(a *attachment, msgs, bytes int) {
-	if rd == nil || a.sess != nil {
+	if a.sess != nil || rd.tally == nil {
 		a.countOut(msgs, bytes)
 		return
 	}
@@ -200,37 +219,4 @@ func (t *outTally) flush() {
 		r.tm = nil
 	}
 	t.n = 0
-}
-
-// messageText is what text transports show of a message: the data, or its
-// base64 when binary.
-func messageText(m *msg.Message) []byte {
-	if !m.Binary {
-		return m.Data
-	}
-	return base64.StdEncoding.AppendEncode(nil, m.Data)
-}
-
-// encodeSSE is an entry's cached SSE event. A binary message is base64 with
-// event "binary" (SSE has no other way to flag it).
-func encodeSSE(e *msglog.Entry) []byte {
-	if e.Kind == msglog.KindGap {
-		return wire.AppendGapSSE(nil, e.PrevCursor, e.Cursor)
-	}
-	event := e.Msg.Event
-	if e.Msg.Binary && (event == "" || event == "message") {
-		event = "binary"
-	}
-	data := messageText(&e.Msg)
-	return wire.AppendSSE(make([]byte, 0, len(data)+len(e.Cursor)+len(event)+32), e.Cursor, event, data)
-}
-
-// encodeJSON is an entry's cached JSON object (long-poll, stream, WS
-// ?format=json). A gap marker becomes {"id":C,"gap":{"from":F,"to":C}}.
-func encodeJSON(e *msglog.Entry) []byte {
-	if e.Kind == msglog.KindGap {
-		return wire.AppendGapMessageJSON(nil, e.PrevCursor, e.Cursor)
-	}
-	size := len(e.Msg.Data)*4/3 + len(e.Cursor) + len(e.Msg.Event) + 64
-	return wire.AppendMessageJSON(make([]byte, 0, size), e.Cursor, e.Msg.Event, e.Msg.Data, e.Msg.Binary)
 }

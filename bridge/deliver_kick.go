@@ -25,7 +25,7 @@ import (
 type sessionPump struct {
 	c *wsClient
 	s *session
-	w *wsWriter
+	w *gorillaWriter
 	// onEnd runs once when the pump ends by itself (log closed and said
 	// so, write failed, slow client, shutdown), from the pump goroutine.
 	onEnd func()
@@ -43,17 +43,10 @@ type sessionPump struct {
 	wg    sync.WaitGroup // the running pump goroutine
 }
 
-// usesSessionPump reports whether c's session is fed by this process, so
-// its log changes are seen by kickPumps.
-func (c *wsClient) usesSessionPump() bool {
-	s := c.a.sess
-	return s != nil && s.conn != nil && s.shared == nil && s.remote == nil
-}
-
 // startSessionPump registers the pump with its session and writes what is
 // already in the log.
 func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
-	p := &sessionPump{c: c, s: c.a.sess, w: &wsWriter{c: c}, onEnd: onEnd, every: c.h.set().heartbeat}
+	p := &sessionPump{c: c, s: c.a.sess, w: newGorillaWriter(c), onEnd: onEnd, every: c.h.set().heartbeat}
 	c.h.watchShutdown()
 	p.mu.Lock()
 	p.hb = time.AfterFunc(p.every, p.heartbeatDue)
@@ -96,7 +89,8 @@ func (p *sessionPump) kick(inline bool) {
 
 func (p *sessionPump) run() {
 	defer p.wg.Done()
-	h := p.c.h
+	// On this goroutine's stack: an idle client holds no policy.
+	rd := stepRound{policy: p.c.h.policy()}
 	for {
 		p.mu.Lock()
 		if p.finished {
@@ -110,7 +104,7 @@ func (p *sessionPump) run() {
 
 		end := false
 		select {
-		case <-h.shuttingDown():
+		case <-rd.policy.shutdown:
 			_ = p.w.goingAway()
 			end = true
 		default:
@@ -126,7 +120,7 @@ func (p *sessionPump) run() {
 				p.mu.Unlock()
 			}
 			// pumpStep never waits for the log: kicks say when to look again.
-			_, done, err := h.pumpStep(context.Background(), p.c.a, p.w, nil)
+			_, done, err := pumpStep(context.Background(), p.c.a, p.w, &rd)
 			end = done || err != nil
 		}
 

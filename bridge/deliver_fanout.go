@@ -1,0 +1,444 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/bridgeway/bridgeway/bridge/msglog"
+)
+
+// fanout serves a topic's hijacked subscribers from one goroutine, in one
+// list: streams and WebSockets (fanSub), which stay, and parked polls
+// (parkedPoll, poll_park.go), which are answered once and leave, as in
+// nchan. At each change of the log it steps every member: a stream's
+// pumpStep writes all pending entries (cached encodings) in one
+// non-blocking write per connection; a poll the log moved past is
+// answered. One ticker sends everyone's heartbeats (a parked poll's is a
+// peek: did its client leave?). Idle streams cost no goroutine of their
+// own beyond the one parked reading their socket (fanSub.watch), which
+// notices a client leaving at once, as net/http did. A stream whose socket
+// does not take a write at once leaves for a goroutine of its own
+// (handOff) that writes with writeWait and applies slow_client like any
+// other pump, so it never delays the others.
+type fanout struct {
+	kick chan struct{} // a member was added
+
+	mu      sync.Mutex
+	members []fanMember
+	running bool
+	// fresh are the polls parked since the fan-out last looked: looked at
+	// alone, without a round of everyone (a poll parks once per message).
+	// roundDue: a stream joined, the next round is due at once.
+	fresh    []fanMember
+	roundDue bool
+
+	// Owned by the running goroutine.
+	round   []fanMember
+	scratch []byte
+	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
+	tally   outTally  // step.tally
+	// last and closed are the log's state at the round's start (taken
+	// after step.wait): a parked poll before last, or any once closed, is
+	// answered.
+	last   uint64
+	closed bool
+}
+
+// fanMember is one entry of the fan-out's list.
+type fanMember interface {
+	listed
+	log() msglog.Store
+	// step delivers what the log has for the member in this round; it
+	// returns the channel closed at the change it waits for next, or
+	// waiting false when it left (or was not the fan-out's to step).
+	step(f *fanout) (wait <-chan struct{}, waiting bool)
+	// beat is the heartbeat: a ping or comment, or for a poll a check
+	// that its client is still there.
+	beat(f *fanout)
+	// goAway is shutdown: the farewell, or a poll's answer.
+	goAway(f *fanout)
+}
+
+// fanout returns the topic's fan-out, made on first use.
+func (t *topic) fanout() *fanout {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fan == nil {
+		t.fan = &fanout{kick: make(chan struct{}, 1)}
+		t.fan.step.policy = t.h.policy()
+		t.fan.step.tally = &t.fan.tally
+	}
+	return t.fan
+}
+
+// fanSub is one hijacked subscriber.
+type fanSub struct {
+	h   *RouteHandler
+	a   *attachment
+	out *rawOut
+	w   streamWriter
+
+	// idx is the position in fan.members, -1 when not there (fan.mu).
+	idx int
+	fan *fanout // set before watch starts
+
+	mu       sync.Mutex
+	gone     bool // the client left: nobody writes any more
+	finished bool // the fan-out ended the response and closed the conn
+	handed   bool // a goroutine of its own serves it (handOff)
+	cancel   context.CancelFunc
+	pumpDone chan struct{}
+	// done ends the request at the host (outliveHandler); nil when the
+	// caller ends it itself.
+	done func()
+}
+
+// add puts a stream or WebSocket in the list and has a round run for it,
+// starting the fan-out if needed.
+func (f *fanout) add(s *fanSub) {
+	f.mu.Lock()
+	f.members = listAdd(f.members, fanMember(s))
+	f.roundDue = true
+	f.startOrKick() // unlocks
+}
+
+// addPoll parks p in the list; it is looked at alone.
+func (f *fanout) addPoll(p *parkedPoll) {
+	f.mu.Lock()
+	f.members = listAdd(f.members, fanMember(p))
+	f.fresh = append(f.fresh, p)
+	f.startOrKick() // unlocks
+}
+
+// remove takes m off the list (whoever answers or ends it).
+func (f *fanout) remove(m fanMember) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members = listRemove(f.members, m)
+}
+
+// startOrKick starts the fan-out's goroutine, or wakes it when it runs.
+// Called with f.mu held, which it releases.
+func (f *fanout) startOrKick() {
+	start := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if start {
+		f.step.policy.runs.Add(1)
+		go f.run()
+		return
+	}
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// listed is an element of the fan-out's list that keeps its own position
+// (-1 when not in the list), so leaving the list is O(1).
+type listed interface{ slot() *int }
+
+func (s *fanSub) slot() *int     { return &s.idx }
+func (p *parkedPoll) slot() *int { return &p.idx }
+
+// listAdd appends x and records its position (f.mu held).
+func listAdd[T listed](l []T, x T) []T {
+	*x.slot() = len(l)
+	return append(l, x)
+}
+
+// listRemove takes x out by moving the last element into its place; a no-op
+// when x is not in the list (f.mu held).
+func listRemove[T listed](l []T, x T) []T {
+	i := *x.slot()
+	if i < 0 {
+		return l
+	}
+	last := len(l) - 1
+	l[i] = l[last]
+	*l[i].slot() = i
+	var none T
+	l[last] = none
+	*x.slot() = -1
+	return l[:last]
+}
+
+func (f *fanout) run() {
+	pol := &f.step.policy
+	defer pol.runs.Done()
+	heartbeat := time.NewTicker(pol.heartbeat())
+	defer heartbeat.Stop()
+	for {
+		f.mu.Lock()
+		if len(f.members) == 0 {
+			f.running = false
+			f.mu.Unlock()
+			return
+		}
+		f.round = append(f.round[:0], f.members...)
+		clear(f.fresh) // the round looks at them too
+		f.fresh = f.fresh[:0]
+		f.roundDue = false
+		f.mu.Unlock()
+		wait, again := f.deliver()
+		// Checked before looping on: an upstream that floods keeps the log
+		// moving, and shutdown must still end every member.
+		select {
+		case <-pol.shutdown:
+			f.goAway()
+			continue
+		default:
+		}
+		if again {
+			continue
+		}
+		f.idle(wait, heartbeat.C)
+	}
+}
+
+// idle waits for the next thing to do: a change of the log, a new
+// stream, a heartbeat or shutdown. Newly parked polls are looked at here
+// without a round of everyone.
+func (f *fanout) idle(wait <-chan struct{}, heartbeat <-chan time.Time) {
+	for {
+		select {
+		case <-f.kick:
+			f.mu.Lock()
+			due := f.roundDue
+			f.round = append(f.round[:0], f.fresh...)
+			clear(f.fresh)
+			f.fresh = f.fresh[:0]
+			f.mu.Unlock()
+			if due {
+				clear(f.round)
+				return // run's round looks at everyone
+			}
+			// The older wait stays: closed by any change after it, it
+			// covers the members that were here before.
+			if w, _ := f.deliver(); wait == nil {
+				wait = w
+			}
+			continue
+		case <-wait:
+		case <-heartbeat:
+			f.each(fanMember.beat)
+		case <-f.step.policy.shutdown:
+			f.goAway()
+		}
+		return
+	}
+}
+
+// goAway tells every member the gateway is going away.
+func (f *fanout) goAway() { f.each(fanMember.goAway) }
+
+// each runs do for every member.
+func (f *fanout) each(do func(fanMember, *fanout)) {
+	f.mu.Lock()
+	f.round = append(f.round[:0], f.members...)
+	f.mu.Unlock()
+	for _, m := range f.round {
+		do(m, f)
+	}
+	clear(f.round)
+}
+
+// deliver steps every member of the round (which it empties). again is
+// set when the log moved on during the round (members wait on different
+// changes).
+func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
+	defer clear(f.round)
+	if len(f.round) == 0 {
+		return nil, false
+	}
+	// The wait channel is taken before any member reads, and before the
+	// bounds: anything appended after it closes it, anything before is in
+	// last.
+	lg := f.round[0].log()
+	_, last := lg.Bounds()
+	b := lg.Read(last, nil, 0)
+	if !b.Closed {
+		_, last = lg.Bounds()
+	}
+	f.step.wait, f.last, f.closed = b.Wait, last, b.Closed
+	defer f.tally.flush()
+	for _, m := range f.round {
+		w, waiting := m.step(f)
+		if !waiting {
+			continue
+		}
+		if wait != nil && w != wait {
+			// The log changed during the round: go again if the change
+			// others wait for already happened.
+			select {
+			case <-wait:
+				again = true
+			default:
+			}
+		}
+		wait = w
+	}
+	return wait, again
+}
+
+// step runs the stream's pumpStep for the round.
+func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone || s.finished || s.handed {
+		return nil, false
+	}
+	s.out.buf = f.scratch[:0]
+	w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
+	f.scratch, s.out.buf = s.out.buf[:0], nil
+	if f.settle(s, done, err != nil) {
+		return nil, false
+	}
+	if w == nil {
+		w = f.step.wait // what the round's wait tells of
+	}
+	return w, true
+}
+
+func (s *fanSub) beat(f *fanout) {
+	s.write(f, false, func(w streamWriter) error {
+		if err := w.heartbeat(); err != nil {
+			return err
+		}
+		return w.flush()
+	})
+}
+
+func (s *fanSub) goAway(f *fanout) {
+	s.write(f, true, func(w streamWriter) error {
+		_ = w.goingAway()
+		return w.flush()
+	})
+}
+
+// write writes something outside a step with the fan-out's scratch; end
+// finishes the response.
+func (s *fanSub) write(f *fanout, end bool, do func(streamWriter) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone || s.finished || s.handed {
+		return
+	}
+	s.out.buf = f.scratch[:0]
+	err := do(s.w)
+	f.scratch, s.out.buf = s.out.buf[:0], nil
+	f.settle(s, end, err != nil)
+}
+
+// step answers the poll when the log moved past its cursor (or closed);
+// else it waits with the round.
+func (p *parkedPoll) step(f *fanout) (<-chan struct{}, bool) {
+	if (f.closed || p.pos < f.last) && p.take() {
+		f.remove(p)
+		p.answer()
+		return nil, false
+	}
+	return f.step.wait, true
+}
+
+// beat lets go of a poll whose client left: a parked poll has no
+// goroutine to notice it at once.
+func (p *parkedPoll) beat(f *fanout) {
+	if p.sock.clientGone() && p.take() {
+		f.remove(p)
+		p.drop()
+	}
+}
+
+// goAway answers the poll now.
+func (p *parkedPoll) goAway(f *fanout) {
+	if p.take() {
+		f.remove(p)
+		p.answer()
+	}
+}
+
+func (s *fanSub) log() msglog.Store     { return s.a.log() }
+func (p *parkedPoll) log() msglog.Store { return p.a.log() }
+
+// settle acts on a step's outcome (s.mu held): a subscriber whose socket
+// is full goes to its own goroutine (to finish the response when done),
+// a finished or failed one is ended. It reports whether s left the
+// fan-out.
+func (f *fanout) settle(s *fanSub, done, failed bool) bool {
+	switch {
+	case s.out.slow:
+		f.remove(s)
+		s.handOff(done)
+	case done || failed:
+		f.remove(s)
+		s.out.finish()
+		s.finished = true
+	default:
+		return false
+	}
+	return true
+}
+
+// handOff gives s a goroutine of its own with blocking writes: first what
+// the socket did not take, then (unless the response is over) the usual
+// pump. Called with s.mu held and s not gone.
+func (s *fanSub) handOff(over bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.handed = true
+	s.cancel = cancel
+	s.pumpDone = make(chan struct{})
+	s.out.blocking = true
+	pol := s.h.policy()
+	pol.runs.Add(1)
+	go func() {
+		defer pol.runs.Done()
+		defer close(s.pumpDone)
+		defer cancel()
+		if s.out.flush() == nil && !over {
+			pumpLoop(ctx, pol, s.a, s.w)
+		}
+		s.out.finish()
+	}()
+}
+
+// watch owns the subscriber's lifetime: it parks reading the socket (a
+// client sends nothing more after its request) and, once the client left
+// or the response ended (the conn was closed), releases everything.
+func (s *fanSub) watch() {
+	defer s.h.runs.Done()
+	defer s.h.exit()
+	var b [16]byte
+	for {
+		if _, err := s.out.conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	s.release()
+}
+
+// release ends the subscriber once its reader is done (s.mu not held). A
+// WebSocket's socket is only shut for writing (serveShared lingers, then
+// closes it).
+func (s *fanSub) release() {
+	s.mu.Lock()
+	s.gone = true
+	cancel, pumpDone := s.cancel, s.pumpDone
+	s.mu.Unlock()
+	// Either unblocks a handed-off pump's write.
+	if !s.out.ws || !shutWrite(bareConn(s.out.conn)) {
+		_ = s.out.conn.Close()
+	}
+	if cancel != nil {
+		cancel()
+		<-pumpDone
+	}
+	if s.fan != nil {
+		s.fan.remove(s)
+	}
+	s.a.done()
+	if s.done != nil {
+		s.done()
+	}
+}
