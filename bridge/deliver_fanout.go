@@ -16,11 +16,14 @@ import (
 // non-blocking write per connection; a poll the log moved past is
 // answered. One ticker sends everyone's heartbeats (a parked poll's is a
 // peek: did its client leave?). Idle streams cost no goroutine of their
-// own beyond the one parked reading their socket (fanSub.watch), which
-// notices a client leaving at once, as net/http did. A stream whose socket
-// does not take a write at once leaves for a goroutine of its own
+// own: a stream's client sends nothing after its request, so the heartbeat
+// peeks at its socket like a parked poll's (EOF, an error or any byte ends
+// it: bytes after the request are a protocol error for a stream), and a
+// failed write ends it too; the fan-out then releases it. A stream whose
+// socket does not take a write at once leaves for a goroutine of its own
 // (handOff) that writes with writeWait and applies slow_client like any
-// other pump, so it never delays the others.
+// other pump, so it never delays the others; a reader (watch) then
+// notices its client leaving. WebSockets keep their reader (serveShared).
 type fanout struct {
 	kick chan struct{} // a member was added
 
@@ -87,6 +90,9 @@ type fanSub struct {
 	gone     bool // the client left: nobody writes any more
 	finished bool // the fan-out ended the response and closed the conn
 	handed   bool // a goroutine of its own serves it (handOff)
+	// watched: a goroutine reads the stream's socket (watch) and releases
+	// it; else the fan-out does (a WebSocket's reader is serveShared).
+	watched  bool
 	cancel   context.CancelFunc
 	pumpDone chan struct{}
 	// done ends the request at the host (outliveHandler); nil when the
@@ -285,14 +291,19 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 // step runs the stream's pumpStep for the round.
 func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.gone || s.finished || s.handed {
+		s.mu.Unlock()
 		return nil, false
 	}
 	s.out.buf = f.scratch[:0]
 	w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
 	f.scratch, s.out.buf = s.out.buf[:0], nil
-	if f.settle(s, done, err != nil) {
+	left, unowned := f.settle(s, done, err != nil)
+	s.mu.Unlock()
+	if left {
+		if unowned {
+			s.releaseStream()
+		}
 		return nil, false
 	}
 	if w == nil {
@@ -302,6 +313,9 @@ func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
 }
 
 func (s *fanSub) beat(f *fanout) {
+	if s.leftQuietly(f) {
+		return
+	}
 	s.write(f, false, func(w streamWriter) error {
 		if err := w.heartbeat(); err != nil {
 			return err
@@ -321,14 +335,35 @@ func (s *fanSub) goAway(f *fanout) {
 // finishes the response.
 func (s *fanSub) write(f *fanout, end bool, do func(streamWriter) error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.gone || s.finished || s.handed {
+		s.mu.Unlock()
 		return
 	}
 	s.out.buf = f.scratch[:0]
 	err := do(s.w)
 	f.scratch, s.out.buf = s.out.buf[:0], nil
-	f.settle(s, end, err != nil)
+	_, unowned := f.settle(s, end, err != nil)
+	s.mu.Unlock()
+	if unowned {
+		s.releaseStream()
+	}
+}
+
+// leftQuietly ends a stream, at its heartbeat, whose socket has something
+// to read: the client closed it, it failed, or the client sent bytes after
+// its request (a protocol error for a stream). No goroutine waits on an
+// idle stream's socket, so this is where a silent leaver is noticed.
+func (s *fanSub) leftQuietly(f *fanout) bool {
+	s.mu.Lock()
+	if s.out.ws || s.watched || s.gone || s.finished || s.handed || !s.out.nb.readable() {
+		s.mu.Unlock()
+		return false
+	}
+	f.remove(s)
+	s.finished = true
+	s.mu.Unlock()
+	s.releaseStream()
+	return true
 }
 
 // step answers the poll when the log moved past its cursor (or closed);
@@ -365,28 +400,34 @@ func (p *parkedPoll) log() msglog.Store { return p.a.log() }
 // settle acts on a step's outcome (s.mu held): a subscriber whose socket
 // is full goes to its own goroutine (to finish the response when done),
 // a finished or failed one is ended. It reports whether s left the
-// fan-out.
-func (f *fanout) settle(s *fanSub, done, failed bool) bool {
+// fan-out, and unowned when it ended with no reader to release it: the
+// caller calls releaseStream once s.mu is unlocked.
+func (f *fanout) settle(s *fanSub, done, failed bool) (left, unowned bool) {
 	switch {
 	case s.out.slow:
 		f.remove(s)
 		s.handOff(done)
+		return true, false
 	case done || failed:
 		f.remove(s)
 		s.out.finish()
 		s.finished = true
-	default:
-		return false
+		return true, !s.out.ws && !s.watched
 	}
-	return true
+	return false, false
 }
 
 // handOff gives s a goroutine of its own with blocking writes: first what
 // the socket did not take, then (unless the response is over) the usual
-// pump. Called with s.mu held and s not gone.
+// pump. A stream also gets its reader (watch) to notice its client leaving
+// while the pump waits. Called with s.mu held and s not gone.
 func (s *fanSub) handOff(over bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.handed = true
+	if !s.out.ws && !s.watched {
+		s.watched = true
+		go s.watch()
+	}
 	s.cancel = cancel
 	s.pumpDone = make(chan struct{})
 	s.out.blocking = true
@@ -403,19 +444,25 @@ func (s *fanSub) handOff(over bool) {
 	}()
 }
 
-// watch owns the subscriber's lifetime: it parks reading the socket (a
-// client sends nothing more after its request) and, once the client left
-// or the response ended (the conn was closed), releases everything.
+// watch owns a handed-off stream's lifetime: it parks reading the socket
+// (a client sends nothing more after its request) and, once the client
+// left or the response ended (the conn was closed), releases everything.
 func (s *fanSub) watch() {
-	defer s.h.runs.Done()
-	defer s.h.exit()
 	var b [16]byte
 	for {
 		if _, err := s.out.conn.Read(b[:]); err != nil {
 			break
 		}
 	}
+	s.releaseStream()
+}
+
+// releaseStream releases a hijacked stream and ends what handOver counted
+// for it (hold, runs): by watch, or by the fan-out when it had none.
+func (s *fanSub) releaseStream() {
 	s.release()
+	s.h.exit()
+	s.h.runs.Done()
 }
 
 // release ends the subscriber once its reader is done (s.mu not held). A

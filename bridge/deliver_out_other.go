@@ -10,3 +10,6 @@ type nbWriter struct{}
 func newNBWriter(net.Conn) *nbWriter { return nil }
 
 func (*nbWriter) write(b []byte) (int, error) { return 0, nil }
+
+// readable is never reached: without nbWriter a stream is handed off.
+func (*nbWriter) readable() bool { return false }

@@ -66,3 +66,14 @@ func (w *nbWriter) write(b []byte) (int, error) {
 	}
 	return n, werr
 }
+
+// readable reports whether a read would not wait: bytes, EOF or an error
+// (or the connection was closed here). Nothing is consumed. Only the
+// fan-out's heartbeat calls it, so the callback is bound per call.
+func (w *nbWriter) readable() bool {
+	ready := false
+	if err := w.rc.Control(func(fd uintptr) { ready = rawsock.Ready(fd) }); err != nil {
+		return true
+	}
+	return ready
+}

@@ -1,12 +1,17 @@
 package bridge
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
+)
 
 // handOver moves a broadcast SSE/stream subscriber off net/http once its
 // headers and first bytes are out: it hijacks HTTP/1.1 connections (their
 // bufio buffers and the serving goroutine go away) and gives the
-// subscriber to the topic's shared fan-out, leaving one small goroutine per
-// connection that only notices the client leaving. It reports whether it
+// subscriber to the topic's shared fan-out, with no goroutine of its own
+// (the fan-out notices the client leaving at a heartbeat or a failed
+// write, and releases it). It reports whether it
 // took the attachment (then the caller must not touch it again). HTTP/2,
 // TLS, HTTP/1.0 and session mode keep the net/http path.
 func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wireOut) streamWriter) bool {
@@ -26,21 +31,24 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	if out.nb != nil {
 		s.fan = a.top.fanout()
 	}
+	// Counted until releaseStream (by the fan-out, or by watch once the
+	// subscriber has a goroutine of its own).
 	h.hold()
 	h.runs.Add(1)
-	// The subscriber joins the fan-out (or gets its goroutine) before its
-	// watcher starts: a client that is already gone makes the watcher
-	// release at once, and a release before the add would leave a dead
-	// subscriber in the fan-out for good (skipped by every round, and at
-	// shutdown a fan-out that never empties spins until Close gives up).
 	if out.nb == nil {
 		s.mu.Lock()
 		s.handOff(false)
 		s.mu.Unlock()
-	} else {
-		s.fan.add(s)
+		return true
 	}
-	go s.watch()
+	// Without a peek (rawsock.Supported) the heartbeat cannot tell a
+	// client left: a reader does. It starts after the add: one that
+	// released first would leave a dead subscriber in the fan-out.
+	s.watched = !rawsock.Supported
+	s.fan.add(s)
+	if s.watched {
+		go s.watch()
+	}
 	return true
 }
 
