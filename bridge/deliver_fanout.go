@@ -103,6 +103,7 @@ type fanSub struct {
 // add puts a stream or WebSocket in the list and has a round run for it,
 // starting the fan-out if needed.
 func (f *fanout) add(s *fanSub) {
+	joins.joined()
 	f.mu.Lock()
 	f.members = listAdd(f.members, fanMember(s))
 	f.roundDue = true

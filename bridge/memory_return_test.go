@@ -1,0 +1,38 @@
+package bridge_test
+
+import (
+	"runtime/metrics"
+	"testing"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+// forcedGCs is the process's count of collections forced by a call
+// (debug.FreeOSMemory is one), as the runtime reports it.
+func forcedGCs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestJoinBurstReturnsMemory: once a burst of subscribers has joined and
+// no more come, the gateway forces a collection that gives the burst's
+// garbage back to the system (debug.FreeOSMemory). The burst is made of
+// real SSE and WebSocket subscribers through the gateway; its size is
+// lowered so the test needs few sockets.
+func TestJoinBurstReturnsMemory(t *testing.T) {
+	defer bridge.SetBurstMin(20)()
+	up := newUpstream(t)
+	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	before := forcedGCs()
+	for i := 0; i < 10; i++ {
+		dialRaw(t, g, "/prices/ACME/sse", 0)
+		mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+	}
+	waitFor(t, "subscribers", func() bool {
+		return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 10 &&
+			metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 10
+	})
+	waitFor(t, "a forced collection after the burst", func() bool { return forcedGCs() > before })
+}
