@@ -44,9 +44,11 @@ func (h *RouteHandler) handOver(req *request, a *attachment, newWriter func(wire
 	// Without a peek (rawsock.Supported) the heartbeat cannot tell a
 	// client left: a reader does. It starts after the add: one that
 	// released first would leave a dead subscriber in the fan-out.
-	s.watched = !rawsock.Supported
+	// s.watched is the fan-out's once s is added (handOff sets it).
+	watch := !rawsock.Supported
+	s.watched = watch
 	s.fan.add(s)
-	if s.watched {
+	if watch {
 		go s.watch()
 	}
 	return true
