@@ -186,12 +186,13 @@ func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 }
 
 // TestHijackedSubscriberLeaving: a client closing its connection is
-// noticed at once (no write needed): the gauge drops and the idle topic
-// closes its upstream.
+// noticed at the fan-out's next heartbeat peek (no message needed): the
+// gauge drops and the idle topic closes its upstream.
 func TestHijackedSubscriberLeaving(t *testing.T) {
 	up := newUpstream(t)
 	route := broadcastRoute(up)
 	route.IdleClose = config.Duration(50 * time.Millisecond)
+	route.Heartbeat = config.Duration(200 * time.Millisecond)
 	g := newGateway(t, route, config.Limits{})
 	s := dialRaw(t, g, "/prices/ACME/stream", 0)
 	waitFor(t, "subscriber", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "stream") == 1 })
