@@ -206,6 +206,7 @@ func (v *validator) upstreamOptions(prefix string, u *Upstream, mode string) {
 			v.errorf(fmt.Sprintf("%s.forward_headers[%d]", prefix, i), "bad header name %q", name)
 		}
 	}
+	v.subprotocols(prefix+".subprotocols", u)
 	if len(u.ForwardHeaders) > 0 {
 		switch {
 		case u.Kind == KindHTTP:
