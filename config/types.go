@@ -239,6 +239,10 @@ type Route struct {
 	// enough for proxies that cap or hold response bodies. Default 64KiB,
 	// at most MaxPollBytes.
 	PollMaxBytes Size `yaml:"poll_max_bytes"`
+	// SockJS, when present, serves the SockJS protocol under the route's
+	// path instead of bridgeway's endpoints (docs/sockjs.md). Absent (the
+	// default): bridgeway's own protocol.
+	SockJS *SockJS `yaml:"sockjs"`
 }
 
 // Upstream of a route.

@@ -52,6 +52,9 @@ func (v *validator) route(prefix string, r *Route) {
 		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", MaxSSEPadding, r.SSEPadding)
 	}
 	v.origins(prefix+".origins", r.Origins, r.Mode)
+	if r.SockJS != nil {
+		v.sockjs(prefix+".sockjs", r)
+	}
 	if kindOK {
 		v.upstreamOptions(prefix+".upstream", u, r.Mode)
 	}
