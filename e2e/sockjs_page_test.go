@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bridgeway/bridgeway/internal/testdeps"
+)
+
+// npmDir is where .ci/run installs the npm packages the SockJS tests load
+// (an ignored folder: bridgeway ships no third-party script).
+const npmDir = "testdata/npm/node_modules"
+
+// npmScripts are the browser bundles the page server serves, by its path.
+var npmScripts = map[string]string{
+	"/sockjs.min.js":     "sockjs-client/dist/sockjs.min.js",
+	"/stomp.umd.min.js":  "@stomp/stompjs/bundles/stomp.umd.min.js",
+	"/sockjs.min.js.map": "sockjs-client/dist/sockjs.min.js.map",
+}
+
+// sockjsPage is the test page: sockjs-client (and stompjs) from the page's
+// own origin, and a few functions the tests call through chromedp. S
+// records what the SockJS object reported, in order.
+const sockjsPage = `<!doctype html><meta charset="utf-8"><title>sockjs-client</title>
+<script src="/sockjs.min.js"></script>
+<script src="/stomp.umd.min.js"></script>
+<script>
+var S, sock;
+function sjOpen(url, options) {
+  S = {opens: 0, transport: null, msgs: [], closes: []};
+  sock = new SockJS(url, null, options || {});
+  sock.onopen = function () { S.opens++; S.transport = sock.transport; };
+  sock.onmessage = function (e) { S.msgs.push(e.data); };
+  sock.onclose = function (e) { S.closes.push([e.code, e.reason]); };
+  return true;
+}
+function sjSendMany(prefix, n) {
+  for (var i = 1; i <= n; i++) sock.send(prefix + i);
+  return true;
+}
+function sjWith(prefix) {
+  return S.msgs.filter(function (m) { return m.indexOf(prefix) === 0; });
+}
+function sjSummary() {
+  return {opens: S.opens, transport: S.transport, readyState: sock && sock.readyState,
+    n: S.msgs.length, first: S.msgs.slice(0, 3), last: S.msgs.slice(-3), closes: S.closes};
+}
+</script>`
+
+// newSockJSPageServer serves the test page and the npm bundles on an origin
+// of its own (not the gateway's): every SockJS request is cross-origin. It
+// skips the test (fails under BRIDGEWAY_REQUIRE_DEPS=1) when the npm
+// packages are not installed.
+func newSockJSPageServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	for _, rel := range npmScripts {
+		if _, err := os.Stat(filepath.Join(npmDir, rel)); err != nil {
+			testdeps.Missing(t, "npm packages for the SockJS tests not installed in e2e/"+npmDir+
+				" (run: npm install --prefix e2e/testdata/npm sockjs-client@1.6.1 @stomp/stompjs@7.5.0; .ci/run does)")
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rel, ok := npmScripts[r.URL.Path]; ok {
+			http.ServeFile(w, r, filepath.Join(npmDir, rel))
+			return
+		}
+		if r.URL.Path == "/favicon.ico" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(sockjsPage))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
