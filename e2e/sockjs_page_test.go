@@ -44,6 +44,29 @@ function sjSendMany(prefix, n) {
 function sjWith(prefix) {
   return S.msgs.filter(function (m) { return m.indexOf(prefix) === 0; });
 }
+// STOMP over SockJS (@stomp/stompjs): T records what the client saw.
+var T, stomp;
+function stompOpen(url, transport, dest) {
+  T = {connected: false, version: null, got: [], errors: [], closes: []};
+  stomp = new StompJs.Client({
+    webSocketFactory: function () { return new SockJS(url, null, {transports: [transport]}); },
+    connectHeaders: {login: "guest", passcode: "guest", host: "/"},
+    reconnectDelay: 0, heartbeatIncoming: 0, heartbeatOutgoing: 0,
+    onConnect: function (frame) {
+      T.connected = true;
+      T.version = frame.headers.version;
+      stomp.subscribe(dest, function (m) { T.got.push(m.body); });
+    },
+    onStompError: function (frame) { T.errors.push(frame.headers.message || frame.body); },
+    onWebSocketClose: function (e) { T.closes.push(e.code); }
+  });
+  stomp.activate();
+  return true;
+}
+function stompSendMany(dest, prefix, n) {
+  for (var i = 1; i <= n; i++) stomp.publish({destination: dest, body: prefix + i});
+  return true;
+}
 function sjSummary() {
   return {opens: S.opens, transport: S.transport, readyState: sock && sock.readyState,
     n: S.msgs.length, first: S.msgs.slice(0, 3), last: S.msgs.slice(-3), closes: S.closes};
