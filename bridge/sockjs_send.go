@@ -14,7 +14,7 @@ import (
 // protocol fixes the answers: 204 (xhr_send) or 200 "ok" (jsonp_send);
 // 404 for an unknown session; 500 "Payload expected." and "Broken JSON
 // encoding.", and nothing of such a body is forwarded.
-func (h *RouteHandler) sockjsSend(req *request, sid string, form bool) {
+func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 	w, r := req.w, req.r
 	sj := h.sockjsLookup(req, sid)
 	if sj == nil || sj.closeInfo() != nil {
@@ -22,7 +22,7 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, form bool) {
 		return
 	}
 	set := h.set()
-	form = form && isFormBody(r)
+	form := jsonp && isFormBody(r)
 	body, aerr := h.sockjsBody(req)
 	if aerr != nil {
 		writeError(w, aerr)
@@ -70,7 +70,7 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, form bool) {
 	tm.messagesIn.Add(float64(len(msgs)))
 	tm.bytesIn.Add(float64(bytes))
 	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
-	if form {
+	if jsonp {
 		_, _ = w.Write([]byte("ok"))
 		return
 	}
