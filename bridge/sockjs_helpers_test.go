@@ -236,3 +236,11 @@ func pollMessages(t testing.TB, url string, n int) []string {
 	}
 	return got
 }
+
+// exchange sends a request and checks its status and whole body.
+func exchange(t testing.TB, what, method, url, body string, h http.Header, status int, want string) *http.Response {
+	t.Helper()
+	resp, got := do(t, method, url, body, h)
+	expectBody(t, what, resp, got, status, want)
+	return resp
+}

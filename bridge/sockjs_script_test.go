@@ -18,11 +18,9 @@ func TestSockJSEventSource(t *testing.T) {
 	checkNotCached(t, "eventsource", st.resp)
 	st.expect(t, "\r\n")
 	st.expect(t, "data: o\r\n\r\n")
-	resp, body := do(t, "POST", url+"/xhr_send", `["x"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
 	st.expect(t, "data: a[\"x\"]\r\n\r\n")
-	resp, body = do(t, "POST", url+"/xhr_send", `["  \u0000\n\r "]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["  \u0000\n\r "]`, nil, 204, "")
 	st.expect(t, `data: a["  \u0000\n\r "]`+"\r\n\r\n")
 }
 
@@ -33,24 +31,20 @@ func TestSockJSEventSourceResponseLimit(t *testing.T) {
 	st.expect(t, "\r\n")
 	st.expect(t, "data: o\r\n\r\n")
 	m := `"` + strings.Repeat("x", 4096) + `"`
-	resp, body := do(t, "POST", url+"/xhr_send", "["+m+"]", nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", "["+m+"]", nil, 204, "")
 	st.expect(t, "data: a["+m+"]\r\n\r\n")
 	st.expectEOF(t)
 }
 
-const htmlfileHead = `<!doctype html>
-<html><head>
-  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
-  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-</head><body><h2>Don't panic!</h2>
-  <script>
-    document.domain = document.domain;
-    var c = parent.callback;
-    c.start();
-    function p(d) {c.message(d);};
-    window.onload = function() {c.stop();};
-  </script>`
+// htmlfileHead is the start the protocol defines, line by line.
+var htmlfileHead = strings.Join([]string{
+	`<!doctype html>`, `<html><head>`,
+	`  <meta http-equiv="X-UA-Compatible" content="IE=edge" />`,
+	`  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />`,
+	`</head><body><h2>Don't panic!</h2>`, `  <script>`,
+	`    document.domain = document.domain;`, `    var c = parent.callback;`, `    c.start();`,
+	`    function p(d) {c.message(d);};`, `    window.onload = function() {c.stop();};`, `  </script>`,
+}, "\n")
 
 // readHtmlfileHead reads the head and its padding up to the first script
 // chunk.
@@ -77,8 +71,7 @@ func TestSockJSHtmlfile(t *testing.T) {
 	checkNotCached(t, "htmlfile", st.resp)
 	readHtmlfileHead(t, st)
 	st.expect(t, "<script>\np(\"o\");\n</script>\r\n")
-	resp, body := do(t, "POST", url+"/xhr_send", `["x"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
 	st.expect(t, "<script>\np(\"a[\\\"x\\\"]\");\n</script>\r\n")
 }
 
@@ -89,8 +82,7 @@ func TestSockJSHtmlfileResponseLimit(t *testing.T) {
 	readHtmlfileHead(t, st)
 	st.expect(t, "<script>\np(\"o\");\n</script>\r\n")
 	m := strings.Repeat("x", 4096)
-	resp, body := do(t, "POST", url+"/xhr_send", `["`+m+`"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["`+m+`"]`, nil, 204, "")
 	st.expect(t, "<script>\np(\"a[\\\""+m+"\\\"]\");\n</script>\r\n")
 	st.expectEOF(t)
 }
@@ -119,30 +111,26 @@ func TestSockJSCallbacks(t *testing.T) {
 func TestSockJSJSONP(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "GET", url+"/jsonp?c=%63allback", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/callback(\"o\");\r\n")
+	resp := exchange(t, "open", "GET", url+"/jsonp?c=%63allback", "", nil, 200, "/**/callback(\"o\");\r\n")
 	if ct := contentType(resp); ct != "application/javascript;charset=UTF-8" {
 		t.Fatalf("jsonp content type %q", ct)
 	}
 	checkNotCached(t, "jsonp", resp)
 	form := hdr("Content-Type", "application/x-www-form-urlencoded")
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%22x%22%5D", form)
-	expectBody(t, "send", resp, body, 200, "ok")
+	resp = exchange(t, "send", "POST", url+"/jsonp_send", "d=%5B%22x%22%5D", form, 200, "ok")
 	if ct := contentType(resp); ct != "text/plain;charset=UTF-8" {
 		t.Fatalf("jsonp_send content type %q", ct)
 	}
 	checkNotCached(t, "jsonp_send", resp)
-	resp, body = do(t, "GET", url+"/jsonp?c=%63allback", "", nil)
-	expectBody(t, "echo", resp, body, 200, "/**/callback(\"a[\\\"x\\\"]\");\r\n")
+	exchange(t, "echo", "GET", url+"/jsonp?c=%63allback", "", nil, 200, "/**/callback(\"a[\\\"x\\\"]\");\r\n")
 }
 
 func TestSockJSJSONPInvalidJSON(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/x(\"o\");\r\n")
+	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
 	form := hdr("Content-Type", "application/x-www-form-urlencoded")
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%22x", form)
+	resp, body := do(t, "POST", url+"/jsonp_send", "d=%5B%22x", form)
 	if resp.StatusCode != 500 || !strings.Contains(body, "Broken JSON encoding.") {
 		t.Fatalf("broken JSON: %d %q", resp.StatusCode, body)
 	}
@@ -152,10 +140,8 @@ func TestSockJSJSONPInvalidJSON(t *testing.T) {
 			t.Fatalf("body %q: %d %q", data, resp.StatusCode, body)
 		}
 	}
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%22b%22%5D", form)
-	expectBody(t, "send", resp, body, 200, "ok")
-	resp, body = do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "echo", resp, body, 200, "/**/x(\"a[\\\"b\\\"]\");\r\n")
+	exchange(t, "send", "POST", url+"/jsonp_send", "d=%5B%22b%22%5D", form, 200, "ok")
+	exchange(t, "echo", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"a[\\\"b\\\"]\");\r\n")
 	if _, _, received := s.up.stats(); received != 1 {
 		t.Fatalf("upstream received %d messages, want 1", received)
 	}
@@ -164,12 +150,9 @@ func TestSockJSJSONPInvalidJSON(t *testing.T) {
 func TestSockJSJSONPContentTypes(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/x(\"o\");\r\n")
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%22abc%22%5D", hdr("Content-Type", "application/x-www-form-urlencoded"))
-	expectBody(t, "form", resp, body, 200, "ok")
-	resp, body = do(t, "POST", url+"/jsonp_send", `["%61bc"]`, hdr("Content-Type", "text/plain"))
-	expectBody(t, "text", resp, body, 200, "ok")
+	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
+	exchange(t, "form", "POST", url+"/jsonp_send", "d=%5B%22abc%22%5D", hdr("Content-Type", "application/x-www-form-urlencoded"), 200, "ok")
+	exchange(t, "text", "POST", url+"/jsonp_send", `["%61bc"]`, hdr("Content-Type", "text/plain"), 200, "ok")
 	if got := pollMessages(t, url, 2); got[0] != "abc" || got[1] != "%61bc" {
 		t.Fatalf("echoes %q", got)
 	}
@@ -178,26 +161,20 @@ func TestSockJSJSONPContentTypes(t *testing.T) {
 func TestSockJSJSONPClose(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.close.base + "/000/" + newSID()
-	resp, body := do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/x(\"o\");\r\n")
+	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
 	for i := 0; i < 2; i++ {
-		resp, body = do(t, "GET", url+"/jsonp?c=x", "", nil)
-		expectBody(t, "close", resp, body, 200, "/**/x(\"c[3000,\\\"Go away!\\\"]\");\r\n")
+		exchange(t, "close", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"c[3000,\\\"Go away!\\\"]\");\r\n")
 	}
 }
 
 func TestSockJSJSONPEmptyFrame(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/x(\"o\");\r\n")
+	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
 	form := hdr("Content-Type", "application/x-www-form-urlencoded")
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%5D", form)
-	expectBody(t, "empty frame", resp, body, 200, "ok")
-	resp, body = do(t, "POST", url+"/jsonp_send", "d=%5B%22x%22%5D", form)
-	expectBody(t, "send", resp, body, 200, "ok")
-	resp, body = do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "echo", resp, body, 200, "/**/x(\"a[\\\"x\\\"]\");\r\n")
+	exchange(t, "empty frame", "POST", url+"/jsonp_send", "d=%5B%5D", form, 200, "ok")
+	exchange(t, "send", "POST", url+"/jsonp_send", "d=%5B%22x%22%5D", form, 200, "ok")
+	exchange(t, "echo", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"a[\\\"x\\\"]\");\r\n")
 }
 
 // TestSockJSScriptBreakout: a message that tries to end the <script> it
@@ -209,13 +186,9 @@ func TestSockJSScriptBreakout(t *testing.T) {
 	payload := `["` + strings.ReplaceAll(evil, `"`, `\"`) + `"]`
 
 	url := s.echo.base + "/000/" + newSID()
+	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
+	exchange(t, "send", "POST", url+"/xhr_send", payload, nil, 204, "")
 	resp, body := do(t, "GET", url+"/jsonp?c=x", "", nil)
-	expectBody(t, "open", resp, body, 200, "/**/x(\"o\");\r\n")
-	resp, _ = do(t, "POST", url+"/xhr_send", payload, nil)
-	if resp.StatusCode != 204 {
-		t.Fatalf("send: %d", resp.StatusCode)
-	}
-	resp, body = do(t, "GET", url+"/jsonp?c=x", "", nil)
 	inner := strings.TrimSuffix(strings.TrimPrefix(body, `/**/x(`), ");\r\n")
 	if resp.StatusCode != 200 || strings.ContainsAny(inner, "<>\u2028") || strings.Count(inner, `"`) != strings.Count(inner, `\"`)+2 {
 		t.Fatalf("jsonp answer not escaped: %q", body)
@@ -225,10 +198,7 @@ func TestSockJSScriptBreakout(t *testing.T) {
 	st := openStream(t, "GET", url+"/htmlfile?c=callback", nil)
 	readHtmlfileHead(t, st)
 	st.expect(t, "<script>\np(\"o\");\n</script>\r\n")
-	resp, _ = do(t, "POST", url+"/xhr_send", payload, nil)
-	if resp.StatusCode != 204 {
-		t.Fatalf("send: %d", resp.StatusCode)
-	}
+	exchange(t, "send", "POST", url+"/xhr_send", payload, nil, 204, "")
 	chunk, err := st.br.ReadString('\n') // "<script>\n"
 	for err == nil && !strings.HasSuffix(chunk, "</script>\r\n") {
 		var more string

@@ -16,8 +16,7 @@ import (
 func TestSockJSGreeting(t *testing.T) {
 	s := newSockJSServices(t)
 	for _, u := range []string{s.echo.base, s.echo.base + "/"} {
-		resp, body := do(t, "GET", u, "", nil)
-		expectBody(t, u, resp, body, 200, "Welcome to SockJS!\n")
+		resp := exchange(t, u, "GET", u, "", nil, 200, "Welcome to SockJS!\n")
 		if ct := contentType(resp); ct != "text/plain;charset=UTF-8" {
 			t.Fatalf("greeting content type %q", ct)
 		}

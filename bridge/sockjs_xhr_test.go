@@ -14,8 +14,7 @@ import (
 func TestSockJSSessionURLs(t *testing.T) {
 	s := newSockJSServices(t)
 	for _, part := range []string{"/a/a1", "/_/_1", "/1/1", "/abcdefgh_i-j%20/abcdefg_i-j%201"} {
-		resp, body := do(t, "POST", s.echo.base+part+"/xhr", "", nil)
-		expectBody(t, part, resp, body, 200, "o\n")
+		exchange(t, part, "POST", s.echo.base+part+"/xhr", "", nil, 200, "o\n")
 	}
 	for _, part := range []string{"//", "/a./a", "/a/a.", "/./.", "/", "///"} {
 		for _, m := range []string{"GET", "POST"} {
@@ -26,24 +25,18 @@ func TestSockJSSessionURLs(t *testing.T) {
 	}
 	// server_id is for load balancers: the session is the same under any.
 	sid := newSID()
-	resp, body := do(t, "POST", s.echo.base+"/000/"+sid+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
-	resp, body = do(t, "POST", s.echo.base+"/000/"+sid+"/xhr_send", `["a"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
-	resp, body = do(t, "POST", s.echo.base+"/999/"+sid+"/xhr", "", nil)
-	expectBody(t, "poll under another server id", resp, body, 200, "a[\"a\"]\n")
+	exchange(t, "open", "POST", s.echo.base+"/000/"+sid+"/xhr", "", nil, 200, "o\n")
+	exchange(t, "send", "POST", s.echo.base+"/000/"+sid+"/xhr_send", `["a"]`, nil, 204, "")
+	exchange(t, "poll under another server id", "POST", s.echo.base+"/999/"+sid+"/xhr", "", nil, 200, "a[\"a\"]\n")
 }
 
 func TestSockJSSimpleSession(t *testing.T) {
 	s := newSockJSServices(t)
 	sid := newSID()
 	url := s.echo.base + "/000/" + sid
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
-	resp, body = do(t, "POST", url+"/xhr_send", `["a"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "echo", resp, body, 200, "a[\"a\"]\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
+	exchange(t, "send", "POST", url+"/xhr_send", `["a"]`, nil, 204, "")
+	exchange(t, "echo", "POST", url+"/xhr", "", nil, 200, "a[\"a\"]\n")
 	if resp, _ := do(t, "POST", s.echo.base+"/000/bad_session/xhr_send", `["a"]`, nil); resp.StatusCode != 404 {
 		t.Fatalf("send to an unknown session: %d, want 404", resp.StatusCode)
 	}
@@ -51,8 +44,7 @@ func TestSockJSSimpleSession(t *testing.T) {
 	// One receiving request at a time: the second gets c[2010].
 	holdPoll(t, url+"/xhr")
 	waitReceiving(t, s.echo, sid)
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "second receiver", resp, body, 200, "c[2010,\"Another connection still open\"]\n")
+	exchange(t, "second receiver", "POST", url+"/xhr", "", nil, 200, "c[2010,\"Another connection still open\"]\n")
 }
 
 // waitReceiving waits until session sid has a receiving request (a
@@ -65,11 +57,9 @@ func waitReceiving(t testing.TB, s *sockjsService, sid string) {
 func TestSockJSCloseSession(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.close.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
 	for i := 0; i < 2; i++ { // served again until the session is forgotten
-		resp, body = do(t, "POST", url+"/xhr", "", nil)
-		expectBody(t, "close", resp, body, 200, "c[3000,\"Go away!\"]\n")
+		exchange(t, "close", "POST", url+"/xhr", "", nil, 200, "c[3000,\"Go away!\"]\n")
 	}
 }
 
@@ -80,22 +70,19 @@ func TestSockJSXhrPolling(t *testing.T) {
 	}
 	url := s.echo.base + "/000/" + newSID()
 	origin := hdr("Origin", testOrigin)
-	resp, body := do(t, "POST", url+"/xhr", "", origin)
-	expectBody(t, "open", resp, body, 200, "o\n")
+	resp := exchange(t, "open", "POST", url+"/xhr", "", origin, 200, "o\n")
 	if ct := contentType(resp); ct != "application/javascript;charset=UTF-8" {
 		t.Fatalf("xhr content type %q", ct)
 	}
 	checkCORS(t, "xhr", resp, testOrigin)
 	checkNotCached(t, "xhr", resp)
-	resp, body = do(t, "POST", url+"/xhr_send", `["x"]`, origin)
-	expectBody(t, "send", resp, body, 204, "")
+	resp = exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, origin, 204, "")
 	if ct := contentType(resp); ct != "text/plain;charset=UTF-8" {
 		t.Fatalf("xhr_send content type %q", ct)
 	}
 	checkCORS(t, "xhr_send", resp, testOrigin)
 	checkNotCached(t, "xhr_send", resp)
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "echo", resp, body, 200, "a[\"x\"]\n")
+	exchange(t, "echo", "POST", url+"/xhr", "", nil, 200, "a[\"x\"]\n")
 
 	if resp, _ := do(t, "POST", s.echo.base+"/000/"+newSID()+"/xhr_send", `["x"]`, nil); resp.StatusCode != 404 {
 		t.Fatalf("send to an unopened session: %d", resp.StatusCode)
@@ -105,9 +92,8 @@ func TestSockJSXhrPolling(t *testing.T) {
 func TestSockJSXhrSendInvalidJSON(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
-	resp, body = do(t, "POST", url+"/xhr_send", `["x`, nil)
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
+	resp, body := do(t, "POST", url+"/xhr_send", `["x`, nil)
 	if resp.StatusCode != 500 || !strings.Contains(body, "Broken JSON encoding.") {
 		t.Fatalf("broken JSON: %d %q", resp.StatusCode, body)
 	}
@@ -115,10 +101,8 @@ func TestSockJSXhrSendInvalidJSON(t *testing.T) {
 	if resp.StatusCode != 500 || !strings.Contains(body, "Payload expected.") {
 		t.Fatalf("empty body: %d %q", resp.StatusCode, body)
 	}
-	resp, body = do(t, "POST", url+"/xhr_send", `["a"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "only the good message", resp, body, 200, "a[\"a\"]\n")
+	exchange(t, "send", "POST", url+"/xhr_send", `["a"]`, nil, 204, "")
+	exchange(t, "only the good message", "POST", url+"/xhr", "", nil, 200, "a[\"a\"]\n")
 	if _, _, received := s.up.stats(); received != 1 {
 		t.Fatalf("upstream received %d messages, want 1 (broken bodies are never forwarded)", received)
 	}
@@ -127,13 +111,11 @@ func TestSockJSXhrSendInvalidJSON(t *testing.T) {
 func TestSockJSXhrSendContentTypes(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
 	cts := []string{"text/plain", "T", "application/json", "application/xml", "",
 		"application/json; charset=utf-8", "text/xml; charset=utf-8", "text/xml"}
 	for _, ct := range cts {
-		resp, body := do(t, "POST", url+"/xhr_send", `["a"]`, hdr("Content-Type", ct))
-		expectBody(t, "send as "+ct, resp, body, 204, "")
+		exchange(t, "send as "+ct, "POST", url+"/xhr_send", `["a"]`, hdr("Content-Type", ct), 204, "")
 	}
 	if got := pollMessages(t, url, len(cts)); strings.Join(got, ",") != strings.TrimSuffix(strings.Repeat("a,", len(cts)), ",") {
 		t.Fatalf("echoes %q", got)
@@ -161,14 +143,10 @@ func TestSockJSRequestHeadersCORS(t *testing.T) {
 func TestSockJSSendingEmptyFrame(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
-	resp, body = do(t, "POST", url+"/xhr_send", `[]`, nil)
-	expectBody(t, "empty frame", resp, body, 204, "")
-	resp, body = do(t, "POST", url+"/xhr_send", `["a"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "echo", resp, body, 200, "a[\"a\"]\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
+	exchange(t, "empty frame", "POST", url+"/xhr_send", `[]`, nil, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["a"]`, nil, 204, "")
+	exchange(t, "echo", "POST", url+"/xhr", "", nil, 200, "a[\"a\"]\n")
 }
 
 func TestSockJSXhrStreaming(t *testing.T) {
@@ -183,8 +161,7 @@ func TestSockJSXhrStreaming(t *testing.T) {
 	checkNotCached(t, "xhr_streaming", st.resp)
 	st.expect(t, strings.Repeat("h", 2048)+"\n")
 	st.expect(t, "o\n")
-	resp, body := do(t, "POST", url+"/xhr_send", `["x"]`, nil)
-	expectBody(t, "send", resp, body, 204, "")
+	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
 	st.expect(t, "a[\"x\"]\n")
 }
 
@@ -198,16 +175,13 @@ func TestSockJSXhrStreamingResponseLimit(t *testing.T) {
 	st.expect(t, "o\n")
 	m := `"` + strings.Repeat("x", 128) + `"`
 	for i := 0; i < 31; i++ {
-		resp, body := do(t, "POST", url+"/xhr_send", "["+m+"]", nil)
-		expectBody(t, "send", resp, body, 204, "")
+		exchange(t, "send", "POST", url+"/xhr_send", "["+m+"]", nil, 204, "")
 		st.expect(t, "a["+m+"]\n")
 	}
 	st.expectEOF(t)
 
-	resp, body := do(t, "POST", url+"/xhr_send", `["next"]`, nil)
-	expectBody(t, "send after the limit", resp, body, 204, "")
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "the next receiver continues", resp, body, 200, "a[\"next\"]\n")
+	exchange(t, "send after the limit", "POST", url+"/xhr_send", `["next"]`, nil, 204, "")
+	exchange(t, "the next receiver continues", "POST", url+"/xhr", "", nil, 200, "a[\"next\"]\n")
 }
 
 func TestSockJSHandlingClose(t *testing.T) {
@@ -246,12 +220,10 @@ func TestSockJSHandlingClose(t *testing.T) {
 	t.Run("abort xhr polling", func(t *testing.T) {
 		sid := newSID()
 		url := s.echo.base + "/000/" + sid
-		resp, body := do(t, "POST", url+"/xhr", "", nil)
-		expectBody(t, "open", resp, body, 200, "o\n")
+		exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
 		abort := holdPoll(t, url+"/xhr")
 		waitReceiving(t, s.echo, sid)
-		resp, body = do(t, "POST", url+"/xhr", "", nil)
-		expectBody(t, "second receiver", resp, body, 200, "c[2010,\"Another connection still open\"]\n")
+		exchange(t, "second receiver", "POST", url+"/xhr", "", nil, 200, "c[2010,\"Another connection still open\"]\n")
 		abort()
 		waitFor(t, "the aborted session's close", func() bool {
 			resp, body := do(t, "POST", url+"/xhr", "", nil)
@@ -268,10 +240,8 @@ func TestSockJSHeartbeat(t *testing.T) {
 	r.Heartbeat = 50 * 1e6 // 50ms
 	s := newSockJS(t, r, zeroSockJSLimits())
 	url := s.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "heartbeat", resp, body, 200, "h\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
+	exchange(t, "heartbeat", "POST", url+"/xhr", "", nil, 200, "h\n")
 	st := openStream(t, "GET", url+"/eventsource", nil)
 	st.expect(t, "\r\n")
 	st.expect(t, "data: h\r\n\r\n")
@@ -282,15 +252,13 @@ func TestSockJSHeartbeat(t *testing.T) {
 func TestSockJSDisconnectDelay(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	resp, body := do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "open", resp, body, 200, "o\n")
+	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
 	waitFor(t, "the upstream", func() bool { open, _, _ := s.up.stats(); return open == 1 })
 	waitFor(t, "the session to expire", func() bool {
 		resp, _ := do(t, "POST", url+"/xhr_send", `["a"]`, nil)
 		return resp.StatusCode == http.StatusNotFound
 	})
 	waitFor(t, "the upstream to be closed", func() bool { open, _, _ := s.up.stats(); return open == 0 })
-	resp, body = do(t, "POST", url+"/xhr", "", nil)
-	expectBody(t, "a new session under the old id", resp, body, 200, "o\n")
+	exchange(t, "a new session under the old id", "POST", url+"/xhr", "", nil, 200, "o\n")
 	_ = time.Second
 }
