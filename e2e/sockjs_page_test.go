@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bridgeway/bridgeway/internal/testdeps"
@@ -73,11 +74,35 @@ function sjSummary() {
 }
 </script>`
 
-// newSockJSPageServer serves the test page and the npm bundles on an origin
-// of its own (not the gateway's): every SockJS request is cross-origin. It
-// skips the test (fails under BRIDGEWAY_REQUIRE_DEPS=1) when the npm
-// packages are not installed.
-func newSockJSPageServer(t *testing.T) *httptest.Server {
+// sockjsPageFile writes the test page, with sockjs-client beside it, to a
+// folder and returns its file:// URL: a page whose Origin is "null", as
+// when someone opens a saved HTML file.
+func sockjsPageFile(t *testing.T) string {
+	t.Helper()
+	requireNPMScripts(t)
+	dir := t.TempDir()
+	abs, err := filepath.Abs(filepath.Join(npmDir, npmScripts["/sockjs.min.js"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.Replace(sockjsPage, `<script src="/stomp.umd.min.js"></script>`, "", 1)
+	page = strings.Replace(page, `src="/sockjs.min.js"`, `src="sockjs.min.js"`, 1)
+	script, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sockjs.min.js"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + filepath.Join(dir, "index.html")
+}
+
+// requireNPMScripts skips the test (fails under BRIDGEWAY_REQUIRE_DEPS=1)
+// when the npm packages are not installed.
+func requireNPMScripts(t *testing.T) {
 	t.Helper()
 	for _, rel := range npmScripts {
 		if _, err := os.Stat(filepath.Join(npmDir, rel)); err != nil {
@@ -85,6 +110,14 @@ func newSockJSPageServer(t *testing.T) *httptest.Server {
 				" (run: npm install --prefix e2e/testdata/npm sockjs-client@1.6.1 @stomp/stompjs@7.5.0; .ci/run does)")
 		}
 	}
+}
+
+// newSockJSPageServer serves the test page and the npm bundles on an origin
+// of its own (not the gateway's): every SockJS request is cross-origin. It
+// skips the test when the npm packages are not installed.
+func newSockJSPageServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	requireNPMScripts(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rel, ok := npmScripts[r.URL.Path]; ok {
 			http.ServeFile(w, r, filepath.Join(npmDir, rel))
