@@ -103,7 +103,11 @@ func (h *RouteHandler) sockjsReceive(req *request, sid string, rc *sjReceiver) {
 			return
 		}
 	}
-	sj, busy, aerr := h.sockjsReceiver(sockjsRequest(req), sid, rc.label)
+	receiver := h.sockjsReceiver
+	if h.bridge.cluster != nil {
+		receiver = h.sockjsReceiverShared
+	}
+	sj, busy, aerr := receiver(sockjsRequest(req), sid, rc.label)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
