@@ -168,6 +168,21 @@ func (h *RouteHandler) sockjsCheckShared(anchor *sjSession) {
 	h.sockjsForget(anchor)
 }
 
+// sockjsRenew keeps a long receiving request's lock (and the record)
+// alive: renewed after a flush once a third of its TTL has passed, so a
+// stream costs a Redis call per third of a TTL, not per frame.
+func (h *RouteHandler) sockjsRenew(sj *sjSession) func() {
+	ttl := h.sockjsClusterTTL()
+	last := time.Now()
+	return func() {
+		if time.Since(last) < ttl/3 {
+			return
+		}
+		last = time.Now()
+		_, _ = h.bridge.cluster.SockJSLock(context.Background(), h.route.Path, sj.id, sj.shared.token, ttl)
+	}
+}
+
 // sockjsReleaseShared ends a receiving request in cluster mode: the
 // position it delivered up to (or its abort) goes to the record, the lock
 // is given back.

@@ -144,6 +144,9 @@ func (h *RouteHandler) sockjsDeliver(req *request, sj *sjSession, sw *sockjsWrit
 		return
 	}
 	sw.onClose = sj.setClosed
+	if sj.shared != nil {
+		sw.onFlush = h.sockjsRenew(sj)
+	}
 	sj.mu.Lock()
 	fresh := !sj.opened
 	sj.opened = true

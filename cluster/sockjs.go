@@ -118,10 +118,11 @@ func (c *Client) SockJSDelete(ctx context.Context, route, sid string) error {
 }
 
 // SockJSLock takes (or, with the same token, extends) the session's
-// receiver lock for ttl; false when another receiver holds it.
+// receiver lock for ttl, and keeps the record as long; false when another
+// receiver holds it.
 func (c *Client) SockJSLock(ctx context.Context, route, sid, token string, ttl time.Duration) (taken bool, err error) {
 	err = c.sockjsDo(ctx, "lock", route, sid, func(ctx context.Context, k logKeys) error {
-		n, err := sockjsLockScript.Run(ctx, c.rdb, []string{k.lease}, token, ttl.Milliseconds()).Int()
+		n, err := sockjsLockScript.Run(ctx, c.rdb, []string{k.lease, k.meta}, token, ttl.Milliseconds()).Int()
 		taken = n == 1
 		return err
 	})
@@ -132,6 +133,7 @@ var sockjsLockScript = redis.NewScript(`
 local cur = redis.call("GET", KEYS[1])
 if cur == false or cur == ARGV[1] then
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  redis.call("PEXPIRE", KEYS[2], ARGV[2])
   return 1
 end
 return 0`)
