@@ -1,5 +1,7 @@
 package bridge
 
+import "context"
+
 // SockJSSessions is how many SockJS sessions the route holds (tests wait
 // for their disconnect timers before the leak check).
 func SockJSSessions(h *RouteHandler) int {
@@ -20,4 +22,11 @@ func SockJSReceiving(h *RouteHandler, sid string) bool {
 	sj.mu.Lock()
 	defer sj.mu.Unlock()
 	return sj.receiving
+}
+
+// SockJSReceivingShared is SockJSReceiving in cluster mode (the receiver
+// lock in Redis).
+func SockJSReceivingShared(h *RouteHandler, sid string) bool {
+	ok, _ := h.bridge.cluster.SockJSReceiving(context.Background(), h.route.Path, sid)
+	return ok
 }

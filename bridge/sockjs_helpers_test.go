@@ -202,12 +202,15 @@ func zeroSockJSLimits() config.Limits { return config.Limits{} }
 // holdPoll sends a receiving POST in the background (its answer comes
 // only when there is something to say); abort cuts it, as a client that
 // goes away.
-func holdPoll(t testing.TB, url string) (abort func()) {
+func holdPoll(t testing.TB, url string, h http.Header) (abort func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		req, _ := http.NewRequestWithContext(ctx, "POST", url, nil)
+		if h != nil {
+			req.Header = h.Clone()
+		}
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

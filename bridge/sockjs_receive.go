@@ -103,7 +103,11 @@ func (h *RouteHandler) sockjsReceive(req *request, sid string, rc *sjReceiver) {
 			return
 		}
 	}
-	sj, busy, aerr := h.sockjsReceiver(sockjsRequest(req), sid, rc.label)
+	receiver := h.sockjsReceiver
+	if h.bridge.cluster != nil {
+		receiver = h.sockjsReceiverShared
+	}
+	sj, busy, aerr := receiver(sockjsRequest(req), sid, rc.label)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -140,6 +144,9 @@ func (h *RouteHandler) sockjsDeliver(req *request, sj *sjSession, sw *sockjsWrit
 		return
 	}
 	sw.onClose = sj.setClosed
+	if sj.shared != nil {
+		sw.onFlush = h.sockjsRenew(sj)
+	}
 	sj.mu.Lock()
 	fresh := !sj.opened
 	sj.opened = true

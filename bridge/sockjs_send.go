@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,9 +17,14 @@ import (
 // encoding.", and nothing of such a body is forwarded.
 func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 	w, r := req.w, req.r
-	sj := h.sockjsLookup(req, sid)
-	if sj == nil || sj.closeInfo() != nil {
-		writeError(w, errSessionNotFound)
+	var sj *sjSession
+	if h.bridge.cluster == nil {
+		if sj = h.sockjsLookup(req, sid); sj == nil || sj.closeInfo() != nil {
+			writeError(w, errSessionNotFound)
+			return
+		}
+	} else if rec, aerr := h.sockjsRecord(req, sid); aerr != nil || rec.CloseCode != 0 {
+		writeError(w, cmp.Or(aerr, errSessionNotFound))
 		return
 	}
 	set := h.set()
@@ -59,12 +65,14 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 		msgs[i] = msg.Message{Data: []byte(t)}
 		bytes += len(t)
 	}
-	if err := h.sockjsForward(req, sj.a, msgs); err != nil {
-		writeError(w, err)
-		return
-	}
-	if sj.a.sess != nil {
+	if sj == nil {
+		aerr = h.sockjsSendShared(req, sid, msgs)
+	} else if aerr = h.sockjsForward(req, sj.a, msgs); aerr == nil && sj.a.sess != nil {
 		sj.a.sess.countIn(len(msgs), bytes)
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
 	tm := h.metrics.transports[sendLabel]
 	tm.messagesIn.Add(float64(len(msgs)))

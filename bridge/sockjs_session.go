@@ -9,7 +9,6 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/wire"
-	"github.com/bridgeway/bridgeway/config"
 )
 
 // sockjsSessions is a route's SockJS sessions by the id the client chose.
@@ -29,6 +28,9 @@ type sjSession struct {
 	ip    string        // broadcast: charged under max_sessions_per_ip until forgotten
 	ready chan struct{} // closed once the opening request attached (or failed)
 	a     *attachment   // nil when opening failed
+	// shared: a receiving request's hold on the cluster record
+	// (sockjs_cluster.go); nil without cluster.redis.
+	shared *sjShared
 
 	mu        sync.Mutex
 	receiving bool // a receiving request is attached (one at a time)
@@ -180,6 +182,10 @@ func (h *RouteHandler) sockjsOpen(req *request, sj *sjSession, label string) *ap
 // the session with 1002: what was in flight may be lost. The session is
 // forgotten disconnect_delay after its last receiving request.
 func (h *RouteHandler) sockjsRelease(sj *sjSession, aborted bool) {
+	if h.bridge.cluster != nil {
+		h.sockjsReleaseShared(sj, aborted)
+		return
+	}
 	if aborted {
 		h.sockjsClose(sj, msg.CloseInfo{Code: 1002, Reason: "Connection interrupted"})
 	}
@@ -188,8 +194,7 @@ func (h *RouteHandler) sockjsRelease(sj *sjSession, aborted bool) {
 	sj.receiving = false
 	sj.gen++
 	gen := sj.gen
-	delay := h.route.SockJS.DisconnectDelay.Or(config.DefaultSockJSDisconnectDelay)
-	sj.timer = time.AfterFunc(delay, func() { h.sockjsExpire(sj, gen) })
+	sj.timer = time.AfterFunc(h.sockjsDelay(), func() { h.sockjsExpire(sj, gen) })
 }
 
 func (h *RouteHandler) sockjsExpire(sj *sjSession, gen int) {
@@ -199,13 +204,19 @@ func (h *RouteHandler) sockjsExpire(sj *sjSession, gen int) {
 	if stale {
 		return
 	}
+	h.sockjsForget(sj)
+}
+
+// sockjsForget closes an expired session and takes it out of the route's
+// table (last, so that a table without it has nothing left running).
+func (h *RouteHandler) sockjsForget(sj *sjSession) {
 	h.sockjsClose(sj, msg.CloseInfo{Code: 3000, Reason: "Go away!"})
 	st := &h.sockjs
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if st.byID[sj.id] == sj {
 		delete(st.byID, sj.id)
 	}
-	st.mu.Unlock()
 }
 
 // sockjsClose records the session's close frame (the first one stays)

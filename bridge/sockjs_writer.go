@@ -35,6 +35,9 @@ type sockjsWriter struct {
 	finished bool
 	// onClose records the session's close frame.
 	onClose func(msg.CloseInfo)
+	// onFlush runs after each flush that wrote (cluster: renews the
+	// receiver lock).
+	onFlush func()
 }
 
 // frame queues one frame (after the messages queued before it).
@@ -89,6 +92,9 @@ func (s *sockjsWriter) heartbeat() error {
 }
 
 func (s *sockjsWriter) goingAway() error {
+	if s.onClose != nil {
+		s.onClose(msg.CloseInfo{Code: closeShutdown, Reason: "Server shutting down"})
+	}
 	s.frame(wire.AppendSockJSClose(nil, closeShutdown, "Server shutting down"))
 	s.finished = true
 	return nil
@@ -112,6 +118,9 @@ func (s *sockjsWriter) flush() error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.onFlush != nil {
+		s.onFlush()
 	}
 	if s.oneShot || s.limit > 0 && s.sent >= s.limit {
 		s.finished = true

@@ -42,7 +42,7 @@ func TestSockJSSimpleSession(t *testing.T) {
 	}
 
 	// One receiving request at a time: the second gets c[2010].
-	holdPoll(t, url+"/xhr")
+	holdPoll(t, url+"/xhr", nil)
 	waitReceiving(t, s.echo, sid)
 	exchange(t, "second receiver", "POST", url+"/xhr", "", nil, 200, "c[2010,\"Another connection still open\"]\n")
 }
@@ -221,7 +221,7 @@ func TestSockJSHandlingClose(t *testing.T) {
 		sid := newSID()
 		url := s.echo.base + "/000/" + sid
 		exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
-		abort := holdPoll(t, url+"/xhr")
+		abort := holdPoll(t, url+"/xhr", nil)
 		waitReceiving(t, s.echo, sid)
 		exchange(t, "second receiver", "POST", url+"/xhr", "", nil, 200, "c[2010,\"Another connection still open\"]\n")
 		abort()
