@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // TestSockJSClusterAnyInstance: two instances on one real redis-server,
@@ -51,4 +52,28 @@ func TestSockJSClusterAnyInstance(t *testing.T) {
 	if resp, _ := do(t, "POST", at(1)+"/xhr_send", `["late"]`, owner); resp.StatusCode != 404 {
 		t.Fatalf("send after expiry: %d, want 404", resp.StatusCode)
 	}
+}
+
+// TestSockJSClusterBroadcast: in broadcast mode a SockJS session is a
+// subscription whose position every instance continues from.
+func TestSockJSClusterBroadcast(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/feed"))
+	r.Mode = config.ModeBroadcast
+	gws := newClusterGateways(t, r, 2)
+	for _, g := range gws {
+		t.Cleanup(func() {
+			waitFor(t, "sockjs sessions to expire", func() bool { return bridge.SockJSSessions(g.rh) == 0 })
+		})
+	}
+	sid := newSID()
+	at := func(i int) string { return gws[i%2].srv.URL + "/echo/000/" + sid }
+	exchange(t, "open on g0", "POST", at(0)+"/xhr", "", nil, 200, "o\n")
+	waitFor(t, "the shared upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
+	var got []string
+	for i := 0; i < 6; i++ {
+		up.publish("m" + strconv.Itoa(i))
+		got = append(got, pollMessages(t, at(i+1), 1)...)
+	}
+	checkSeq(t, got, 6, "broadcast over alternating instances")
 }

@@ -262,3 +262,19 @@ func TestSockJSDisconnectDelay(t *testing.T) {
 	exchange(t, "a new session under the old id", "POST", url+"/xhr", "", nil, 200, "o\n")
 	_ = time.Second
 }
+
+// TestSockJSUpstreamCloseCode: the upstream's close code and reason reach
+// the client's onclose as c[code,"reason"]; a plain close (1000 without a
+// reason) is SockJS's c[3000,"Go away!"].
+func TestSockJSUpstreamCloseCode(t *testing.T) {
+	s := newSockJSServices(t)
+	for _, c := range []struct{ cmd, want string }{
+		{"close 4001 kicked out", `c[4001,"kicked out"]`},
+		{"close 1000", `c[3000,"Go away!"]`},
+	} {
+		url := s.echo.base + "/000/" + newSID()
+		exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
+		exchange(t, "send", "POST", url+"/xhr_send", `["`+c.cmd+`"]`, nil, 204, "")
+		exchange(t, c.cmd, "POST", url+"/xhr", "", nil, 200, c.want+"\n")
+	}
+}
