@@ -40,7 +40,20 @@ func TestSockJSHTTP10(t *testing.T) {
 
 func TestSockJSHTTP11(t *testing.T) {
 	s := newSockJSServices(t)
-	_, br := rawRequest(t, s.close, "POST /close/000/"+newSID()+"/xhr_streaming HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n")
+	// Keep-alive: the greeting has a length (or is chunked) and the
+	// connection takes a second request.
+	_, br := rawRequest(t, s.echo, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := 0; i < 2; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("keep-alive request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Close || string(body) != "Welcome to SockJS!\n" {
+			t.Fatalf("keep-alive request %d: %d close=%v %q", i, resp.StatusCode, resp.Close, body)
+		}
+	}
+	_, br = rawRequest(t, s.close, "POST /close/000/"+newSID()+"/xhr_streaming HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n")
 	resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
 	if err != nil {
 		t.Fatal(err)

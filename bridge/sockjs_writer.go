@@ -38,6 +38,9 @@ type sockjsWriter struct {
 	// onFlush runs after each flush that wrote (cluster: renews the
 	// receiver lock).
 	onFlush func()
+	// onHeartbeat runs with each heartbeat frame (WebSocket: a ping, whose
+	// pong tells that the client still reads).
+	onHeartbeat func() error
 }
 
 // frame queues one frame (after the messages queued before it).
@@ -88,6 +91,9 @@ func (s *sockjsWriter) close(info msg.CloseInfo) error {
 
 func (s *sockjsWriter) heartbeat() error {
 	s.frame([]byte(wire.SockJSHeartbeat))
+	if s.onHeartbeat != nil {
+		return s.onHeartbeat()
+	}
 	return nil
 }
 

@@ -66,8 +66,15 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	defer ws.Close()
 	a.connected()
 	ws.SetReadLimit(h.set().maxBodyBytes) // one frame carries a batch, like a send body
+	// A client that stopped reading answers no ping: it is dropped after
+	// two heartbeats and a grace, not when heartbeats stop fitting in its
+	// socket's buffers.
+	pongWait := 2*h.set().heartbeat + closeGrace
+	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	closing := msg.CloseInfo{Code: 3000, Reason: "Go away!"}
-	sw := &sockjsWriter{out: &wsOut{ws: ws}, perFrame: true, onClose: func(i msg.CloseInfo) { closing = i }}
+	sw := &sockjsWriter{out: &wsOut{ws: ws}, perFrame: true, onClose: func(i msg.CloseInfo) { closing = i },
+		onHeartbeat: func() error { return ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) }}
 	sw.frame([]byte(wire.SockJSOpen))
 	if sw.flush() != nil {
 		return
@@ -78,7 +85,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	go func() {
 		defer close(readerDone)
 		defer cancel() // the client left or broke the protocol: stop the pump
-		h.sockjsReadWS(sreq, ws, a)
+		h.sockjsReadWS(sreq, ws, a, pongWait)
 	}()
 	h.pump(ctx, a, sw)
 	if sw.finished {
@@ -91,12 +98,13 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 // sockjsReadWS forwards the client's frames: each a JSON array of strings
 // (or one string); an empty frame is ignored, broken JSON ends the
 // connection at once, as the protocol says.
-func (h *RouteHandler) sockjsReadWS(req *request, ws *websocket.Conn, a *attachment) {
+func (h *RouteHandler) sockjsReadWS(req *request, ws *websocket.Conn, a *attachment, pongWait time.Duration) {
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
+		_ = ws.SetReadDeadline(time.Now().Add(pongWait))
 		if len(data) == 0 {
 			continue
 		}

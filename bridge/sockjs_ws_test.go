@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // WebSocket endpoints (sockjs-protocol: WebsocketHttpErrors, Websocket,
@@ -137,4 +140,20 @@ func TestSockJSRawWebSocket(t *testing.T) {
 	if _, resp := dialWS(t, wsURL(s.wsOff.base)+"/websocket", nil); resp == nil || resp.StatusCode != 404 {
 		t.Fatalf("raw websocket while off: %v", resp)
 	}
+}
+
+// TestSockJSWebSocketDeadClient: a client that stops answering (no pong
+// to the pings sent with each heartbeat) is dropped and its session's
+// upstream closed, instead of being held while heartbeats still fit in
+// the socket's buffers.
+func TestSockJSWebSocketDeadClient(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/echo"))
+	r.Heartbeat = config.Duration(time.Second) // the upstream stays healthy meanwhile
+	s := newSockJS(t, r, zeroSockJSLimits())
+	ws := mustDialWS(t, wsURL(s.base)+"/000/"+newSID()+"/websocket", nil)
+	expectWS(t, ws, "o")
+	waitFor(t, "the upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
+	// From here the client reads nothing, so gorilla answers no ping.
+	waitFor(t, "the dead client's session to end", func() bool { open, _, _ := up.stats(); return open == 0 })
 }

@@ -1,11 +1,13 @@
 package bridge_test
 
 import (
-	"github.com/bridgeway/bridgeway/bridge"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // Sessions over xhr-polling and xhr-streaming (sockjs-protocol:
@@ -237,7 +239,7 @@ func TestSockJSHandlingClose(t *testing.T) {
 func TestSockJSHeartbeat(t *testing.T) {
 	up := newUpstream(t)
 	r := sockjsRoute("/echo", up.url("/echo"))
-	r.Heartbeat = 50 * 1e6 // 50ms
+	r.Heartbeat = config.Duration(time.Second) // short, yet the upstream stays healthy
 	s := newSockJS(t, r, zeroSockJSLimits())
 	url := s.base + "/000/" + newSID()
 	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
@@ -260,7 +262,6 @@ func TestSockJSDisconnectDelay(t *testing.T) {
 	})
 	waitFor(t, "the upstream to be closed", func() bool { open, _, _ := s.up.stats(); return open == 0 })
 	exchange(t, "a new session under the old id", "POST", url+"/xhr", "", nil, 200, "o\n")
-	_ = time.Second
 }
 
 // TestSockJSUpstreamCloseCode: the upstream's close code and reason reach
