@@ -33,13 +33,15 @@ func (h *RouteHandler) upstreamSubprotocols(req *request, shared bool) []string 
 		return route
 	}
 	client := clientSubprotocols(req.r)
-	switch {
-	case len(route) == 0:
+	if len(route) == 0 {
 		return client
-	case len(client) == 0:
-		return route
 	}
-	return commonSubprotocols(client, route)
+	// A client list that shares nothing is refused on /ws
+	// (checkSubprotocols); elsewhere the upstream still gets the route's.
+	if both := commonSubprotocols(client, route); len(both) > 0 {
+		return both
+	}
+	return route
 }
 
 // checkSubprotocols refuses, before anything is dialled, a WebSocket

@@ -87,9 +87,15 @@ func stompRoute(u *strictUpstream, mode string, subprotocols ...string) config.R
 // none) and fails unless the handshake succeeds with answer as its subprotocol.
 func dialOffering(t *testing.T, url, offer, answer string) *websocket.Conn {
 	t.Helper()
-	var hdr http.Header
+	return dialOfferingWith(t, url, offer, answer, http.Header{})
+}
+
+// dialOfferingWith is dialOffering with more request headers.
+func dialOfferingWith(t *testing.T, url, offer, answer string, hdr http.Header) *websocket.Conn {
+	t.Helper()
+	hdr = hdr.Clone()
 	if offer != "" {
-		hdr = http.Header{"Sec-Websocket-Protocol": {offer}}
+		hdr.Set("Sec-Websocket-Protocol", offer)
 	}
 	ws, resp := dialWS(t, url, hdr)
 	if ws == nil {
@@ -188,5 +194,38 @@ func TestBroadcastUpstreamOffersRouteSubprotocols(t *testing.T) {
 	dialOffering(t, g.wsURL("/prices/ACME/ws"), "", "")
 	if got := up.offered(); !slices.Equal(got, []string{"v12.stomp"}) {
 		t.Fatalf("upstream was offered %q, want the route's v12.stomp once", got)
+	}
+}
+
+// A SockJS route: its raw /websocket is bridgeway's /ws (the upstream's
+// choice comes back, a list sharing none is refused); its SockJS WebSocket
+// offers the upstream the route's list whatever the client offered, so an
+// upstream that requires one is reached.
+func TestSockJSWebSocketsAndRouteSubprotocols(t *testing.T) {
+	up := newStrictUpstream(t, "v12.stomp")
+	route := sockjsRoute("/stomp", up.url())
+	route.Upstream.Subprotocols = []string{"v12.stomp"}
+	g := newGateway(t, route, config.Limits{})
+	hdr := http.Header{"Origin": {testOrigin}}
+
+	raw := dialOfferingWith(t, g.wsURL("/stomp/websocket"), "v11.stomp, v12.stomp", "v12.stomp", hdr)
+	if got := readText(t, raw); got != "proto v12.stomp" {
+		t.Fatalf("raw /websocket got %q", got)
+	}
+	hdr.Set("Sec-Websocket-Protocol", "mqtt")
+	ws, resp := dialWS(t, g.wsURL("/stomp/websocket"), hdr)
+	if ws != nil {
+		t.Fatalf("raw /websocket offering mqtt was accepted")
+	}
+	expectError(t, resp, http.StatusBadRequest, "no_common_subprotocol")
+
+	framed := dialOfferingWith(t, g.wsURL("/stomp/000/abcdefgh/websocket"), "mqtt", "", http.Header{"Origin": {testOrigin}})
+	for _, want := range []string{"o", `a["proto v12.stomp"]`} {
+		if got := readText(t, framed); got != want {
+			t.Fatalf("SockJS WebSocket got %q, want %q", got, want)
+		}
+	}
+	if got := up.offered(); !slices.Equal(got, []string{"v12.stomp", "v12.stomp"}) {
+		t.Fatalf("upstream was offered %q", got)
 	}
 }
