@@ -73,7 +73,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	closing := msg.CloseInfo{Code: 3000, Reason: "Go away!"}
-	sw := &sockjsWriter{out: &wsOut{ws: ws}, perFrame: true, onClose: func(i msg.CloseInfo) { closing = i },
+	sw := &sockjsWriter{out: &sockjsWSOut{ws: ws}, perFrame: true, onClose: func(i msg.CloseInfo) { closing = i },
 		onHeartbeat: func() error { return ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) }}
 	sw.frame([]byte(wire.SockJSOpen))
 	if sw.flush() != nil {
@@ -124,17 +124,3 @@ func (h *RouteHandler) sockjsReadWS(req *request, ws *websocket.Conn, a *attachm
 		}
 	}
 }
-
-// wsOut writes each SockJS frame as one text message.
-type wsOut struct {
-	ws *websocket.Conn
-}
-
-func (o *wsOut) write(b []byte) error {
-	_ = o.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	return o.ws.WriteMessage(websocket.TextMessage, b)
-}
-
-func (o *wsOut) write2(a, b []byte) error { return o.write(append(append([]byte(nil), a...), b...)) }
-
-func (o *wsOut) flush() error { return nil }

@@ -2,11 +2,19 @@ package bridge
 
 import (
 	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/wire"
 )
+
+// The SockJS encoder: one streamWriter for every SockJS transport, over
+// a wireOut (httpOut for the HTTP transports, sockjsWSOut for SockJS over
+// WebSocket). The frames' bytes come from bridge/wire (sockjs*.go); how
+// each transport wraps a frame is its receiver's (sockjs_receive.go).
 
 // errSockJSDone ends a receiving request that has said what it should: a
 // polling answer after its one frame, a stream past response_limit.
@@ -144,3 +152,20 @@ func sockjsCloseFrame(info msg.CloseInfo) (int, string) {
 	}
 	return info.Code, info.Reason
 }
+
+// sockjsWSOut is the wireOut of SockJS over WebSocket: each frame one
+// text message.
+type sockjsWSOut struct {
+	ws *websocket.Conn
+}
+
+func (o *sockjsWSOut) write(b []byte) error {
+	_ = o.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return o.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+func (o *sockjsWSOut) write2(a, b []byte) error {
+	return o.write(append(append([]byte(nil), a...), b...))
+}
+
+func (o *sockjsWSOut) flush() error { return nil }
