@@ -41,6 +41,9 @@ type sockjsWriter struct {
 	// finished: the response ended because it was complete (not because
 	// the client left).
 	finished bool
+	// lost: the close that ended the session because the receiver would
+	// have missed messages (endLost).
+	lost *msg.CloseInfo
 	// onClose records the session's close frame.
 	onClose func(msg.CloseInfo)
 	// onFlush runs after each flush that wrote (cluster: renews the
@@ -77,15 +80,32 @@ func (s *sockjsWriter) emit(f []byte) {
 	}
 }
 
+// entry: an upstream gap marker (a broadcast upstream reconnected and
+// could not resume) ends the session, as a raw WebSocket's connection.
 func (s *sockjsWriter) entry(e *msglog.Entry) (int, error) {
 	if e.Kind == msglog.KindGap {
-		return 0, nil // SockJS has no gap frame
+		return 0, s.endLost(upstreamGapClose)
 	}
 	s.pending = append(s.pending, messageText(&e.Msg))
 	return len(e.Msg.Data), nil
 }
 
-func (s *sockjsWriter) gap(*msglog.Gap) error { return nil }
+// gap: SockJS has no gap frame and no message is lost silently, so a
+// receiver too slow for slow_client: drop_oldest ends the session, as a
+// raw WebSocket client does (encode_ws.go).
+func (s *sockjsWriter) gap(*msglog.Gap) error { return s.endLost(slowGapClose) }
+
+// endLost writes the close frame for lost messages after what came before
+// them and ends the pump; the handler then closes the session with it
+// (lost).
+func (s *sockjsWriter) endLost(info msg.CloseInfo) error {
+	_ = s.close(info)
+	s.lost = &info
+	if err := s.flush(); err != nil && !errors.Is(err, errSockJSDone) {
+		return err
+	}
+	return errSockJSDone
+}
 
 func (s *sockjsWriter) close(info msg.CloseInfo) error {
 	code, reason := sockjsCloseFrame(info)

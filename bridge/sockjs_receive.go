@@ -163,10 +163,13 @@ func (h *RouteHandler) sockjsDeliver(req *request, sj *sjSession, sw *sockjsWrit
 	h.sockjsRelease(sj, h.sockjsEnding(sw, req.r.Context().Err() != nil))
 }
 
-// sockjsEnding is how a receiving request's end closes its session: not
-// at all when its answer was complete, with 1002 when the client broke
-// it off (left: what was in flight may be lost).
+// sockjsEnding is how a receiving request's end closes its session: with
+// the close it wrote for lost messages, with 1002 when the client broke it
+// off (left: what was in flight may be lost), else not at all.
 func (h *RouteHandler) sockjsEnding(sw *sockjsWriter, left bool) *msg.CloseInfo {
+	if sw.lost != nil {
+		return sw.lost
+	}
 	if !sw.finished && left {
 		return sockjsInterrupted
 	}
