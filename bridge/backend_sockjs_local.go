@@ -56,10 +56,15 @@ func (localSockJS) receiver(h *RouteHandler, req *request, sid, label string) (s
 }
 
 // release: the session is forgotten disconnect_delay after its last
-// receiving request.
+// receiving request, at once when the route is closing (closeAll may have
+// passed it over while it was receiving; nothing is armed after Close).
 func (localSockJS) release(h *RouteHandler, sj *sjSession, ending *msg.CloseInfo) {
 	if ending != nil {
 		h.sockjsClose(sj, *ending)
+	}
+	if h.ending.Load() {
+		h.sockjsForget(sj)
+		return
 	}
 	sj.mu.Lock()
 	defer sj.mu.Unlock()

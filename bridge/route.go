@@ -195,6 +195,9 @@ func (h *RouteHandler) closeWith(ctx context.Context, farewell bool) error {
 	case <-ctx.Done():
 	}
 	h.endAll(closeShutdown, "shutdown")
+	// Idle SockJS sessions too: a disconnect timer must not outlive the
+	// route (backend_sockjs.go).
+	h.bridge.logs.sockjs().closeAll(h)
 	done := make(chan struct{})
 	go func() { h.runs.Wait(); close(done) }()
 	select {
