@@ -163,6 +163,19 @@ func (s *sockjsWriter) flush() error {
 	return nil
 }
 
+// ending is how a receiving request's end closes its session: with the
+// close it wrote for lost messages, with 1002 when the client broke it off
+// (left: what was in flight may be lost), else not at all.
+func (s *sockjsWriter) ending(left bool) *msg.CloseInfo {
+	if s.lost != nil {
+		return s.lost
+	}
+	if !s.finished && left {
+		return sockjsInterrupted
+	}
+	return nil
+}
+
 // sockjsCloseFrame is what the client's onclose gets for the end of the
 // log: the upstream's code and reason, or SockJS's own 3000 "Go away!"
 // for a close that named none.

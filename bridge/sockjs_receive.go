@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"net/http"
-
-	"github.com/bridgeway/bridgeway/bridge/msg"
 	"strings"
 
 	"github.com/bridgeway/bridgeway/bridge/wire"
@@ -150,7 +148,7 @@ func (h *RouteHandler) sockjsDeliver(req *request, sj *sjSession, sw *sockjsWrit
 	if fresh {
 		sw.frame([]byte(wire.SockJSOpen))
 		if sw.flush() != nil {
-			h.sockjsRelease(sj, h.sockjsEnding(sw, true))
+			h.sockjsRelease(sj, sw.ending(true))
 			return
 		}
 	}
@@ -160,18 +158,5 @@ func (h *RouteHandler) sockjsDeliver(req *request, sj *sjSession, sw *sockjsWrit
 		// before the pump acknowledged what it wrote.
 		sj.a.log().Ack(sj.a.rd.Pos())
 	}
-	h.sockjsRelease(sj, h.sockjsEnding(sw, req.r.Context().Err() != nil))
-}
-
-// sockjsEnding is how a receiving request's end closes its session: with
-// the close it wrote for lost messages, with 1002 when the client broke it
-// off (left: what was in flight may be lost), else not at all.
-func (h *RouteHandler) sockjsEnding(sw *sockjsWriter, left bool) *msg.CloseInfo {
-	if sw.lost != nil {
-		return sw.lost
-	}
-	if !sw.finished && left {
-		return sockjsInterrupted
-	}
-	return nil
+	h.sockjsRelease(sj, sw.ending(req.r.Context().Err() != nil))
 }
