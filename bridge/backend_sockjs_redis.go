@@ -10,7 +10,6 @@ import (
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/wire"
 	"github.com/bridgeway/bridgeway/cluster"
-	"github.com/bridgeway/bridgeway/config"
 )
 
 // SockJS with cluster.redis: any instance serves any request of a
@@ -32,10 +31,6 @@ type sjShared struct {
 
 func (h *RouteHandler) sockjsClusterTTL() time.Duration {
 	return 2*h.set().heartbeat + h.sockjsDelay() + 10*time.Second
-}
-
-func (h *RouteHandler) sockjsDelay() time.Duration {
-	return h.route.SockJS.DisconnectDelay.Or(config.DefaultSockJSDisconnectDelay)
 }
 
 // sockjsCredsMatch checks a request against the credential hash a record

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/wire"
+	"github.com/bridgeway/bridgeway/config"
 )
 
 // sockjsSessions is a route's SockJS sessions by the id the client chose.
@@ -137,6 +138,12 @@ var sockjsInterrupted = &msg.CloseInfo{Code: 1002, Reason: "Connection interrupt
 // session with it.
 func (h *RouteHandler) sockjsRelease(sj *sjSession, ending *msg.CloseInfo) {
 	h.bridge.logs.sockjs().release(h, sj, ending)
+}
+
+// sockjsDelay is disconnect_delay: how long a session outlives its last
+// receiving request.
+func (h *RouteHandler) sockjsDelay() time.Duration {
+	return h.route.SockJS.DisconnectDelay.Or(config.DefaultSockJSDisconnectDelay)
 }
 
 // stopTimer disarms the disconnect timer (an armed one that already
