@@ -16,16 +16,16 @@ type sockjsStore interface {
 	// session with it (a request the client abandoned, a receiver that
 	// would have missed messages).
 	release(h *RouteHandler, sj *sjSession, ending *msg.CloseInfo)
-	// sender checks that session sid is open to req's credentials (else
-	// errSessionNotFound, before the body is read) and returns what
-	// forwards the send's messages to its upstream.
-	sender(h *RouteHandler, req *request, sid string) (sjSend, *apiError)
+	// lookup checks that session sid is open to req's credentials (else
+	// errSessionNotFound), before a send's body is read. sj is what send
+	// then takes (nil when the store keeps nothing of it here).
+	lookup(h *RouteHandler, req *request, sid string) (sj *sjSession, aerr *apiError)
+	// send forwards a send's messages (bytes: their payload size) to the
+	// upstream of the session lookup found.
+	send(h *RouteHandler, req *request, sid string, sj *sjSession, msgs []msg.Message, bytes int) *apiError
 	// afterFlush runs after each flush of a receiving request (nil: none).
 	afterFlush(h *RouteHandler, sj *sjSession) func()
 	// closeAll lets go of what the route's sessions hold here once the
 	// route closed.
 	closeAll(h *RouteHandler)
 }
-
-// sjSend forwards one send's messages (bytes: their payload size).
-type sjSend func(msgs []msg.Message, bytes int) *apiError

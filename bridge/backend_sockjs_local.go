@@ -74,18 +74,20 @@ func (localSockJS) release(h *RouteHandler, sj *sjSession, ending *msg.CloseInfo
 	sj.timer = time.AfterFunc(h.sockjsDelay(), func() { h.sockjsExpire(sj, gen) })
 }
 
-func (localSockJS) sender(h *RouteHandler, req *request, sid string) (sjSend, *apiError) {
+func (localSockJS) lookup(h *RouteHandler, req *request, sid string) (*sjSession, *apiError) {
 	sj := h.sockjsLookup(req, sid)
 	if sj == nil || sj.closeInfo() != nil {
 		return nil, errSessionNotFound
 	}
-	return func(msgs []msg.Message, bytes int) *apiError {
-		aerr := h.sockjsForward(req, sj.a, msgs)
-		if aerr == nil && sj.a.sess != nil {
-			sj.a.sess.countIn(len(msgs), bytes)
-		}
-		return aerr
-	}, nil
+	return sj, nil
+}
+
+func (localSockJS) send(h *RouteHandler, req *request, _ string, sj *sjSession, msgs []msg.Message, bytes int) *apiError {
+	aerr := h.sockjsForward(req, sj.a, msgs)
+	if aerr == nil && sj.a.sess != nil {
+		sj.a.sess.countIn(len(msgs), bytes)
+	}
+	return aerr
 }
 
 func (localSockJS) afterFlush(*RouteHandler, *sjSession) func() { return nil }

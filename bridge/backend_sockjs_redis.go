@@ -203,15 +203,15 @@ func (r redisSockJS) release(h *RouteHandler, sj *sjSession, ending *msg.CloseIn
 	}
 }
 
-func (r redisSockJS) sender(h *RouteHandler, req *request, sid string) (sjSend, *apiError) {
+func (r redisSockJS) lookup(h *RouteHandler, req *request, sid string) (*sjSession, *apiError) {
 	if rec, aerr := r.record(h, req, sid); aerr != nil || rec.CloseCode != 0 {
 		return nil, cmp.Or(aerr, errSessionNotFound)
 	}
-	return func(msgs []msg.Message, _ int) *apiError { return r.send(h, req, sid, msgs) }, nil
+	return nil, nil
 }
 
 // send forwards a send to the session's upstream, wherever it is held.
-func (r redisSockJS) send(h *RouteHandler, req *request, sid string, msgs []msg.Message) *apiError {
+func (r redisSockJS) send(h *RouteHandler, req *request, sid string, _ *sjSession, msgs []msg.Message, _ int) *apiError {
 	rec, aerr := r.record(h, req, sid)
 	if aerr != nil || rec.CloseCode != 0 {
 		return cmp.Or(aerr, errSessionNotFound)

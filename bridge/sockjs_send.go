@@ -16,7 +16,8 @@ import (
 // encoding.", and nothing of such a body is forwarded.
 func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 	w, r := req.w, req.r
-	forward, aerr := h.bridge.logs.sockjs().sender(h, req, sid)
+	store := h.bridge.logs.sockjs()
+	sj, aerr := store.lookup(h, req, sid)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -59,7 +60,7 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 		msgs[i] = msg.Message{Data: []byte(t)}
 		bytes += len(t)
 	}
-	if aerr = forward(msgs, bytes); aerr != nil {
+	if aerr = store.send(h, req, sid, sj, msgs, bytes); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
