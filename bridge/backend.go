@@ -28,6 +28,8 @@ type logBackend interface {
 	// findSession serves a session this process does not hold: nil, nil
 	// when there is none.
 	findSession(h *RouteHandler, req *request, id string) (*session, *apiError)
+	// sockjs is where the route's SockJS sessions are (backend_sockjs.go).
+	sockjs() sockjsStore
 }
 
 // sessionHome is what ending a session and passing it messages do where

@@ -60,6 +60,8 @@ func (localBackend) findSession(*RouteHandler, *request, string) (*session, *api
 	return nil, nil
 }
 
+func (localBackend) sockjs() sockjsStore { return localSockJS{} }
+
 // localHome is a session whose log and upstream are in this process.
 type localHome struct{}
 

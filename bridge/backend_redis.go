@@ -96,6 +96,8 @@ func (r redisBackend) openTopic(t *topic, req *request) {
 	}()
 }
 
+func (r redisBackend) sockjs() sockjsStore { return redisSockJS{c: r.c} }
+
 // closeTopic closes the topic for this instance's readers only (other
 // instances may still serve it) and hands the upstream over.
 func (redisBackend) closeTopic(t *topic, info msg.CloseInfo) {

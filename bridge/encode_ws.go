@@ -71,7 +71,7 @@ func (w *wsWriter[S, PS]) gap(g *msglog.Gap) error {
 		return w.out().frame(websocket.TextMessage, wire.AppendGapMessageJSON(nil, g.From, g.To))
 	}
 	// Raw frames cannot say "you missed some": close rather than skip.
-	return w.endRaw(msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"})
+	return w.endRaw(slowGapClose)
 }
 
 // endRaw closes a raw-frames client that lost messages.
@@ -87,6 +87,10 @@ var errRawGap = errors.New("bridge: gap on a raw websocket")
 // upstreamGapClose is what a raw WebSocket client gets when the upstream
 // lost messages: 1012 (service restart) tells it to reconnect.
 var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream reconnected: messages were lost"}
+
+// slowGapClose ends a client without a gap frame that was too slow for
+// slow_client: drop_oldest (raw WebSocket, SockJS).
+var slowGapClose = msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"}
 
 func (w *wsWriter[S, PS]) close(info msg.CloseInfo) error {
 	reason := info.Reason

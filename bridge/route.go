@@ -37,6 +37,8 @@ type RouteHandler struct {
 	runs     sync.WaitGroup
 
 	watchOnce sync.Once // the session pumps' shutdown watcher (deliver_kick.go)
+
+	sockjs sockjsSessions // routes[].sockjs (sockjs_session.go)
 }
 
 // ServeHTTP dispatches to the endpoints of docs/protocol.md section 1.
@@ -53,6 +55,10 @@ func (h *RouteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.exit()
 	prefix := strings.TrimSuffix(r.URL.Path, rest)
 	req := &request{h: h, w: w, r: r, params: params, prefix: prefix}
+	if h.route.SockJS != nil {
+		h.serveSockJS(req, rest) // sockjs.go
+		return
+	}
 	switch rest {
 	case "":
 		switch {
@@ -189,6 +195,9 @@ func (h *RouteHandler) closeWith(ctx context.Context, farewell bool) error {
 	case <-ctx.Done():
 	}
 	h.endAll(closeShutdown, "shutdown")
+	// Idle SockJS sessions too: a disconnect timer must not outlive the
+	// route (backend_sockjs.go).
+	h.bridge.logs.sockjs().closeAll(h)
 	done := make(chan struct{})
 	go func() { h.runs.Wait(); close(done) }()
 	select {

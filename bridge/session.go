@@ -266,22 +266,12 @@ func (h *RouteHandler) upstreamOptions(req *request, reconnect bool) upstream.Op
 		}
 		forwarded.Of(req.r).SetHeaders(hdr)
 	}
-	var subprotocols []string
-	if isWebSocketUpgrade(req.r) {
-		for _, v := range req.r.Header.Values("Sec-Websocket-Protocol") {
-			for _, p := range strings.Split(v, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					subprotocols = append(subprotocols, p)
-				}
-			}
-		}
-	}
 	set := h.set()
 	return upstream.Options{
 		Route:           set.route,
 		URL:             fillURL(h.route.Upstream.URL, req.params),
 		Header:          hdr,
-		Subprotocols:    subprotocols,
+		Subprotocols:    h.upstreamSubprotocols(req, reconnect), // subprotocol.go
 		Reconnect:       reconnect,
 		MaxMessageBytes: set.maxMessageBytes,
 		Logger:          h.bridge.log,

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +42,9 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 	q := req.r.URL.Query()
 	jsonFormat := q.Get("format") == "json"
 	acks, aerr := h.acksQuery(q.Get("acks"), jsonFormat) // websocket_acks.go
+	if aerr == nil {
+		aerr = h.checkSubprotocols(req.r) // subprotocol.go
+	}
 	if aerr != nil {
 		writeError(req.w, aerr)
 		return
@@ -69,13 +71,13 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		if a.sess.conn == nil {
 			// Cluster mode, a session owned by another instance: its
 			// subprotocol is not known here.
-		} else if p := a.sess.conn.Subprotocol(); p != "" {
-			respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
+		} else {
+			respHeader = answerSubprotocol(req.r, a.sess.conn.Subprotocol())
 		}
 	} else if a.top.conn == nil {
 		// Cluster mode: the shared upstream may be on another instance.
-	} else if p := a.top.conn.Subprotocol(); p != "" && slices.Contains(websocket.Subprotocols(req.r), p) {
-		respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
+	} else {
+		respHeader = answerSubprotocol(req.r, a.top.conn.Subprotocol())
 	}
 	// The upgrade writes its own error answer on failure.
 	ws, err := upgrader.Upgrade(req.w, req.r, respHeader)

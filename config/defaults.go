@@ -193,6 +193,9 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	if !set(prefix + "slow_client") {
 		r.SlowClient = SlowDropOldest
 	}
+	if r.SockJS != nil {
+		applySockJSDefaults(r.SockJS, prefix+"sockjs.", set)
+	}
 }
 
 // fdLimit is the process's open-file limit (0: unknown); a variable so

@@ -60,6 +60,7 @@ func TestFullFile(t *testing.T) {
 					Timeout:        Duration(10 * time.Second),
 					Headers:        map[string]string{"X-Api-Key": testEnv["BW_TEST_KEY"], "X-Static": "plain"},
 					ForwardHeaders: []string{"Cookie", "Authorization"},
+					Subprotocols:   []string{"v12.stomp", "v11.stomp"},
 					Reconnect:      Reconnect{Min: Duration(250 * time.Millisecond), Max: Duration(time.Minute)},
 					Split:          SplitNone,
 				},

@@ -33,7 +33,7 @@ func yamlHint(data []byte, p pos, msg string) (pos, string) {
 // write directly under the route.
 var misplacedUpstreamKeys = map[string]bool{
 	"url": true, "kind": true, "interval": true, "timeout": true, "headers": true,
-	"forward_headers": true, "reconnect": true, "split": true,
+	"forward_headers": true, "reconnect": true, "split": true, "subprotocols": true,
 }
 
 // misplacedUpstreamKey reports whether key, unknown in a mapping with the

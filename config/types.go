@@ -239,6 +239,10 @@ type Route struct {
 	// enough for proxies that cap or hold response bodies. Default 64KiB,
 	// at most MaxPollBytes.
 	PollMaxBytes Size `yaml:"poll_max_bytes"`
+	// SockJS, when present, serves the SockJS protocol under the route's
+	// path instead of bridgeway's endpoints (docs/sockjs.md). Absent (the
+	// default): bridgeway's own protocol.
+	SockJS *SockJS `yaml:"sockjs"`
 }
 
 // Upstream of a route.
@@ -257,6 +261,11 @@ type Upstream struct {
 	Headers map[string]string `yaml:"headers"`
 	// ForwardHeaders copied from the client's request (session mode).
 	ForwardHeaders []string `yaml:"forward_headers"`
+	// Subprotocols offered on the WebSocket handshake with the upstream
+	// (kind websocket only), in order of preference; RFC 6455 tokens such
+	// as v12.stomp or mqtt. Default none: a session then offers what its
+	// WebSocket client offered, and a broadcast topic offers nothing.
+	Subprotocols []string `yaml:"subprotocols"`
 	// Reconnect backoff with jitter. Default min 500ms, max 30s.
 	Reconnect Reconnect `yaml:"reconnect"`
 	// Split: none | json_array (longpoll/poll). Default none.

@@ -52,6 +52,9 @@ func (v *validator) route(prefix string, r *Route) {
 		v.errorf(prefix+".sse_padding", "must be at most %d bytes, got %d", MaxSSEPadding, r.SSEPadding)
 	}
 	v.origins(prefix+".origins", r.Origins, r.Mode)
+	if r.SockJS != nil {
+		v.sockjs(prefix+".sockjs", r)
+	}
 	if kindOK {
 		v.upstreamOptions(prefix+".upstream", u, r.Mode)
 	}
@@ -206,6 +209,7 @@ func (v *validator) upstreamOptions(prefix string, u *Upstream, mode string) {
 			v.errorf(fmt.Sprintf("%s.forward_headers[%d]", prefix, i), "bad header name %q", name)
 		}
 	}
+	v.subprotocols(prefix+".subprotocols", u)
 	if len(u.ForwardHeaders) > 0 {
 		switch {
 		case u.Kind == KindHTTP:

@@ -19,8 +19,8 @@ import (
 
 // TestDemoCommand runs the README's first command, `bridgeway demo`, as a
 // real process and opens its page: every feed it lists connects over every
-// transport and counts messages, and a chat line sent via long-poll shows in
-// the WebSocket box. The screenshot comes from here (docs/demo.png with
+// transport and counts messages, a chat line sent via long-poll shows in
+// the WebSocket box, and the SockJS feed's box counts messages. The screenshot comes from here (docs/demo.png with
 // -update-screenshot). SIGTERM must end the process cleanly.
 func TestDemoCommand(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bridgeway")
@@ -91,7 +91,7 @@ func TestDemoCommand(t *testing.T) {
 	if len(feeds) == 0 {
 		t.Fatal("the demo page lists no feeds")
 	}
-	const boxes = `document.querySelectorAll(".cell")`
+	const boxes = `document.querySelectorAll("#feeds .cell")`
 	// Each feed over the six transports; the first feed last, for the screenshot.
 	order := append(append([]string{}, feeds[1:]...), feeds[0])
 	for _, feed := range order {
@@ -116,6 +116,27 @@ func TestDemoCommand(t *testing.T) {
 		waitFor(t, tab, `document.querySelector('.cell[data-transport="websocket"] ol').textContent.indexOf("hello from long-poll") >= 0`,
 			`document.querySelector('.cell[data-transport="websocket"]').textContent`)
 	}
+	// The SockJS feed, read with SockJS frames over its WebSocket endpoint.
+	const sockjsBox = `document.querySelector("#sockjs .cell")`
+	waitFor(t, tab, sockjsBox+` !== null && `+sockjsBox+`.querySelector(".state").textContent === "open" && +`+sockjsBox+`.querySelector(".count").textContent >= 2`,
+		`document.getElementById("sockjs").textContent`)
+	t.Logf("/sockjs/feed: the SockJS box is open and counting")
+	// docs/sockjs.md: sockjs-client in a saved HTML file (Origin "null",
+	// which the demo route lists), pointed at the demo's route, on the
+	// transports sockjs-client allows such a page (no xhr-*) that need no
+	// iframe page.
+	t.Run("sockjs-client", func(t *testing.T) {
+		page := sockjsPageFile(t)
+		for _, transport := range []string{"websocket", "eventsource", "jsonp-polling"} {
+			sj := newTab(t)
+			run(t, sj, chromedp.Navigate(page))
+			eval[bool](t, sj, `sjOpen(`+mustJSON(t, base+"/sockjs/feed")+`, {transports: [`+mustJSON(t, transport)+`]})`)
+			waitFor(t, sj, `S.msgs.length >= 2 || S.closes.length > 0`, `sjSummary()`)
+			if got := eval[string](t, sj, `JSON.stringify([S.transport, S.closes, /^\{"n":\d+,"time":/.test(S.msgs[0])])`); got != `["`+transport+`",[],true]` {
+				t.Errorf("sockjs-client on the demo's /sockjs/feed over %s: %s", transport, got)
+			}
+		}
+	})
 	waitFor(t, tab, `Array.prototype.every.call(`+boxes+`, function (b) { return +b.querySelector(".count").textContent >= 5; })`, `""`)
 	img := capture(t, tab)
 	if _, err := png.Decode(bytes.NewReader(img)); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/bridge/client"
+	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/config"
 	"github.com/bridgeway/bridgeway/proxy"
 )
@@ -117,13 +118,29 @@ func startGateway(t *testing.T, tls bool) *gateway {
 func startAssembledGateway(t *testing.T, yaml string) (addr string, app *appServer) {
 	t.Helper()
 	app = newAppServer(t)
-	cfg, err := config.Parse("e2e.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\n"+
-		strings.ReplaceAll(yaml, "APP", app.URL())))
+	return assembleGateway(t, strings.ReplaceAll(yaml, "APP", app.URL()), t.Name()), app
+}
+
+// assembleGateway starts one gateway instance from yaml (after "listen" and
+// "admin"), with its cluster client when the config has cluster.redis
+// (instance names the instance there), as cmd/bridgeway wires them; it
+// stops when the test ends and returns its address.
+func assembleGateway(t *testing.T, yaml, instance string) string {
+	t.Helper()
+	cfg, err := config.Parse("e2e.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\n"+yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits})
+	var cl *cluster.Client
+	if cfg.Cluster != nil {
+		cl, err = cluster.New(cluster.Options{URL: cfg.Cluster.Redis, InstanceID: instance, Logger: zap.NewNop(), Registry: reg})
+		if err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		t.Cleanup(func() { _ = cl.Close() }) // after the gateway's shutdown below
+	}
+	b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Limits: cfg.Limits, Cluster: cl})
 	factory := func(route config.Route) (proxy.RouteHandler, error) {
 		h, err := b.NewRoute(route)
 		if err != nil {
@@ -143,5 +160,5 @@ func startAssembledGateway(t *testing.T, yaml string) (addr string, app *appServ
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return srv.Addr(), app
+	return srv.Addr()
 }

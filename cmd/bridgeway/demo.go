@@ -33,6 +33,7 @@ var demoRoutes = []web.Route{
 	{Path: "/feed", Title: "Feed: an SSE upstream", Mode: "broadcast"},
 	{Path: "/clock", Title: "Clock: a JSON endpoint polled once a second for everyone", Mode: "broadcast"},
 	{Path: "/clock-wait", Title: "Clock: the same JSON through a long-polling upstream", Mode: "broadcast"},
+	{Path: "/sockjs/feed", Title: "Feed for sockjs-client: the SSE upstream over the SockJS protocol", Mode: "broadcast", SockJS: true},
 }
 
 func init() { extraCommands["demo"] = demoCommand }

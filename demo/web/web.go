@@ -32,6 +32,10 @@ type Route struct {
 	Send bool `json:"send,omitempty"`
 	// Transports the route serves; empty means all six.
 	Transports []string `json:"transports,omitempty"`
+	// SockJS marks a route that speaks the SockJS protocol instead of
+	// bridgeway's: the page reads it with a SockJS frame reader of its own
+	// over the route's WebSocket endpoint (it ships no sockjs-client).
+	SockJS bool `json:"sockjs,omitempty"`
 }
 
 var etag = func() string {

@@ -1,0 +1,79 @@
+package bridge_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/config"
+)
+
+// TestSockJSClusterAnyInstance: two instances on one real redis-server,
+// no sticky sessions: a session opened on one is read and sent to on
+// either, its receivers alternating between them, nothing lost or
+// repeated; one receiver at a time across instances; a guessed id gets
+// nothing on either; and it expires when no instance has a receiver.
+func TestSockJSClusterAnyInstance(t *testing.T) {
+	up := newUpstream(t)
+	gws := newClusterGateways(t, sockjsRoute("/echo", up.url("/echo")), 2)
+	for _, g := range gws {
+		t.Cleanup(func() {
+			waitFor(t, "sockjs sessions to expire", func() bool { return bridge.SockJSSessions(g.rh) == 0 })
+		})
+	}
+	sid := newSID()
+	at := func(i int) string { return gws[i%2].srv.URL + "/echo/000/" + sid }
+	owner := hdr("Cookie", "auth=alice")
+	exchange(t, "open on g0", "POST", at(0)+"/xhr", "", owner, 200, "o\n")
+
+	const n = 20
+	for i := 0; i < n; i++ {
+		exchange(t, "send", "POST", at(i)+"/xhr_send", `["m`+strconv.Itoa(i)+`"]`, owner, 204, "")
+		resp, body := do(t, "POST", at(i+1)+"/xhr", "", owner)
+		expectBody(t, "poll on the other instance", resp, body, 200, "a[\"m"+strconv.Itoa(i)+"\"]\n")
+	}
+	if _, opened, received := up.stats(); opened != 1 || received != n {
+		t.Fatalf("upstream: %d connections, %d messages; want 1 and %d", opened, received, n)
+	}
+
+	// One receiver at a time, whichever instances they reach.
+	abort := holdPoll(t, at(0)+"/xhr", owner)
+	waitFor(t, "the held poll", func() bool { return bridge.SockJSReceivingShared(gws[1].rh, sid) })
+	exchange(t, "a second receiver on g1", "POST", at(1)+"/xhr", "", owner, 200, "c[2010,\"Another connection still open\"]\n")
+	resp := start(t, "POST", at(1)+"/xhr_send", `["x"]`, hdr("Cookie", "auth=mallory"))
+	expectError(t, resp, 404, "session_not_found")
+	if resp, _ := do(t, "POST", at(1)+"/xhr", "", hdr("Cookie", "auth=mallory")); resp.StatusCode != 404 {
+		t.Fatalf("a guessed id receiving on g1: %d, want 404", resp.StatusCode)
+	}
+	abort()
+
+	// No receiver anywhere: the session expires and its upstream closes.
+	waitFor(t, "the upstream to be closed", func() bool { open, _, _ := up.stats(); return open == 0 })
+	if resp, _ := do(t, "POST", at(1)+"/xhr_send", `["late"]`, owner); resp.StatusCode != 404 {
+		t.Fatalf("send after expiry: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestSockJSClusterBroadcast: in broadcast mode a SockJS session is a
+// subscription whose position every instance continues from.
+func TestSockJSClusterBroadcast(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/feed"))
+	r.Mode = config.ModeBroadcast
+	gws := newClusterGateways(t, r, 2)
+	for _, g := range gws {
+		t.Cleanup(func() {
+			waitFor(t, "sockjs sessions to expire", func() bool { return bridge.SockJSSessions(g.rh) == 0 })
+		})
+	}
+	sid := newSID()
+	at := func(i int) string { return gws[i%2].srv.URL + "/echo/000/" + sid }
+	exchange(t, "open on g0", "POST", at(0)+"/xhr", "", nil, 200, "o\n")
+	waitFor(t, "the shared upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
+	var got []string
+	for i := 0; i < 6; i++ {
+		up.publish("m" + strconv.Itoa(i))
+		got = append(got, pollMessages(t, at(i+1), 1)...)
+	}
+	checkSeq(t, got, 6, "broadcast over alternating instances")
+}

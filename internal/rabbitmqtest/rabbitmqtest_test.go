@@ -1,0 +1,39 @@
+package rabbitmqtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The broker chooses v12.stomp when offered it and answers a STOMP 1.2
+// CONNECT; after Stop nothing answers.
+func TestWebStompAnswersConnect(t *testing.T) {
+	b := Start(t)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"v12.stomp"}}
+	ws, _, err := d.Dial(b.WebStompURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ws.Subprotocol() != "v12.stomp" {
+		t.Fatalf("subprotocol %q", ws.Subprotocol())
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\n\n\x00")); err != nil {
+		t.Fatal(err)
+	}
+	_, frame, err := ws.ReadMessage()
+	if err != nil || !strings.HasPrefix(string(frame), "CONNECTED\n") {
+		t.Fatalf("answer %q, %v", frame, err)
+	}
+	b.Stop()
+	if _, _, err := d.Dial(b.WebStompURL(), nil); err == nil {
+		t.Fatal("broker still answers after Stop")
+	}
+}
