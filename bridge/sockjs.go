@@ -155,17 +155,30 @@ func sockjsIframe(req *request, clientURL string) {
 }
 
 // sockjsCORS applies the route's origins to a SockJS request: 403 for a
-// refused origin, credentialed CORS for a listed one, CORS without
-// credentials (and the request's Cookie and Authorization dropped) for
-// "*".
+// refused origin, credentialed CORS otherwise (setSockJSCORS).
 func (h *RouteHandler) sockjsCORS(req *request) bool {
 	v := h.set().origins.check(req.r)
 	if v == originRefused {
 		writeError(req.w, errOriginRefused)
 		return false
 	}
-	setCORS(req.w, req.r, v)
+	setSockJSCORS(req.w, req.r, v)
 	return true
+}
+
+// setSockJSCORS is setCORS, except that for "*" the page's origin is named
+// and credentials allowed, as sockjs-node answers: sockjs-client sends every
+// cross-origin XHR with credentials, and a browser refuses to show such an
+// answer under "Access-Control-Allow-Origin: *", so the XHR transports would
+// never work. It stays anonymous: setCORS has dropped the request's Cookie
+// and Authorization, so nothing answered (nor the session's binding) depends
+// on the visitor's credentials.
+func setSockJSCORS(w http.ResponseWriter, r *http.Request, v originVerdict) {
+	setCORS(w, r, v)
+	if origin := r.Header.Get("Origin"); v == originAnyone && origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+	}
 }
 
 // sockjsPreflight answers OPTIONS: cacheable for a year as the protocol
@@ -190,7 +203,7 @@ func (h *RouteHandler) sockjsPreflight(req *request, methods string) {
 			hdr.Set("Access-Control-Allow-Headers", asked)
 		}
 	}
-	setCORS(w, r, v)
+	setSockJSCORS(w, r, v)
 	w.WriteHeader(http.StatusNoContent)
 }
 

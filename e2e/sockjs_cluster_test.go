@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/bridgeway/bridgeway/internal/redistest"
 )
@@ -89,11 +86,7 @@ routes:
 	for _, transport := range []string{"xhr-polling", "xhr-streaming", "jsonp-polling", "eventsource"} {
 		t.Run(transport, func(t *testing.T) {
 			before := lb.counts()
-			tab := newTab(t)
-			run(t, tab, chromedp.Navigate(page.URL+"/"))
-			eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q, {transports: [%q]})`, lb.srv.URL+"/sjs", transport))
-			waitOpened(t, tab)
-			sockjsExchange(t, tab, 1000, 200)
+			sockjsExchange(t, openPinned(t, page, lb.srv.URL+"/sjs", transport), 1000, 200)
 			after := lb.counts()
 			if after[0]-before[0] < 2 || after[1]-before[1] < 2 {
 				t.Errorf("requests per instance %v → %v: the session did not move between them", before, after)

@@ -18,7 +18,7 @@ var sockjsTransports = []string{
 }
 
 // sockjsRoutes: /sjs serves every transport, /sjs-nows refuses WebSocket
-// (and says so in /info). APP is the app's ws:// base, PAGE the page's
+// (and says so in /info), /sjs-any lets in any origin. APP is the app's ws:// base, PAGE the page's
 // origin (the iframe page loads sockjs-client from there).
 const sockjsRoutes = `
 routes:
@@ -30,6 +30,10 @@ routes:
     upstream: {url: "APP/sjnows"}
     origins: ["PAGE"]
     sockjs: {client_url: "PAGE/sockjs.min.js", websocket: false}
+  - path: /sjs-any
+    upstream: {url: "APP/sj"}
+    origins: ["*"]
+    sockjs: {client_url: "PAGE/sockjs.min.js"}
 `
 
 // startSockJSGateway starts the page server and, on another port, the
@@ -50,19 +54,39 @@ func TestSockJSClientEachTransport(t *testing.T) {
 	for _, transport := range sockjsTransports {
 		t.Run(transport, func(t *testing.T) {
 			before := len(app.Received("/sj", "e"))
-			tab := newTab(t)
-			run(t, tab, chromedp.Navigate(page.URL+"/"))
-			eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q, {transports: [%q]})`, gw+"/sjs", transport))
-			waitOpened(t, tab)
-			if got := eval[string](t, tab, `S.transport`); got != transport {
-				t.Fatalf("opened on %q, want %q", got, transport)
-			}
+			tab := openPinned(t, page, gw+"/sjs", transport)
 			sockjsExchange(t, tab, 1000, 200)
 			if got := app.Received("/sj", "e")[before:]; len(got) != 200 || firstMisplaced(got, "e") != "none" {
 				t.Errorf("the app received %d sends, first misplaced: %s", len(got), firstMisplaced(got, "e"))
 			}
 		})
 	}
+}
+
+// TestSockJSClientXHRUnderAnyOrigin: sockjs-client sends its cross-origin
+// XHRs with credentials, which a browser shows only to a credentialed CORS
+// answer naming the page; under origins ["*"] its XHR transports work too.
+func TestSockJSClientXHRUnderAnyOrigin(t *testing.T) {
+	gw, page, _ := startSockJSGateway(t)
+	for _, transport := range []string{"xhr-streaming", "xhr-polling"} {
+		t.Run(transport, func(t *testing.T) {
+			sockjsExchange(t, openPinned(t, page, gw+"/sjs-any", transport), 100, 20)
+		})
+	}
+}
+
+// openPinned opens the page in a new tab and sockjs-client at base on one
+// transport only, and waits for the app's greeting.
+func openPinned(t *testing.T, page *httptest.Server, base, transport string) context.Context {
+	t.Helper()
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(page.URL+"/"))
+	eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q, {transports: [%q]})`, base, transport))
+	waitOpened(t, tab)
+	if got := eval[string](t, tab, `S.transport`); got != transport {
+		t.Fatalf("opened on %q, want %q", got, transport)
+	}
+	return tab
 }
 
 // waitOpened waits for the page's SockJS to open and deliver the app's
