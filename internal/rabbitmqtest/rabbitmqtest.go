@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package rabbitmqtest starts a real RabbitMQ broker with its Web-STOMP
 // plugin for tests: its own epmd, node name, ports and directories (never
 // the system service), stopped when the test ends. Web-STOMP speaks STOMP
