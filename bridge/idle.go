@@ -7,8 +7,8 @@ import (
 
 // idleTimer counts the clients of a session or topic and, when the last
 // one leaves, lets the owner end it after a delay unless a client came
-// back meanwhile (session_ttl, idle_close). Its methods but still are
-// called with the owner's mutex held.
+// back meanwhile (session_ttl, idle_close). Its methods are called with
+// the owner's mutex held.
 type idleTimer struct {
 	clients int
 	gen     int // invalidates an armed timer
@@ -29,20 +29,20 @@ func (t *idleTimer) leave() bool {
 	return t.clients <= 0
 }
 
-// next starts an idle period and returns its number. The owner sets
-// timer to a func that asks still(gen) before it ends anything (the owner
-// makes that one closure: it is made at every last leave, once per poll).
-func (t *idleTimer) next() int {
+// arm starts an idle period (mu held): after d, end runs unless a client
+// joined meanwhile. The timer's goroutine takes mu to look, and releases it
+// before end, which takes mu itself.
+func (t *idleTimer) arm(mu *sync.Mutex, d time.Duration, end func()) {
 	t.gen++
-	return t.gen
-}
-
-// still reports, from the timer's goroutine, whether idle period gen is
-// still on: no client came back since.
-func (t *idleTimer) still(mu *sync.Mutex, gen int) bool {
-	mu.Lock()
-	defer mu.Unlock()
-	return gen == t.gen && t.clients <= 0
+	gen := t.gen
+	t.timer = time.AfterFunc(d, func() {
+		mu.Lock()
+		still := gen == t.gen && t.clients <= 0
+		mu.Unlock()
+		if still {
+			end()
+		}
+	})
 }
 
 // stop disarms the timer for good (the owner ended).

@@ -353,11 +353,8 @@ func (s *session) detach() {
 // armTTL ends the session at session_ttl unless a client attaches
 // meanwhile (s.mu held).
 func (s *session) armTTL() {
-	gen := s.idle.next()
-	s.idle.timer = time.AfterFunc(s.h.set().sessionTTL, func() {
-		if s.idle.still(&s.mu, gen) {
-			s.end(closeNormal, "session ttl expired")
-		}
+	s.idle.arm(&s.mu, s.h.set().sessionTTL, func() {
+		s.end(closeNormal, "session ttl expired")
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -160,12 +159,7 @@ func (t *topic) detach() {
 	if !t.idle.leave() || t.ended {
 		return
 	}
-	gen := t.idle.next()
-	t.idle.timer = time.AfterFunc(t.h.set().idleClose, func() {
-		if t.idle.still(&t.mu, gen) {
-			t.end("idle")
-		}
-	})
+	t.idle.arm(&t.mu, t.h.set().idleClose, func() { t.end("idle") })
 }
 
 // end closes the shared upstream and forgets the topic. Idempotent.
