@@ -47,7 +47,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 // read waiter with a shallow stack; each frame is handled in readFrame.
 func (c *wsClient) serveShared(s *fanSub) {
 	defer func() {
-		s.release() // shuts the sending side only (lingerAfterClose)
+		s.release() // shuts the sending side only (shutWrite)
 		lingerClose(bareConn(s.out.conn))
 		_ = s.out.conn.Close()
 	}()
