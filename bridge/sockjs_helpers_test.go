@@ -240,6 +240,16 @@ func pollMessages(t testing.TB, url string, n int) []string {
 	return got
 }
 
+// expectRefusal sends a request and checks that it is refused the SockJS
+// way: 500 with a body that says why.
+func expectRefusal(t testing.TB, what, method, url, body string, h http.Header, want string) {
+	t.Helper()
+	resp, got := do(t, method, url, body, h)
+	if resp.StatusCode != 500 || !strings.Contains(got, want) {
+		t.Fatalf("%s: got %d %q, want 500 with %q", what, resp.StatusCode, got, want)
+	}
+}
+
 // exchange sends a request and checks its status and whole body.
 func exchange(t testing.TB, what, method, url, body string, h http.Header, status int, want string) *http.Response {
 	t.Helper()

@@ -95,14 +95,8 @@ func TestSockJSXhrSendInvalidJSON(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
 	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
-	resp, body := do(t, "POST", url+"/xhr_send", `["x`, nil)
-	if resp.StatusCode != 500 || !strings.Contains(body, "Broken JSON encoding.") {
-		t.Fatalf("broken JSON: %d %q", resp.StatusCode, body)
-	}
-	resp, body = do(t, "POST", url+"/xhr_send", "", nil)
-	if resp.StatusCode != 500 || !strings.Contains(body, "Payload expected.") {
-		t.Fatalf("empty body: %d %q", resp.StatusCode, body)
-	}
+	expectRefusal(t, "broken JSON", "POST", url+"/xhr_send", `["x`, nil, "Broken JSON encoding.")
+	expectRefusal(t, "empty body", "POST", url+"/xhr_send", "", nil, "Payload expected.")
 	exchange(t, "send", "POST", url+"/xhr_send", `["a"]`, nil, 204, "")
 	exchange(t, "only the good message", "POST", url+"/xhr", "", nil, 200, "a[\"a\"]\n")
 	if _, _, received := s.up.stats(); received != 1 {
