@@ -151,6 +151,18 @@ func openStream(t testing.TB, method, url string, h http.Header) *stream {
 	return &stream{resp: resp, br: bufio.NewReader(resp.Body)}
 }
 
+// openTransportStream opens a streaming transport and checks its answer
+// starts 200 with contentType and is not cached.
+func openTransportStream(t testing.TB, what, method, url string, h http.Header, ctype string) *stream {
+	t.Helper()
+	st := openStream(t, method, url, h)
+	if st.resp.StatusCode != 200 || contentType(st.resp) != ctype {
+		t.Fatalf("%s: %d %q", what, st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
+	}
+	checkNotCached(t, what, st.resp)
+	return st
+}
+
 // expect reads exactly len(want) bytes and compares.
 func (s *stream) expect(t testing.TB, want string) {
 	t.Helper()

@@ -11,11 +11,7 @@ import (
 func TestSockJSEventSource(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "GET", url+"/eventsource", nil)
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "text/event-stream" {
-		t.Fatalf("eventsource: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
-	checkNotCached(t, "eventsource", st.resp)
+	st := openTransportStream(t, "eventsource", "GET", url+"/eventsource", nil, "text/event-stream")
 	st.expect(t, "\r\n")
 	st.expect(t, "data: o\r\n\r\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
@@ -64,11 +60,7 @@ func readHtmlfileHead(t *testing.T, st *stream) {
 func TestSockJSHtmlfile(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "GET", url+"/htmlfile?c=%63allback", nil)
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "text/html;charset=UTF-8" {
-		t.Fatalf("htmlfile: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
-	checkNotCached(t, "htmlfile", st.resp)
+	st := openTransportStream(t, "htmlfile", "GET", url+"/htmlfile?c=%63allback", nil, "text/html;charset=UTF-8")
 	readHtmlfileHead(t, st)
 	st.expect(t, "<script>\np(\"o\");\n</script>\r\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")

@@ -149,12 +149,8 @@ func TestSockJSXhrStreaming(t *testing.T) {
 	s := newSockJSServices(t)
 	verifyOptions(t, s.echo.base+"/abc/abc/xhr_streaming", "OPTIONS, POST")
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "POST", url+"/xhr_streaming", hdr("Origin", testOrigin))
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "application/javascript;charset=UTF-8" {
-		t.Fatalf("xhr_streaming: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
+	st := openTransportStream(t, "xhr_streaming", "POST", url+"/xhr_streaming", hdr("Origin", testOrigin), "application/javascript;charset=UTF-8")
 	checkCORS(t, "xhr_streaming", st.resp, testOrigin)
-	checkNotCached(t, "xhr_streaming", st.resp)
 	st.expect(t, strings.Repeat("h", 2048)+"\n")
 	st.expect(t, "o\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
