@@ -151,6 +151,18 @@ func openStream(t testing.TB, method, url string, h http.Header) *stream {
 	return &stream{resp: resp, br: bufio.NewReader(resp.Body)}
 }
 
+// openTransportStream opens a streaming transport and checks its answer
+// starts 200 with contentType and is not cached.
+func openTransportStream(t testing.TB, what, method, url string, h http.Header, ctype string) *stream {
+	t.Helper()
+	st := openStream(t, method, url, h)
+	if st.resp.StatusCode != 200 || contentType(st.resp) != ctype {
+		t.Fatalf("%s: %d %q", what, st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
+	}
+	checkNotCached(t, what, st.resp)
+	return st
+}
+
 // expect reads exactly len(want) bytes and compares.
 func (s *stream) expect(t testing.TB, want string) {
 	t.Helper()
@@ -238,6 +250,16 @@ func pollMessages(t testing.TB, url string, n int) []string {
 		got = append(got, msgs...)
 	}
 	return got
+}
+
+// expectRefusal sends a request and checks that it is refused the SockJS
+// way: 500 with a body that says why.
+func expectRefusal(t testing.TB, what, method, url, body string, h http.Header, want string) {
+	t.Helper()
+	resp, got := do(t, method, url, body, h)
+	if resp.StatusCode != 500 || !strings.Contains(got, want) {
+		t.Fatalf("%s: got %d %q, want 500 with %q", what, resp.StatusCode, got, want)
+	}
 }
 
 // exchange sends a request and checks its status and whole body.

@@ -11,11 +11,7 @@ import (
 func TestSockJSEventSource(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "GET", url+"/eventsource", nil)
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "text/event-stream" {
-		t.Fatalf("eventsource: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
-	checkNotCached(t, "eventsource", st.resp)
+	st := openTransportStream(t, "eventsource", "GET", url+"/eventsource", nil, "text/event-stream")
 	st.expect(t, "\r\n")
 	st.expect(t, "data: o\r\n\r\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
@@ -64,11 +60,7 @@ func readHtmlfileHead(t *testing.T, st *stream) {
 func TestSockJSHtmlfile(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "GET", url+"/htmlfile?c=%63allback", nil)
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "text/html;charset=UTF-8" {
-		t.Fatalf("htmlfile: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
-	checkNotCached(t, "htmlfile", st.resp)
+	st := openTransportStream(t, "htmlfile", "GET", url+"/htmlfile?c=%63allback", nil, "text/html;charset=UTF-8")
 	readHtmlfileHead(t, st)
 	st.expect(t, "<script>\np(\"o\");\n</script>\r\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")
@@ -92,15 +84,9 @@ func TestSockJSHtmlfileResponseLimit(t *testing.T) {
 func TestSockJSCallbacks(t *testing.T) {
 	s := newSockJSServices(t)
 	for _, tr := range []string{"htmlfile", "jsonp"} {
-		resp, body := do(t, "GET", s.echo.base+"/a/a/"+tr, "", nil)
-		if resp.StatusCode != 500 || !strings.Contains(body, `"callback" parameter required`) {
-			t.Fatalf("%s without c: %d %q", tr, resp.StatusCode, body)
-		}
+		expectRefusal(t, tr+" without c", "GET", s.echo.base+"/a/a/"+tr, "", nil, `"callback" parameter required`)
 		for _, cb := range []string{"%20", "*", "abc(", "abc%28", "a%3C%2Fscript%3E", "x%3Balert(1)%2F%2F"} {
-			resp, body := do(t, "GET", s.echo.base+"/a/a/"+tr+"?c="+cb, "", nil)
-			if resp.StatusCode != 500 || !strings.Contains(body, `invalid "callback" parameter`) {
-				t.Fatalf("%s c=%s: %d %q", tr, cb, resp.StatusCode, body)
-			}
+			expectRefusal(t, tr+" c="+cb, "GET", s.echo.base+"/a/a/"+tr+"?c="+cb, "", nil, `invalid "callback" parameter`)
 		}
 	}
 	if open, opened, _ := s.up.stats(); open+opened != 0 {
@@ -130,15 +116,9 @@ func TestSockJSJSONPInvalidJSON(t *testing.T) {
 	url := s.echo.base + "/000/" + newSID()
 	exchange(t, "open", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"o\");\r\n")
 	form := hdr("Content-Type", "application/x-www-form-urlencoded")
-	resp, body := do(t, "POST", url+"/jsonp_send", "d=%5B%22x", form)
-	if resp.StatusCode != 500 || !strings.Contains(body, "Broken JSON encoding.") {
-		t.Fatalf("broken JSON: %d %q", resp.StatusCode, body)
-	}
+	expectRefusal(t, "broken JSON", "POST", url+"/jsonp_send", "d=%5B%22x", form, "Broken JSON encoding.")
 	for _, data := range []string{"", "d=", "p=p"} {
-		resp, body := do(t, "POST", url+"/jsonp_send", data, form)
-		if resp.StatusCode != 500 || !strings.Contains(body, "Payload expected.") {
-			t.Fatalf("body %q: %d %q", data, resp.StatusCode, body)
-		}
+		expectRefusal(t, "body "+data, "POST", url+"/jsonp_send", data, form, "Payload expected.")
 	}
 	exchange(t, "send", "POST", url+"/jsonp_send", "d=%5B%22b%22%5D", form, 200, "ok")
 	exchange(t, "echo", "GET", url+"/jsonp?c=x", "", nil, 200, "/**/x(\"a[\\\"b\\\"]\");\r\n")

@@ -46,19 +46,10 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 		sockjsText(w, http.StatusInternalServerError, "Broken JSON encoding.")
 		return
 	}
-	if len(texts) > sockjsMaxBatch(set) {
-		writeError(w, errTooManyMessages)
+	msgs, bytes, aerr := sockjsMessages(set, texts)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
-	}
-	msgs := make([]msg.Message, len(texts))
-	bytes := 0
-	for i, t := range texts {
-		if int64(len(t)) > set.maxMessageBytes {
-			writeError(w, errMessageTooLarge)
-			return
-		}
-		msgs[i] = msg.Message{Data: []byte(t)}
-		bytes += len(t)
 	}
 	if aerr = store.send(h, req, sid, sj, msgs, bytes); aerr != nil {
 		writeError(w, aerr)
@@ -78,6 +69,24 @@ func (h *RouteHandler) sockjsSend(req *request, sid string, jsonp bool) {
 func isFormBody(r *http.Request) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return mt == "application/x-www-form-urlencoded"
+}
+
+// sockjsMessages makes the messages of one send body or WebSocket frame
+// (bytes: their payload size) within the batch and max_message_bytes
+// bounds.
+func sockjsMessages(set *settings, texts []string) (msgs []msg.Message, bytes int, aerr *apiError) {
+	if len(texts) > sockjsMaxBatch(set) {
+		return nil, 0, errTooManyMessages
+	}
+	msgs = make([]msg.Message, len(texts))
+	for i, t := range texts {
+		if int64(len(t)) > set.maxMessageBytes {
+			return nil, 0, errMessageTooLarge
+		}
+		msgs[i] = msg.Message{Data: []byte(t)}
+		bytes += len(t)
+	}
+	return msgs, bytes, nil
 }
 
 // sockjsMaxBatch bounds the messages of one send: sockjs-client sends

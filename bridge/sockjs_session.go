@@ -79,10 +79,10 @@ func setJSESSIONID(w http.ResponseWriter, r *http.Request) {
 }
 
 func (sj *sjSession) credentialsMatch(r *http.Request) bool {
-	sum, present := credentialHash(r)
 	if !sj.bound {
 		return true
 	}
+	sum, present := credentialHash(r)
 	return present && subtle.ConstantTimeCompare(sum[:], sj.creds[:]) == 1
 }
 

@@ -27,7 +27,7 @@ func closingUpstream(t testing.TB) string {
 		_, _, _ = ws.ReadMessage()
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/close"
+	return wsURL(srv.URL) + "/close"
 }
 
 // rawRequest writes one request on a fresh TCP connection and returns the

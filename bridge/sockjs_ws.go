@@ -109,15 +109,12 @@ func (h *RouteHandler) sockjsReadWS(req *request, ws *websocket.Conn, a *attachm
 			continue
 		}
 		texts, err := wire.ParseSockJSMessages(data)
-		if err != nil || len(texts) > sockjsMaxBatch(h.set()) {
+		if err != nil {
 			return
 		}
-		msgs := make([]msg.Message, len(texts))
-		for i, t := range texts {
-			if int64(len(t)) > h.set().maxMessageBytes {
-				return
-			}
-			msgs[i] = msg.Message{Data: []byte(t)}
+		msgs, _, aerr := sockjsMessages(h.set(), texts)
+		if aerr != nil {
+			return
 		}
 		if h.sockjsForward(req, a, msgs) != nil {
 			return

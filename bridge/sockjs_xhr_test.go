@@ -95,14 +95,8 @@ func TestSockJSXhrSendInvalidJSON(t *testing.T) {
 	s := newSockJSServices(t)
 	url := s.echo.base + "/000/" + newSID()
 	exchange(t, "open", "POST", url+"/xhr", "", nil, 200, "o\n")
-	resp, body := do(t, "POST", url+"/xhr_send", `["x`, nil)
-	if resp.StatusCode != 500 || !strings.Contains(body, "Broken JSON encoding.") {
-		t.Fatalf("broken JSON: %d %q", resp.StatusCode, body)
-	}
-	resp, body = do(t, "POST", url+"/xhr_send", "", nil)
-	if resp.StatusCode != 500 || !strings.Contains(body, "Payload expected.") {
-		t.Fatalf("empty body: %d %q", resp.StatusCode, body)
-	}
+	expectRefusal(t, "broken JSON", "POST", url+"/xhr_send", `["x`, nil, "Broken JSON encoding.")
+	expectRefusal(t, "empty body", "POST", url+"/xhr_send", "", nil, "Payload expected.")
 	exchange(t, "send", "POST", url+"/xhr_send", `["a"]`, nil, 204, "")
 	exchange(t, "only the good message", "POST", url+"/xhr", "", nil, 200, "a[\"a\"]\n")
 	if _, _, received := s.up.stats(); received != 1 {
@@ -155,12 +149,8 @@ func TestSockJSXhrStreaming(t *testing.T) {
 	s := newSockJSServices(t)
 	verifyOptions(t, s.echo.base+"/abc/abc/xhr_streaming", "OPTIONS, POST")
 	url := s.echo.base + "/000/" + newSID()
-	st := openStream(t, "POST", url+"/xhr_streaming", hdr("Origin", testOrigin))
-	if st.resp.StatusCode != 200 || contentType(st.resp) != "application/javascript;charset=UTF-8" {
-		t.Fatalf("xhr_streaming: %d %q", st.resp.StatusCode, st.resp.Header.Get("Content-Type"))
-	}
+	st := openTransportStream(t, "xhr_streaming", "POST", url+"/xhr_streaming", hdr("Origin", testOrigin), "application/javascript;charset=UTF-8")
 	checkCORS(t, "xhr_streaming", st.resp, testOrigin)
-	checkNotCached(t, "xhr_streaming", st.resp)
 	st.expect(t, strings.Repeat("h", 2048)+"\n")
 	st.expect(t, "o\n")
 	exchange(t, "send", "POST", url+"/xhr_send", `["x"]`, nil, 204, "")

@@ -141,15 +141,9 @@ return 0`)
 // SockJSUnlock gives the receiver lock back if token still holds it.
 func (c *Client) SockJSUnlock(ctx context.Context, route, sid, token string) error {
 	return c.sockjsDo(ctx, "unlock", route, sid, func(ctx context.Context, k logKeys) error {
-		return sockjsUnlockScript.Run(ctx, c.rdb, []string{k.lease}, token).Err()
+		return releaseScript.Run(ctx, c.rdb, []string{k.lease}, token).Err()
 	})
 }
-
-var sockjsUnlockScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("DEL", KEYS[1])
-end
-return 0`)
 
 // SockJSReceiving reports whether a receiver holds the session's lock.
 func (c *Client) SockJSReceiving(ctx context.Context, route, sid string) (held bool, err error) {
