@@ -79,14 +79,23 @@ func TestSockJSClientXHRUnderAnyOrigin(t *testing.T) {
 // transport only, and waits for the app's greeting.
 func openPinned(t *testing.T, page *httptest.Server, base, transport string) context.Context {
 	t.Helper()
-	tab := newTab(t)
-	run(t, tab, chromedp.Navigate(page.URL+"/"))
-	eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q, {transports: [%q]})`, base, transport))
-	waitOpened(t, tab)
-	if got := eval[string](t, tab, `S.transport`); got != transport {
+	tab, got := openSockJS(t, page, base, fmt.Sprintf(`, {transports: [%q]}`, transport))
+	if got != transport {
 		t.Fatalf("opened on %q, want %q", got, transport)
 	}
 	return tab
+}
+
+// openSockJS opens the page in a new tab and sockjs-client at base (options:
+// sjOpen's further arguments, with their leading comma), waits for the app's
+// greeting, and returns the tab and the transport it opened on.
+func openSockJS(t *testing.T, page *httptest.Server, base, options string) (context.Context, string) {
+	t.Helper()
+	tab := newTab(t)
+	run(t, tab, chromedp.Navigate(page.URL+"/"))
+	eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q%s)`, base, options))
+	waitOpened(t, tab)
+	return tab, eval[string](t, tab, `S.transport`)
 }
 
 // waitOpened waits for the page's SockJS to open and deliver the app's
@@ -122,11 +131,7 @@ func sockjsExchange(t *testing.T, tab context.Context, n, echoes int) {
 func TestSockJSClientFallsBackWithoutWebSocket(t *testing.T) {
 	gw, page, _ := startSockJSGateway(t)
 	t.Run("route", func(t *testing.T) {
-		tab := newTab(t)
-		run(t, tab, chromedp.Navigate(page.URL+"/"))
-		eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q)`, gw+"/sjs-nows"))
-		waitOpened(t, tab)
-		got := eval[string](t, tab, `S.transport`)
+		tab, got := openSockJS(t, page, gw+"/sjs-nows", "")
 		if got == "websocket" {
 			t.Fatalf("opened on websocket on a route without it")
 		}
@@ -138,11 +143,7 @@ func TestSockJSClientFallsBackWithoutWebSocket(t *testing.T) {
 		p.mu.Lock()
 		p.refuseWS = true
 		p.mu.Unlock()
-		tab := newTab(t)
-		run(t, tab, chromedp.Navigate(page.URL+"/"))
-		eval[bool](t, tab, fmt.Sprintf(`sjOpen(%q)`, p.URL+"/sjs"))
-		waitOpened(t, tab)
-		got := eval[string](t, tab, `S.transport`)
+		tab, got := openSockJS(t, page, p.URL+"/sjs", "")
 		if got == "websocket" {
 			t.Fatalf("opened on websocket through a proxy that refuses it")
 		}

@@ -143,7 +143,7 @@ func RunEcho(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 	res.RSSConnectedKiB = connected.RSSKiB
 	res.ServerProcs = connected.Procs
 	if res.Connected > 0 && len(cfg.ServerPIDs) > 0 {
-		res.RSSPerConnKiB = float64(int64(connected.RSSKiB)-int64(idle.RSSKiB)) / float64(res.Connected)
+		res.RSSPerConnKiB = connected.rssPerConnKiB(idle, int64(res.Connected))
 	}
 
 	var hist histogram

@@ -344,7 +344,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			}
 			s := RSSSample{AfterSec: at.Seconds(), RSSKiB: conn.RSSKiB}
 			if n := live.connected.Load(); n > 0 {
-				s.RSSPerConnKiB = float64(int64(conn.RSSKiB)-int64(idle.RSSKiB)) / float64(n)
+				s.RSSPerConnKiB = conn.rssPerConnKiB(idle, n)
 			}
 			res.RSSAt = append(res.RSSAt, s)
 			progress("rss %d KiB at +%s (%.2f KiB per connection)", conn.RSSKiB, at, s.RSSPerConnKiB)
@@ -363,8 +363,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		res.aggregate(groups, live)
 		return nil, fmt.Errorf("fanout: no subscriber connected: %s", strings.Join(res.Errors, "; "))
 	}
-	if connected > 0 && len(cfg.ServerPIDs) > 0 {
-		res.RSSPerConnKiB = float64(int64(conn.RSSKiB)-int64(idle.RSSKiB)) / float64(connected)
+	if len(cfg.ServerPIDs) > 0 {
+		res.RSSPerConnKiB = conn.rssPerConnKiB(idle, connected)
 	}
 	res.ServerProcs = conn.Procs
 

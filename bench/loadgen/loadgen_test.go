@@ -104,18 +104,10 @@ func TestFanoutCountsLossDuplicatesAndReordering(t *testing.T) {
 // TestFanoutCleanRunLosesNothing: the same fake without injected faults,
 // with three concurrent publishers (order is kept per publisher).
 func TestFanoutCleanRunLosesNothing(t *testing.T) {
-	g := newFakeGateway()
-	defer g.close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := RunFanout(ctx, FanoutConfig{
-		URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
+	res := runOnFakeGateway(t, FanoutConfig{
 		Subs: []SubGroup{{TransportSSE, 3}, {TransportWebSocket, 3}, {TransportLongPoll, 3}},
 		Rate: 60, Publishers: 3, Count: 30, Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 || res.Delivered != res.Expected || res.Expected == 0 {
 		t.Fatalf("clean run: %+v", res)
 	}
@@ -124,19 +116,11 @@ func TestFanoutCleanRunLosesNothing(t *testing.T) {
 // TestIdleRunSendsOneProbe: with rate 0 the run reads memory and then
 // publishes exactly one message, which every subscriber must get.
 func TestIdleRunSendsOneProbe(t *testing.T) {
-	g := newFakeGateway()
-	defer g.close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := RunFanout(ctx, FanoutConfig{
-		URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
+	res := runOnFakeGateway(t, FanoutConfig{
 		Subs: []SubGroup{{TransportSSE, 2}, {TransportWebSocket, 2}},
 		Rate: 0, Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
 		ServerPIDs: []int{os.Getpid()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if res.Published != 1 || res.Delivered != 4 || res.Lost != 0 || res.RSSConnectedKiB == 0 {
 		t.Fatalf("idle run: %+v", res)
 	}

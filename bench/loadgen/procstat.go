@@ -22,6 +22,11 @@ type procSample struct {
 	Procs  int
 }
 
+// rssPerConnKiB is the memory s holds above idle, per connection (conns > 0).
+func (s procSample) rssPerConnKiB(idle procSample, conns int64) float64 {
+	return float64(int64(s.RSSKiB)-int64(idle.RSSKiB)) / float64(conns)
+}
+
 // sampleProcs reads /proc for roots and their descendants.
 func sampleProcs(roots []int) (procSample, error) {
 	var s procSample

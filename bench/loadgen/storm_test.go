@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -14,20 +13,12 @@ import (
 // that sleeping guarantees), and RSSAt gives one memory reading per time,
 // the last of which is the run's RSS per connection.
 func TestSpreadConnectsReadMemoryAtGivenTimes(t *testing.T) {
-	g := newFakeGateway()
-	defer g.close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := RunFanout(ctx, FanoutConfig{
-		URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
+	res := runOnFakeGateway(t, FanoutConfig{
 		Subs: []SubGroup{{TransportSSE, 4}, {TransportWebSocket, 4}},
 		Rate: 0, ConnectOver: 400 * time.Millisecond,
 		RSSAt: []time.Duration{50 * time.Millisecond, 150 * time.Millisecond},
 		Drain: 20 * time.Second, ServerPIDs: []int{os.Getpid()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if res.Connected != 8 || res.Delivered != 8 {
 		t.Fatalf("spread run: %+v", res)
 	}

@@ -258,8 +258,9 @@ func pairs(servers orderedKeys, has func(string) bool) [][2]string {
 		}
 	}
 	var out [][2]string
+	peers = append(nginx, peers...)
 	for _, sub := range subjects {
-		for _, p := range append(nginx, peers...) {
+		for _, p := range peers {
 			out = append(out, [2]string{sub, p})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -48,6 +49,22 @@ func newFakeGateway() *fakeGateway {
 }
 
 func (g *fakeGateway) close() { g.srv.Close() }
+
+// runOnFakeGateway runs cfg against a fresh fake gateway without injected
+// faults (cfg's URL and PublishURL are set to it) and fails the test on error.
+func runOnFakeGateway(t *testing.T, cfg FanoutConfig) *FanoutResult {
+	t.Helper()
+	g := newFakeGateway()
+	defer g.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg.URL, cfg.PublishURL = g.srv.URL+"/t", g.srv.URL+"/pub"
+	res, err := RunFanout(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
 
 func (g *fakeGateway) appendLocked(e logEntry) {
 	g.log = append(g.log, e)
