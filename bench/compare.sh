@@ -18,7 +18,17 @@
 # pushpin (Debian pushpin, installed when missing). A peer that cannot be
 # had is left out with a note and the run goes on. The cluster3 row (three
 # bridgeway instances on redis-server behind HAProxy, CLUSTER_SUBS
-# subscribers) has no peer.
+# subscribers) has no peer. The issue's scale, 45,000 subscribers:
+#
+#   CLUSTER_SUBS=sse=22500,websocket=22500 bench/compare.sh --only cluster3
+#
+# A process may hold 20,000 descriptors here, so that row spreads itself:
+# LB_PROCS HAProxy processes on one port (SO_REUSEPORT; default one per
+# 7,000 subscribers, each holds 2 descriptors per connection) and
+# GEN_SHARDS generator processes (default one per 12,000 subscribers), each
+# connecting from its own address 127.0.0.2, 127.0.0.3, ... (loopback has
+# ~28,000 ephemeral ports per source/destination pair). CLUSTER_DRAIN
+# (default 60s) bounds the wait for the last deliveries.
 #
 # Environment: BRIDGEWAY_BIN (a prebuilt gateway instead of ./cmd/bridgeway) and
 # BRIDGEWAY_DESC (what it is, for the table header),
@@ -56,7 +66,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --peers) PEERS="$2"; shift ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -76,7 +86,8 @@ BENCH_GRIP_PORT=${BENCH_GRIP_PORT:-18093}
 BENCH_REDIS_PORT=${BENCH_REDIS_PORT:-18095}
 BENCH_LB_PORT=${BENCH_LB_PORT:-18096}          # HAProxy in front of the three instances
 BENCH_CLUSTER_PORT=${BENCH_CLUSTER_PORT:-18097} # instances on this port and the next two
-CLUSTER_SUBS=${CLUSTER_SUBS:-sse=4500,websocket=4500}  # HAProxy: 9,500 connections at most here
+CLUSTER_SUBS=${CLUSTER_SUBS:-sse=4500,websocket=4500}  # a few minutes per run here; the issue's: sse=22500,websocket=22500
+CLUSTER_DRAIN=${CLUSTER_DRAIN:-60s}
 PEERS=${PEERS:-nchan,centrifugo,pushpin}
 CENTRIFUGO_MODULE=${CENTRIFUGO_MODULE:-github.com/centrifugal/centrifugo/v6@v6.9.1}
 BENCH_CACHE=${BENCH_CACHE:-$HOME/.cache/bridgeway-bench}
@@ -167,6 +178,16 @@ wait_port() { # host:port
   return 1
 }
 
+wait_listeners() { # port count: until count sockets listen on 127.0.0.1:port
+  local i
+  for i in $(seq 1 100); do
+    [ "$(ss -Hltn "sport = :$1" | wc -l)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "fewer than $2 listeners on port $1" >&2
+  return 1
+}
+
 stop_pid() { # pid signal
   [ -n "$1" ] || return 0
   kill "-$2" "$1" 2>/dev/null || true
@@ -226,9 +247,13 @@ start_server() {
       sed -e "s#@LB_PORT@#$BENCH_LB_PORT#" -e "s#@PORT0@#$BENCH_CLUSTER_PORT#" \
           -e "s#@PORT1@#$((BENCH_CLUSTER_PORT + 1))#" -e "s#@PORT2@#$((BENCH_CLUSTER_PORT + 2))#" \
           bench/configs/haproxy-x3.cfg.in >"$WORK/haproxy-x3.cfg"
-      /usr/sbin/haproxy -db -f "$WORK/haproxy-x3.cfg" >>"$WORK/haproxy.log" 2>&1 &
-      LB_PID=$!
-      wait_port "127.0.0.1:$BENCH_LB_PORT" ;;
+      # LB_PROCS processes on one port (HAProxy binds with SO_REUSEPORT):
+      # the kernel spreads the connections, each round-robins its own
+      for i in $(seq 1 "$LB_PROCS"); do
+        /usr/sbin/haproxy -db -f "$WORK/haproxy-x3.cfg" >>"$WORK/haproxy.log" 2>&1 &
+        LB_PID="${LB_PID:+$LB_PID,}$!"
+      done
+      wait_listeners "$BENCH_LB_PORT" "$LB_PROCS" ;;
     floor)
       "$WORK/floor" -listen "127.0.0.1:$BENCH_FLOOR_PORT" -upstream "ws://127.0.0.1:$BENCH_UPSTREAM_PORT/feed" >>"$WORK/floor.log" 2>&1 &
       SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_FLOOR_PORT" ;;
@@ -240,7 +265,7 @@ stop_server() {
     nginx-*) stop_pid "$SERVER_PID" QUIT ;;
     *) for p in ${SERVER_PID//,/ }; do stop_pid "$p" TERM; done ;;
   esac
-  stop_pid "$LB_PID" TERM
+  for p in ${LB_PID//,/ }; do stop_pid "$p" TERM; done
   SERVER_PID="" LB_PID=""
 }
 
@@ -269,6 +294,12 @@ else
   IDLE_N=15000; SESSION_N=5000; LP_N=10000; LP_RATE=$LONGPOLL_RATE; ECHO_CONNS=${ECHO_CONNS:-100}; SPREAD=10s; RSS_AT=0.5s,10s
 fi
 BW="http://127.0.0.1:$BENCH_BRIDGEWAY_PORT"
+# cluster3 spreads its load over processes (see the header): how many
+CLUSTER_TOTAL=0
+for g in ${CLUSTER_SUBS//,/ }; do CLUSTER_TOTAL=$((CLUSTER_TOTAL + ${g#*=})); done
+LB_PROCS=${LB_PROCS:-$(((CLUSTER_TOTAL + 6999) / 7000))}
+GEN_SHARDS=${GEN_SHARDS:-$(((CLUSTER_TOTAL + 11999) / 12000))}
+GEN_SOURCES=$(seq -s, -f '127.0.0.%g' 2 $((GEN_SHARDS + 1)))
 # Centrifugo: a unidirectional client subscribed server-side to the run's
 # channel: cf_connect={"subs":{"RUN":{}}} (URL-encoded) for uni_sse, the same
 # JSON as the first message for uni_websocket.
@@ -292,6 +323,27 @@ target() {
   esac
 }
 
+# redis_stats: Redis's command counts (INFO commandstats: "NAME CALLS" lines)
+# and its CPU seconds (a "cpu SECONDS" line).
+redis_stats() {
+  redis-cli -p "$BENCH_REDIS_PORT" info commandstats | tr -d '\r' |
+    sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p'
+  redis-cli -p "$BENCH_REDIS_PORT" info cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(sys|user):/{s+=$2} END{print "cpu", s}'
+}
+
+# redis_report PUBLISHED: what Redis did during the generator's run (from
+# before the first subscriber to after the last left): commands by name,
+# in all and per published message, and its CPU seconds.
+redis_report() {
+  awk -v published="${1:-0}" '
+    FNR == NR { before[$1] = $2; next }
+    { d = $2 - before[$1]; if ($1 == "cpu") cpu = d; else if (d > 0) { total += d; list = list sprintf(" %s=%d", $1, d) } }
+    END { printf "   redis-commands %d for the run (%s); published %d; %.1f per published message; redis cpu %.2f s\n",
+          total, substr(list, 2), published, (published > 0 ? total / published : 0), cpu }' \
+    "$WORK/redis.before" "$WORK/redis.after"
+}
+
 # run_one SCENARIO SERVER: a fresh server process per run, so every memory
 # baseline is an idle process and no run inherits another's heap.
 run_one() {
@@ -311,7 +363,9 @@ run_one() {
     # three instances on one Redis, HAProxy round-robin, one topic; Redis's
     # command count for the whole run is logged after it (redis-commands)
     cluster3/bridgeway-x3) args=(fanout -label "3 instances on Redis, $CLUSTER_SUBS @${FAN_MID}/s" -url "http://127.0.0.1:$BENCH_LB_PORT/bcast"
-                                 -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$CLUSTER_SUBS" -duration "$DUR" -drain 15s -rate "$FAN_MID") ;;
+                                 -upstream-listen "127.0.0.1:$BENCH_UPSTREAM_PORT" -publishers "$PUBLISHERS" -subs "$CLUSTER_SUBS" -duration "$DUR"
+                                 -drain "$CLUSTER_DRAIN" -rate "$FAN_MID" -connect-timeout 180s
+                                 -shards "$GEN_SHARDS" -sources "$GEN_SOURCES" -front-pid "$LB_PID") ;;
     idle-sse/*) args=(fanout -label "idle sse=$IDLE_N" "${T[@]}" -subs "sse=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     idle-ws/*) args=(fanout -label "idle websocket=$IDLE_N" "${T[@]}" -subs "websocket=$IDLE_N" -rate 0 -settle 3s -drain 15s) ;;
     # a reconnect storm (as fast as the generator can connect) vs the same
@@ -331,6 +385,7 @@ run_one() {
     *) echo "no such run $sc/$server" >&2; stop_server "$server"; return 1 ;;
   esac
   echo "== $(date -u +%H:%M:%S) $sc on $server" | tee -a "$LOG"
+  [ "$server" = bridgeway-x3 ] && redis_stats >"$WORK/redis.before"
   local rc=0
   "$BENCH" "${args[@]}" "${common[@]}" >"$out" 2>&1 || rc=$?
   cat "$out" >>"$LOG"
@@ -338,7 +393,8 @@ run_one() {
   grep -v -e '^{' -e '^[0-9][0-9]:[0-9][0-9]:' -e '^connecting ' -e '^echoing ' "$out" | sed 's/^/   /' || true
   [ "$rc" = 0 ] || echo "   run failed (exit $rc)" | tee -a "$LOG"
   if [ "$server" = bridgeway-x3 ]; then
-    echo "   redis-commands $(redis-cli -p "$BENCH_REDIS_PORT" info stats | tr -d '\r' | grep '^total_commands_processed:' | cut -d: -f2) for the run; published $(grep -o '"published":[0-9]*' "$out" | cut -d: -f2)" | tee -a "$LOG"
+    redis_stats >"$WORK/redis.after"
+    redis_report "$(grep -o '"published":[0-9]*' "$out" | cut -d: -f2)" | tee -a "$LOG"
   fi
   stop_server "$server"
   sleep 1

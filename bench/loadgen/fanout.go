@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +68,18 @@ type FanoutConfig struct {
 	// last subscriber connected (instead of once after Settle); the last
 	// one is RSSPerConnKiB.
 	RSSAt []time.Duration
+	// Source is the local address subscribers connect from (nil: any).
+	Source net.IP
+	// Shards, when set, runs the subscribers in shard processes (RunShard)
+	// instead of this one: it starts them for the run id and returns
+	// their links. Each shard's share of Subs is the caller's choice
+	// (SplitSubs); this process publishes, measures and merges.
+	Shards func(ctx context.Context, run string) ([]ShardLink, error)
 	// ServerPIDs are the server's processes (descendants are included).
+	// FrontPIDs are processes in front of it (a load balancer): their CPU
+	// over the same window is reported apart (FrontCPUSec), not counted in
+	// CPU per delivery.
+	FrontPIDs  []int
 	ServerPIDs []int
 	// Progress receives human progress lines; nil discards them.
 	Progress io.Writer
@@ -200,11 +211,14 @@ type FanoutResult struct {
 	ServerCPUSec     float64 `json:"server_cpu_sec"`
 	CPUPerDeliveryUs float64 `json:"cpu_per_delivery_us"`
 	ClientCPUSec     float64 `json:"client_cpu_sec"`
-	RSSIdleKiB       uint64  `json:"rss_idle_kib"`
-	RSSConnectedKiB  uint64  `json:"rss_connected_kib"`
-	RSSEndKiB        uint64  `json:"rss_end_kib"`
-	RSSPerConnKiB    float64 `json:"rss_per_conn_kib"`
-	WindowSec        float64 `json:"window_sec"`
+	// FrontCPUSec is FrontPIDs' CPU over the window, FrontCPUPerDeliveryUs per delivery.
+	FrontCPUSec           float64 `json:"front_cpu_sec,omitempty"`
+	FrontCPUPerDeliveryUs float64 `json:"front_cpu_per_delivery_us,omitempty"`
+	RSSIdleKiB            uint64  `json:"rss_idle_kib"`
+	RSSConnectedKiB       uint64  `json:"rss_connected_kib"`
+	RSSEndKiB             uint64  `json:"rss_end_kib"`
+	RSSPerConnKiB         float64 `json:"rss_per_conn_kib"`
+	WindowSec             float64 `json:"window_sec"`
 	// ConnectSec is the time from the first connect to the last.
 	ConnectSec float64 `json:"connect_sec"`
 	// RSSAt is the memory read at each of FanoutConfig.RSSAt.
@@ -240,8 +254,10 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	for _, g := range cfg.Subs {
 		total += g.Count
 	}
-	if err := ensureFDs(total); err != nil {
-		return nil, err
+	if cfg.Shards == nil { // else the shard processes hold the connections
+		if err := ensureFDs(total); err != nil {
+			return nil, err
+		}
 	}
 	run := newRunID()
 	res := &FanoutResult{
@@ -249,9 +265,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		Run: run, Date: time.Now().UTC().Format(time.RFC3339), Subscribers: total,
 		Rate: cfg.Rate, Publishers: cfg.Publishers, Size: cfg.Size,
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(cfg.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
-	}
+	progress := progressTo(cfg.Progress)
 
 	// With Rate 0 a configured publisher still serves: the gateway keeps its
 	// upstream connection while memory is read, and one probe message
@@ -276,55 +290,37 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	res.RSSIdleKiB = idle.RSSKiB
 
-	// Connect every subscriber, a bounded number of handshakes at a time.
-	env := newSubscriberEnv(cfg.Dialect, strings.ReplaceAll(cfg.URL, "{run}", run), total)
-	env.wsHello = strings.ReplaceAll(cfg.WSHello, "{run}", run)
-	defer env.close()
-	live := &liveCounts{}
-	groups := make([]*subGroupState, len(cfg.Subs))
-	subCtx, stopSubs := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stopSubs(); wg.Wait() }() // every subscriber goroutine ends with the run
-	sem := make(chan struct{}, cfg.DialConcurrency)
-	connectStart := time.Now()
-	progress("connecting %d subscribers to %s (%s dialect)", total, env.base, cfg.Dialect)
-	stopped := false
-	started := 0
-	for gi, g := range cfg.Subs {
-		gs := &subGroupState{SubGroup: g}
-		groups[gi] = gs
-		for i := 0; i < g.Count && !stopped; i++ {
-			if cfg.ConnectOver > 0 { // spread: the i-th connect starts at i/total of ConnectOver
-				if !sleepUntil(ctx, connectStart.Add(cfg.ConnectOver*time.Duration(started)/time.Duration(total))) {
-					stopped = true
-					continue
-				}
-			}
-			started++
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				stopped = true
-				continue
-			}
-			t := newTracker(run, &gs.hist, live, cfg.Publishers)
-			gs.trackers = append(gs.trackers, t)
-			var once sync.Once
-			ready := func() { once.Do(func() { <-sem }) }
-			wg.Add(1)
-			go func(transport string) {
-				defer wg.Done()
-				env.subscribe(subCtx, transport, t, ready)
-			}(g.Transport)
+	// Connect every subscriber (here, or in the shard processes).
+	var side subscriberSide
+	if cfg.Shards != nil {
+		links, err := cfg.Shards(ctx, run)
+		if err != nil {
+			return nil, err
 		}
+		side = newShardSide(links)
+	} else {
+		side = newLocalSide(&cfg, run, total, progress)
 	}
-	deadline := time.Now().Add(cfg.ConnectTimeout)
-	for int(live.connected.Load()+live.failed.Load()) < total && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	finished := false
+	finish := func(published uint64) error {
+		finished = true
+		reps, err := side.finish(ctx, published)
+		res.mergeReports(reps)
+		return err
+	}
+	defer func() { // every subscriber ends with the run
+		if !finished {
+			side.finish(ctx, 0)
+		}
+	}()
+	connectStart := time.Now()
+	connected, err := side.connect(ctx)
+	if err != nil {
+		return nil, err
 	}
 	lastConnect := time.Now()
 	res.ConnectSec = lastConnect.Sub(connectStart).Seconds()
-	progress("connected %d, failed %d in %.1fs", live.connected.Load(), live.failed.Load(), res.ConnectSec)
+	progress("connected %d of %d in %.1fs", connected, total, res.ConnectSec)
 	if pub != nil {
 		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := pub.waitReady(readyCtx)
@@ -343,8 +339,8 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 				return nil, err
 			}
 			s := RSSSample{AfterSec: at.Seconds(), RSSKiB: conn.RSSKiB}
-			if n := live.connected.Load(); n > 0 {
-				s.RSSPerConnKiB = conn.rssPerConnKiB(idle, n)
+			if connected > 0 {
+				s.RSSPerConnKiB = conn.rssPerConnKiB(idle, connected)
 			}
 			res.RSSAt = append(res.RSSAt, s)
 			progress("rss %d KiB at +%s (%.2f KiB per connection)", conn.RSSKiB, at, s.RSSPerConnKiB)
@@ -356,24 +352,26 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		}
 	}
 	res.RSSConnectedKiB = conn.RSSKiB
-	connected := live.connected.Load()
 	if connected == 0 {
-		stopSubs()
-		wg.Wait()
-		res.aggregate(groups, live)
-		return nil, fmt.Errorf("fanout: no subscriber connected: %s", strings.Join(res.Errors, "; "))
+		err := finish(0)
+		return nil, fmt.Errorf("fanout: no subscriber connected: %s (%v)", strings.Join(res.Errors, "; "), err)
 	}
 	if len(cfg.ServerPIDs) > 0 {
 		res.RSSPerConnKiB = conn.rssPerConnKiB(idle, connected)
 	}
 	res.ServerProcs = conn.Procs
 
+	var window time.Duration
 	if pub != nil && ctx.Err() == nil {
 		pubCfg := cfg
 		if cfg.Rate <= 0 { // the probe: exactly one message
 			pubCfg.Rate, pubCfg.Count = 1, 1
 		}
 		before, err := sampleProcs(cfg.ServerPIDs)
+		if err != nil {
+			return nil, err
+		}
+		frontBefore, err := sampleProcs(cfg.FrontPIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -384,37 +382,50 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		res.Published, res.PublishErrors, lastSeq = publishLoop(ctx, pub, run, pubCfg)
 		pubElapsed := time.Since(start)
 		res.PublishRate = float64(res.Published) / pubElapsed.Seconds()
-		want := uint64(live.connected.Load()) * res.Published
-		waitDeliveries(ctx, live, groups, want, lastSeq, cfg.Drain)
+		last, err := side.waitDelivered(ctx, res.Published, lastSeq, cfg.Drain)
+		if err != nil {
+			return nil, err
+		}
 		after, err := sampleProcs(cfg.ServerPIDs)
 		if err != nil {
 			return nil, err
 		}
+		frontAfter, err := sampleProcs(cfg.FrontPIDs)
+		if err != nil {
+			return nil, err
+		}
+		res.FrontCPUSec = (frontAfter.CPU - frontBefore.CPU).Seconds()
 		end := time.Now()
-		if last := live.lastNanos.Load(); last > 0 && time.Unix(0, last).Before(end) {
+		if last > 0 && time.Unix(0, last).Before(end) {
 			end = time.Unix(0, last)
 		}
-		window := end.Sub(start)
+		window = end.Sub(start)
 		res.WindowSec = window.Seconds()
 		res.ServerCPUSec = (after.CPU - before.CPU).Seconds()
 		res.ClientCPUSec = (selfCPU() - clientBefore).Seconds()
-		res.PollRequests = live.pollReqs.Load()
-		if window > 0 {
-			res.DeliveriesSec = float64(live.unique.Load()) / window.Seconds()
-			res.PollCyclesSec = float64(res.PollRequests) / window.Seconds()
+		if ss, ok := side.(*shardSide); ok {
+			res.ClientCPUSec += ss.cpu
 		}
-		progress("published %d (%.1f/s), delivered %d of %d", res.Published, res.PublishRate, live.unique.Load(), want)
 	}
 	end, err := sampleProcs(cfg.ServerPIDs)
 	if err == nil {
 		res.RSSEndKiB = end.RSSKiB
 	}
-
-	stopSubs()
-	wg.Wait()
-	res.aggregate(groups, live)
+	if err := finish(res.Published); err != nil {
+		return nil, err
+	}
+	if window > 0 {
+		res.DeliveriesSec = float64(res.Delivered) / window.Seconds()
+		res.PollCyclesSec = float64(res.PollRequests) / window.Seconds()
+	}
+	if res.Published > 0 {
+		progress("published %d (%.1f/s), delivered %d of %d", res.Published, res.PublishRate, res.Delivered, res.Expected)
+	}
 	if res.Delivered > 0 && len(cfg.ServerPIDs) > 0 {
 		res.CPUPerDeliveryUs = res.ServerCPUSec * 1e6 / float64(res.Delivered)
+	}
+	if res.Delivered > 0 && len(cfg.FrontPIDs) > 0 {
+		res.FrontCPUPerDeliveryUs = res.FrontCPUSec * 1e6 / float64(res.Delivered)
 	}
 	return res, nil
 }
@@ -503,51 +514,6 @@ func publishLoop(ctx context.Context, pub publisher, run string, cfg FanoutConfi
 	}
 	wg.Wait()
 	return nPub.Load(), nFail.Load(), highest.Load()
-}
-
-func (r *FanoutResult) aggregate(groups []*subGroupState, live *liveCounts) {
-	var all histogram
-	errs := map[string]int{}
-	for _, g := range groups {
-		tr := TransportResult{Transport: g.Transport, Subs: g.Count}
-		for _, t := range g.trackers {
-			if t.err != nil {
-				errs[shortErr(t.err)]++
-			}
-			if !t.connected {
-				continue
-			}
-			tr.Connected++
-			tr.Delivered += t.unique
-			if r.Published > t.unique {
-				tr.Lost += r.Published - t.unique
-			}
-			tr.Duplicated += t.dups
-			tr.OutOfOrder += t.outOfOrd
-			tr.Gaps += t.gaps
-			r.Foreign += t.foreign
-		}
-		tr.Latency = g.hist.summary()
-		all.merge(&g.hist)
-		r.PerTransport = append(r.PerTransport, tr)
-		r.Connected += tr.Connected
-		r.Delivered += tr.Delivered
-		r.Lost += tr.Lost
-		r.Duplicated += tr.Duplicated
-		r.OutOfOrder += tr.OutOfOrder
-		r.Gaps += tr.Gaps
-	}
-	r.Failed = int(live.failed.Load())
-	r.Dropped = int(live.dropped.Load())
-	r.Expected = uint64(r.Connected) * r.Published
-	r.Latency = all.summary()
-	for e, n := range errs {
-		r.Errors = append(r.Errors, fmt.Sprintf("%dx %s", n, e))
-	}
-	sort.Strings(r.Errors)
-	if len(r.Errors) > 8 {
-		r.Errors = r.Errors[:8]
-	}
 }
 
 // shortErr keeps error texts groupable: port numbers and addresses vary.

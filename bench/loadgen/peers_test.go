@@ -86,7 +86,7 @@ func waitPushpinReady(ctx context.Context, t *testing.T, base string) {
 	t.Helper()
 	var last error
 	for ctx.Err() == nil {
-		conn, _, _, err := dialPush(ctx, base+"/c/ready/sse", "", 200)
+		conn, _, _, err := dialPush(ctx, nil, base+"/c/ready/sse", "", 200)
 		if err == nil {
 			conn.Close()
 			return

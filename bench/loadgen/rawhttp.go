@@ -11,7 +11,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"time"
 )
 
 // rawClient is a minimal HTTP/1.1 keep-alive client for long-pollers. Ten
@@ -38,7 +37,9 @@ type rawResponse struct {
 	body         []byte
 }
 
-func newRawClient(rawURL string) (*rawClient, error) {
+// newRawClient makes a client for rawURL that dials with d (nil: the
+// default dialer, from any local address).
+func newRawClient(rawURL string, d *net.Dialer) (*rawClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("rawhttp: %w", err)
@@ -50,8 +51,10 @@ func newRawClient(rawURL string) (*rawClient, error) {
 	if u.Port() == "" {
 		addr += ":80"
 	}
-	return &rawClient{addr: addr, host: u.Host, path: u.RequestURI(),
-		dialer: &net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}}, nil
+	if d == nil {
+		d = newNetDialer(nil)
+	}
+	return &rawClient{addr: addr, host: u.Host, path: u.RequestURI(), dialer: d}, nil
 }
 
 func (c *rawClient) close() {

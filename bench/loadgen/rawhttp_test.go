@@ -47,7 +47,7 @@ func TestRawClientFraming(t *testing.T) {
 			c.Write([]byte(answers[next]))
 		}
 	}()
-	c, err := newRawClient("http://" + ln.Addr().String() + "/sub/x")
+	c, err := newRawClient("http://"+ln.Addr().String()+"/sub/x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,8 @@ const wsClientKey = "dGhlIHNhbXBsZSBub25jZQ=="
 // dialPush dials the subscriber URL, sends a GET with the given extra
 // header lines and reads the answer's head. It returns the connection, a
 // reader positioned at the body, and whether the body is chunked.
-func dialPush(ctx context.Context, rawURL string, extra string, wantStatus int) (net.Conn, *bufio.Reader, bool, error) {
-	c, err := newRawClient(rawURL)
+func dialPush(ctx context.Context, d *net.Dialer, rawURL string, extra string, wantStatus int) (net.Conn, *bufio.Reader, bool, error) {
+	c, err := newRawClient(rawURL, d)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -87,7 +87,7 @@ func dialPush(ctx context.Context, rawURL string, extra string, wantStatus int) 
 
 // runRawSSE is runSSE over its own socket.
 func (e *subscriberEnv) runRawSSE(ctx context.Context, t *tracker, ready func()) error {
-	conn, br, chunked, err := dialPush(ctx, e.urlFor(TransportSSE), "Accept: text/event-stream\r\n", 200)
+	conn, br, chunked, err := dialPush(ctx, e.netDialer, e.urlFor(TransportSSE), "Accept: text/event-stream\r\n", 200)
 	if err != nil {
 		return fmt.Errorf("sse: %w", err)
 	}
@@ -274,7 +274,7 @@ func (p *sseParser) line(line []byte) {
 func (e *subscriberEnv) runRawWebSocket(ctx context.Context, t *tracker, ready func()) error {
 	hdr := "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsClientKey + "\r\n"
 	u := strings.Replace(e.urlFor(TransportWebSocket), "ws://", "http://", 1)
-	conn, br, _, err := dialPush(ctx, u, hdr, 101)
+	conn, br, _, err := dialPush(ctx, e.netDialer, u, hdr, 101)
 	if err != nil {
 		return fmt.Errorf("websocket: dial: %w", err)
 	}

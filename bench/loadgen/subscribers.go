@@ -45,12 +45,16 @@ type subscriberEnv struct {
 	base    string // subscriber base URL (http://...)
 	client  *http.Client
 	dialer  *websocket.Dialer
+	// netDialer makes every subscriber connection (from the run's source address, if any).
+	netDialer *net.Dialer
 	// wsHello is sent as a text message right after a WebSocket handshake.
 	wsHello string
 }
 
-func newSubscriberEnv(dialect, base string, conns int) *subscriberEnv {
-	netDialer := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}
+// newSubscriberEnv: source, when not nil, is the local address every
+// subscriber connects from.
+func newSubscriberEnv(dialect, base string, conns int, source net.IP) *subscriberEnv {
+	netDialer := newNetDialer(source)
 	tr := &http.Transport{
 		DialContext:         netDialer.DialContext,
 		MaxIdleConns:        0, // no cap: every long-poller keeps its connection
@@ -62,9 +66,10 @@ func newSubscriberEnv(dialect, base string, conns int) *subscriberEnv {
 		ForceAttemptHTTP2:   false,
 	}
 	return &subscriberEnv{
-		dialect: dialect,
-		base:    strings.TrimRight(base, "/"),
-		client:  &http.Client{Transport: tr},
+		dialect:   dialect,
+		base:      strings.TrimRight(base, "/"),
+		client:    &http.Client{Transport: tr},
+		netDialer: netDialer,
 		dialer: &websocket.Dialer{
 			NetDialContext:   netDialer.DialContext,
 			HandshakeTimeout: 15 * time.Second,
@@ -310,7 +315,7 @@ func (t *tracker) deliverWire(m *wireMessage, now time.Time) {
 // runLongPoll speaks bridgeway's long-poll: the first GET subscribes and
 // answers at once; later GETs hand back the cursor.
 func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func()) error {
-	c, err := newRawClient(e.urlFor(TransportLongPoll))
+	c, err := newRawClient(e.urlFor(TransportLongPoll), e.netDialer)
 	if err != nil {
 		return err
 	}
@@ -356,7 +361,7 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 // runNchanLongPoll speaks nchan's long-poll: each answer is one raw
 // message; the next request resumes after it by its Last-Modified and Etag.
 func (e *subscriberEnv) runNchanLongPoll(ctx context.Context, t *tracker, ready func()) error {
-	c, err := newRawClient(e.urlFor(TransportLongPoll))
+	c, err := newRawClient(e.urlFor(TransportLongPoll), e.netDialer)
 	if err != nil {
 		return err
 	}

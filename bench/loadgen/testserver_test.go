@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -29,6 +30,8 @@ type fakeGateway struct {
 	held    []byte // a message held back to be appended after the next one
 
 	dropPub, dupPub, swapPub int // publish numbers (1-based) to lose, repeat, swap with the next
+
+	sources map[string]int // subscriber requests per client IP address
 }
 
 type logEntry struct {
@@ -37,14 +40,22 @@ type logEntry struct {
 }
 
 func newFakeGateway() *fakeGateway {
-	g := &fakeGateway{changed: make(chan struct{})}
+	g := &fakeGateway{changed: make(chan struct{}), sources: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /pub", g.publish)
 	mux.HandleFunc("GET /t/sse", g.sse)
 	mux.HandleFunc("GET /t/ws", g.websocket)
 	mux.HandleFunc("GET /t/poll", g.poll)
 	mux.HandleFunc("GET /t/stream", g.stream)
-	g.srv = httptest.NewServer(mux)
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			g.mu.Lock()
+			g.sources[host]++
+			g.mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return g
 }
 

@@ -1,6 +1,7 @@
 // Command bridgeway-bench is bridgeway's load generator.
 //
 //	bridgeway-bench fanout -url URL -subs sse=5000,websocket=5000 (-publish URL | -upstream-listen ADDR) ...
+//	bridgeway-bench fanout ... -shards 4 -sources 127.0.0.2,127.0.0.3   (subscribers in 4 child processes)
 //	bridgeway-bench echo -url ws://... -conns 100 -duration 10s
 //	bridgeway-bench echo-server -listen 127.0.0.1:18092
 //	bridgeway-bench grip-backend -listen 127.0.0.1:18093   (Pushpin's origin)
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "fanout":
 		return runFanout(ctx, args, stdout, stderr)
+	case "fanout-shard":
+		return runFanoutShard(ctx, args, os.Stdin, stdout, stderr)
 	case "echo":
 		return runEcho(ctx, args, stdout, stderr)
 	case "echo-server":
@@ -65,11 +68,7 @@ type pidList []int
 func (p *pidList) String() string { return fmt.Sprint(*p) }
 
 func (p *pidList) Set(v string) error {
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
+	for _, f := range fields(v) {
 		if name, ok := strings.CutPrefix(f, "@"); ok {
 			b, err := os.ReadFile(name)
 			if err != nil {
@@ -86,6 +85,17 @@ func (p *pidList) Set(v string) error {
 	return nil
 }
 
+// fields splits a comma-separated flag value, dropping blanks.
+func fields(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // stormConcurrency is -storm's handshakes in flight: far more than a
 // server accepts at once, so connects queue in its listen backlog as they
 // do after a deploy.
@@ -94,10 +104,7 @@ const stormConcurrency = 1024
 // parseDurations reads "0.5s,10s", in increasing order.
 func parseDurations(v string) ([]time.Duration, error) {
 	var out []time.Duration
-	for _, f := range strings.Split(v, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
+	for _, f := range fields(v) {
 		d, err := time.ParseDuration(f)
 		if err != nil || d < 0 || (len(out) > 0 && d <= out[len(out)-1]) {
 			return nil, fmt.Errorf("want increasing durations, got %q", f)
@@ -110,11 +117,7 @@ func parseDurations(v string) ([]time.Duration, error) {
 // parseSubs reads "sse=5000,websocket=5000".
 func parseSubs(v string) ([]loadgen.SubGroup, error) {
 	var out []loadgen.SubGroup
-	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
+	for _, part := range fields(v) {
 		name, count, ok := strings.Cut(part, "=")
 		n, err := strconv.Atoi(count)
 		if !ok || err != nil || n < 0 {
@@ -144,7 +147,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg loadgen.FanoutConfig
-	var pids pidList
+	var pids, front pidList
 	subs := fs.String("subs", "sse=100", "subscribers per transport: websocket|sse|longpoll|stream=N, comma-separated")
 	fs.StringVar(&cfg.Label, "label", "fanout", "scenario name for reports")
 	fs.StringVar(&cfg.Server, "server", "", "name of the server under test, for reports")
@@ -168,7 +171,10 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&cfg.ConnectOver, "connect-over", 0, "spread the connects evenly over this time (0: as fast as -dial-concurrency allows)")
 	rssAt := fs.String("rss-at", "", "read memory at these times after the last connect, comma-separated (e.g. 0.5s,10s) instead of after -settle")
 	fs.Var(&pids, "pid", "server pid(s) to measure, comma-separated or @pidfile; descendants included (repeatable)")
+	fs.Var(&front, "front-pid", "pid(s) in front of the server (a load balancer): CPU reported apart; repeatable")
 	jsonPath := fs.String("json", "", "also append the JSON result line to this file")
+	shards := fs.Int("shards", 0, "run the subscribers in this many child processes (each under the open-files limit), results merged; 0: in this process")
+	sources := fs.String("sources", "", "local addresses the subscribers connect from, comma-separated, one per shard in turn (e.g. 127.0.0.2,127.0.0.3: loopback has ~28,000 ports per source/destination pair)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,13 +182,31 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	srcs, err := parseSources(*sources)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *shards < 0:
+		return errors.New("-shards: want 0 or more")
+	case *shards == 0 && len(srcs) > 1:
+		return errors.New("-sources: several addresses need -shards")
+	case *shards == 0 && len(srcs) == 1:
+		cfg.Source = srcs[0]
+	}
+	var children *shardProcs
+	if *shards > 0 {
+		children = &shardProcs{n: *shards, sources: srcs, subs: loadgen.SplitSubs(groups, *shards), cfg: &cfg, stderr: stderr}
+		cfg.Shards = children.start
+		defer children.wait()
+	}
 	if *storm {
 		cfg.DialConcurrency = stormConcurrency
 	}
 	if cfg.RSSAt, err = parseDurations(*rssAt); err != nil {
 		return fmt.Errorf("-rss-at: %w", err)
 	}
-	cfg.Subs, cfg.ServerPIDs, cfg.Progress = groups, pids, stderr
+	cfg.Subs, cfg.ServerPIDs, cfg.FrontPIDs, cfg.Progress = groups, pids, front, stderr
 	res, err := loadgen.RunFanout(ctx, cfg)
 	if err != nil {
 		return err
