@@ -14,6 +14,7 @@ func newNetDialer(source net.IP) *net.Dialer {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}
 	if source != nil {
 		d.LocalAddr = &net.TCPAddr{IP: source}
+		d.Control = bindNoPort
 	}
 	return d
 }
