@@ -210,7 +210,11 @@ type FanoutResult struct {
 	ServerProcs      int     `json:"server_procs"`
 	ServerCPUSec     float64 `json:"server_cpu_sec"`
 	CPUPerDeliveryUs float64 `json:"cpu_per_delivery_us"`
-	ClientCPUSec     float64 `json:"client_cpu_sec"`
+	// ServerWrites is the server's write(2) calls over the window (where
+	// /proc/PID/io is readable), DeliveriesPerWrite deliveries per call.
+	ServerWrites       uint64  `json:"server_write_calls,omitempty"`
+	DeliveriesPerWrite float64 `json:"deliveries_per_write,omitempty"`
+	ClientCPUSec       float64 `json:"client_cpu_sec"`
 	// FrontCPUSec is FrontPIDs' CPU over the window, FrontCPUPerDeliveryUs per delivery.
 	FrontCPUSec           float64 `json:"front_cpu_sec,omitempty"`
 	FrontCPUPerDeliveryUs float64 `json:"front_cpu_per_delivery_us,omitempty"`
@@ -402,6 +406,9 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		window = end.Sub(start)
 		res.WindowSec = window.Seconds()
 		res.ServerCPUSec = (after.CPU - before.CPU).Seconds()
+		if after.Writes > before.Writes {
+			res.ServerWrites = after.Writes - before.Writes
+		}
 		res.ClientCPUSec = (selfCPU() - clientBefore).Seconds()
 		if ss, ok := side.(*shardSide); ok {
 			res.ClientCPUSec += ss.cpu
@@ -423,6 +430,9 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	if res.Delivered > 0 && len(cfg.ServerPIDs) > 0 {
 		res.CPUPerDeliveryUs = res.ServerCPUSec * 1e6 / float64(res.Delivered)
+	}
+	if res.ServerWrites > 0 {
+		res.DeliveriesPerWrite = float64(res.Delivered) / float64(res.ServerWrites)
 	}
 	if res.Delivered > 0 && len(cfg.FrontPIDs) > 0 {
 		res.FrontCPUPerDeliveryUs = res.FrontCPUSec * 1e6 / float64(res.Delivered)

@@ -20,6 +20,10 @@ type procSample struct {
 	CPU    time.Duration
 	RSSKiB uint64
 	Procs  int
+	// Writes counts write(2)-family calls (syscw in /proc/PID/io; 0 where
+	// unreadable): per delivery it shows how many deliveries one socket
+	// write carried (a fan-out behind its messages writes several at once).
+	Writes uint64
 }
 
 // rssPerConnKiB is the memory s holds above idle, per connection (conns > 0).
@@ -48,6 +52,7 @@ func sampleProcs(roots []int) (procSample, error) {
 		}
 		s.CPU += time.Duration(st.utime+st.stime) * time.Second / clockTicks
 		s.RSSKiB += rss
+		s.Writes += readWrites(pid)
 		s.Procs++
 	}
 	if s.Procs == 0 {
@@ -88,6 +93,27 @@ func parseStat(b []byte) (statFields, error) {
 		return statFields{}, fmt.Errorf("procstat: bad stat fields")
 	}
 	return statFields{ppid: ppid, utime: ut, stime: stt}, nil
+}
+
+// readWrites returns syscw from /proc/PID/io, 0 when it cannot be read
+// (another user's process).
+func readWrites(pid int) uint64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "io"))
+	if err != nil {
+		return 0
+	}
+	return parseSyscw(b)
+}
+
+// parseSyscw finds the "syscw: N" line of /proc/PID/io (0 if none).
+func parseSyscw(b []byte) uint64 {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("syscw:")); ok {
+			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // readRSS returns VmRSS in KiB from /proc/PID/status.

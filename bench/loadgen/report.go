@@ -36,6 +36,9 @@ func (r *FanoutResult) WriteHuman(w io.Writer) {
 		fmt.Fprintf(tw, "server rss\tidle %d KiB, connected %d KiB, end %d KiB = %.2f KiB per connection\n",
 			r.RSSIdleKiB, r.RSSConnectedKiB, r.RSSEndKiB, r.RSSPerConnKiB)
 	}
+	if r.ServerWrites > 0 {
+		fmt.Fprintf(tw, "server writes\t%d write calls = %.2f deliveries per call\n", r.ServerWrites, r.DeliveriesPerWrite)
+	}
 	if r.FrontCPUSec > 0 {
 		fmt.Fprintf(tw, "front cpu\t%.2f s = %.2f µs per delivery (not in the server's)\n", r.FrontCPUSec, r.FrontCPUPerDeliveryUs)
 	}

@@ -65,3 +65,13 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median even = %v", m)
 	}
 }
+
+func TestParseSyscw(t *testing.T) {
+	io := "rchar: 10\nwchar: 20\nsyscr: 3\nsyscw: 41\nread_bytes: 0\n"
+	if got := parseSyscw([]byte(io)); got != 41 {
+		t.Fatalf("parseSyscw = %d, want 41", got)
+	}
+	if got := parseSyscw([]byte("rchar: 1\n")); got != 0 {
+		t.Fatalf("parseSyscw without syscw = %d, want 0", got)
+	}
+}
