@@ -196,6 +196,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var children *shardProcs
 	if *shards > 0 {
+		stderr = shareable(stderr)
 		children = &shardProcs{n: *shards, sources: srcs, subs: loadgen.SplitSubs(groups, *shards), cfg: &cfg, stderr: stderr}
 		cfg.Shards = children.start
 		defer children.wait()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bench/loadgen"
@@ -60,6 +61,29 @@ func (p *shardProcs) start(ctx context.Context, run string) ([]loadgen.ShardLink
 		links = append(links, loadgen.ShardLink{Control: in, Reports: out})
 	}
 	return links, nil
+}
+
+// shareable returns w ready for the children's progress and this
+// process's together: a file is handed to the children as it is; any other
+// writer gets a lock, since exec copies each child's output from its own
+// goroutine.
+func shareable(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // wait reaps every started child (they end when their control pipe closes).
