@@ -18,9 +18,10 @@
 # pushpin (Debian pushpin, installed when missing). A peer that cannot be
 # had is left out with a note and the run goes on. The cluster3 row (three
 # bridgeway instances on redis-server behind HAProxy, CLUSTER_SUBS
-# subscribers) has no peer. The scale, 45,000 subscribers:
+# subscribers, default the 45,000: about 40 s a run here) has no
+# peer. A smaller machine takes fewer:
 #
-#   CLUSTER_SUBS=sse=22500,websocket=22500 bench/compare.sh --only cluster3
+#   CLUSTER_SUBS=sse=4500,websocket=4500 bench/compare.sh --only cluster3
 #
 # A process may hold 20,000 descriptors here, so that row spreads itself:
 # LB_PROCS HAProxy processes on one port (SO_REUSEPORT; default one per
@@ -66,7 +67,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --peers) PEERS="$2"; shift ;;
-    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -86,7 +87,7 @@ BENCH_GRIP_PORT=${BENCH_GRIP_PORT:-18093}
 BENCH_REDIS_PORT=${BENCH_REDIS_PORT:-18095}
 BENCH_LB_PORT=${BENCH_LB_PORT:-18096}          # HAProxy in front of the three instances
 BENCH_CLUSTER_PORT=${BENCH_CLUSTER_PORT:-18097} # instances on this port and the next two
-CLUSTER_SUBS=${CLUSTER_SUBS:-sse=4500,websocket=4500}  # a few minutes per run here; the issue's: sse=22500,websocket=22500
+CLUSTER_SUBS=${CLUSTER_SUBS:-sse=22500,websocket=22500}  # the 45,000
 CLUSTER_DRAIN=${CLUSTER_DRAIN:-60s}
 PEERS=${PEERS:-nchan,centrifugo,pushpin}
 CENTRIFUGO_MODULE=${CENTRIFUGO_MODULE:-github.com/centrifugal/centrifugo/v6@v6.9.1}
