@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -41,6 +42,13 @@ type parkedPoll struct {
 	close     bool   // the request asked for Connection: close
 	timer     *time.Timer
 
+	// For reading the next poll here (poll_next.go), when the server
+	// offers it: its offer, the request's context values (not its
+	// cancellation) and what the next poll must repeat.
+	again *reenter.Again
+	ctx   context.Context
+	fp    uint64
+
 	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
 	fan *fanout
@@ -69,6 +77,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 	}
 	p := &parkedPoll{h: h, a: a, conn: conn, back: back, transport: transport, callback: callback,
 		lim: req.poll.lim, head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
+	p.offerNext(req)
 	if brw.Reader.Buffered() > 0 || !p.sock.init(bareConn(conn)) {
 		// The client sent more after its request (pipelining), which went
 		// with net/http's reader: answer here, then close, since the next
@@ -178,9 +187,11 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 		p.a.countOut(msgs, bytes)
 	}
 	p.a.done()
-	if p.close || !ok {
+	switch {
+	case p.close || !ok:
 		_ = p.conn.Close()
-	} else {
+	case p.h.readNext(p): // the next request is read here (poll_next.go)
+	default:
 		p.back(p.conn) // closes the connection when the server is gone
 	}
 	p.h.exit()

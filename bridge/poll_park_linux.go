@@ -47,3 +47,27 @@ func (s *parkSock) clientGone() bool {
 	}
 	return s.gone
 }
+
+// waitReadable waits until the socket has bytes, EOF or an error for the
+// next read, or its read deadline passes (poll_next.go).
+func (s *parkSock) waitReadable() error { return s.nb.rc.Read(rawsock.Ready) }
+
+// peekAt copies what waits on the socket into b without consuming it: n is
+// 0 at EOF; gone is true at EOF or an error.
+func (s *parkSock) peekAt(b []byte) (n int, gone bool) {
+	var e syscall.Errno
+	err := s.nb.rc.Control(func(fd uintptr) { n, e = rawsock.Peek(fd, b) })
+	if err != nil || e != 0 || n <= 0 {
+		return 0, true
+	}
+	return n, false
+}
+
+// readAll reads len(b) bytes that peekAt saw (they are there: it cannot
+// wait).
+func (s *parkSock) readAll(b []byte) bool {
+	var n int
+	var e syscall.Errno
+	err := s.nb.rc.Control(func(fd uintptr) { n, e = rawsock.Read(fd, b) })
+	return err == nil && e == 0 && n == len(b)
+}
