@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,20 +138,13 @@ func (w *pollWaiters) stop() {
 }
 
 // offerNext keeps what reading p's next poll here needs, when the server
-// offers it.
+// offers it (not the request's context: a held poll stays small).
 func (p *parkedPoll) offerNext(req *request) {
 	ag := reenter.AgainFrom(req.r.Context())
 	if ag == nil || !readNextPolls.Load() {
 		return
 	}
-	fp, ok := pollFingerprint(req.r)
-	if !ok {
-		return
-	}
-	p.again, p.fp = ag, fp
-	if _, again := req.w.(*nextWriter); again {
-		p.ctx = req.r.Context() // already without cancellation
-	} else {
-		p.ctx = context.WithoutCancel(req.r.Context()) // the request's ends with its handler
+	if fp, ok := pollFingerprint(req.r); ok {
+		p.again, p.fp = ag, fp
 	}
 }

@@ -3,12 +3,14 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"hash/maphash"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/bridgeway/bridgeway/bridge/wire"
+	"github.com/bridgeway/bridgeway/internal/reenter"
 )
 
 // What a parked poll's connection may send next to be served without
@@ -105,7 +107,10 @@ func (h *RouteHandler) peekNextPoll(p *parkedPoll) (r *http.Request, n int, gone
 		return nil, 0, false
 	}
 	r.RemoteAddr = p.conn.RemoteAddr().String()
-	return r.WithContext(p.ctx), n, false
+	// What the server's context gives its requests: the way back, Again,
+	// and (by Resolve) the client's address and host.
+	ctx := reenter.WithAgain(reenter.WithFunc(context.Background(), p.back), p.again)
+	return p.again.Resolve(r.WithContext(ctx)), n, false
 }
 
 // isNextPoll reports whether r (parsed by http.ReadRequest, not yet by the

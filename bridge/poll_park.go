@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -16,8 +15,9 @@ import (
 // handler: the HTTP/1.1 connection is hijacked (net/http's goroutine, its
 // background reader and bufio buffers go away), the topic's fan-out
 // answers it when the log moves past its cursor, a timer answers it at
-// poll_timeout, and the connection then goes back to the http.Server it
-// came from (internal/reenter) to read the client's next request. A parked
+// poll_timeout; then the bridge reads a plain next poll itself
+// (poll_next.go), or the connection goes back to the http.Server it came
+// from (internal/reenter) to read the client's next request. A parked
 // poll has no goroutine: the fan-out peeks at every parked socket at each
 // heartbeat (without reading) to let go of clients that left.
 
@@ -43,10 +43,8 @@ type parkedPoll struct {
 	timer     *time.Timer
 
 	// For reading the next poll here (poll_next.go), when the server
-	// offers it: its offer, the request's context values (not its
-	// cancellation) and what the next poll must repeat.
+	// offers it: its offer and what the next poll must repeat.
 	again *reenter.Again
-	ctx   context.Context
 	fp    uint64
 
 	// idx is the position in fan.members, -1 when not there (fan.mu).

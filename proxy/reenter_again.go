@@ -16,6 +16,7 @@ func (s *Server) again() *reenter.Again {
 		HeaderTimeout: s.cfg.Limits.ReadHeaderTimeout.D(),
 		Open:          func() bool { return !s.draining.Load() },
 		Route:         s.routeHandler,
+		Resolve:       s.resolve,
 		Served:        s.servedAgain,
 	}
 }
@@ -31,10 +32,10 @@ func (s *Server) routeHandler(path string) http.Handler {
 	return nil
 }
 
-// servedAgain records r as serveGateway records a request its route's
-// handler answered (or hijacked) with status and bytes.
+// servedAgain records r (as Resolve returned it) as serveGateway records
+// a request its route's handler answered (or hijacked) with status and
+// bytes.
 func (s *Server) servedAgain(r *http.Request, status int, bytes int64, start time.Time) {
-	r = s.resolve(r)
 	route, kind := routeNone, kindHTTP
 	if m, ok := s.routes.Load().table.Lookup(r.URL.Path); ok {
 		route, kind = m.Value.cfg.Path, m.Value.kind

@@ -21,9 +21,13 @@ type Again struct {
 	// to now (nil: none): a reload may have replaced the handler that
 	// hijacked the connection.
 	Route func(path string) http.Handler
+	// Resolve gives a request read that way what the server's own
+	// handler adds before routing it (the client's address and host behind
+	// trusted proxies).
+	Resolve func(r *http.Request) *http.Request
 	// Served records a request served that way as the server records its
-	// own (request metrics and the access-log line); start is when its
-	// bytes were read.
+	// own (request metrics and the access-log line); r is as Resolve
+	// returned it, start is when its bytes were read.
 	Served func(r *http.Request, status int, bytes int64, start time.Time)
 }
 
