@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,9 +56,14 @@ func (h *RouteHandler) awaitNext(p *parkedPoll) {
 	defer h.runs.Done()
 	c := p.conn
 	_ = c.SetReadDeadline(time.Now().Add(p.again.HeaderTimeout))
-	var err error
+	var buf *[]byte
+	var n int
+	err := net.ErrClosed
 	if !h.nextPolls.stopped() { // else stop may have set its deadline before ours
-		err = p.sock.waitReadable()
+		buf, n, err = p.sock.waitPeek()
+	}
+	if buf != nil {
+		defer nextPeekBuffers.Put(buf)
 	}
 	stopped := h.nextPolls.remove(p)
 	_ = c.SetReadDeadline(time.Time{})
@@ -65,29 +71,22 @@ func (h *RouteHandler) awaitNext(p *parkedPoll) {
 	case stopped:
 		p.back(c) // the route closes: the server answers or closes
 		return
-	case err != nil:
-		_ = c.Close() // the header timeout, as net/http ends a silent connection
+	case err != nil || n == 0:
+		// The header timeout (as net/http ends a silent connection), or
+		// the client left.
+		_ = c.Close()
 		return
 	}
 	start := time.Now()
-	r, n, gone := h.peekNextPoll(p)
+	r, size := h.nextPoll(p, (*buf)[:n])
 	switch {
-	case gone:
-		_ = c.Close()
 	case r == nil:
 		p.back(c)
-	case !p.consume(n):
+	case !p.sock.readAll((*buf)[:size]):
 		_ = c.Close()
 	default:
 		h.serveNextPoll(p, r, start)
 	}
-}
-
-// consume reads the n bytes of the head peeked at.
-func (p *parkedPoll) consume(n int) bool {
-	buf := nextPeekBuffers.Get().(*[]byte)
-	defer nextPeekBuffers.Put(buf)
-	return p.sock.readAll((*buf)[:n])
 }
 
 // pollWaiters are the connections waiting for their next poll, which

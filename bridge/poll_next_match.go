@@ -82,20 +82,13 @@ type nextReader struct {
 	br  *bufio.Reader
 }
 
-// peekNextPoll looks at what waits on p's socket: the next poll to serve
-// here and its head's length, or nil (give the connection back), or gone
-// (EOF or an error: the client left).
-func (h *RouteHandler) peekNextPoll(p *parkedPoll) (r *http.Request, n int, gone bool) {
-	buf := nextPeekBuffers.Get().(*[]byte)
-	defer nextPeekBuffers.Put(buf)
-	n, gone = p.sock.peekAt(*buf)
-	if gone {
-		return nil, 0, true
-	}
-	head := (*buf)[:n]
+// nextPoll parses head, the bytes waiting on p's socket: the next poll to
+// serve here and its head's length, or nil (give the connection back).
+func (h *RouteHandler) nextPoll(p *parkedPoll, head []byte) (r *http.Request, n int) {
+	n = len(head)
 	end := bytes.Index(head, []byte("\r\n\r\n"))
 	if end < 0 || end+4 != n {
-		return nil, 0, false // not whole yet, too long, or pipelined
+		return nil, 0 // not whole yet, too long, or pipelined
 	}
 	nr := nextReaders.Get().(*nextReader)
 	nr.src.Reset(head)
@@ -104,13 +97,13 @@ func (h *RouteHandler) peekNextPoll(p *parkedPoll) (r *http.Request, n int, gone
 	nr.br.Reset(nil)
 	nextReaders.Put(nr)
 	if perr != nil || hostLines(head) != 1 || !h.isNextPoll(p, r) {
-		return nil, 0, false
+		return nil, 0
 	}
 	r.RemoteAddr = p.conn.RemoteAddr().String()
 	// What the server's context gives its requests: the way back, Again,
 	// and (by Resolve) the client's address and host.
 	ctx := reenter.WithAgain(reenter.WithFunc(context.Background(), p.back), p.again)
-	return p.again.Resolve(r.WithContext(ctx)), n, false
+	return p.again.Resolve(r.WithContext(ctx)), n
 }
 
 // isNextPoll reports whether r (parsed by http.ReadRequest, not yet by the

@@ -48,19 +48,26 @@ func (s *parkSock) clientGone() bool {
 	return s.gone
 }
 
-// waitReadable waits until the socket has bytes, EOF or an error for the
-// next read, or its read deadline passes (poll_next.go).
-func (s *parkSock) waitReadable() error { return s.nb.rc.Read(rawsock.Ready) }
-
-// peekAt copies what waits on the socket into b without consuming it: n is
-// 0 at EOF; gone is true at EOF or an error.
-func (s *parkSock) peekAt(b []byte) (n int, gone bool) {
-	var e syscall.Errno
-	err := s.nb.rc.Control(func(fd uintptr) { n, e = rawsock.Peek(fd, b) })
-	if err != nil || e != 0 || n <= 0 {
-		return 0, true
-	}
-	return n, false
+// waitPeek waits until the socket has bytes, EOF or an error for the next
+// read (or its read deadline passes: err), then copies what waits into a
+// pooled buffer without consuming it: n is 0 at EOF or an error. The
+// buffer is taken only once there is something to look at, so a waiting
+// connection holds none (poll_next.go).
+func (s *parkSock) waitPeek() (buf *[]byte, n int, err error) {
+	err = s.nb.rc.Read(func(fd uintptr) bool {
+		b := nextPeekBuffers.Get().(*[]byte)
+		m, e := rawsock.Peek(fd, *b)
+		if e == syscall.EAGAIN || e == syscall.EINTR {
+			nextPeekBuffers.Put(b)
+			return false
+		}
+		buf, n = b, max(m, 0)
+		if e != 0 {
+			n = 0
+		}
+		return true
+	})
+	return buf, n, err
 }
 
 // readAll reads len(b) bytes that peekAt saw (they are there: it cannot

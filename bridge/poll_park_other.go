@@ -14,8 +14,6 @@ func (*parkSock) init(net.Conn) bool { return false }
 func (*parkSock) clientGone() bool { return false }
 
 // Never reached: polls do not park here.
-func (*parkSock) waitReadable() error { return net.ErrClosed }
-
-func (*parkSock) peekAt([]byte) (int, bool) { return 0, true }
+func (*parkSock) waitPeek() (*[]byte, int, error) { return nil, 0, net.ErrClosed }
 
 func (*parkSock) readAll([]byte) bool { return false }
