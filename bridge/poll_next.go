@@ -55,7 +55,9 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 func (h *RouteHandler) awaitNext(p *parkedPoll) {
 	defer h.runs.Done()
 	c := p.conn
-	_ = c.SetReadDeadline(time.Now().Add(p.again.HeaderTimeout))
+	if d := p.again.HeaderTimeout; d > 0 { // 0: none, as in net/http
+		_ = c.SetReadDeadline(time.Now().Add(d))
+	}
 	var buf *[]byte
 	var n int
 	err := net.ErrClosed
