@@ -145,6 +145,10 @@ func (p *parkedPoll) offerNext(req *request) {
 	if ag == nil || !readNextPolls.Load() {
 		return
 	}
+	if w, ok := req.w.(*nextWriter); ok {
+		p.again, p.fp = ag, w.fp // matched already: the same request but its cursor
+		return
+	}
 	if fp, ok := pollFingerprint(req.r); ok {
 		p.again, p.fp = ag, fp
 	}

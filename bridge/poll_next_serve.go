@@ -17,7 +17,7 @@ import (
 // the connection goes back to the server. The server records the request
 // either way (access log, request metrics).
 func (h *RouteHandler) serveNextPoll(p *parkedPoll, r *http.Request, start time.Time) {
-	w := &nextWriter{conn: p.conn}
+	w := &nextWriter{conn: p.conn, fp: p.fp}
 	h.ServeHTTP(w, r)
 	if w.hijacked {
 		nextPollsParked.Add(1)
@@ -45,6 +45,7 @@ type nextWriter struct {
 	status   int
 	body     []byte
 	hijacked bool
+	fp       uint64 // the request's fingerprint (poll_next_match.go)
 }
 
 var (
