@@ -15,8 +15,9 @@ import (
 // handler: the HTTP/1.1 connection is hijacked (net/http's goroutine, its
 // background reader and bufio buffers go away), the topic's fan-out
 // answers it when the log moves past its cursor, a timer answers it at
-// poll_timeout, and the connection then goes back to the http.Server it
-// came from (internal/reenter) to read the client's next request. A parked
+// poll_timeout; then the bridge reads a plain next poll itself
+// (poll_next.go), or the connection goes back to the http.Server it came
+// from (internal/reenter) to read the client's next request. A parked
 // poll has no goroutine: the fan-out peeks at every parked socket at each
 // heartbeat (without reading) to let go of clients that left.
 
@@ -40,6 +41,11 @@ type parkedPoll struct {
 	pos       uint64 // the reader's position when parked (read by the fan-out)
 	close     bool   // the request asked for Connection: close
 	timer     *time.Timer
+
+	// For reading the next poll here (poll_next.go), when the server
+	// offers it: its offer and what the next poll must repeat.
+	again *reenter.Again
+	fp    uint64
 
 	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
@@ -69,6 +75,7 @@ func (h *RouteHandler) park(req *request, a *attachment, transport, callback str
 	}
 	p := &parkedPoll{h: h, a: a, conn: conn, back: back, transport: transport, callback: callback,
 		lim: req.poll.lim, head: head, pos: a.rd.Pos(), close: r.Close, idx: -1}
+	p.offerNext(req)
 	if brw.Reader.Buffered() > 0 || !p.sock.init(bareConn(conn)) {
 		// The client sent more after its request (pipelining), which went
 		// with net/http's reader: answer here, then close, since the next
@@ -178,9 +185,11 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 		p.a.countOut(msgs, bytes)
 	}
 	p.a.done()
-	if p.close || !ok {
+	switch {
+	case p.close || !ok:
 		_ = p.conn.Close()
-	} else {
+	case p.h.readNext(p): // the next request is read here (poll_next.go)
+	default:
 		p.back(p.conn) // closes the connection when the server is gone
 	}
 	p.h.exit()

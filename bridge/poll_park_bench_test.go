@@ -22,16 +22,18 @@ import (
 // every poller reads its answer and polls again. One op is one poll cycle
 // (request, hold, answer). cpu-µs/cycle and allocs/cycle are the process's
 // (both ends; the raw clients allocate nothing per cycle). "parked" is the
-// hijacked path, "handler" net/http's.
+// hijacked path reading the next poll itself, "parked-reentered" the
+// hijacked path giving every connection back to net/http for its next
+// request, "handler" net/http's.
 func BenchmarkParkedPollCycle(b *testing.B) {
-	for _, park := range []bool{true, false} {
-		name := "handler"
-		if park {
-			name = "parked"
-		}
-		b.Run(name, func(b *testing.B) {
-			defer bridge.SetParkPolls(park)()
-			benchParkedPollCycle(b, 200, park)
+	for _, c := range []struct {
+		name       string
+		park, next bool
+	}{{"parked", true, true}, {"parked-reentered", true, false}, {"handler", false, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			defer bridge.SetParkPolls(c.park)()
+			defer bridge.SetReadNextPolls(c.next)()
+			benchParkedPollCycle(b, 200, c.park)
 		})
 	}
 }

@@ -7,6 +7,17 @@ func SetParkPolls(on bool) func() {
 	return func() { parkPolls.Store(old) }
 }
 
+// SetReadNextPolls turns reading a parked poll's next request in the
+// bridge (poll_next.go) on or off; it returns a func restoring the old value.
+func SetReadNextPolls(on bool) func() {
+	old := readNextPolls.Swap(on)
+	return func() { readNextPolls.Store(old) }
+}
+
+// NextPollsParked counts the polls read by the bridge on an answered
+// poll's connection (poll_next.go) that parked, since the process started.
+func NextPollsParked() int64 { return nextPollsParked.Load() }
+
 // ParkedPolls counts the polls parked in h's fan-outs.
 func ParkedPolls(h *RouteHandler) int {
 	n := 0

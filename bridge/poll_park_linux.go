@@ -47,3 +47,34 @@ func (s *parkSock) clientGone() bool {
 	}
 	return s.gone
 }
+
+// waitPeek waits until the socket has bytes, EOF or an error for the next
+// read (or its read deadline passes: err), then copies what waits into a
+// pooled buffer without consuming it: n is 0 at EOF or an error. The
+// buffer is taken only once there is something to look at, so a waiting
+// connection holds none (poll_next.go).
+func (s *parkSock) waitPeek() (buf *[]byte, n int, err error) {
+	err = s.nb.rc.Read(func(fd uintptr) bool {
+		b := nextPeekBuffers.Get().(*[]byte)
+		m, e := rawsock.Peek(fd, *b)
+		if e == syscall.EAGAIN || e == syscall.EINTR {
+			nextPeekBuffers.Put(b)
+			return false
+		}
+		buf, n = b, max(m, 0)
+		if e != 0 {
+			n = 0
+		}
+		return true
+	})
+	return buf, n, err
+}
+
+// readAll reads len(b) bytes that peekAt saw (they are there: it cannot
+// wait).
+func (s *parkSock) readAll(b []byte) bool {
+	var n int
+	var e syscall.Errno
+	err := s.nb.rc.Control(func(fd uintptr) { n, e = rawsock.Read(fd, b) })
+	return err == nil && e == 0 && n == len(b)
+}

@@ -49,7 +49,14 @@ func startParkGatewayTB(t testing.TB, up *testUpstream, routeYAML string) *parkG
 // on a loopback port.
 func startWholeGateway(t testing.TB, routesYAML string) *parkGateway {
 	t.Helper()
-	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nshutdown_timeout: 20s\n" + routesYAML
+	return startLoggedGateway(t, "log: {access: false}\n"+routesYAML, zap.NewNop())
+}
+
+// startLoggedGateway is startWholeGateway with the proxy's logger and the
+// config's log block (in configYAML) chosen by the caller.
+func startLoggedGateway(t testing.TB, configYAML string, logger *zap.Logger) *parkGateway {
+	t.Helper()
+	text := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nshutdown_timeout: 20s\n" + configYAML
 	cfg, err := config.Parse("gateway.yaml", []byte(text))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -62,7 +69,7 @@ func startWholeGateway(t testing.TB, routesYAML string) *parkGateway {
 		g.rh = rh
 		return rh, err
 	}
-	srv, err := proxy.New(cfg, proxy.Deps{Logger: zap.NewNop(), Registry: reg, Bridge: factory})
+	srv, err := proxy.New(cfg, proxy.Deps{Logger: logger, Registry: reg, Bridge: factory})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +458,15 @@ func TestParkedPollPipelined(t *testing.T) {
 	p.send(t, "", "")
 	first := p.answer(t)
 	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
-	two := "GET /chat/poll?cursor=" + first.Cursor + " HTTP/1.1\r\nHost: gw\r\n\r\n"
+	g.pipelineTwoPolls(t, up, p, first.Cursor)
+}
+
+// pipelineTwoPolls sends two polls at cursor at once on p: the first is
+// answered when a message comes, with Connection: close (net/http's reader
+// took the second with it).
+func (g *parkGateway) pipelineTwoPolls(t *testing.T, up *testUpstream, p *rawPoller, cursor string) {
+	t.Helper()
+	two := "GET /chat/poll?cursor=" + cursor + " HTTP/1.1\r\nHost: gw\r\n\r\n"
 	if _, err := io.WriteString(p.conn, two+two); err != nil {
 		t.Fatal(err)
 	}

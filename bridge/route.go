@@ -35,6 +35,9 @@ type RouteHandler struct {
 	idle     chan struct{} // closed when closing and active reaches 0
 	shutdown chan struct{} // closed by Close: every client loop ends
 	runs     sync.WaitGroup
+	// nextPolls wait for the next poll on answered polls' connections
+	// (poll_next.go).
+	nextPolls pollWaiters
 
 	watchOnce sync.Once // the session pumps' shutdown watcher (deliver_kick.go)
 
@@ -173,6 +176,7 @@ func (h *RouteHandler) closeWith(ctx context.Context, farewell bool) error {
 	}
 	h.closing = true
 	h.ending.Store(true)
+	h.nextPolls.stop()
 	h.idle = make(chan struct{})
 	if h.active == 0 {
 		close(h.idle)

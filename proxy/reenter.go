@@ -14,10 +14,11 @@ import (
 // usual.
 type reenterListener struct {
 	*reenter.Listener
+	again *reenter.Again // for handlers that read the next request themselves
 }
 
-func newReenterListener(addr net.Addr) *reenterListener {
-	return &reenterListener{Listener: reenter.NewListener(addr)}
+func newReenterListener(addr net.Addr, again *reenter.Again) *reenterListener {
+	return &reenterListener{Listener: reenter.NewListener(addr), again: again}
 }
 
 // push gives c back to the server. c is what the recorder's Hijack
@@ -45,8 +46,9 @@ func (r *recorder) MarkHijackedStatus(code int) {
 	}
 }
 
-// withConn is the plain server's ConnContext: the connection, and the way
-// back for it once hijacked.
+// withConn is the plain server's ConnContext: the connection, the way
+// back for it once hijacked, and what serving its next request without the
+// server needs.
 func (ln *reenterListener) withConn(ctx context.Context, c net.Conn) context.Context {
-	return reenter.WithFunc(withConn(ctx, c), ln.push)
+	return reenter.WithAgain(reenter.WithFunc(withConn(ctx, c), ln.push), ln.again)
 }

@@ -193,7 +193,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if s.plainLn != nil {
 		s.plainSrv = s.newGatewayServer(plainHandler, nil)
-		s.plainBack = newReenterListener(s.plainLn.Addr())
+		s.plainBack = newReenterListener(s.plainLn.Addr(), s.again())
 		s.plainSrv.ConnContext = s.plainBack.withConn
 	}
 	s.serve(s.plainSrv, s.plainLn)

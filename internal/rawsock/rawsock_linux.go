@@ -45,3 +45,11 @@ func Ready(fd uintptr) bool {
 		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }
+
+// Peek copies what waits on the socket into p without consuming it and
+// without waiting (EAGAIN when nothing is there; 0 bytes is EOF).
+func Peek(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}

@@ -16,3 +16,5 @@ func Read(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 func Ready(uintptr) bool { return true }
 
 func Gone(uintptr) bool { return false }
+
+func Peek(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }

@@ -2,7 +2,8 @@
 // it back to the http.Server it came from once its response is written, so
 // the server reads the client's next request (keep-alive). The bridge parks
 // held long-polls this way (no goroutine, no bufio buffers while they
-// wait); the proxy puts the way back into every plain connection's context.
+// wait); the proxy puts the way back into every plain connection's context,
+// with what a handler needs to serve a plain next request itself (Again).
 package reenter
 
 import (
