@@ -17,19 +17,31 @@ import (
 //
 // Between frames an idle client holds no buffer: the read buffer and the
 // frame buffer are pooled and taken when bytes arrive. It parks in the
-// read waiter (wsread_wait.go) with a shallow stack, so the runtime
-// shrinks its goroutine to the minimum; one frame is handled in
-// clientFrames.one, whose deeper frames exist only while it runs.
+// read waiter (wsread_wait.go) with a shallow stack, and what arrived is
+// handled on a short-lived goroutine (clientFrames.steps): forwarding a
+// frame to the upstream is deep enough to grow a stack that the runtime
+// never shrinks back to the minimum, and that stack goes with the worker
+// instead of staying with the idle reader.
 func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
-	r := c.clientFrames(pongWait)
+	r := c.clientFrames(ctx, pongWait)
 	defer r.release()
+	if r.wait == nil { // nothing to wait on (TLS): the reader parks in its read
+		for r.one(ctx) {
+		}
+		return
+	}
 	for {
-		if r.br == nil && r.wait != nil {
+		if r.br == nil {
 			if r.wait.wait() != nil { // deadline passed or connection closed
 				return
 			}
 		}
-		if !r.one(ctx) {
+		if r.done == nil { // made at the first frame: a client that never sends holds none
+			r.done = make(chan bool, 1)
+			r.run = r.steps
+		}
+		go r.run()
+		if !<-r.done {
 			return
 		}
 	}
@@ -54,12 +66,31 @@ type clientFrames struct {
 	// returns, so its messages are read into pooled buffers.
 	pooled bool
 	buf    *[]byte // the frame buffer (frameBuffers) the next message starts in
+
+	ctx  context.Context
+	done chan bool // steps' answer: go on
+	run  func()    // steps, as a value made once: go r.run() allocates no closure
 }
 
-func (c *wsClient) clientFrames(pongWait time.Duration) *clientFrames {
+// steps handles frames until the read buffer is empty (the socket may
+// have more: readLoop waits for it) or the connection ends.
+func (r *clientFrames) steps() {
+	for {
+		if !r.one(r.ctx) {
+			r.done <- false
+			return
+		}
+		if r.br == nil {
+			r.done <- true
+			return
+		}
+	}
+}
+
+func (c *wsClient) clientFrames(ctx context.Context, pongWait time.Duration) *clientFrames {
 	conn := c.ws.NetConn()
 	r := &clientFrames{c: c, conn: conn, pongWait: pongWait, forward: c.forward,
-		wait: newReadWaiter(bareConn(conn)), pooled: c.a.localSession()}
+		wait: newReadWaiter(bareConn(conn)), pooled: c.a.localSession(), ctx: ctx}
 	r.rd.limit = c.h.set().maxMessageBytes
 	if c.acks {
 		r.rd.limit = c.h.sendFrameLimit() // a send frame carries a message in JSON (or base64)

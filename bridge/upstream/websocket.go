@@ -259,29 +259,55 @@ func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.S
 }
 
 // readFrames is readLoop over wsframes.go's reader: between frames it
-// parks in the readiness wait, a shallow stack holding no buffer (the
-// frame's work is in frameStep, whose frames exist only while it runs).
+// parks in the readiness wait, a shallow stack holding no buffer. What
+// arrived is handled on a short-lived goroutine (frameWork): the sink's
+// append writes the session's client inline, deep enough to grow a stack
+// that the runtime never shrinks back to the minimum, and that stack goes
+// with the worker instead of staying with this idle reader.
 func (c *wsConn) readFrames(ws *websocket.Conn, fr *frameReader, sink msg.Sink, pongWait time.Duration) error {
 	readBy := time.Now().Add(pongWait)
+	var w *frameWork // made at the first wake-up: a session that never hears from its upstream holds none
 	for {
 		if err := fr.wait(); err != nil {
 			return err
 		}
-		if err := c.frameStep(ws, fr, sink, &readBy, pongWait); err != nil {
+		if w == nil {
+			w = &frameWork{c: c, ws: ws, fr: fr, sink: sink, pongWait: pongWait, readBy: readBy, done: make(chan error, 1)}
+			w.run = w.steps
+		}
+		go w.run()
+		if err := <-w.done; err != nil {
 			return err
 		}
 	}
 }
 
-// frameStep reads one frame and appends the message it ends, if any.
-//
-//go:noinline
-func (c *wsConn) frameStep(ws *websocket.Conn, fr *frameReader, sink msg.Sink, readBy *time.Time, pongWait time.Duration) error {
-	m, ok, err := fr.readFrame()
-	if ok {
-		*readBy = c.appendMessage(ws, sink, m, *readBy, pongWait)
+// frameWork is what readFrames' worker needs; one per connection, so a
+// wake-up allocates nothing.
+type frameWork struct {
+	c        *wsConn
+	ws       *websocket.Conn
+	fr       *frameReader
+	sink     msg.Sink
+	pongWait time.Duration
+	readBy   time.Time
+	done     chan error
+	run      func() // steps, as a value made once: go w.run() allocates no closure
+}
+
+// steps reads and handles frames until the read buffer is empty (the
+// socket may have more: readFrames waits for it) or an error.
+func (w *frameWork) steps() {
+	for {
+		m, ok, err := w.fr.readFrame()
+		if ok {
+			w.readBy = w.c.appendMessage(w.ws, w.sink, m, w.readBy, w.pongWait)
+		}
+		if err != nil || w.fr.br == nil {
+			w.done <- err
+			return
+		}
 	}
-	return err
 }
 
 // readMessages is readLoop over gorilla's reader (TLS upstreams).
