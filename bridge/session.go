@@ -233,6 +233,10 @@ func (h *RouteHandler) startSession(req *request, transport string, owned bool,
 	opened = true
 	h.metrics.sessionsOpen.Inc()
 	h.metrics.sessionsTotal.Inc()
+	// A burst of opens (clients reconnecting after a deploy) leaves the
+	// handshakes' and dials' garbage behind, as a burst of subscribers
+	// does: memory_return.go gives it back once the burst is over.
+	joins.joined()
 	go s.run(runCtx)
 	return s, nil
 }

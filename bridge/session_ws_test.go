@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/config"
 )
 
@@ -166,4 +167,20 @@ func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 			t.Fatalf("the session WebSocket ended after the reload: %v", err)
 		}
 	}
+}
+
+// TestSessionBurstReturnsMemory: a burst of session-mode WebSockets (each
+// with its own upstream connection) is a burst of joins too: once it is
+// over, the gateway forces the collection that gives the handshakes' and
+// dials' garbage back to the system.
+func TestSessionBurstReturnsMemory(t *testing.T) {
+	defer bridge.SetBurstMin(20)()
+	up := newUpstream(t)
+	g := newGateway(t, sessionRoute(up), config.Limits{})
+	before := forcedGCs()
+	for i := 0; i < 20; i++ {
+		mustDialWS(t, g.wsURL("/chat/ws"), nil)
+	}
+	waitFor(t, "20 upstream connections", func() bool { _, opened, _ := up.stats(); return opened == 20 })
+	waitFor(t, "a forced collection after the burst", func() bool { return forcedGCs() > before })
 }

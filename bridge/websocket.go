@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -175,65 +174,6 @@ func (c *wsClient) serve(ctx context.Context) {
 	}()
 	c.readLoop(ctx, pongWait)
 }
-
-// readLoop forwards the client's frames until the connection ends. They
-// are read by wsread.go's reader, as on the fan-out, so session and
-// broadcast routes answer every frame alike; gorilla writes (its control
-// writes may run beside the pump's).
-func (c *wsClient) readLoop(ctx context.Context, pongWait time.Duration) {
-	conn := c.ws.NetConn()
-	limit, forward := c.h.set().maxMessageBytes, c.forward
-	if c.acks {
-		limit = c.h.sendFrameLimit() // a send frame carries a message in JSON (or base64)
-		forward = c.forwardAcked     // numbered send frames (websocket_acks.go)
-	}
-	rd := &wsFrameReader{r: bufio.NewReaderSize(conn, wsReadBuffer), limit: limit}
-	// A local session's upstream Send has copied the frame when it
-	// returns, so its messages are read into pooled buffers.
-	pooled := c.a.localSession()
-	var buf *[]byte
-	for {
-		if pooled && buf == nil {
-			buf = frameBuffers.Get().(*[]byte)
-			rd.spare = (*buf)[:0]
-		}
-		f, err := rd.next()
-		if err != nil {
-			if fe, ok := isFrameError(err); ok {
-				c.writeClose(fe.code, fe.reason)
-			}
-			return
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
-		switch f.op {
-		case websocket.PingMessage:
-			_ = c.ws.WriteControl(websocket.PongMessage, f.payload, time.Now().Add(writeWait))
-			continue
-		case websocket.PongMessage:
-			continue
-		case websocket.CloseMessage:
-			_ = c.ws.WriteControl(websocket.CloseMessage, closeEcho(f.payload), time.Now().Add(writeWait))
-			if c.a.sess != nil {
-				c.a.sess.clientClosed(f.payload)
-			}
-			return
-		}
-		if err := forward(ctx, f.op, f.payload); err != nil {
-			c.closeWith(err)
-			return
-		}
-		if buf != nil {
-			if cap(f.payload) <= maxPooledFrame {
-				*buf = f.payload[:0]
-				frameBuffers.Put(buf)
-			}
-			buf = nil
-		}
-	}
-}
-
-// wsReadBuffer is the read buffer of a WebSocket read by readLoop.
-const wsReadBuffer = 512
 
 // forward sends one client frame to the upstream.
 func (c *wsClient) forward(ctx context.Context, kind int, data []byte) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 // Small buffers and a shared write buffer pool: an idle upstream connection
@@ -20,8 +21,11 @@ import (
 // frame larger than the read buffer is still read whole (as the client
 // side's upgrader does with 512).
 const (
-	wsReadBufferSize  = 512
-	wsWriteBufferSize = 2048
+	wsReadBufferSize = 512
+	// handshakeReadBuffer is gorilla's read buffer when it only reads the
+	// handshake (wsframes.go reads the frames): the smallest bufio allows.
+	handshakeReadBuffer = 16
+	wsWriteBufferSize   = 2048
 	// closeGrace bounds the write of our close frame when Run stops.
 	closeGrace = time.Second
 )
@@ -57,6 +61,11 @@ type wsConn struct {
 	writeSlot chan struct{}
 	writeBy   time.Time // the write deadline Send last chose (under writeSlot)
 	health    health    // set by Dial, then owned by Run
+	// dialed is the socket of the last dial (ws:// only) and frames the
+	// reader that takes it over (nil: gorilla reads); set by dial, taken
+	// by readLoop, both on Run's side of the dial.
+	dialed *handshakeConn
+	frames *frameReader
 
 	mu          sync.Mutex
 	ws          *websocket.Conn // nil while disconnected
@@ -100,6 +109,12 @@ func dialWebSocket(ctx context.Context, s *settings) (Conn, error) {
 		writeSlot: make(chan struct{}, 1),
 		health:    health{s: s},
 	}
+	if u.Scheme == "ws" && rawsock.Supported {
+		// Plain TCP: the frames are read by wsframes.go's reader, and
+		// gorilla's read buffer only serves the handshake.
+		c.dialer.NetDialContext = dialRecorded(&c.dialed)
+		c.dialer.ReadBufferSize = handshakeReadBuffer
+	}
 	ws, err := c.dial(ctx)
 	if err != nil {
 		if !s.reconnect {
@@ -127,6 +142,8 @@ func (c *wsConn) dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	inc(c.cnt.connects)
 	ws.SetReadLimit(c.s.maxBytes)
+	c.frames = frameReaderOf(ws, c.dialed, c.s.maxBytes)
+	c.dialed = nil
 	return ws, nil
 }
 
@@ -219,35 +236,108 @@ func (c *wsConn) Run(ctx context.Context, sink msg.Sink) msg.CloseInfo {
 // goroutine per connection: session mode holds one upstream per client.
 func (c *wsConn) readLoop(runCtx context.Context, ws *websocket.Conn, sink msg.Sink) msg.CloseInfo {
 	pongWait := 2 * c.s.heartbeat
-	readBy := time.Now().Add(pongWait)
-	ws.SetReadDeadline(readBy)
-	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
+	ws.SetReadDeadline(time.Now().Add(pongWait))
+	alive := func() { ws.SetReadDeadline(time.Now().Add(pongWait)) }
+	ws.SetPongHandler(func(string) error { alive(); return nil })
 
 	ka := c.startKeepalive(runCtx, ws)
 	defer ka.stop()
 
+	var err error
+	if fr := c.frames; fr != nil {
+		c.frames = nil
+		fr.onPong = alive
+		err = c.readFrames(ws, fr, sink, pongWait)
+		fr.release()
+	} else {
+		err = c.readMessages(ws, sink, pongWait)
+	}
+	if c.stopping(runCtx) {
+		return endInfo(c.closed)
+	}
+	return c.readEnd(err)
+}
+
+// readFrames is readLoop over wsframes.go's reader: between frames it
+// parks in the readiness wait, a shallow stack holding no buffer. What
+// arrived is handled on a short-lived goroutine (frameWork): the sink's
+// append writes the session's client inline, deep enough to grow a stack
+// that the runtime never shrinks back to the minimum, and that stack goes
+// with the worker instead of staying with this idle reader.
+func (c *wsConn) readFrames(ws *websocket.Conn, fr *frameReader, sink msg.Sink, pongWait time.Duration) error {
+	readBy := time.Now().Add(pongWait)
+	var w *frameWork // made at the first wake-up: a session that never hears from its upstream holds none
+	for {
+		if err := fr.wait(); err != nil {
+			return err
+		}
+		if w == nil {
+			w = &frameWork{c: c, ws: ws, fr: fr, sink: sink, pongWait: pongWait, readBy: readBy, done: make(chan error, 1)}
+			w.run = w.steps
+		}
+		go w.run()
+		if err := <-w.done; err != nil {
+			return err
+		}
+	}
+}
+
+// frameWork is what readFrames' worker needs; one per connection, so a
+// wake-up allocates nothing.
+type frameWork struct {
+	c        *wsConn
+	ws       *websocket.Conn
+	fr       *frameReader
+	sink     msg.Sink
+	pongWait time.Duration
+	readBy   time.Time
+	done     chan error
+	run      func() // steps, as a value made once: go w.run() allocates no closure
+}
+
+// steps reads and handles frames until the read buffer is empty (the
+// socket may have more: readFrames waits for it) or an error.
+func (w *frameWork) steps() {
+	for {
+		m, ok, err := w.fr.readFrame()
+		if ok {
+			w.readBy = w.c.appendMessage(w.ws, w.sink, m, w.readBy, w.pongWait)
+		}
+		if err != nil || w.fr.br == nil {
+			w.done <- err
+			return
+		}
+	}
+}
+
+// readMessages is readLoop over gorilla's reader (TLS upstreams).
+func (c *wsConn) readMessages(ws *websocket.Conn, sink msg.Sink, pongWait time.Duration) error {
+	readBy := time.Now().Add(pongWait)
 	for {
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
-			if c.stopping(runCtx) {
-				return endInfo(c.closed)
-			}
-			return c.readEnd(err)
+			return err
 		}
-		inc(c.cnt.messages)
-		binary := mt == websocket.BinaryMessage
-		if !binary {
-			data = validText(data, c.cnt)
-		}
-		sink.Append(msg.Message{Data: data, Binary: binary})
-		// After Append: time spent in the sink is not the upstream's silence.
-		if want, ok := coarseDeadline(readBy, pongWait); ok {
-			readBy = want
-			ws.SetReadDeadline(readBy)
-		}
+		readBy = c.appendMessage(ws, sink, msg.Message{Data: data, Binary: mt == websocket.BinaryMessage}, readBy, pongWait)
 	}
+}
+
+// appendMessage hands one message to the sink and moves the read
+// deadline (readBy) when that is worth a timer reset.
+//
+//go:noinline
+func (c *wsConn) appendMessage(ws *websocket.Conn, sink msg.Sink, m msg.Message, readBy time.Time, pongWait time.Duration) time.Time {
+	inc(c.cnt.messages)
+	if !m.Binary {
+		m.Data = validText(m.Data, c.cnt)
+	}
+	sink.Append(m)
+	// After Append: time spent in the sink is not the upstream's silence.
+	if want, ok := coarseDeadline(readBy, pongWait); ok {
+		readBy = want
+		ws.SetReadDeadline(readBy)
+	}
+	return readBy
 }
 
 // keepalive pings the upstream every heartbeat and hangs up when runCtx

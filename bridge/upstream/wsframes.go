@@ -1,0 +1,307 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/bridge/msg"
+	"github.com/bridgeway/bridgeway/internal/rawsock"
+)
+
+// An idle upstream WebSocket (session mode holds one per client) should
+// cost its reader goroutine's smallest stack and no buffer. gorilla's
+// reader parks deep in its own frames with its read buffer, so on a plain
+// TCP upstream the frames are read here: the reader parks in a readiness
+// wait with a shallow stack (the runtime then starts and keeps it at the
+// minimum), and its read buffer is pooled and held only while it holds
+// bytes. gorilla still dials and writes; its reader is never used after
+// the handshake. Frames are handled as gorilla's reader handles them:
+// pings answered, close frames answered and reported as *websocket.CloseError,
+// protocol errors answered with 1002, the read limit with 1009.
+
+// frameWriteWait bounds the control frames the reader answers with, as
+// gorilla's own handlers do.
+const frameWriteWait = time.Second
+
+// handshakeConn records what gorilla's handshake reads: the bytes its read
+// buffer took past the 101 answer (frames the upstream sent at once) are
+// the frame reader's first.
+type handshakeConn struct {
+	net.Conn
+	seen []byte
+	done bool // frameReaderOf looked: nothing more is recorded
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.done {
+		c.seen = append(c.seen, p[:n]...)
+	}
+	return n, err
+}
+
+// dialRecorded dials like gorilla's default dialer and keeps the
+// connection in *last for frameReaderOf.
+func dialRecorded(last **handshakeConn) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		hc := &handshakeConn{Conn: conn}
+		*last = hc
+		return hc, nil
+	}
+}
+
+// frameReaderOf takes over reading ws from its socket; nil (gorilla goes
+// on reading) when the socket cannot be waited on or the handshake's end
+// is not where this reader can find it.
+func frameReaderOf(ws *websocket.Conn, hc *handshakeConn, limit int64) *frameReader {
+	if hc == nil {
+		return nil
+	}
+	seen := hc.seen
+	hc.seen, hc.done = nil, true
+	if ws.NetConn() != net.Conn(hc) || !rawsock.Supported {
+		return nil
+	}
+	sc, ok := hc.Conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	end := bytes.Index(seen, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil
+	}
+	r := &frameReader{ws: ws, limit: limit, rc: rc}
+	r.src = frameSource{conn: hc.Conn}
+	if rest := seen[end+4:]; len(rest) > 0 {
+		r.src.pre = bytes.Clone(rest)
+	}
+	return r
+}
+
+// frameSource is what the gorilla handshake left unread, then the socket.
+type frameSource struct {
+	conn net.Conn
+	pre  []byte
+}
+
+func (s *frameSource) Read(p []byte) (int, error) {
+	if len(s.pre) > 0 {
+		n := copy(p, s.pre)
+		s.pre = s.pre[n:]
+		if len(s.pre) == 0 {
+			s.pre = nil
+		}
+		return n, nil
+	}
+	return s.conn.Read(p)
+}
+
+// frameReadBuffer is the reader's buffer while it holds bytes.
+const frameReadBuffer = 512
+
+var frameReadBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, frameReadBuffer) }}
+
+// frameChunk bounds how much of a payload is read (and allocated) at a
+// time: memory grows with the bytes that arrive, not the declared length.
+const frameChunk = 16 << 10
+
+// frameReader reads one upstream connection's frames.
+type frameReader struct {
+	ws     *websocket.Conn // writes the answers to pings and close frames
+	limit  int64           // max_message_bytes
+	rc     syscall.RawConn
+	src    frameSource
+	br     *bufio.Reader // from frameReadBuffers; nil while nothing is buffered
+	onPong func()
+	hdr    [8]byte
+
+	inMsg  bool // a fragmented message is being assembled
+	binary bool
+	data   []byte
+}
+
+// wait returns when the socket has something to read (or its deadline
+// passed, or it was closed); at once when bytes are buffered already.
+func (r *frameReader) wait() error {
+	if r.br != nil || r.src.pre != nil {
+		return nil
+	}
+	return r.rc.Read(rawsock.Ready)
+}
+
+// readFrame reads one frame. It returns a message when the frame ends
+// one; control frames are answered here, fragments kept for the next
+// call. Errors are the socket's (EOF as gorilla's 1006 CloseError), a
+// *websocket.CloseError for the upstream's close, websocket.ErrReadLimit
+// or a protocol error.
+//
+//go:noinline
+func (r *frameReader) readFrame() (m msg.Message, ok bool, err error) {
+	if r.br == nil {
+		r.br = frameReadBuffers.Get().(*bufio.Reader)
+		r.br.Reset(&r.src)
+	}
+	defer r.putBuffer()
+	hdr := r.hdr[:]
+	if err := r.full(hdr[:2]); err != nil {
+		return m, false, err
+	}
+	fin, op := hdr[0]&0x80 != 0, int(hdr[0]&0x0f)
+	length := int64(hdr[1] & 0x7f)
+	control := op >= websocket.CloseMessage
+	switch {
+	case hdr[0]&0x70 != 0:
+		return m, false, r.protocolError("unexpected reserved bits 0x" + strconv.FormatInt(int64(hdr[0]&0x70), 16))
+	case hdr[1]&0x80 != 0:
+		return m, false, r.protocolError("incorrect mask flag")
+	case control && (op > websocket.PongMessage || length > 125 || !fin):
+		return m, false, r.protocolError("bad control frame")
+	case !control && op > websocket.BinaryMessage:
+		return m, false, r.protocolError("bad opcode " + strconv.Itoa(op))
+	case op == 0 && !r.inMsg:
+		return m, false, r.protocolError("unexpected continuation frame")
+	case op != 0 && !control && r.inMsg:
+		return m, false, r.protocolError("message start before final message frame")
+	}
+	switch length {
+	case 126:
+		if err := r.full(hdr[:2]); err != nil {
+			return m, false, err
+		}
+		length = int64(binary.BigEndian.Uint16(hdr[:2]))
+	case 127:
+		if err := r.full(hdr[:8]); err != nil {
+			return m, false, err
+		}
+		length = int64(binary.BigEndian.Uint64(hdr[:8]))
+		if length < 0 {
+			return m, false, r.protocolError("frame length has the top bit set")
+		}
+	}
+	if control {
+		payload := make([]byte, length)
+		if err := r.full(payload); err != nil {
+			return m, false, err
+		}
+		return m, false, r.control(op, payload)
+	}
+	if !r.inMsg {
+		r.inMsg, r.binary, r.data = true, op == websocket.BinaryMessage, nil
+	}
+	if length > r.limit-int64(len(r.data)) {
+		_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(frameWriteWait))
+		return m, false, websocket.ErrReadLimit
+	}
+	for done := int64(0); done < length; {
+		n := int(min(length-done, frameChunk))
+		start := len(r.data)
+		r.data = append(r.data, make([]byte, n)...)
+		if err := r.full(r.data[start:]); err != nil {
+			return m, false, err
+		}
+		done += int64(n)
+	}
+	if !fin {
+		return m, false, nil
+	}
+	m = msg.Message{Data: r.data, Binary: r.binary}
+	if m.Data == nil {
+		m.Data = []byte{}
+	}
+	r.inMsg, r.data = false, nil
+	return m, true, nil
+}
+
+// full reads len(p) bytes; the connection ending in a frame is gorilla's
+// 1006 "unexpected EOF".
+func (r *frameReader) full(p []byte) error {
+	if _, err := io.ReadFull(r.br, p); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &websocket.CloseError{Code: websocket.CloseAbnormalClosure, Text: io.ErrUnexpectedEOF.Error()}
+		}
+		return err
+	}
+	return nil
+}
+
+// control answers a ping, counts a pong as life, and answers and reports
+// a close frame, as gorilla's default handlers do.
+func (r *frameReader) control(op int, payload []byte) error {
+	switch op {
+	case websocket.PingMessage:
+		_ = r.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(frameWriteWait))
+		return nil
+	case websocket.PongMessage:
+		if r.onPong != nil {
+			r.onPong()
+		}
+		return nil
+	}
+	code, text := websocket.CloseNoStatusReceived, ""
+	if len(payload) >= 2 {
+		code = int(binary.BigEndian.Uint16(payload))
+		if !validCloseCode(code) {
+			return r.protocolError("bad close code " + strconv.Itoa(code))
+		}
+		text = string(payload[2:])
+		if !utf8.ValidString(text) {
+			return r.protocolError("invalid utf8 payload in close frame")
+		}
+	}
+	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(frameWriteWait))
+	return &websocket.CloseError{Code: code, Text: text}
+}
+
+// validCloseCode is gorilla's set of codes a peer may send.
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1013:
+		return true
+	default:
+		return code >= 3000 && code <= 4999
+	}
+}
+
+// protocolError answers 1002 with the reason and ends the connection.
+func (r *frameReader) protocolError(reason string) error {
+	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, reason), time.Now().Add(frameWriteWait))
+	return errors.New("websocket: " + reason)
+}
+
+// putBuffer gives the read buffer back once it holds nothing.
+func (r *frameReader) putBuffer() {
+	if r.br != nil && r.br.Buffered() == 0 {
+		r.release()
+	}
+}
+
+// release gives the read buffer back (the connection ended, or the
+// buffer is empty).
+func (r *frameReader) release() {
+	if r.br != nil {
+		r.br.Reset(nil)
+		frameReadBuffers.Put(r.br)
+		r.br = nil
+	}
+}
