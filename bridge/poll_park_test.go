@@ -478,8 +478,11 @@ func TestParkedPollMessagesOut(t *testing.T) {
 	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
 	up.publish("counted")
 	p.answer(t)
-	// Counted once the answer is out, which the client may see first.
-	waitFor(t, "messages_out", func() bool { return g.longPollMetric(t, "bridgeway_bridge_messages_out_total") >= 1 })
+	// Counted once the answer is out, which the client may see first;
+	// bytes_out moves after messages_out, so wait for it.
+	waitFor(t, "bytes_out", func() bool {
+		return g.longPollMetric(t, "bridgeway_bridge_bytes_out_total") >= float64(len("counted"))
+	})
 	if out := g.longPollMetric(t, "bridgeway_bridge_messages_out_total"); out != 1 {
 		t.Fatalf("messages_out %v, want 1", out)
 	}
