@@ -357,7 +357,10 @@ func TestParkedPollConnectionClose(t *testing.T) {
 // (idle_close).
 func TestParkedPollClientLeaves(t *testing.T) {
 	up := newUpstream(t)
-	g := startParkGateway(t, up, "    poll_timeout: 1h\n    heartbeat: 20ms\n    idle_close: 10ms\n")
+	// idle_close 1s, not 10ms: the topic is idle from the first answer
+	// until the second poll parks, and a loaded machine let it close in
+	// between. heartbeat 1s: the topic's upstream must pong within two.
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n    heartbeat: 1s\n    idle_close: 1s\n")
 	p := g.dial(t)
 	p.send(t, "", "")
 	first := p.answer(t)
