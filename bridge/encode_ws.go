@@ -93,11 +93,7 @@ var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream r
 var slowGapClose = msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"}
 
 func (w *wsWriter[S, PS]) close(info msg.CloseInfo) error {
-	reason := info.Reason
-	if len(reason) > 120 {
-		reason = reason[:120] // a close frame's payload is at most 125 bytes
-	}
-	return w.out().closeFrame(websocket.FormatCloseMessage(clientCloseCode(info.Code), reason))
+	return w.out().closeFrame(websocket.FormatCloseMessage(clientCloseCode(info.Code), cutCloseReason(info.Reason)))
 }
 
 func (w *wsWriter[S, PS]) heartbeat() error { return w.out().ping() }

@@ -364,7 +364,10 @@ func TestParkedPollConnectionClose(t *testing.T) {
 // (idle_close).
 func TestParkedPollClientLeaves(t *testing.T) {
 	up := newUpstream(t)
-	g := startParkGateway(t, up, "    poll_timeout: 1h\n    heartbeat: 20ms\n    idle_close: 10ms\n")
+	// idle_close 1s, not 10ms: the topic is idle from the first answer
+	// until the second poll parks, and a loaded machine let it close in
+	// between. heartbeat 1s: the topic's upstream must pong within two.
+	g := startParkGateway(t, up, "    poll_timeout: 1h\n    heartbeat: 1s\n    idle_close: 1s\n")
 	p := g.dial(t)
 	p.send(t, "", "")
 	first := p.answer(t)
@@ -493,8 +496,11 @@ func TestParkedPollMessagesOut(t *testing.T) {
 	waitFor(t, "poll parked", func() bool { return g.clients(t) == 1 })
 	up.publish("counted")
 	p.answer(t)
-	// Counted once the answer is out, which the client may see first.
-	waitFor(t, "messages_out", func() bool { return g.longPollMetric(t, "bridgeway_bridge_messages_out_total") >= 1 })
+	// Counted once the answer is out, which the client may see first;
+	// bytes_out moves after messages_out, so wait for it.
+	waitFor(t, "bytes_out", func() bool {
+		return g.longPollMetric(t, "bridgeway_bridge_bytes_out_total") >= float64(len("counted"))
+	})
 	if out := g.longPollMetric(t, "bridgeway_bridge_messages_out_total"); out != 1 {
 		t.Fatalf("messages_out %v, want 1", out)
 	}

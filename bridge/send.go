@@ -71,16 +71,12 @@ func (h *RouteHandler) serveSend(req *request) {
 			return
 		}
 	}
-	msgs, aerr := h.readSendBody(req)
+	msgs, bytes, aerr := h.readSendBody(req)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
 	tm := h.metrics.transports[sendLabel]
-	bytes := 0
-	for _, m := range msgs {
-		bytes += len(m.Data)
-	}
 
 	var err error
 	if s == nil {
@@ -124,8 +120,9 @@ func sendError(err error) *apiError {
 	}
 }
 
-// readSendBody turns the body into messages by Content-Type.
-func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
+// readSendBody turns the body into messages by Content-Type; bytes is
+// their payload size.
+func (h *RouteHandler) readSendBody(req *request) (msgs []msg.Message, bytes int, aerr *apiError) {
 	// A body that trickles in is cut at sendBodyTimeout (slow POST). After a
 	// complete read the deadline is lifted: net/http's background read of
 	// the connection must not time out while the upstream write runs.
@@ -143,46 +140,34 @@ func (h *RouteHandler) readSendBody(req *request) ([]msg.Message, *apiError) {
 		var ne net.Error
 		switch {
 		case errors.As(err, &mbe):
-			return nil, errBodyTooLarge
+			return nil, 0, errBodyTooLarge
 		case errors.As(err, &ne) && ne.Timeout():
 			req.w.Header().Set("Connection", "close")
-			return nil, errBodyTimeout
+			return nil, 0, errBodyTimeout
 		}
-		return nil, errorf(http.StatusBadRequest, "bad_body", "the request body could not be read")
+		return nil, 0, errorf(http.StatusBadRequest, "bad_body", "the request body could not be read")
 	}
 	ct := req.r.Header.Get("Content-Type")
 	mediaType := "text/plain"
 	if ct != "" {
 		if mediaType, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, errContentType
+			return nil, 0, errContentType
 		}
 	}
-	var msgs []msg.Message
 	switch mediaType {
-	case "text/plain":
-		msgs = []msg.Message{{Data: body}}
-	case "application/octet-stream":
-		msgs = []msg.Message{{Data: body, Binary: true}}
+	case "text/plain", "application/octet-stream":
+		if int64(len(body)) > set.maxMessageBytes {
+			return nil, 0, errMessageTooLarge
+		}
+		return []msg.Message{{Data: body, Binary: mediaType != "text/plain"}}, len(body), nil
 	case "application/json":
 		var batch struct {
 			Messages []string `json:"messages"`
 		}
 		if json.Unmarshal(body, &batch) != nil || batch.Messages == nil {
-			return nil, errBadBody
+			return nil, 0, errBadBody
 		}
-		if len(batch.Messages) > set.maxBatch {
-			return nil, errTooManyMessages
-		}
-		for _, s := range batch.Messages {
-			msgs = append(msgs, msg.Message{Data: []byte(s)})
-		}
-	default:
-		return nil, errContentType
+		return textMessages(batch.Messages, set.maxBatch, set.maxMessageBytes, errTooManyMessages, errMessageTooLarge)
 	}
-	for _, m := range msgs {
-		if int64(len(m.Data)) > set.maxMessageBytes {
-			return nil, errMessageTooLarge
-		}
-	}
-	return msgs, nil
+	return nil, 0, errContentType
 }

@@ -75,18 +75,7 @@ func isFormBody(r *http.Request) bool {
 // (bytes: their payload size) within the batch and max_message_bytes
 // bounds.
 func sockjsMessages(set *settings, texts []string) (msgs []msg.Message, bytes int, aerr *apiError) {
-	if len(texts) > sockjsMaxBatch(set) {
-		return nil, 0, errTooManyMessages
-	}
-	msgs = make([]msg.Message, len(texts))
-	for i, t := range texts {
-		if int64(len(t)) > set.maxMessageBytes {
-			return nil, 0, errMessageTooLarge
-		}
-		msgs[i] = msg.Message{Data: []byte(t)}
-		bytes += len(t)
-	}
-	return msgs, bytes, nil
+	return textMessages(texts, sockjsMaxBatch(set), set.maxMessageBytes, errTooManyMessages, errMessageTooLarge)
 }
 
 // sockjsMaxBatch bounds the messages of one send: sockjs-client sends
@@ -124,7 +113,7 @@ func (h *RouteHandler) sockjsForward(req *request, a *attachment, msgs []msg.Mes
 // POST). req is the request's own copy (sockjsRequest).
 func (h *RouteHandler) sockjsBody(req *request) ([]byte, *apiError) {
 	req.r.Header.Set("Content-Type", "text/plain")
-	msgs, aerr := h.readSendBody(req)
+	msgs, _, aerr := h.readSendBody(req)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -86,6 +87,30 @@ func TestWebSocketCloseCodePassesThrough(t *testing.T) {
 	var ce *websocket.CloseError
 	if !asCloseError(err, &ce) || ce.Code != 4001 || ce.Text != "bye now" {
 		t.Fatalf("want close 4001 'bye now', got %v", err)
+	}
+}
+
+// TestLongMultiByteCloseReasonCutAtRune: an upstream close reason longer
+// than a client close frame takes is cut before the character that would
+// not fit, never inside it: a reason that is not UTF-8 makes browsers fail
+// the connection (1007) instead of reporting the close.
+func TestLongMultiByteCloseReasonCutAtRune(t *testing.T) {
+	up := newUpstream(t)
+	g := newGateway(t, sessionRoute(up), config.Limits{})
+	// 122 bytes (an upstream close frame holds up to 123): the euro sign's
+	// three bytes are 119-121, across the gateway's 120-byte limit.
+	reason := strings.Repeat("x", 119) + "€"
+	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("close 4001 "+reason)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !asCloseError(err, &ce) {
+		t.Fatalf("want close 4001 with a valid UTF-8 reason, got %v", err)
+	}
+	if ce.Code != 4001 || !utf8.ValidString(ce.Text) || ce.Text != strings.Repeat("x", 119) {
+		t.Fatalf("close %d %q, want 4001 and the reason's 119 bytes before the euro sign", ce.Code, ce.Text)
 	}
 }
 

@@ -72,67 +72,60 @@ type sendFrame struct {
 	Messages []string     `json:"messages"`
 }
 
-// parseSendFrame turns one acks=1 frame into its seq (-1: none) and messages.
-func (h *RouteHandler) parseSendFrame(kind int, data []byte) (int64, []msg.Message, error) {
+// parseSendFrame turns one acks=1 frame into its seq (-1: none) and
+// messages, with their payload size.
+func (h *RouteHandler) parseSendFrame(kind int, data []byte) (seq int64, msgs []msg.Message, size int, err error) {
 	if kind != websocket.TextMessage {
-		return 0, nil, errSendFrameKind
+		return 0, nil, 0, errSendFrameKind
 	}
 	var f sendFrame
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if dec.Decode(&f) != nil || dec.More() || (f.Data == nil) == (f.Messages == nil) || (f.Binary && f.Data == nil) {
-		return 0, nil, errSendFrame
+		return 0, nil, 0, errSendFrame
 	}
-	seq := int64(-1)
+	seq = -1
 	if f.Seq != nil {
 		n, err := strconv.ParseInt(f.Seq.String(), 10, 64)
 		if err != nil || n < 0 {
-			return 0, nil, errSendFrameSeq
+			return 0, nil, 0, errSendFrameSeq
 		}
 		seq = n
 	}
 	set := h.set() // one load per frame, not one per message
-	var msgs []msg.Message
-	switch {
-	case f.Binary:
-		b, err := base64.StdEncoding.DecodeString(*f.Data)
-		if err != nil {
-			return 0, nil, errSendFrame
+	if !f.Binary {
+		texts, limit := f.Messages, set.maxBatch
+		if f.Data != nil {
+			texts, limit = []string{*f.Data}, 1
 		}
-		msgs = []msg.Message{{Data: b, Binary: true}}
-	case f.Data != nil:
-		msgs = []msg.Message{{Data: []byte(*f.Data)}}
-	default:
-		if len(f.Messages) > set.maxBatch {
-			return 0, nil, errSendFrameMany
+		var werr *wsCloseError
+		msgs, size, werr = textMessages(texts, limit, set.maxMessageBytes, errSendFrameMany, errSendFrameBig)
+		if werr != nil {
+			return 0, nil, 0, werr
 		}
-		for _, s := range f.Messages {
-			msgs = append(msgs, msg.Message{Data: []byte(s)})
-		}
+		return seq, msgs, size, nil
 	}
-	for _, m := range msgs {
-		if int64(len(m.Data)) > set.maxMessageBytes {
-			return 0, nil, errSendFrameBig
-		}
+	b, derr := base64.StdEncoding.DecodeString(*f.Data)
+	if derr != nil {
+		return 0, nil, 0, errSendFrame
 	}
-	return seq, msgs, nil
+	if int64(len(b)) > set.maxMessageBytes {
+		return 0, nil, 0, errSendFrameBig
+	}
+	return seq, []msg.Message{{Data: b, Binary: true}}, len(b), nil
 }
 
 // forwardAcked sends one acks=1 frame's messages to the session's upstream,
 // once per seq, then acknowledges the seq.
 func (c *wsClient) forwardAcked(ctx context.Context, kind int, data []byte) error {
-	seq, msgs, err := c.h.parseSendFrame(kind, data)
+	seq, msgs, n, err := c.h.parseSendFrame(kind, data)
 	if err != nil {
 		return err
 	}
 	s := c.a.sess
 	if err := s.send(ctx, seq, batchOf(msgs)); err != nil {
 		return err
-	}
-	n := 0
-	for _, m := range msgs {
-		n += len(m.Data)
 	}
 	s.countIn(len(msgs), n)
 	c.a.tm.messagesIn.Add(float64(len(msgs)))

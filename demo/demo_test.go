@@ -19,7 +19,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const waitLimit = 10 * time.Second
+const waitLimit = 30 * time.Second
 
 func startDemo(t *testing.T, tick time.Duration) *Upstreams {
 	t.Helper()

@@ -222,6 +222,9 @@ func TestInvalidUTF8TextFrameClosed1007(t *testing.T) {
 	if code != 1007 {
 		t.Errorf("close code %d (frames back: %q), want 1007", code, seen)
 	}
+	// The barrier: the session's upstream connection ends with it, and the
+	// app forgets it only after reading everything the gateway sent.
+	eventually(t, "the session's upstream to end", func() bool { return app.accepted.Load() == 1 && app.open() == 0 })
 	if n := app.received.Load(); n != 0 {
 		t.Errorf("the upstream received %d messages: %q", n, app.messages())
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -60,8 +61,16 @@ func TestWebSocketUpgradeWithBodyRefused(t *testing.T) {
 			}
 		}
 	}
-	if n := app.accepted.Load(); n != 0 {
-		t.Errorf("the upstream accepted %d WebSocket connections", n)
+	// A handshake without a body is the barrier: once its session's
+	// upstream is counted, exactly one means the refused ones opened none.
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/chat/ws", nil)
+	if err != nil {
+		t.Fatalf("handshake without a body: %v", err)
+	}
+	defer ws.Close()
+	eventually(t, "the plain handshake's upstream", func() bool { return app.accepted.Load() >= 1 })
+	if n := app.accepted.Load(); n != 1 {
+		t.Errorf("the upstream accepted %d WebSocket connections for the refused handshakes", n-1)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitLimit only keeps a broken test from hanging; no test asserts timing.
-const waitLimit = 10 * time.Second
+const waitLimit = 30 * time.Second
 
 // recSink records what an adapter appends, in order.
 type recSink struct {
