@@ -89,7 +89,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	}()
 	h.pump(ctx, a, sw)
 	if sw.finished {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closing.Code, closing.Reason), time.Now().Add(writeWait))
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closing.Code, cutCloseReason(closing.Reason)), time.Now().Add(writeWait))
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(closeGrace))
 	<-readerDone

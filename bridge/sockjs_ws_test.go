@@ -73,6 +73,22 @@ func TestSockJSWebSocketClose(t *testing.T) {
 	}
 }
 
+// TestSockJSWebSocketLongCloseReasonCutAtRune: the close frame after
+// c[...] carries at most 120 bytes of the upstream's reason, cut before a
+// character rather than inside it (invalid UTF-8 fails the connection).
+func TestSockJSWebSocketLongCloseReasonCutAtRune(t *testing.T) {
+	s := newSockJSServices(t)
+	ws := dialSockJS(t, s.echo.base)
+	reason := strings.Repeat("x", 119) + "€"
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`["close 4001 `+reason+`"]`))
+	expectWS(t, ws, `c[4001,"`+reason+`"]`)
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4001 || ce.Text != strings.Repeat("x", 119) {
+		t.Fatalf("after the close frame: %v, want 4001 and the reason's 119 bytes before the euro sign", err)
+	}
+}
+
 // TestSockJSWebSocketHeaders is the RFC 6455 handshake as the protocol
 // checks it, byte for byte on a raw socket.
 func TestSockJSWebSocketHeaders(t *testing.T) {
