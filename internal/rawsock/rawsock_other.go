@@ -16,3 +16,6 @@ func Read(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 func Ready(uintptr) bool { return true }
 
 func Gone(uintptr) bool { return false }
+
+// Peek is not used where Supported is false.
+func Peek(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }

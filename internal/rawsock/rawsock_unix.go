@@ -28,3 +28,6 @@ func Ready(uintptr) bool { return true }
 
 // Gone is not used where Supported is false.
 func Gone(uintptr) bool { return false }
+
+// Peek is not used where Supported is false.
+func Peek(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
