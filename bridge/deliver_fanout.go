@@ -23,7 +23,9 @@ import (
 // socket does not take a write at once leaves for a goroutine of its own
 // (handOff) that writes with writeWait and applies slow_client like any
 // other pump, so it never delays the others; a reader (watch) then
-// notices its client leaving. WebSockets keep their reader (serveShared).
+// notices its client leaving. An idle WebSocket has no goroutine either:
+// its socket waits in one epoll set, pongs and pings are read from there,
+// and anything else starts its reader (serveShared, fanout_ws.go).
 type fanout struct {
 	kick chan struct{} // a member was added
 
@@ -91,13 +93,23 @@ type fanSub struct {
 	finished bool // the fan-out ended the response and closed the conn
 	handed   bool // a goroutine of its own serves it (handOff)
 	// watched: a goroutine reads the stream's socket (watch) and releases
-	// it; else the fan-out does (a WebSocket's reader is serveShared).
+	// it; else the fan-out does (a WebSocket's reader, once started, is
+	// serveShared).
 	watched  bool
 	cancel   context.CancelFunc
 	pumpDone chan struct{}
 	// done ends the request at the host (outliveHandler); nil when the
 	// caller ends it itself.
 	done func()
+
+	// A WebSocket's client; its socket waiting in idleSockets (polled,
+	// pollFD) or its reader started (reading; fanout_ws.go); the host's
+	// done, which its reader calls.
+	wsc     *wsClient
+	wsDone  func()
+	pollFD  uintptr
+	polled  bool
+	reading bool
 }
 
 // add puts a stream or WebSocket in the list and has a round run for it,
@@ -413,6 +425,9 @@ func (f *fanout) settle(s *fanSub, done, failed bool) (left, unowned bool) {
 		f.remove(s)
 		s.out.finish()
 		s.finished = true
+		if s.out.ws {
+			s.startReader() // it waits for the client's close answer, then releases
+		}
 		return true, !s.out.ws && !s.watched
 	}
 	return false, false
@@ -425,7 +440,9 @@ func (f *fanout) settle(s *fanSub, done, failed bool) (left, unowned bool) {
 func (s *fanSub) handOff(over bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.handed = true
-	if !s.out.ws && !s.watched {
+	if s.out.ws {
+		s.startReader()
+	} else if !s.watched {
 		s.watched = true
 		go s.watch()
 	}

@@ -77,3 +77,45 @@ func (w *nbWriter) readable() bool {
 	}
 	return ready
 }
+
+// peek copies what the client sent into p without consuming it or
+// waiting. ready is false when nothing arrived; n == 0 with ready is EOF,
+// an error, or a connection closed here.
+func (w *nbWriter) peek(p []byte) (n int, ready bool) {
+	var e syscall.Errno
+	if err := w.rc.Control(func(fd uintptr) { n, e = rawsock.Peek(fd, p) }); err != nil {
+		return 0, true
+	}
+	switch {
+	case e == syscall.EAGAIN || e == syscall.EINTR:
+		return 0, false
+	case e != 0:
+		return 0, true
+	}
+	return n, true
+}
+
+// consume reads len(p) bytes that peek saw (they are in the socket's
+// buffer, so the read does not wait); it reports whether all came.
+func (w *nbWriter) consume(p []byte) bool {
+	got := 0
+	err := w.rc.Control(func(fd uintptr) {
+		for got < len(p) {
+			n, e := rawsock.Read(fd, p[got:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 || n <= 0 {
+				return
+			}
+			got += n
+		}
+	})
+	return err == nil && got == len(p)
+}
+
+// fd is the socket's descriptor, for idleSockets.
+func (w *nbWriter) fd() (fd uintptr, ok bool) {
+	ok = w.rc.Control(func(f uintptr) { fd = f }) == nil
+	return fd, ok
+}

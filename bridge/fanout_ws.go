@@ -1,30 +1,41 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"net"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 // A broadcast WebSocket subscriber on a plain socket joins the topic's
 // fan-out like SSE: the fan-out writes server frames (unmasked,
 // uncompressed) straight to the socket, so no writer goroutine waits per
-// client, and its one goroutine reads the client's frames with bridge's
-// own reader (wsread.go) parked in a small read with no deadline. Every
-// write to the socket goes through rawOut (wmu): the fan-out's frames, and
-// the reader's pong, close and protocol-error answers.
+// client. While its client is silent it has no reader goroutine either:
+// its socket waits in idleSockets, one epoll set for all of them, and when
+// the client sends, idleRead (on the poller's goroutine) reads what an
+// idle client sends, pongs and pings, without waiting. Anything else (a
+// message, a close, EOF, a frame not wholly arrived) starts the client's
+// reader (serveShared) at once, which handles it as it always did, and
+// stays: a client that sends messages gets them forwarded as they come.
+// Every write to the socket goes through rawOut (wmu): the fan-out's
+// frames, and the pong, close and protocol-error answers.
+
+// idleSockets tells when a silent WebSocket subscriber's client sends.
+var idleSockets rawsock.Poller
 
 // shareWebSocket makes a broadcast client (chooseDelivery: viaFanout, nb
-// its socket's non-blocking writer) a fan-out subscriber. It joins the
-// fan-out here, on the handler's goroutine, so that the reader's fresh
-// goroutine (serveShared) keeps a small stack.
-func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
+// its socket's non-blocking writer) a fan-out subscriber. The caller
+// counted the connection (hold, runs); the reader ends that and calls
+// done, which ends the request at the host.
+func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter, done func()) {
 	conn := c.ws.NetConn()
 	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
-	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout()}
+	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout(), wsc: c, wsDone: done}
 	w := &rawWriter{sink: rawFrames{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}}
 	w.sink.sawClient()
 	s.w = w
@@ -37,11 +48,109 @@ func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter) *fanSub {
 	c.rd = &wsFrameReader{r: bare, limit: h.set().maxMessageBytes}
 	c.wait = newReadWaiter(bare)
 	s.fan.add(s)
-	return s
+	// After the add, as handOver's watch: a reader that released first
+	// would leave a dead subscriber in the fan-out. The fan-out may have
+	// started the reader already.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reading {
+		return
+	}
+	if fd, ok := nb.fd(); ok && idleSockets.Add(fd, s) {
+		s.pollFD, s.polled = fd, true
+		return
+	}
+	s.startReader() // no poller here: the reader waits for the client
 }
 
-// serveShared is serve for a fan-out subscriber: this goroutine only
-// reads, and owns the subscriber's lifetime. It sets no read deadline
+// startReader gives the subscriber its reader goroutine, once (s.mu
+// held): the client sent something the poller does not handle, or the
+// fan-out is done with the subscriber (its close frame is out, it failed,
+// it was handed off) and the reader sees the connection to its end.
+func (s *fanSub) startReader() {
+	if s.reading {
+		return
+	}
+	if s.polled {
+		idleSockets.Remove(s.pollFD) // before the reader may close it
+		s.polled = false
+	}
+	s.reading = true
+	go s.readClient()
+}
+
+// readClient owns the subscriber's lifetime once started: it reads, then
+// releases the subscriber and ends what the caller of shareWebSocket
+// counted.
+func (s *fanSub) readClient() {
+	defer s.h.runs.Done()
+	defer s.h.exit()
+	defer s.wsDone() // the access line, once the connection is gone
+	s.wsc.serveShared(s)
+}
+
+// Readable is idleSockets telling that a silent client sent something.
+func (s *fanSub) Readable() { s.idleRead() }
+
+// idlePeek is how much of a silent client's input is looked at: many
+// pongs (6 bytes each for our empty pings).
+const idlePeek = 256
+
+// idleRead reads, without waiting, what a WebSocket client with no reader
+// goroutine sent: its pings are answered and its pongs noted here, as the
+// reader would; anything else starts the reader.
+func (s *fanSub) idleRead() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.polled {
+		return // the reader took over (or the descriptor is another's now)
+	}
+	var b [idlePeek]byte
+	n, ready := s.out.nb.peek(b[:])
+	if !ready {
+		idleSockets.Rearm(s.pollFD)
+		return
+	}
+	k := leadingPings(b[:n])
+	if k == 0 || !s.out.nb.consume(b[:k]) {
+		s.startReader()
+		return
+	}
+	// The reader's frame reader and handling, over the bytes taken.
+	c := s.wsc
+	sock := c.rd.r
+	c.rd.r = bytes.NewReader(b[:k])
+	for c.readFrame(s) {
+	}
+	c.rd.r = sock
+	if k < n {
+		s.startReader() // more than pings, or a frame cut short
+		return
+	}
+	idleSockets.Rearm(s.pollFD)
+}
+
+// leadingPings is the length of the whole client ping and pong frames
+// (final, masked, at most 125 bytes of payload) that p starts with.
+func leadingPings(p []byte) int {
+	k := 0
+	for len(p)-k >= 6 {
+		op, size := p[k], p[k+1]
+		if op != 0x80|websocket.PingMessage && op != 0x80|websocket.PongMessage ||
+			size&0x80 == 0 || size&0x7f > 125 {
+			break
+		}
+		end := k + 6 + int(size&0x7f)
+		if end > len(p) {
+			break
+		}
+		k = end
+	}
+	return k
+}
+
+// serveShared is serve for a fan-out subscriber's reader (readClient):
+// this goroutine only reads, and owns the subscriber's lifetime. It sets no read deadline
 // (a timer per connection): the fan-out's heartbeat notices a client that
 // stopped answering pings (rawFrames.ping). Idle, it parks in the
 // read waiter with a shallow stack; each frame is handled in readFrame.

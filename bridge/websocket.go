@@ -106,13 +106,7 @@ func (h *RouteHandler) deliverWebSocket(req *request, c *wsClient) {
 	}
 	c.path = chooseDelivery(webSocket, f)
 	if c.path == viaFanout {
-		s := h.shareWebSocket(c, nb)
-		go func() {
-			defer h.runs.Done()
-			defer h.exit()
-			defer done()
-			c.serveShared(s)
-		}()
+		h.shareWebSocket(c, nb, done) // a reader starts when the client sends (fanout_ws.go)
 		return
 	}
 	go func() {

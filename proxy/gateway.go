@@ -49,14 +49,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		// The connection is served on: count and log it when it ends.
-		rq, snap := rec.detached(r)
-		rec.deferEnd(func() {
-			s.finish(rq, snap, route, kind, start)
-			if gauge != nil {
-				gauge.Dec()
-			}
-		})
+		// The connection is served on: count and log it when it ends,
+		// keeping only what that needs (outlive.go).
+		rec.deferEnd(s.detachedEnd(lineOf(r, rec), route, kind, start, gauge))
 	}()
 
 	if r.URL.Path == clientJSPath {
@@ -115,11 +110,17 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) finish(r *http.Request, rec *recorder, route, kind string, start time.Time) {
+	l := lineOf(r, rec)
+	s.finishLine(&l, route, kind, start)
+}
+
+// finishLine counts and logs a request from its access line.
+func (s *Server) finishLine(l *accessLine, route, kind string, start time.Time) {
 	elapsed := time.Since(start)
 	rs := s.series(route)
-	rs.requestsCounter(rec.statusCode()).Inc()
+	rs.requestsCounter(l.status).Inc()
 	rs.duration.Observe(elapsed.Seconds())
-	s.logAccess(r, rec, route, kind, elapsed)
+	s.logAccess(l, route, kind, elapsed)
 }
 
 // wireGuardOf is the guard of r's connection: plain listener connections

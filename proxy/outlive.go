@@ -1,9 +1,10 @@
 package proxy
 
 import (
-	"net/http"
-	"net/url"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // outliving is the state of a request whose hijacked connection a handler
@@ -61,18 +62,27 @@ func (r *recorder) deferEnd(end func()) {
 	o.mu.Unlock()
 }
 
-// detached copies what the access log and metrics need from a finished
-// handler's request and recorder, without holding on to net/http's state.
-func (r *recorder) detached(req *http.Request) (*http.Request, *recorder) {
-	rq := &http.Request{
-		Method:     req.Method,
-		URL:        &url.URL{Path: req.URL.Path, RawQuery: req.URL.RawQuery},
-		Proto:      req.Proto,
-		RemoteAddr: req.RemoteAddr,
-		Header:     http.Header{},
+// detached is what a request served past its handler keeps until its
+// connection ends: one small object, no request, headers or recorder.
+type detached struct {
+	s     *Server
+	line  accessLine
+	route string
+	kind  string
+	start time.Time
+	gauge prometheus.Gauge
+}
+
+// detachedEnd returns the end of such a request: count and log it, and
+// let go of its active-connections gauge.
+func (s *Server) detachedEnd(line accessLine, route, kind string, start time.Time, gauge prometheus.Gauge) func() {
+	d := &detached{s: s, line: line, route: route, kind: kind, start: start, gauge: gauge}
+	return d.end
+}
+
+func (d *detached) end() {
+	d.s.finishLine(&d.line, d.route, d.kind, d.start)
+	if d.gauge != nil {
+		d.gauge.Dec()
 	}
-	if ua := req.UserAgent(); ua != "" {
-		rq.Header.Set("User-Agent", ua)
-	}
-	return rq, &recorder{status: r.status, bytes: r.bytes, tunnelBytes: r.tunnelBytes}
 }

@@ -98,14 +98,6 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return &countingConn{Conn: conn, written: r.tunnelBytes}, brw, nil
 }
 
-// written is the response's byte count so far, hijacked bytes included.
-func (r *recorder) written() int64 {
-	if r.tunnelBytes != nil {
-		return r.bytes + r.tunnelBytes.Load()
-	}
-	return r.bytes
-}
-
 // Unwrap lets http.ResponseController reach deadlines and the like.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 

@@ -8,5 +8,6 @@
 // every call, and thousands of them per second kept waking the runtime's
 // sysmon thread (a fifth of the gateway's CPU in the echo benchmark). Only
 // Linux gets the raw path (Supported); elsewhere Write and Read are the
-// ordinary calls and Peek is unavailable.
+// ordinary calls and Peek is unavailable. Poller (Linux) tells one
+// goroutine when any of many sockets becomes readable.
 package rawsock

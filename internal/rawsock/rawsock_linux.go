@@ -24,6 +24,15 @@ func Read(fd uintptr, p []byte) (int, syscall.Errno) {
 	return int(n), e
 }
 
+// Peek copies what the socket has to read into p without consuming it and
+// without waiting: n > 0 bytes; n == 0 with errno 0 is EOF; EAGAIN when
+// nothing arrived.
+func Peek(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}
+
 // Gone reports whether the peer closed its end or the socket failed, without
 // waiting and without consuming anything (bytes waiting to be read mean the
 // peer is still there).
@@ -46,10 +55,3 @@ func Ready(fd uintptr) bool {
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }
 
-// Peek copies what waits on the socket into p without consuming it and
-// without waiting (EAGAIN when nothing is there; 0 bytes is EOF).
-func Peek(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return int(n), e
-}
