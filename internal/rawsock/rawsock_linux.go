@@ -54,4 +54,3 @@ func Ready(fd uintptr) bool {
 		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }
-
