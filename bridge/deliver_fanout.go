@@ -39,10 +39,11 @@ type fanout struct {
 	roundDue bool
 
 	// Owned by the running goroutine.
-	round   []fanMember
-	scratch []byte
-	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
-	tally   outTally  // step.tally
+	round []fanMember
+	fanShard
+	// shards step parts of a large round on goroutines of their own
+	// (deliver_shard.go).
+	shards []fanShard
 	// last and closed are the log's state at the round's start (taken
 	// after step.wait): a parked poll before last, or any once closed, is
 	// answered.
@@ -57,7 +58,7 @@ type fanMember interface {
 	// step delivers what the log has for the member in this round; it
 	// returns the channel closed at the change it waits for next, or
 	// waiting false when it left (or was not the fan-out's to step).
-	step(f *fanout) (wait <-chan struct{}, waiting bool)
+	step(f *fanout, sh *fanShard) (wait <-chan struct{}, waiting bool)
 	// beat is the heartbeat: a ping or comment, or for a poll a check
 	// that its client is still there.
 	beat(f *fanout)
@@ -281,36 +282,63 @@ func (f *fanout) deliver() (wait <-chan struct{}, again bool) {
 		_, last = lg.Bounds()
 	}
 	f.step.wait, f.last, f.closed = b.Wait, last, b.Closed
-	defer f.tally.flush()
-	for _, m := range f.round {
-		w, waiting := m.step(f)
+	if n := shardsFor(len(f.round)); n > 1 {
+		return f.deliverSharded(n)
+	}
+	f.fanShard.deliver(f, f.round)
+	return f.fanShard.wait, f.fanShard.again
+}
+
+// fanShard is what stepping members needs of its own: the write buffer
+// lent to each, the round's step settings and its delivery tally, and
+// the outcome of its part of a round.
+type fanShard struct {
+	scratch []byte
+	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
+	tally   outTally  // step.tally
+	wait    <-chan struct{}
+	again   bool
+}
+
+// deliver steps members: wait is the change the last waiting one waits
+// for, again set when the log moved on during the round (members wait on
+// different changes).
+func (sh *fanShard) deliver(f *fanout, members []fanMember) {
+	defer sh.tally.flush()
+	sh.wait, sh.again = nil, false
+	for _, m := range members {
+		w, waiting := m.step(f, sh)
 		if !waiting {
 			continue
 		}
-		if wait != nil && w != wait {
-			// The log changed during the round: go again if the change
-			// others wait for already happened.
-			select {
-			case <-wait:
-				again = true
-			default:
-			}
-		}
-		wait = w
+		sh.merge(w)
 	}
-	return wait, again
+}
+
+// merge takes one more waiting member's (or part's) wait channel.
+func (sh *fanShard) merge(w <-chan struct{}) {
+	if sh.wait != nil && w != sh.wait {
+		// The log changed during the round: go again if the change
+		// others wait for already happened.
+		select {
+		case <-sh.wait:
+			sh.again = true
+		default:
+		}
+	}
+	sh.wait = w
 }
 
 // step runs the stream's pumpStep for the round.
-func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
+func (s *fanSub) step(f *fanout, sh *fanShard) (<-chan struct{}, bool) {
 	s.mu.Lock()
 	if s.gone || s.finished || s.handed {
 		s.mu.Unlock()
 		return nil, false
 	}
-	s.out.buf = f.scratch[:0]
-	w, done, err := pumpStep(context.Background(), s.a, s.w, &f.step)
-	f.scratch, s.out.buf = s.out.buf[:0], nil
+	s.out.buf = sh.scratch[:0]
+	w, done, err := pumpStep(context.Background(), s.a, s.w, &sh.step)
+	sh.scratch, s.out.buf = s.out.buf[:0], nil
 	left, unowned := f.settle(s, done, err != nil)
 	s.mu.Unlock()
 	if left {
@@ -320,7 +348,7 @@ func (s *fanSub) step(f *fanout) (<-chan struct{}, bool) {
 		return nil, false
 	}
 	if w == nil {
-		w = f.step.wait // what the round's wait tells of
+		w = sh.step.wait // what the round's wait tells of
 	}
 	return w, true
 }
@@ -381,7 +409,7 @@ func (s *fanSub) leftQuietly(f *fanout) bool {
 
 // step answers the poll when the log moved past its cursor (or closed);
 // else it waits with the round.
-func (p *parkedPoll) step(f *fanout) (<-chan struct{}, bool) {
+func (p *parkedPoll) step(f *fanout, _ *fanShard) (<-chan struct{}, bool) {
 	if (f.closed || p.pos < f.last) && p.take() {
 		f.remove(p)
 		p.answer()

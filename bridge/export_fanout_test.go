@@ -7,3 +7,11 @@ func SetHijackStreams(on bool) func() {
 	hijackStreams = on
 	return func() { hijackStreams = old }
 }
+
+// SetShardMin sets the fewest members per part of a sharded fan-out
+// round; it returns a func restoring the old value.
+func SetShardMin(n int) func() {
+	old := shardMin
+	shardMin = n
+	return func() { shardMin = old }
+}
