@@ -43,10 +43,9 @@ type wsFrame struct {
 // next returns the next control frame or complete data message. Errors are
 // the socket's (io.EOF, a deadline) or a violation (isFrameError).
 func (r *wsFrameReader) next() (wsFrame, error) {
-	r.fr.Limit = r.limit
 	r.fr.Reuse(r.spare)
 	for {
-		f, ok, err := r.fr.ReadFrame(r.r)
+		f, ok, err := r.fr.ReadFrame(r.r, r.limit)
 		if err != nil || ok {
 			r.spare, r.inMsg = r.fr.Unused(), r.fr.InMessage()
 			return wsFrame{op: f.Op, payload: f.Payload}, err

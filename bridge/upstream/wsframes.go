@@ -90,8 +90,8 @@ func frameReaderOf(ws *websocket.Conn, hc *handshakeConn, limit int64) *frameRea
 	if end < 0 {
 		return nil
 	}
-	r := &frameReader{ws: ws, rc: rc}
-	r.frames.Limit, r.frames.Side = limit, wsframe.Server
+	r := &frameReader{ws: ws, rc: rc, limit: limit}
+	r.frames.Side = wsframe.Server
 	r.src = frameSource{conn: hc.Conn}
 	if rest := seen[end+4:]; len(rest) > 0 {
 		r.src.pre = bytes.Clone(rest)
@@ -130,6 +130,7 @@ type frameReader struct {
 	src    frameSource
 	br     *bufio.Reader // from frameReadBuffers; nil while nothing is buffered
 	onPong func()
+	limit  int64 // max_message_bytes
 	frames wsframe.Reader
 }
 
@@ -155,7 +156,7 @@ func (r *frameReader) readFrame() (m msg.Message, ok bool, err error) {
 		r.br.Reset(&r.src)
 	}
 	defer r.putBuffer()
-	f, ok, err := r.frames.ReadFrame(r.br)
+	f, ok, err := r.frames.ReadFrame(r.br, r.limit)
 	switch {
 	case err != nil:
 		return m, false, r.failed(err)

@@ -19,7 +19,7 @@ const (
 	StrayContinuation                       // a continuation with no message begun
 	NestedMessage                           // a new data message inside a fragmented one
 	LengthTopBit                            // a 64-bit length with its top bit set
-	TooBig                                  // a message over Limit
+	TooBig                                  // a message over the limit
 	TextNotUTF8                             // client side only
 	CloseOneByte                            // client side only
 	BadCloseCode                            // Detail: the code

@@ -30,19 +30,19 @@ const (
 )
 
 // Reader reads one connection's frames. The zero value reads a client's.
+// It is kept small (no limit or spare field of its own: callers have
+// them): every idle WebSocket holds one, inside a struct whose size
+// class is its memory.
 type Reader struct {
-	Limit int64 // max bytes of one (possibly fragmented) data message
-	Side  Side
-
 	// hdr holds a frame's header bytes and mask key: a field, so that
 	// reading them does not allocate per frame (an array on the stack
 	// would escape through io.Reader).
 	hdr   [12]byte
+	Side  Side
 	op    uint8 // the data message being assembled from fragments (inMsg)
 	inMsg bool
 	// msg is that message; between messages, storage the next one starts
-	// in (Reuse). No separate spare field: a session holds one Reader per
-	// upstream, and its size decides the allocation's size class.
+	// in (Reuse).
 	msg []byte
 }
 
@@ -77,11 +77,12 @@ func (r *Reader) Unused() []byte {
 // at a time.
 const readChunk = 16 << 10
 
-// ReadFrame reads one frame from src. ok is false when the frame was a
+// ReadFrame reads one frame from src; limit bounds one (possibly
+// fragmented) data message. ok is false when the frame was a
 // fragment kept for a later call; otherwise f is a control frame or a
 // complete message. Errors are src's (io.EOF, io.ErrUnexpectedEOF, a
 // deadline) or an *Error.
-func (r *Reader) ReadFrame(src io.Reader) (f Frame, ok bool, err error) {
+func (r *Reader) ReadFrame(src io.Reader, limit int64) (f Frame, ok bool, err error) {
 	hdr := r.hdr[:8]
 	if _, err := io.ReadFull(src, hdr[:2]); err != nil {
 		return f, false, err
@@ -121,7 +122,7 @@ func (r *Reader) ReadFrame(src io.Reader) (f Frame, ok bool, err error) {
 		}
 		length = int64(n)
 	}
-	if !control && length > r.Limit-int64(len(r.msg)) {
+	if !control && length > limit-int64(len(r.msg)) {
 		return f, false, r.fail(TooBig, 0)
 	}
 	var key [4]byte

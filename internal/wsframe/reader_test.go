@@ -38,10 +38,10 @@ type answer struct {
 // masked as that side's peer masks.
 func read(t *testing.T, side Side, build func(masked bool) []byte) answer {
 	t.Helper()
-	r := &Reader{Limit: 16, Side: side}
+	r := &Reader{Side: side}
 	src := bytes.NewReader(build(side == Client))
 	for {
-		f, ok, err := r.ReadFrame(src)
+		f, ok, err := r.ReadFrame(src, 16)
 		var fe *Error
 		switch {
 		case errors.As(err, &fe):
@@ -107,16 +107,16 @@ func TestViolationAnswers(t *testing.T) {
 // Unused until then (a control frame leaves it so) and not after.
 func TestSpareStorage(t *testing.T) {
 	spare := make([]byte, 0, 64)
-	r := &Reader{Limit: 64}
+	r := &Reader{}
 	r.Reuse(spare)
 	src := bytes.NewReader(append(frame(0x89, 1, []byte("p"), true), frame(0x81, 2, []byte("hi"), true)...))
-	if f, ok, err := r.ReadFrame(src); err != nil || !ok || f.Op != 9 {
+	if f, ok, err := r.ReadFrame(src, 64); err != nil || !ok || f.Op != 9 {
 		t.Fatalf("ping: %+v %v %v", f, ok, err)
 	}
 	if u := r.Unused(); cap(u) != 64 {
 		t.Fatalf("after a ping the spare is %d bytes of capacity, want 64", cap(u))
 	}
-	f, ok, err := r.ReadFrame(src)
+	f, ok, err := r.ReadFrame(src, 64)
 	if err != nil || !ok || string(f.Payload) != "hi" || &f.Payload[:1][0] != &spare[:1][0] {
 		t.Fatalf("message %q %v %v, want hi in the spare", f.Payload, ok, err)
 	}
