@@ -22,7 +22,8 @@ import (
 // An idle upstream WebSocket (session mode holds one per client) should
 // cost its reader goroutine's smallest stack and no buffer. gorilla's
 // reader parks deep in its own frames with its read buffer, so on a plain
-// TCP upstream the frames are read here: the reader parks in a readiness
+// TCP upstream the frames are read here (internal/wsframe, the reader
+// client frames use too, on its server side): the reader parks in a readiness
 // wait with a shallow stack (the runtime then starts and keeps it at the
 // minimum), and its read buffer is pooled and held only while it holds
 // bytes. gorilla still dials and writes; its reader is never used after
