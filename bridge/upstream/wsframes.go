@@ -8,22 +8,22 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/internal/rawsock"
+	"github.com/bridgeway/bridgeway/internal/wsframe"
 )
 
 // An idle upstream WebSocket (session mode holds one per client) should
 // cost its reader goroutine's smallest stack and no buffer. gorilla's
 // reader parks deep in its own frames with its read buffer, so on a plain
-// TCP upstream the frames are read here: the reader parks in a readiness
+// TCP upstream the frames are read here (internal/wsframe, the reader
+// client frames use too, on its server side): the reader parks in a readiness
 // wait with a shallow stack (the runtime then starts and keeps it at the
 // minimum), and its read buffer is pooled and held only while it holds
 // bytes. gorilla still dials and writes; its reader is never used after
@@ -91,7 +91,8 @@ func frameReaderOf(ws *websocket.Conn, hc *handshakeConn, limit int64) *frameRea
 	if end < 0 {
 		return nil
 	}
-	r := &frameReader{ws: ws, limit: limit, rc: rc}
+	r := &frameReader{ws: ws, rc: rc, limit: limit}
+	r.frames.Side = wsframe.Server
 	r.src = frameSource{conn: hc.Conn}
 	if rest := seen[end+4:]; len(rest) > 0 {
 		r.src.pre = bytes.Clone(rest)
@@ -122,23 +123,16 @@ const frameReadBuffer = 512
 
 var frameReadBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, frameReadBuffer) }}
 
-// frameChunk bounds how much of a payload is read (and allocated) at a
-// time: memory grows with the bytes that arrive, not the declared length.
-const frameChunk = 16 << 10
-
-// frameReader reads one upstream connection's frames.
+// frameReader reads one upstream connection's frames (internal/wsframe,
+// the server side: unmasked frames, judged as gorilla judges them).
 type frameReader struct {
 	ws     *websocket.Conn // writes the answers to pings and close frames
-	limit  int64           // max_message_bytes
 	rc     syscall.RawConn
 	src    frameSource
 	br     *bufio.Reader // from frameReadBuffers; nil while nothing is buffered
 	onPong func()
-	hdr    [8]byte
-
-	inMsg  bool // a fragmented message is being assembled
-	binary bool
-	data   []byte
+	limit  int64 // max_message_bytes
+	frames wsframe.Reader
 }
 
 // wait returns when the socket has something to read (or its deadline
@@ -163,90 +157,38 @@ func (r *frameReader) readFrame() (m msg.Message, ok bool, err error) {
 		r.br.Reset(&r.src)
 	}
 	defer r.putBuffer()
-	hdr := r.hdr[:]
-	if err := r.full(hdr[:2]); err != nil {
-		return m, false, err
-	}
-	fin, op := hdr[0]&0x80 != 0, int(hdr[0]&0x0f)
-	length := int64(hdr[1] & 0x7f)
-	control := op >= websocket.CloseMessage
+	f, ok, err := r.frames.ReadFrame(r.br, r.limit)
 	switch {
-	case hdr[0]&0x70 != 0:
-		return m, false, r.protocolError("unexpected reserved bits 0x" + strconv.FormatInt(int64(hdr[0]&0x70), 16))
-	case hdr[1]&0x80 != 0:
-		return m, false, r.protocolError("incorrect mask flag")
-	case control && (op > websocket.PongMessage || length > 125 || !fin):
-		return m, false, r.protocolError("bad control frame")
-	case !control && op > websocket.BinaryMessage:
-		return m, false, r.protocolError("bad opcode " + strconv.Itoa(op))
-	case op == 0 && !r.inMsg:
-		return m, false, r.protocolError("unexpected continuation frame")
-	case op != 0 && !control && r.inMsg:
-		return m, false, r.protocolError("message start before final message frame")
-	}
-	switch length {
-	case 126:
-		if err := r.full(hdr[:2]); err != nil {
-			return m, false, err
-		}
-		length = int64(binary.BigEndian.Uint16(hdr[:2]))
-	case 127:
-		if err := r.full(hdr[:8]); err != nil {
-			return m, false, err
-		}
-		length = int64(binary.BigEndian.Uint64(hdr[:8]))
-		if length < 0 {
-			return m, false, r.protocolError("frame length has the top bit set")
-		}
-	}
-	if control {
-		payload := make([]byte, length)
-		if err := r.full(payload); err != nil {
-			return m, false, err
-		}
-		return m, false, r.control(op, payload)
-	}
-	if !r.inMsg {
-		r.inMsg, r.binary, r.data = true, op == websocket.BinaryMessage, nil
-	}
-	if length > r.limit-int64(len(r.data)) {
-		_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(frameWriteWait))
-		return m, false, websocket.ErrReadLimit
-	}
-	for done := int64(0); done < length; {
-		n := int(min(length-done, frameChunk))
-		start := len(r.data)
-		r.data = append(r.data, make([]byte, n)...)
-		if err := r.full(r.data[start:]); err != nil {
-			return m, false, err
-		}
-		done += int64(n)
-	}
-	if !fin {
+	case err != nil:
+		return m, false, r.failed(err)
+	case !ok:
 		return m, false, nil
+	case f.Op >= websocket.CloseMessage:
+		return m, false, r.control(f.Op, f.Payload)
 	}
-	m = msg.Message{Data: r.data, Binary: r.binary}
-	if m.Data == nil {
-		m.Data = []byte{}
-	}
-	r.inMsg, r.data = false, nil
-	return m, true, nil
+	return msg.Message{Data: f.Payload, Binary: f.Op == websocket.BinaryMessage}, true, nil
 }
 
-// full reads len(p) bytes; the connection ending in a frame is gorilla's
-// 1006 "unexpected EOF".
-func (r *frameReader) full(p []byte) error {
-	if _, err := io.ReadFull(r.br, p); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return &websocket.CloseError{Code: websocket.CloseAbnormalClosure, Text: io.ErrUnexpectedEOF.Error()}
+// failed answers a violation as gorilla does (1009 with no reason for the
+// read limit, else 1002 with its reason); the connection ending in a frame
+// is gorilla's 1006 "unexpected EOF".
+func (r *frameReader) failed(err error) error {
+	var fe *wsframe.Error
+	switch {
+	case errors.As(err, &fe):
+		_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(fe.Code, fe.Reason()), time.Now().Add(frameWriteWait))
+		if fe.Kind == wsframe.TooBig {
+			return websocket.ErrReadLimit
 		}
-		return err
+		return errors.New("websocket: " + fe.Reason())
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &websocket.CloseError{Code: websocket.CloseAbnormalClosure, Text: io.ErrUnexpectedEOF.Error()}
 	}
-	return nil
+	return err
 }
 
 // control answers a ping, counts a pong as life, and answers and reports
-// a close frame, as gorilla's default handlers do.
+// a close frame (already validated), as gorilla's default handlers do.
 func (r *frameReader) control(op int, payload []byte) error {
 	switch op {
 	case websocket.PingMessage:
@@ -260,33 +202,10 @@ func (r *frameReader) control(op int, payload []byte) error {
 	}
 	code, text := websocket.CloseNoStatusReceived, ""
 	if len(payload) >= 2 {
-		code = int(binary.BigEndian.Uint16(payload))
-		if !validCloseCode(code) {
-			return r.protocolError("bad close code " + strconv.Itoa(code))
-		}
-		text = string(payload[2:])
-		if !utf8.ValidString(text) {
-			return r.protocolError("invalid utf8 payload in close frame")
-		}
+		code, text = int(binary.BigEndian.Uint16(payload)), string(payload[2:])
 	}
 	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(frameWriteWait))
 	return &websocket.CloseError{Code: code, Text: text}
-}
-
-// validCloseCode is gorilla's set of codes a peer may send.
-func validCloseCode(code int) bool {
-	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1013:
-		return true
-	default:
-		return code >= 3000 && code <= 4999
-	}
-}
-
-// protocolError answers 1002 with the reason and ends the connection.
-func (r *frameReader) protocolError(reason string) error {
-	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, reason), time.Now().Add(frameWriteWait))
-	return errors.New("websocket: " + reason)
 }
 
 // putBuffer gives the read buffer back once it holds nothing.
