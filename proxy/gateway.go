@@ -110,7 +110,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) finish(r *http.Request, rec *recorder, route, kind string, start time.Time) {
-	l := lineOf(r, rec)
+	// Metrics need only the status: the line's other fields (the client
+	// address resolves forwarding headers) are taken when it is written.
+	l := accessLine{status: rec.statusCode()}
+	if s.accessLog.Load() {
+		l = lineOf(r, rec)
+	}
 	s.finishLine(&l, route, kind, start)
 }
 
