@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
@@ -96,25 +96,49 @@ func IssuerRoot(t testing.TB, managementURL string) []byte {
 	return body
 }
 
-// Run starts Pebble with opts and stops it with t.Cleanup.
+// pickPorts picks Pebble's ACME and management ports; a test hands it a
+// taken one.
+var pickPorts = freeport.Pick
+
+// Run starts Pebble with opts and stops it with t.Cleanup. Another process
+// can take a port between the pick and Pebble's bind: a start that meets a
+// taken port tries new ones.
 func Run(t testing.TB, opts Options) *Pebble {
 	t.Helper()
 	b := built(t)
-	dir := t.TempDir()
 	dnsAddr := startLoopbackDNS(t)
-	acmePort, mgmtPort := freePort(t), freePort(t)
 	tlsPort := opts.TLSPort
 	if tlsPort == 0 {
-		tlsPort = freePort(t)
+		ports, err := freeport.Pick(1)
+		if err != nil {
+			t.Fatalf("pebbletest: %v", err)
+		}
+		tlsPort = ports[0]
 	}
+	var p *Pebble
+	err := freeport.Retry(pickPorts, 2, func(ports []int) error {
+		var err error
+		p, err = start(t, b, dnsAddr, opts, ports[0], ports[1], tlsPort)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("pebbletest: %v", err)
+	}
+	return p
+}
 
+// start runs one Pebble on acmePort and mgmtPort and waits until it
+// answers. Its error wraps freeport.ErrInUse when a port is someone else's.
+func start(t testing.TB, b *build, dnsAddr string, opts Options, acmePort, mgmtPort, tlsPort int) (*Pebble, error) {
+	t.Helper()
+	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "pebble-config.json")
 	writePebbleConfig(t, cfgPath, b, acmePort, mgmtPort, opts.HTTPPort, tlsPort)
 
 	logPath := filepath.Join(dir, "pebble.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		t.Fatalf("pebbletest: %v", err)
+		return nil, err
 	}
 	cmd := exec.Command(b.binary, "-config", cfgPath, "-dnsserver", dnsAddr)
 	cmd.Dir = dir
@@ -127,29 +151,42 @@ func Run(t testing.TB, opts Options) *Pebble {
 	)
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
-		t.Fatalf("pebbletest: start pebble: %v", err)
+		return nil, fmt.Errorf("start pebble: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
 		_ = logFile.Close()
-		if t.Failed() {
-			t.Logf("pebble log (tail):\n%s", tail(logPath, 8<<10))
-		}
-	})
+	}
 
 	p := &Pebble{
 		DirectoryURL:  fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
 		CARootFile:    b.caRootFile,
 		ManagementURL: fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
 	}
-	waitReady(t, p, b.caRootPEM, exited, logPath)
-	return p
+	err = waitReady(t, p, b.caRootPEM, exited, logPath)
+	if err == nil {
+		err = freeport.Check(cmd.Process.Pid, acmePort)
+	}
+	if err == nil {
+		err = freeport.Check(cmd.Process.Pid, mgmtPort)
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("pebble log (tail):\n%s", tail(logPath, 8<<10))
+		}
+	})
+	return p, nil
 }
 
 func boolEnv(b bool) string {
@@ -184,9 +221,10 @@ func writePebbleConfig(t testing.TB, path string, b *build, acmePort, mgmtPort, 
 	}
 }
 
-// waitReady polls the directory until Pebble answers, it exits, or the
-// start timeout passes.
-func waitReady(t testing.TB, p *Pebble, caRootPEM []byte, exited <-chan struct{}, logPath string) {
+// waitReady polls the directory until Pebble answers, it exits (an error
+// wrapping freeport.ErrInUse when it could not bind), or the start timeout
+// passes.
+func waitReady(t testing.TB, p *Pebble, caRootPEM []byte, exited <-chan struct{}, logPath string) error {
 	t.Helper()
 	client := trustingClient(t, caRootPEM)
 	defer client.CloseIdleConnections()
@@ -201,15 +239,19 @@ func waitReady(t testing.TB, p *Pebble, caRootPEM []byte, exited <-chan struct{}
 		}
 		cancel()
 		if err == nil && resp.StatusCode == http.StatusOK {
-			return
+			return nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("pebbletest: pebble exited during start:\n%s", tail(logPath, 8<<10))
+			log := tail(logPath, 8<<10)
+			if freeport.InUse(log) {
+				return fmt.Errorf("pebble on %s: %w", p.DirectoryURL, freeport.ErrInUse)
+			}
+			return fmt.Errorf("pebble exited during start:\n%s", log)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pebbletest: pebble did not answer %s within %v (last error %v):\n%s",
+			return fmt.Errorf("pebble did not answer %s within %v (last error %v):\n%s",
 				p.DirectoryURL, startTimeout, err, tail(logPath, 8<<10))
 		}
 	}
@@ -226,16 +268,6 @@ func trustingClient(t testing.TB, caRootPEM []byte) *http.Client {
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pebbletest: free port: %v", err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // tail returns at most n bytes from the end of the file at path.

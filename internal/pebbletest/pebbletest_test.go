@@ -7,9 +7,12 @@ import (
 	"encoding/pem"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 func TestMain(m *testing.M) {
@@ -18,23 +21,7 @@ func TestMain(m *testing.M) {
 
 func TestRunServesDirectoryAndIssuerRoot(t *testing.T) {
 	p := Run(t, Options{HTTPPort: 1})
-
-	caPEM, err := os.ReadFile(p.CARootFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := trustingClient(t, caPEM)
-	defer client.CloseIdleConnections()
-	resp, err := client.Get(p.DirectoryURL)
-	if err != nil {
-		t.Fatalf("directory over TLS trusting CARootFile: %v", err)
-	}
-	var dir map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&dir)
-	_ = resp.Body.Close()
-	if err != nil || dir["newOrder"] == nil || dir["newAccount"] == nil {
-		t.Fatalf("directory %v (err %v) lacks newOrder/newAccount", dir, err)
-	}
+	checkDirectory(t, p)
 
 	block, _ := pem.Decode(p.IssuerRoot(t))
 	if block == nil {
@@ -94,5 +81,40 @@ func TestLoopbackAnswerRejectsMalformedQueries(t *testing.T) {
 		if _, err := loopbackAnswer(q); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// A port taken between the pick and Pebble's bind does not fail the start:
+// Pebble exits saying so and Run tries new ports, whose directory answers.
+func TestRunSurvivesATakenPort(t *testing.T) {
+	pick, busy := freeport.Busy(t, nil)
+	pickPorts = pick
+	defer func() { pickPorts = freeport.Pick }()
+	p := Run(t, Options{HTTPPort: 1})
+	if strings.Contains(p.DirectoryURL, ":"+strconv.Itoa(busy)+"/") {
+		t.Fatalf("directory %s is on the taken port %d", p.DirectoryURL, busy)
+	}
+	checkDirectory(t, p)
+}
+
+// checkDirectory fetches p's directory over TLS, trusting only CARootFile,
+// and checks it is an ACME directory.
+func checkDirectory(t *testing.T, p *Pebble) {
+	t.Helper()
+	caPEM, err := os.ReadFile(p.CARootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := trustingClient(t, caPEM)
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(p.DirectoryURL)
+	if err != nil {
+		t.Fatalf("directory over TLS trusting CARootFile: %v", err)
+	}
+	var dir map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&dir)
+	_ = resp.Body.Close()
+	if err != nil || dir["newOrder"] == nil || dir["newAccount"] == nil {
+		t.Fatalf("directory %v (err %v) lacks newOrder/newAccount", dir, err)
 	}
 }

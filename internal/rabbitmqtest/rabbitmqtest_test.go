@@ -3,9 +3,14 @@
 package rabbitmqtest
 
 import (
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/freeport"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -38,4 +43,26 @@ func TestWebStompAnswersConnect(t *testing.T) {
 	if _, _, err := d.Dial(b.WebStompURL(), nil); err == nil {
 		t.Fatal("broker still answers after Stop")
 	}
+}
+
+// A Web-STOMP port taken between the pick and the broker's bind, by a
+// stranger that answers like Web-STOMP (426), does not pass for the broker:
+// the start tries new ports and the URL it returns is the broker's.
+func TestStartSurvivesATakenPort(t *testing.T) {
+	pick, busy := freeport.Busy(t, func(c net.Conn) {
+		_, _ = c.Read(make([]byte, 4096))
+		_, _ = io.WriteString(c, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	})
+	pickPorts = pick
+	defer func() { pickPorts = freeport.Pick }()
+	b := Start(t)
+	if strings.Contains(b.WebStompURL(), ":"+strconv.Itoa(busy)+"/") {
+		t.Fatalf("Web-STOMP %s is on the taken port %d", b.WebStompURL(), busy)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"v12.stomp"}}
+	ws, _, err := d.Dial(b.WebStompURL(), nil)
+	if err != nil {
+		t.Fatalf("Web-STOMP handshake: %v", err)
+	}
+	_ = ws.Close()
 }

@@ -7,18 +7,24 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
 // startTimeout bounds how long a redis-server may take to accept connections.
 const startTimeout = 15 * time.Second
+
+// pickPort picks the port of a new server; a test hands it a taken one.
+var pickPort = freeport.Pick
 
 // Server is one redis-server process owned by a test.
 type Server struct {
@@ -26,8 +32,9 @@ type Server struct {
 	bin  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has been waited for
 }
 
 // Start runs a redis-server for t and returns its "127.0.0.1:port".
@@ -41,18 +48,12 @@ func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin := testdeps.LookPath(t, "redis-server")
 	s := &Server{t: t, bin: bin}
-	// A port race with another process is possible between Listen and
-	// redis-server's bind: retry a few times with a new port.
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		s.port, err = freePort()
-		if err != nil {
-			continue
-		}
-		if err = s.run(); err == nil {
-			break
-		}
-	}
+	// Another process can take the port between the pick and
+	// redis-server's bind: a start that meets a taken port tries new ones.
+	err := freeport.Retry(pickPort, 1, func(ports []int) error {
+		s.port = ports[0]
+		return s.run()
+	})
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -74,7 +75,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -95,7 +96,16 @@ func (s *Server) Restart() {
 	s.t.Fatalf("redistest: restart: %v", err)
 }
 
+// run starts redis-server on s.port and waits until it answers. It returns
+// an error wrapping freeport.ErrInUse when the port is someone else's: the
+// server exits saying so, or another process answers there.
 func (s *Server) run() error {
+	logPath := filepath.Join(s.t.TempDir(), "redis.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }() // the server holds its own copy
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -106,45 +116,38 @@ func (s *Server) run() error {
 		"--loglevel", "warning",
 		"--dir", s.t.TempDir(),
 	)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("stdout pipe: %w", err)
-	}
-	cmd.Stderr = cmd.Stdout
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
-	// Drain output so the server never blocks on a full pipe; keep the tail
-	// for the error message.
-	var tailMu sync.Mutex
-	var tail []string
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			tailMu.Lock()
-			tail = append(tail, sc.Text())
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			tailMu.Unlock()
-		}
-	}()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	fail := func(err error) error {
+		_ = cmd.Process.Kill()
+		<-exited
+		return err
+	}
 	deadline := time.Now().Add(startTimeout)
-	for {
-		if ping(s.Addr()) == nil {
-			break
+	for ping(s.Addr()) != nil {
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(logPath)
+			if freeport.InUse(string(out)) {
+				return fmt.Errorf("redis-server on port %d: %w", s.port, freeport.ErrInUse)
+			}
+			return fmt.Errorf("redis-server on port %d exited: %s", s.port, out)
+		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			tailMu.Lock()
-			defer tailMu.Unlock()
-			return fmt.Errorf("redis-server on port %d did not come up: %s", s.port, strings.Join(tail, " | "))
+			out, _ := os.ReadFile(logPath)
+			return fail(fmt.Errorf("redis-server on port %d did not come up: %s", s.port, out))
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	if err := freeport.Check(cmd.Process.Pid, s.port); err != nil {
+		return fail(err)
 	}
 	s.mu.Lock()
-	s.cmd = cmd
+	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
 	return nil
 }
@@ -169,13 +172,4 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

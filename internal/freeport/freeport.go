@@ -1,0 +1,77 @@
+// Package freeport gives tests loopback ports for programs that bind them
+// themselves (redis-server, Pebble, RabbitMQ, nginx, squid, pushpin). A port
+// free when it is picked can be taken by another process before the program
+// binds it, so a start is retried with fresh ports when the program says it
+// could not bind, and a program is only taken as up once its own process
+// holds the port (a stranger answering there must not pass for it).
+package freeport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Tries bounds how many sets of ports one start tries.
+const Tries = 5
+
+// ErrInUse says a program could not bind a port it was given; Retry tries
+// again with fresh ports.
+var ErrInUse = errors.New("port already in use")
+
+// Picker returns n distinct loopback ports. Helpers keep one in a variable
+// so that a test can hand them a port that is already taken (Busy).
+type Picker func(n int) ([]int, error)
+
+// Pick returns n distinct loopback ports that were free a moment ago (held
+// together while picking, so that they differ).
+func Pick(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = ln.Close() }()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Retry calls start with n ports from pick until it succeeds or fails for
+// another reason than ErrInUse, at most Tries times.
+func Retry(pick Picker, n int, start func(ports []int) error) error {
+	var err error
+	for range Tries {
+		var ports []int
+		if ports, err = pick(n); err != nil {
+			return err
+		}
+		if err = start(ports); !errors.Is(err, ErrInUse) {
+			return err
+		}
+	}
+	return fmt.Errorf("%d sets of ports tried: %w", Tries, err)
+}
+
+// InUse reports whether a program's output says a bind failed: the C
+// library's message (redis-server, nginx, squid), Go's, or Erlang's reason.
+func InUse(output string) bool {
+	out := strings.ToLower(output)
+	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse")
+}
+
+// Check is what a helper does once a program answers on port: nil when the
+// process pid (or a process it started) holds the port, an error wrapping
+// ErrInUse when someone else does.
+func Check(pid, port int) error {
+	ours, err := HeldBy(pid, port)
+	if err != nil {
+		return err
+	}
+	if !ours {
+		return fmt.Errorf("another process listens on port %d: %w", port, ErrInUse)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package freeport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// HeldBy tells this process's listener from another process's.
+func TestHeldByTellsWhoListens(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	if ours, err := HeldBy(os.Getpid(), port); err != nil || !ours {
+		t.Fatalf("HeldBy(self, %d) = %v, %v; want true", port, ours, err)
+	}
+	sleeper := exec.Command("sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	if err := Check(sleeper.Process.Pid, port); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Check(another process, %d) = %v; want ErrInUse", port, err)
+	}
+	if err := Check(os.Getpid(), port); err != nil {
+		t.Fatalf("Check(self, %d) = %v", port, err)
+	}
+}
+
+// Retry gives up after Tries sets of taken ports, and passes other errors
+// through at once.
+func TestRetryIsBounded(t *testing.T) {
+	calls := 0
+	err := Retry(Pick, 1, func([]int) error { calls++; return ErrInUse })
+	if !errors.Is(err, ErrInUse) || calls != Tries {
+		t.Fatalf("all taken: %v after %d calls; want ErrInUse after %d", err, calls, Tries)
+	}
+	calls = 0
+	other := errors.New("boom")
+	if err := Retry(Pick, 1, func([]int) error { calls++; return other }); err != other || calls != 1 {
+		t.Fatalf("other error: %v after %d calls", err, calls)
+	}
+}
+
+// Busy's first set starts with its taken port, the next is free.
+func TestBusyTakesTheFirstPort(t *testing.T) {
+	pick, busy := Busy(t, nil)
+	first, err := pick(2)
+	if err != nil || first[0] != busy || len(first) != 2 {
+		t.Fatalf("first pick %v, %v; want [%d, x]", first, err, busy)
+	}
+	if _, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(busy)); err == nil {
+		t.Fatalf("port %d is not taken", busy)
+	}
+	second, err := pick(1)
+	if err != nil || second[0] == busy {
+		t.Fatalf("second pick %v, %v", second, err)
+	}
+}

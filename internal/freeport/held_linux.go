@@ -1,0 +1,91 @@
+package freeport
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// HeldBy reports whether the process pid, or one of its descendants, holds
+// a listening TCP socket on port: the socket inodes listening there
+// (/proc/net/tcp, tcp6) against the processes' open files.
+func HeldBy(pid, port int) (bool, error) {
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if err := listeningInodes(table, port, inodes); err != nil {
+			return false, err
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	for _, p := range family(pid) {
+		fds, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(p), "fd"))
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p), "fd", fd.Name()))
+			if err == nil && strings.HasPrefix(link, "socket:[") && inodes[strings.Trim(link[len("socket:"):], "[]")] {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// listeningInodes adds the inodes of the sockets in LISTEN state (0A) on
+// port from one /proc/net table.
+func listeningInodes(table string, port int, into map[string]bool) error {
+	f, err := os.Open(table)
+	if os.IsNotExist(err) {
+		return nil // no IPv6
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	want := fmt.Sprintf(":%04X", port)
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 10 && fields[3] == "0A" && strings.HasSuffix(fields[1], want) {
+			into[fields[9]] = true
+		}
+	}
+	return nil
+}
+
+// family is pid and every process below it (a start script's children hold
+// the sockets: RabbitMQ's Erlang VM, pushpin's condure).
+func family(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
+		rest := string(stat)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		if f := strings.Fields(rest); len(f) >= 2 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		for p, pp := range parent {
+			if pp == out[i] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
