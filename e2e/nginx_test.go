@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
@@ -63,14 +65,16 @@ func startNginxMain(t *testing.T, target, location, main string) *nginxProxy {
 	t.Helper()
 	bin := testdeps.LookPath(t, "nginx")
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "TARGET", target, "LOCATION", location,
-		"master_process off;", main).Replace(nginxConf)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startDaemon(t, addr, bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
+	errorLog := filepath.Join(dir, "error.log")
+	addr := startDaemon(t, bin, func(addr string) ([]string, string) {
+		conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "TARGET", target, "LOCATION", location,
+			"master_process off;", main).Replace(nginxConf)
+		path := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-p", dir, "-c", path, "-e", errorLog}, errorLog
+	})
 	return &nginxProxy{URL: "http://" + addr, dir: dir}
 }
 
@@ -86,44 +90,42 @@ func (n *nginxProxy) errorLog() string {
 	return string(b)
 }
 
-// startDaemon runs a proxy in the foreground until the test ends, and
-// waits until it listens on addr.
-func startDaemon(t *testing.T, addr, bin string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	waitListening(t, addr, filepath.Base(bin))
-}
+// pickDaemonPort picks a proxy's port; a test hands it a taken one.
+var pickDaemonPort = freeport.Pick
 
-// freeAddr returns a loopback address no one listens on right now.
-func freeAddr(t *testing.T) string {
+// startDaemon runs a proxy in the foreground until the test ends on a
+// loopback address of its own, which it returns once the proxy listens
+// there. setup writes the config for addr and returns the arguments and the
+// log that tells a failed bind: another process can take the port between
+// the pick and the proxy's bind, and then a new port is tried.
+func startDaemon(t *testing.T, bin string, setup func(addr string) (args []string, log string)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// waitListening waits until addr accepts connections.
-func waitListening(t *testing.T, addr, what string) {
-	t.Helper()
-	waitUntil(t, func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+	var addr string
+	err := freeport.Retry(pickDaemonPort, 1, func(ports []int) error {
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+		args, log := setup(addr)
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", bin, err)
 		}
-		return err == nil
-	}, fmt.Sprintf("%s to listen on %s", what, addr))
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if err := freeport.WaitHeld(cmd.Process.Pid, ports[0], exited, deadline, log); err != nil {
+			stop()
+			return err
+		}
+		t.Cleanup(stop)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", filepath.Base(bin), err)
+	}
+	return addr
 }
 
 // startReloadingNginx runs nginx with a master process, so it can be

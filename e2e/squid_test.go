@@ -46,13 +46,14 @@ func startSquid(t *testing.T, rules string) *squidProxy {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "RULES", rules).Replace(squidConf)
-	path := filepath.Join(dir, "squid.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startDaemon(t, addr, bin, "-N", "-f", path)
+	addr := startDaemon(t, bin, func(addr string) ([]string, string) {
+		conf := strings.NewReplacer("DIR", dir, "LISTEN", addr, "RULES", rules).Replace(squidConf)
+		path := filepath.Join(dir, "squid.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-N", "-f", path}, filepath.Join(dir, "cache.log")
+	})
 	return &squidProxy{addr: addr, dir: dir}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/pebbletest"
 )
 
@@ -27,9 +28,18 @@ const acmeDomain = "gw.bridgeway.test"
 // root completes an HTTP/2 request through the gateway.
 func TestACMEEndToEnd(t *testing.T) {
 	up := startUpstream(t, "app")
-	plainPort := freeLoopbackPort(t)
-	p := pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
-	s := startServer(t, `
+	// The gateway binds the plain port Pebble was given: another process
+	// can take it in between, and then both start again on a new port.
+	var (
+		p         *pebbletest.Pebble
+		s         *testServer
+		plainPort int
+	)
+	err := freeport.Retry(freeport.Pick, 1, func(ports []int) error {
+		plainPort = ports[0]
+		p = pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
+		var err error
+		s, err = tryStartServer(t, `
 listen: "127.0.0.1:`+strconv.Itoa(plainPort)+`"
 admin:
   listen: "127.0.0.1:0"
@@ -44,6 +54,11 @@ tls:
     storage: "`+t.TempDir()+`"
 routes:
 `+route("/app", up.URL), Deps{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+		return freeport.Mark(err)
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
 
 	c := newClient(t)
 	deadline := time.Now().Add(30 * time.Second) // guard against hangs only
@@ -88,14 +103,4 @@ routes:
 	if resp.StatusCode != http.StatusPermanentRedirect {
 		t.Fatalf("plain request: %d, want 308", resp.StatusCode)
 	}
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

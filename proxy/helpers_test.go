@@ -104,6 +104,17 @@ type testServer struct {
 // startServer builds and starts a Server; it is shut down at cleanup.
 func startServer(t *testing.T, yaml string, deps Deps) *testServer {
 	t.Helper()
+	s, err := tryStartServer(t, yaml, deps)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return s
+}
+
+// tryStartServer is startServer that returns Start's error (a port the
+// config names may be taken).
+func tryStartServer(t *testing.T, yaml string, deps Deps) (*testServer, error) {
+	t.Helper()
 	cfg := parseConfig(t, yaml)
 	fb := newFakeBridge()
 	if deps.Bridge == nil {
@@ -122,14 +133,14 @@ func startServer(t *testing.T, yaml string, deps Deps) *testServer {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := s.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
-	return &testServer{Server: s, bridge: fb, registry: deps.Registry}
+	return &testServer{Server: s, bridge: fb, registry: deps.Registry}, nil
 }
 
 // upstream is a real HTTP server behind the gateway: echo, WebSocket echo,

@@ -2,16 +2,16 @@ package loadgen
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
@@ -30,32 +30,18 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer grip.Close()
-	ports := freePorts(t, 5)
-	dir := t.TempDir()
-	conf := configFromTemplate(t, "../configs/pushpin.conf.in", map[string]string{
-		"@PREFIX@": dir, "@PUSHPIN_PORT@": ports[0], "@PUBLISH_PORT@": ports[1],
-		"@ZMQ_PUSH_PORT@": ports[2], "@ZMQ_SUB_PORT@": ports[3], "@ZMQ_COMMAND_PORT@": ports[4],
+	var ports []string
+	var cmd *exec.Cmd
+	// Another process can take a port between the pick and Pushpin's bind:
+	// then Pushpin starts again on new ports.
+	err = freeport.Retry(freeport.Pick, 5, func(picked []int) error {
+		cmd, err = startPushpin(t, pushpin, grip.Addr(), picked)
+		ports = []string{strconv.Itoa(picked[0]), strconv.Itoa(picked[1])}
+		return err
 	})
-	routes := configFromTemplate(t, "../configs/pushpin.routes.in", map[string]string{
-		"@GRIP_PORT@": strings.TrimPrefix(grip.Addr(), "127.0.0.1:"),
-	})
-	for name, text := range map[string]string{"pushpin.conf": conf, "routes": routes} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"run", "log"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	cmd := exec.Command(pushpin, "--config", filepath.Join(dir, "pushpin.conf"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
 
 	base := "http://127.0.0.1:" + ports[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -115,21 +101,55 @@ func configFromTemplate(t *testing.T, path string, vars map[string]string) strin
 	return s
 }
 
-// freePorts returns n distinct free loopback ports.
-func freePorts(t *testing.T, n int) []string {
+// startPushpin runs Pushpin on ports (HTTP, publish, three ZeroMQ) in front
+// of the GRIP backend at gripAddr until the test ends, and waits until its
+// processes hold every port. Its error wraps freeport.ErrInUse when a port
+// is someone else's.
+func startPushpin(t *testing.T, pushpin, gripAddr string, picked []int) (*exec.Cmd, error) {
 	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	var ports []string
+	for _, p := range picked {
+		ports = append(ports, strconv.Itoa(p))
+	}
+	dir := t.TempDir()
+	conf := configFromTemplate(t, "../configs/pushpin.conf.in", map[string]string{
+		"@PREFIX@": dir, "@PUSHPIN_PORT@": ports[0], "@PUBLISH_PORT@": ports[1],
+		"@ZMQ_PUSH_PORT@": ports[2], "@ZMQ_SUB_PORT@": ports[3], "@ZMQ_COMMAND_PORT@": ports[4],
+	})
+	routes := configFromTemplate(t, "../configs/pushpin.routes.in", map[string]string{
+		"@GRIP_PORT@": strings.TrimPrefix(gripAddr, "127.0.0.1:"),
+	})
+	for name, text := range map[string]string{"pushpin.conf": conf, "routes": routes} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		lns = append(lns, ln)
-		out = append(out, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
 	}
-	for _, ln := range lns {
-		ln.Close()
+	for _, d := range []string{"run", "log"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
-	return out
+	output := filepath.Join(dir, "output.log")
+	out, err := os.Create(output)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // Pushpin holds its own copy
+	cmd := exec.Command(pushpin, "--config", filepath.Join(dir, "pushpin.conf"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}
+	for _, port := range picked {
+		if err := freeport.WaitHeld(cmd.Process.Pid, port, exited, time.Minute, output, filepath.Join(dir, "log", "*")); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	t.Cleanup(stop)
+	return cmd, nil
 }

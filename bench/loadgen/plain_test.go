@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 // centrifugoLike speaks what bench/compare.sh uses of Centrifugo: uni_sse
@@ -188,20 +191,25 @@ func TestCentrifugoPublishErrorIsCounted(t *testing.T) {
 // TestFloorDeliversEveryMessage runs the floor program's core against the
 // generator's own upstream, as compare.sh's floor rows do.
 func TestFloorDeliversEveryMessage(t *testing.T) {
-	ports := freePorts(t, 1)
-	upstream := "127.0.0.1:" + ports[0]
-	f, err := StartFloor("127.0.0.1:0", "ws://"+upstream+"/feed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := RunFanout(ctx, FanoutConfig{
-		URL: "http://" + f.Addr() + "/bcast", UpstreamListen: upstream,
-		Subs: []SubGroup{{TransportSSE, 4}, {TransportWebSocket, 4}},
-		Rate: 40, Count: 20, Settle: 100 * time.Millisecond, Drain: 20 * time.Second,
-		ServerPIDs: []int{os.Getpid()},
+	var res *FanoutResult
+	// The run binds the upstream port itself: another process can take it
+	// after the pick, and then the run starts again on a new port.
+	err := freeport.Retry(freeport.Pick, 1, func(ports []int) error {
+		upstream := "127.0.0.1:" + strconv.Itoa(ports[0])
+		f, err := StartFloor("127.0.0.1:0", "ws://"+upstream+"/feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err = RunFanout(ctx, FanoutConfig{
+			URL: "http://" + f.Addr() + "/bcast", UpstreamListen: upstream,
+			Subs: []SubGroup{{TransportSSE, 4}, {TransportWebSocket, 4}},
+			Rate: 40, Count: 20, Settle: 100 * time.Millisecond, Drain: 20 * time.Second,
+			ServerPIDs: []int{os.Getpid()},
+		})
+		return freeport.Mark(err)
 	})
 	if err != nil {
 		t.Fatal(err)

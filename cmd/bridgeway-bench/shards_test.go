@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/bridgeway/bridgeway/bench/loadgen"
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"go.uber.org/goleak"
 )
 
@@ -30,23 +32,28 @@ func TestMain(m *testing.M) {
 // child processes hold the subscribers, and the merged JSON result counts
 // every subscriber and delivery once, nothing lost.
 func TestShardedFanoutAcrossProcesses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := ln.Addr().String()
-	ln.Close()
-	floor, err := loadgen.StartFloor("127.0.0.1:0", "ws://"+upstream+"/feed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer floor.Close()
 	var stdout, stderr bytes.Buffer
-	err = run([]string{"fanout", "-dialect", "plain", "-url", "http://" + floor.Addr() + "/bcast/{transport}",
-		"-upstream-listen", upstream, "-subs", "sse=5,websocket=4", "-rate", "40", "-count", "20",
-		"-settle", "100ms", "-drain", "20s", "-shards", "3", "-sources", "127.0.0.2,127.0.0.3,127.0.0.4"}, &stdout, &stderr)
+	// The run binds the upstream port itself: another process can take it
+	// after the pick, and then the run starts again on a new port.
+	err := freeport.Retry(freeport.Pick, 1, func(ports []int) error {
+		upstream := "127.0.0.1:" + strconv.Itoa(ports[0])
+		floor, err := loadgen.StartFloor("127.0.0.1:0", "ws://"+upstream+"/feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer floor.Close()
+		stdout.Reset()
+		stderr.Reset()
+		err = run([]string{"fanout", "-dialect", "plain", "-url", "http://" + floor.Addr() + "/bcast/{transport}",
+			"-upstream-listen", upstream, "-subs", "sse=5,websocket=4", "-rate", "40", "-count", "20",
+			"-settle", "100ms", "-drain", "20s", "-shards", "3", "-sources", "127.0.0.2,127.0.0.3,127.0.0.4"}, &stdout, &stderr)
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, stderr.String())
+		}
+		return freeport.Mark(err)
+	})
 	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
+		t.Fatal(err)
 	}
 	var res loadgen.FanoutResult
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")

@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 // TestPassthroughExampleOnFreePorts runs the README's pass-through example
@@ -16,23 +21,7 @@ import (
 // the README's requests through it.
 func TestPassthroughExampleOnFreePorts(t *testing.T) {
 	bin := buildCommand(t, "../../examples/echo-upstream")
-	upAddr := freeAddr(t)
-	up := exec.Command(bin, "-listen", upAddr)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = up.Process.Signal(syscall.SIGTERM)
-		_ = up.Wait()
-	})
-	eventually(t, "the example upstream to listen", func() bool {
-		c, err := net.Dial("tcp", upAddr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-
+	upAddr := startExampleUpstream(t, bin)
 	t.Setenv("UPSTREAM", "http://"+upAddr)
 	t.Setenv("LISTEN", "127.0.0.1:0")
 	t.Setenv("ADMIN_LISTEN", "127.0.0.1:0")
@@ -58,13 +47,40 @@ func TestPassthroughExampleOnFreePorts(t *testing.T) {
 	}
 }
 
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
+// startExampleUpstream runs the example upstream until the test ends and
+// returns its address once it listens. Another process can take the port
+// between the pick and the upstream's bind: then a new port is tried.
+func startExampleUpstream(t *testing.T, bin string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var addr string
+	err := freeport.Retry(freeport.Pick, 1, func(ports []int) error {
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+		logPath := filepath.Join(t.TempDir(), "upstream.log")
+		out, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		defer out.Close() // the upstream holds its own copy
+		up := exec.Command(bin, "-listen", addr)
+		up.Stdout, up.Stderr = out, out
+		if err := up.Start(); err != nil {
+			return err
+		}
+		exited := make(chan struct{})
+		go func() { _ = up.Wait(); close(exited) }()
+		if err := freeport.WaitHeld(up.Process.Pid, ports[0], exited, testTimeout, logPath); err != nil {
+			_ = up.Process.Kill()
+			<-exited
+			return err
+		}
+		t.Cleanup(func() {
+			_ = up.Process.Signal(syscall.SIGTERM)
+			<-exited
+		})
+		return nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("example upstream: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }

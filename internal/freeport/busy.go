@@ -1,6 +1,7 @@
 package freeport
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -51,4 +52,13 @@ func Busy(t testing.TB, serve func(net.Conn)) (pick Picker, busyPort int) {
 		rest, err := Pick(n - 1)
 		return append([]int{busyPort}, rest...), err
 	}, busyPort
+}
+
+// AnswerHTTP is a Busy stranger that answers one HTTP request with status
+// (e.g. "200 OK") and body, then closes.
+func AnswerHTTP(status, body string) func(net.Conn) {
+	return func(c net.Conn) {
+		_, _ = c.Read(make([]byte, 4096))
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", status, len(body), body)
+	}
 }

@@ -62,6 +62,15 @@ func InUse(output string) bool {
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse")
 }
 
+// Mark wraps ErrInUse into err when its text says a bind failed (an
+// in-process server's start error), so that Retry tries new ports.
+func Mark(err error) error {
+	if err != nil && InUse(err.Error()) {
+		return fmt.Errorf("%w: %w", err, ErrInUse)
+	}
+	return err
+}
+
 // Check is what a helper does once a program answers on port: nil when the
 // process pid (or a process it started) holds the port, an error wrapping
 // ErrInUse when someone else does.

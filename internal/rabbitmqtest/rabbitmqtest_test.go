@@ -3,8 +3,6 @@
 package rabbitmqtest
 
 import (
-	"io"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,10 +47,7 @@ func TestWebStompAnswersConnect(t *testing.T) {
 // stranger that answers like Web-STOMP (426), does not pass for the broker:
 // the start tries new ports and the URL it returns is the broker's.
 func TestStartSurvivesATakenPort(t *testing.T) {
-	pick, busy := freeport.Busy(t, func(c net.Conn) {
-		_, _ = c.Read(make([]byte, 4096))
-		_, _ = io.WriteString(c, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-	})
+	pick, busy := freeport.Busy(t, freeport.AnswerHTTP("426 Upgrade Required", ""))
 	pickPorts = pick
 	defer func() { pickPorts = freeport.Pick }()
 	b := Start(t)

@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 )
 
@@ -68,16 +70,29 @@ func HAProxyLogged(t testing.TB, o Options) (addr string, log func() string) {
 	}
 }
 
+// pickPort picks a proxy's port; a test hands it a taken one.
+var pickPort = freeport.Pick
+
+// start runs program with conf filled in on a port of its own. Another
+// process can take the port between the pick and the proxy's bind: then a
+// new port is tried.
 func start(t testing.TB, program, conf string, o Options, args func(dir, file string) []string) (listen, dir string) {
 	t.Helper()
 	path := testdeps.LookPath(t, program, "/usr/sbin/"+program)
-	ln, err := net.Listen("tcp", o.ListenIP+":0")
+	err := freeport.Retry(pickPort, 1, func(ports []int) error {
+		listen = net.JoinHostPort(o.ListenIP, strconv.Itoa(ports[0]))
+		dir = t.TempDir()
+		return run(t, path, program, conf, o, listen, dir, args)
+	})
 	if err != nil {
-		t.Fatalf("free port on %s: %v", o.ListenIP, err)
+		t.Fatalf("%s: %v", program, err)
 	}
-	listen = ln.Addr().String()
-	_ = ln.Close()
-	dir = t.TempDir()
+	return listen, dir
+}
+
+// run starts one proxy on listen and waits until it holds the port; its
+// error wraps freeport.ErrInUse when the port is someone else's.
+func run(t testing.TB, path, program, conf string, o Options, listen, dir string, args func(dir, file string) []string) error {
 	timeout := "1h"
 	if o.Timeout > 0 {
 		timeout = fmt.Sprintf("%dms", o.Timeout.Milliseconds())
@@ -86,41 +101,34 @@ func start(t testing.TB, program, conf string, o Options, args func(dir, file st
 		"{{BIND}}", bindLine(program, o.BindFrom), "{{PAGES}}", pages(t, program, dir, o.Pages)).Replace(conf)
 	file := filepath.Join(dir, program+".conf")
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	out, err := os.Create(filepath.Join(dir, "output.log"))
+	logPath := filepath.Join(dir, "output.log")
+	out, err := os.Create(logPath)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(path, args(dir, file)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", program, err)
+		_ = out.Close()
+		return fmt.Errorf("start %s: %w", program, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
 		_ = out.Close()
-	})
-	for end := time.Now().Add(startTimeout); ; {
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "output.log"))
-			t.Fatalf("%s exited: %s", program, b)
-		default:
-		}
-		c, err := net.DialTimeout("tcp", listen, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return listen, dir
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%s not accepting on %s after %s: %v", program, listen, startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	_, port, _ := net.SplitHostPort(listen)
+	portNum, _ := strconv.Atoi(port)
+	if err := freeport.WaitHeld(cmd.Process.Pid, portNum, exited, startTimeout, logPath); err != nil {
+		stop()
+		return err
+	}
+	t.Cleanup(stop)
+	return nil
 }
 
 func bindLine(program, from string) string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/freeport"
 	"github.com/bridgeway/bridgeway/internal/pebbletest"
 )
 
@@ -136,24 +138,40 @@ func (s *statusRecorder) WriteHeader(code int) {
 // Like the gateway, it calls New before binding its listeners: certmagic
 // must not take their ports in between.
 func TestACMEHTTP01(t *testing.T) {
-	plainAddr, httpsAddr := reservePort(t), reservePort(t)
-	plainPort := portOf(plainAddr)
-	p := pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
-	cfg := acmeConfig(p, httpsAddr, t.TempDir())
-	// No email: certmagic would prompt for one on the terminal (stdout and
-	// stdin) when obtaining through ManageSync; the gateway must not.
-	cfg.ACME.Email = ""
 	stdout := captureStdout(t)
-
-	m, err := New(context.Background(), cfg, zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
+	var (
+		p                *pebbletest.Pebble
+		cfg              *config.TLS
+		m                *Manager
+		plainPort        int
+		plainLn, httpsLn net.Listener
+	)
+	// The ports are picked, then bound after New: another process can take
+	// one in between, and then the setup starts again on new ports.
+	err := freeport.Retry(freeport.Pick, 2, func(ports []int) error {
+		plainPort = ports[0]
+		p = pebbletest.Run(t, pebbletest.Options{HTTPPort: plainPort})
+		cfg = acmeConfig(p, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])), t.TempDir())
+		// No email: certmagic would prompt for one on the terminal (stdout and
+		// stdin) when obtaining through ManageSync; the gateway must not.
+		cfg.ACME.Email = ""
+		var err error
+		m, err = New(context.Background(), cfg, zaptest.NewLogger(t), WithHTTPChallengePort(plainPort))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		// Give the background work time to reach the CA before we bind: with
+		// no wait for the listeners, certmagic would bind a port first.
+		time.Sleep(300 * time.Millisecond)
+		if plainLn, httpsLn, err = listenPair(t, ports); err != nil {
+			m.Close()
+		}
+		return err
+	})
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatal(err)
 	}
 	defer m.Close()
-	// Give the background work time to reach the CA before we bind: with
-	// no wait for the listeners, certmagic would bind a port first.
-	time.Sleep(300 * time.Millisecond)
-	plainLn, httpsLn := listenOn(t, plainAddr), listenOn(t, httpsAddr)
 	if got := strings.Join(m.TLSConfig().NextProtos, ","); got != "h2,http/1.1,acme-tls/1" {
 		t.Fatalf("NextProtos = %s", got)
 	}

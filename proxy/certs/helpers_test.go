@@ -10,14 +10,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 // selfSigned writes a self-signed certificate for names (DNS names or IPs)
@@ -102,22 +106,26 @@ func serveHTTP(t *testing.T, ln net.Listener, handler http.Handler) {
 	})
 }
 
-// reservePort returns a loopback address that was free a moment ago.
-func reservePort(t *testing.T) string {
+// listenPair binds both loopback ports. A port held by this process is
+// certmagic's (the test fails); one held by another process was taken after
+// the pick (freeport.ErrInUse: the caller tries new ports).
+func listenPair(t *testing.T, ports []int) (net.Listener, net.Listener, error) {
 	t.Helper()
-	ln := listen(t)
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
-func listenOn(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen %s (taken by certmagic?): %v", addr, err)
+	var lns []net.Listener
+	for _, port := range ports {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			if ours, _ := freeport.HeldBy(os.Getpid(), port); ours {
+				t.Fatalf("listen on %d: taken by certmagic: %v", port, err)
+			}
+			return nil, nil, fmt.Errorf("listen on %d: %w", port, freeport.ErrInUse)
+		}
+		lns = append(lns, ln)
 	}
-	return ln
+	return lns[0], lns[1], nil
 }
 
 func listen(t *testing.T) net.Listener {
