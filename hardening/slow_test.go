@@ -85,8 +85,8 @@ func TestSlowSendBodyCut(t *testing.T) {
 	if !strings.HasPrefix(string(got), "HTTP/1.1 408") || !strings.Contains(string(got), `"error":"body_timeout"`) {
 		t.Errorf("answer to a slow body: %q, want 408 body_timeout", got)
 	}
-	if n := app.received.Load(); n != 0 {
-		t.Errorf("a partial body reached the upstream")
+	if got := sentBefore(t, g, app, p.Session); len(got) != 0 {
+		t.Errorf("a partial body reached the upstream: %q", got)
 	}
 }
 
@@ -97,11 +97,13 @@ func TestSlowSendBodyCut(t *testing.T) {
 // trickle going through.)
 func TestStalledPassthroughBodyCut(t *testing.T) {
 	var whole atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err == nil {
 			whole.Add(1)
 		}
 	}))
+	busy := trackBusy(up)
+	up.Start()
 	defer up.Close()
 	g := startGateway(t, "limits: {body_timeout: 500ms}\nroutes:\n"+
 		"  - path: /api\n    upstream: {url: \""+up.URL+"\", kind: http}\n")
@@ -113,6 +115,9 @@ func TestStalledPassthroughBodyCut(t *testing.T) {
 	if !strings.HasPrefix(string(got), "HTTP/1.1 408") || !strings.Contains(string(got), `"error":"body_timeout"`) {
 		t.Errorf("answer to a stalled body: %q, want 408 body_timeout", got)
 	}
+	// Barrier: the gateway's request to the upstream (if it made one) has
+	// ended, so its handler has read all it will ever read.
+	eventually(t, "the upstream's requests to end", func() bool { return busy.Load() == 0 })
 	if n := whole.Load(); n != 0 {
 		t.Errorf("the upstream read %d whole bodies", n)
 	}
