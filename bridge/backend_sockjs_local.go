@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
@@ -96,11 +94,7 @@ func (localSockJS) afterFlush(*RouteHandler, *sjSession) func() { return nil }
 // closed route keeps nothing armed (the timers would otherwise end
 // sessions and give back per-IP slots up to disconnect_delay later).
 func (localSockJS) closeAll(h *RouteHandler) {
-	st := &h.sockjs
-	st.mu.Lock()
-	all := slices.Collect(maps.Values(st.byID))
-	st.mu.Unlock()
-	for _, sj := range all {
+	for _, sj := range h.sockjsAll() {
 		sj.mu.Lock()
 		receiving := sj.receiving
 		sj.stopTimer()

@@ -139,11 +139,20 @@ func (r redisSockJS) open(h *RouteHandler, req *request, sid, label string) *api
 }
 
 // watch checks, after wait, whether the session anchored here
-// expired: no receiver anywhere for disconnect_delay, or closed.
+// expired: no receiver anywhere for disconnect_delay, or closed. Nothing is
+// armed once the route is closing: closeAll ends the anchors then, and
+// waits for a check already running (anchor.checks).
 func (r redisSockJS) watch(h *RouteHandler, anchor *sjSession, wait time.Duration) {
 	anchor.mu.Lock()
 	defer anchor.mu.Unlock()
-	anchor.timer = time.AfterFunc(wait, func() { r.check(h, anchor) })
+	if h.ending.Load() {
+		return
+	}
+	anchor.checks.Add(1)
+	anchor.timer = time.AfterFunc(wait, func() {
+		defer anchor.checks.Done()
+		r.check(h, anchor)
+	})
 }
 
 func (r redisSockJS) check(h *RouteHandler, anchor *sjSession) {
@@ -231,6 +240,20 @@ func (r redisSockJS) send(h *RouteHandler, req *request, sid string, _ *sjSessio
 	return h.sockjsForward(req, &attachment{sess: s}, msgs)
 }
 
-// closeAll leaves the anchors' timers armed: each deletes its record once
-// it sees the route closing (check), which other instances need.
-func (redisSockJS) closeAll(*RouteHandler) {}
+// closeAll ends the sessions anchored here now, as their checks would
+// once they saw the route closing: the timer is stopped (or its running
+// check waited for), the record deleted, which other instances need, and
+// the bridge session let go. Nothing of the route runs after Close.
+func (r redisSockJS) closeAll(h *RouteHandler) {
+	for _, anchor := range h.sockjsAll() {
+		anchor.mu.Lock()
+		if anchor.timer != nil && anchor.timer.Stop() {
+			anchor.checks.Done() // its check will never run
+		}
+		anchor.timer = nil
+		anchor.mu.Unlock()
+		anchor.checks.Wait()
+		_ = r.c.SockJSDelete(context.Background(), h.route.Path, anchor.id)
+		h.sockjsForget(anchor)
+	}
+}

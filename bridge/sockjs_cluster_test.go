@@ -1,10 +1,14 @@
 package bridge_test
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bridgeway/bridgeway/bridge"
+	"github.com/bridgeway/bridgeway/cluster"
 	"github.com/bridgeway/bridgeway/config"
 )
 
@@ -76,4 +80,42 @@ func TestSockJSClusterBroadcast(t *testing.T) {
 		got = append(got, pollMessages(t, at(i+1), 1)...)
 	}
 	checkSeq(t, got, 6, "broadcast over alternating instances")
+}
+
+// TestSockJSClusterRouteCloseStopsTimers: closing a route (a reload, a
+// shutdown) ends the cluster SockJS sessions it anchors at once: no
+// disconnect timer stays armed to run after the route is gone, the record
+// leaves Redis (other instances see no session), and the upstream closes.
+func TestSockJSClusterRouteCloseStopsTimers(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/echo"))
+	r.SockJS.DisconnectDelay = config.Duration(time.Hour) // only Close can end it
+	gws, rs := newClusterGatewaysRedis(t, r, 1)
+	g := gws[0]
+	sid := newSID()
+	exchange(t, "open", "POST", g.srv.URL+"/echo/000/"+sid+"/xhr", "", nil, 200, "o\n")
+	armed := bridge.SockJSTimerArmed(g.rh, sid)
+	if !armed() {
+		t.Fatal("no disconnect timer armed for the open session")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.rh.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if armed() {
+		t.Error("the disconnect timer is still armed after the route closed")
+	}
+	if n := bridge.SockJSSessions(g.rh); n != 0 {
+		t.Errorf("the closed route holds %d SockJS sessions", n)
+	}
+	cl, err := cluster.New(cluster.Options{URL: rs.URL(), InstanceID: "reader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.SockJSGet(ctx, "/echo", sid); !errors.Is(err, cluster.ErrSessionNotFound) {
+		t.Errorf("the session's record after the route closed: %v, want not found", err)
+	}
+	waitFor(t, "the upstream to be closed", func() bool { open, _, _ := up.stats(); return open == 0 })
 }

@@ -30,3 +30,20 @@ func SockJSReceivingShared(h *RouteHandler, sid string) bool {
 	ok, _ := h.bridge.logs.(redisBackend).c.SockJSReceiving(context.Background(), h.route.Path, sid)
 	return ok
 }
+
+// SockJSTimerArmed returns a report of whether the disconnect timer of
+// session sid, as this route holds it now, is armed: asked after Close,
+// an armed one would run after its route.
+func SockJSTimerArmed(h *RouteHandler, sid string) func() bool {
+	h.sockjs.mu.Lock()
+	sj := h.sockjs.byID[sid]
+	h.sockjs.mu.Unlock()
+	return func() bool {
+		if sj == nil {
+			return false
+		}
+		sj.mu.Lock()
+		defer sj.mu.Unlock()
+		return sj.timer != nil
+	}
+}

@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"crypto/subtle"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,10 @@ type sjSession struct {
 	gen       int // invalidates an armed disconnect timer
 	timer     *time.Timer
 	endOnce   sync.Once
+
+	// checks counts a cluster anchor's armed or running expiry check
+	// (backend_sockjs_redis.go), so that closing the route can wait for it.
+	checks sync.WaitGroup
 }
 
 // sockjsRequest is req as the bridge's session machinery sees it: no
@@ -106,6 +112,15 @@ func (h *RouteHandler) sockjsLookup(req *request, sid string) *sjSession {
 		return nil
 	}
 	return sj
+}
+
+// sockjsAll is every session in the route's table (closing the route
+// ends them).
+func (h *RouteHandler) sockjsAll() []*sjSession {
+	st := &h.sockjs
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Collect(maps.Values(st.byID))
 }
 
 // sockjsOpen attaches a new SockJS session: a bridge session of its own
