@@ -18,7 +18,8 @@ type sockjsStore interface {
 	release(h *RouteHandler, sj *sjSession, ending *msg.CloseInfo)
 	// lookup checks that session sid is open to req's credentials (else
 	// errSessionNotFound), before a send's body is read. sj is what send
-	// then takes (nil when the store keeps nothing of it here).
+	// then takes: the session here, or what the cluster record said (read
+	// once per send).
 	lookup(h *RouteHandler, req *request, sid string) (sj *sjSession, aerr *apiError)
 	// send forwards a send's messages (bytes: their payload size) to the
 	// upstream of the session lookup found.

@@ -34,7 +34,7 @@ func (localSockJS) receiver(h *RouteHandler, req *request, sid, label string) (s
 		return nil, false, errTooManySessions
 	}
 	sj = &sjSession{id: sid, ready: make(chan struct{}), receiving: true}
-	sj.creds, sj.bound = credentialHash(req.r)
+	sj.bindTo(req.r)
 	if st.byID == nil {
 		st.byID = map[string]*sjSession{}
 	}

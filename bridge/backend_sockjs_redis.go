@@ -3,7 +3,6 @@ package bridge
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -24,22 +23,14 @@ import (
 // redisSockJS is the SockJS store with cluster.redis.
 type redisSockJS struct{ c *cluster.Client }
 
-// sjShared is a receiving request's hold on the cluster record.
+// sjShared is a request's hold on the cluster record.
 type sjShared struct {
-	token string // its receiver lock
+	token   string // a receiving request's receiver lock
+	session string // a send's bridge session, from the record lookup read
 }
 
 func (h *RouteHandler) sockjsClusterTTL() time.Duration {
 	return 2*h.set().heartbeat + h.sockjsDelay() + 10*time.Second
-}
-
-// sockjsCredsMatch checks a request against the credential hash a record
-// was bound to (none: any request).
-func sockjsCredsMatch(rec cluster.SockJSRecord, sum [32]byte, present bool) bool {
-	if len(rec.Creds) == 0 {
-		return true
-	}
-	return present && subtle.ConstantTimeCompare(sum[:], rec.Creds) == 1
 }
 
 // record reads session sid's record for this request: not found
@@ -49,8 +40,7 @@ func (r redisSockJS) record(h *RouteHandler, req *request, sid string) (cluster.
 	if err != nil {
 		return rec, clusterError(err)
 	}
-	sum, present := credentialHash(req.r)
-	if !sockjsCredsMatch(rec, sum, present) {
+	if !credentialsAdmit(rec.Creds, req.r) {
 		return rec, errSessionNotFound
 	}
 	return rec, nil
@@ -109,16 +99,12 @@ var closedReady = func() chan struct{} { c := make(chan struct{}); close(c); ret
 // instance's open gives this one back; the caller reads the winner's.
 func (r redisSockJS) open(h *RouteHandler, req *request, sid, label string) *apiError {
 	anchor := &sjSession{id: sid, ready: closedReady}
-	anchor.creds, anchor.bound = credentialHash(req.r)
+	anchor.bindTo(req.r)
 	if aerr := h.sockjsOpen(req, anchor, label); aerr != nil {
 		return aerr
 	}
-	var creds []byte
-	if anchor.bound {
-		creds = anchor.creds[:]
-	}
 	cl := r.c
-	rec := cluster.SockJSRecord{Session: anchor.a.log().Epoch(), Creds: creds}
+	rec := cluster.SockJSRecord{Session: anchor.a.log().Epoch(), Creds: anchor.hash()}
 	created, err := cl.SockJSCreate(req.r.Context(), h.route.Path, sid, rec, h.sockjsClusterTTL())
 	if err != nil || !created {
 		h.sockjsClose(anchor, msg.CloseInfo{Code: closeNormal})
@@ -212,19 +198,18 @@ func (r redisSockJS) release(h *RouteHandler, sj *sjSession, ending *msg.CloseIn
 	}
 }
 
+// lookup reads the record once for the send: what send needs of it (the
+// bridge session) travels in the returned sjSession.
 func (r redisSockJS) lookup(h *RouteHandler, req *request, sid string) (*sjSession, *apiError) {
-	if rec, aerr := r.record(h, req, sid); aerr != nil || rec.CloseCode != 0 {
+	rec, aerr := r.record(h, req, sid)
+	if aerr != nil || rec.CloseCode != 0 {
 		return nil, cmp.Or(aerr, errSessionNotFound)
 	}
-	return nil, nil
+	return &sjSession{id: sid, shared: &sjShared{session: rec.Session}}, nil
 }
 
 // send forwards a send to the session's upstream, wherever it is held.
-func (r redisSockJS) send(h *RouteHandler, req *request, sid string, _ *sjSession, msgs []msg.Message, _ int) *apiError {
-	rec, aerr := r.record(h, req, sid)
-	if aerr != nil || rec.CloseCode != 0 {
-		return cmp.Or(aerr, errSessionNotFound)
-	}
+func (r redisSockJS) send(h *RouteHandler, req *request, _ string, sj *sjSession, msgs []msg.Message, _ int) *apiError {
 	if h.set().broadcast {
 		t, aerr := h.subscribe(req)
 		if aerr != nil {
@@ -233,7 +218,7 @@ func (r redisSockJS) send(h *RouteHandler, req *request, sid string, _ *sjSessio
 		defer t.detach()
 		return h.sockjsForward(req, &attachment{top: t}, msgs)
 	}
-	s, aerr := h.lookupSession(req, rec.Session)
+	s, aerr := h.lookupSession(req, sj.shared.session)
 	if aerr != nil {
 		return errSessionNotFound
 	}

@@ -37,14 +37,13 @@ const (
 // session is one client conversation in session mode: a log, one upstream
 // connection and the client's sends.
 type session struct {
-	id      string
-	h       *RouteHandler
-	log     msglog.Store
-	conn    upstream.Conn
-	creds   [32]byte // sha256 of the opening request's Cookie and Authorization
-	bound   bool     // creds were present when opening
-	cancel  context.CancelFunc
-	started time.Time
+	id          string
+	h           *RouteHandler
+	log         msglog.Store
+	conn        upstream.Conn
+	credentials // the opening request's Cookie and Authorization
+	cancel      context.CancelFunc
+	started     time.Time
 	// owned sessions belong to one WebSocket connection and end with it.
 	owned bool
 	// home is where the log and the upstream are: here, or in the
@@ -92,12 +91,36 @@ func credentialHash(r *http.Request) (sum [32]byte, present bool) {
 	return sha256.Sum256([]byte(cookie + "\x00" + auth)), true
 }
 
-func (s *session) credentialsMatch(r *http.Request) bool {
-	if !s.bound {
+// credentials is what a session (bridge or SockJS) is bound to: the
+// hash of its opening request's Cookie and Authorization.
+type credentials struct {
+	creds [32]byte // sha256 of the opening request's Cookie and Authorization
+	bound bool     // false: the request had neither, and any request may use the session
+}
+
+// bindTo binds the session to r's credentials.
+func (c *credentials) bindTo(r *http.Request) { c.creds, c.bound = credentialHash(r) }
+
+// hash is the bound hash as a cluster record keeps it: nil when unbound.
+func (c *credentials) hash() []byte {
+	if !c.bound {
+		return nil
+	}
+	return c.creds[:]
+}
+
+// credentialsMatch reports whether r may use the session.
+func (c *credentials) credentialsMatch(r *http.Request) bool { return credentialsAdmit(c.hash(), r) }
+
+// credentialsAdmit is the one credential check, for a session bound to
+// hash (nil or empty: not bound, any request): r must carry the same
+// Cookie and Authorization, compared in constant time.
+func credentialsAdmit(hash []byte, r *http.Request) bool {
+	if len(hash) == 0 {
 		return true
 	}
-	sum, _ := credentialHash(r)
-	return subtle.ConstantTimeCompare(sum[:], s.creds[:]) == 1
+	sum, present := credentialHash(r)
+	return present && subtle.ConstantTimeCompare(sum[:], hash) == 1
 }
 
 // newSession reserves a place under the route's session cap and makes the
@@ -131,7 +154,7 @@ func (h *RouteHandler) newSession(req *request, transport string, owned bool) (*
 		lastSeq:    -1,
 		home:       localHome{},
 	}
-	s.creds, s.bound = credentialHash(req.r)
+	s.bindTo(req.r)
 	return s, nil
 }
 

@@ -2,10 +2,15 @@ package bridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/cluster"
@@ -118,4 +123,57 @@ func TestSockJSClusterRouteCloseStopsTimers(t *testing.T) {
 		t.Errorf("the session's record after the route closed: %v, want not found", err)
 	}
 	waitFor(t, "the upstream to be closed", func() bool { open, _, _ := up.stats(); return open == 0 })
+}
+
+// TestSockJSClusterSendReadsTheRecordOnce: an xhr_send on a cluster
+// session reads the session's record in Redis once (its check before the
+// body and its forwarding share it), counted at the redis-server; the
+// messages reach the upstream, and a guessed id still sends nothing.
+func TestSockJSClusterSendReadsTheRecordOnce(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/echo"))
+	r.SockJS.DisconnectDelay = config.Duration(time.Hour) // no expiry check reads it meanwhile
+	gws, rs := newClusterGatewaysRedis(t, r, 2)
+	sid := newSID()
+	owner := hdr("Cookie", "auth=alice")
+	exchange(t, "open on g0", "POST", gws[0].srv.URL+"/echo/000/"+sid+"/xhr", "", owner, 200, "o\n")
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	defer rdb.Close()
+	reads := func() int64 {
+		info, err := rdb.Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_hgetall:calls="); ok {
+				n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	for i, g := range gws {
+		before := reads()
+		exchange(t, "send", "POST", g.srv.URL+"/echo/000/"+sid+"/xhr_send", `["m`+strconv.Itoa(i)+`"]`, owner, 204, "")
+		if n := reads() - before; n != 1 {
+			t.Errorf("a send on g%d read the record %d times, want once", i, n)
+		}
+	}
+	expectError(t, start(t, "POST", gws[1].srv.URL+"/echo/000/"+sid+"/xhr_send", `["x"]`, hdr("Cookie", "auth=mallory")),
+		404, "session_not_found")
+	exchange(t, "a marker send", "POST", gws[1].srv.URL+"/echo/000/"+sid+"/xhr_send", `["end"]`, owner, 204, "")
+	// The upstream echoes in order: everything before the marker is what
+	// it received before it.
+	var echoed []string
+	for !slices.Contains(echoed, "end") {
+		resp, body := do(t, "POST", gws[0].srv.URL+"/echo/000/"+sid+"/xhr", "", owner)
+		var got []string
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "a") || json.Unmarshal([]byte(body[1:]), &got) != nil {
+			t.Fatalf("poll: %d %q", resp.StatusCode, body)
+		}
+		echoed = append(echoed, got...)
+	}
+	if want := []string{"m0", "m1", "end"}; !slices.Equal(echoed, want) {
+		t.Errorf("the upstream echoed %q, want %q", echoed, want)
+	}
 }

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"crypto/subtle"
 	"maps"
 	"net/http"
 	"slices"
@@ -25,9 +24,8 @@ type sockjsSessions struct {
 // subscription to the topic) whose reader is the position delivered so
 // far, kept from one receiving request to the next.
 type sjSession struct {
-	id    string
-	creds [32]byte
-	bound bool
+	id string
+	credentials
 	ip    string        // broadcast: charged under max_sessions_per_ip until forgotten
 	ready chan struct{} // closed once the opening request attached (or failed)
 	a     *attachment   // nil when opening failed
@@ -82,14 +80,6 @@ func setJSESSIONID(w http.ResponseWriter, r *http.Request) {
 		v = c.Value
 	}
 	w.Header().Add("Set-Cookie", "JSESSIONID="+v+"; Path=/")
-}
-
-func (sj *sjSession) credentialsMatch(r *http.Request) bool {
-	if !sj.bound {
-		return true
-	}
-	sum, present := credentialHash(r)
-	return present && subtle.ConstantTimeCompare(sum[:], sj.creds[:]) == 1
 }
 
 // sockjsLookup finds an open session for a send; nil (a 404 for the
