@@ -6,3 +6,10 @@ func SetBurstMin(n int64) func() {
 	old := burstMin.Swap(n)
 	return func() { burstMin.Store(old) }
 }
+
+// BurstsEnded is how many bursts of joins are over and decided (their
+// garbage returned or not): a test's barrier before it looks.
+func BurstsEnded() int64 { return joins.ended.Load() }
+
+// BurstIdle reports that no burst is being counted (no look scheduled).
+func BurstIdle() bool { return !joins.armed.Load() }

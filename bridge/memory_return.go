@@ -17,6 +17,7 @@ type joinBurst struct {
 	joins atomic.Int64 // since the last look
 	armed atomic.Bool  // a look is scheduled
 	total int64        // joins in the burst so far (the look's own)
+	ended atomic.Int64 // bursts over and decided, whatever their size (tests wait for it)
 }
 
 // burstMin joins make a burst worth a full collection (1,000; tests
@@ -56,4 +57,5 @@ func (b *joinBurst) look() {
 	if total >= burstMin.Load() {
 		debug.FreeOSMemory()
 	}
+	b.ended.Add(1)
 }

@@ -36,3 +36,29 @@ func TestJoinBurstReturnsMemory(t *testing.T) {
 	})
 	waitFor(t, "a forced collection after the burst", func() bool { return forcedGCs() > before })
 }
+
+// TestSmallBurstKeepsMemory is the counterpart: one join short of a burst
+// (19 subscribers, the burst lowered to 20) ends without the forced
+// collection. The barrier is the end of the burst, when the gateway
+// decides.
+func TestSmallBurstKeepsMemory(t *testing.T) {
+	defer bridge.SetBurstMin(20)()
+	up := newUpstream(t)
+	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	waitFor(t, "earlier joins' burst to end", bridge.BurstIdle)
+	ended, before := bridge.BurstsEnded(), forcedGCs()
+	for i := 0; i < 10; i++ {
+		dialRaw(t, g, "/prices/ACME/sse", 0)
+		if i < 9 {
+			mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+		}
+	}
+	waitFor(t, "subscribers", func() bool {
+		return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 10 &&
+			metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 9
+	})
+	waitFor(t, "the burst to end", func() bool { return bridge.BurstsEnded() > ended && bridge.BurstIdle() })
+	if n := forcedGCs() - before; n != 0 {
+		t.Errorf("19 joins forced %d collections; a burst takes 20", n)
+	}
+}
