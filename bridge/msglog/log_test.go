@@ -135,10 +135,20 @@ func TestFlowControlWaitsForAcksThenGivesUp(t *testing.T) {
 	l.Append(text("2"))
 	appended := make(chan struct{})
 	go func() { l.Append(text("3")); close(appended) }()
-	select {
-	case <-appended:
-		t.Fatal("append did not wait for the client to acknowledge")
-	case <-time.After(50 * time.Millisecond):
+	// Barrier: the append is parked in flow control (an append that did
+	// not wait would be done, and never parked).
+	for deadline := time.Now().Add(5 * time.Second); !msglog.AppendWaiting(l); time.Sleep(time.Millisecond) {
+		select {
+		case <-appended:
+			t.Fatal("append did not wait for the client to acknowledge")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the append never waited for space")
+		}
+	}
+	if _, last := l.Bounds(); last != 2 {
+		t.Fatalf("a parked append is in the log: last seq %d", last)
 	}
 	l.Ack(1)
 	<-appended
