@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 // keptConn is a keep-alive client connection from a chosen local address.
@@ -170,7 +171,7 @@ func TestSessionsPerIPBounded(t *testing.T) {
 	app := newWSApp(t)
 	g := startGateway(t, "limits: {max_sessions_per_ip: 3}\nroutes:\n"+
 		"  - path: /s\n    session_ttl: 3s\n    upstream: {url: \""+app.wsURL("/echo")+"\"}\n"+
-		"  - path: /dead\n    upstream: {url: \"ws://127.0.0.1:1/nobody\", timeout: 2s}\n")
+		"  - path: /dead\n    upstream: {url: \"ws://"+freeport.Refusing(t)+"/nobody\", timeout: 2s}\n")
 	k := dialFrom(t, g, "127.0.0.1")
 	// Failed opens give their place back: more than the cap of them are
 	// all answered 502, not 429.

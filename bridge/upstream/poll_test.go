@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/freeport"
 )
 
 // step is one scripted answer of scriptedUpstream.
@@ -174,9 +175,7 @@ func TestPollSessionFailures(t *testing.T) {
 		}
 	})
 	t.Run("unreachable: Dial fails", func(t *testing.T) {
-		srv := httptest.NewServer(http.NotFoundHandler())
-		url := srv.URL
-		srv.Close()
+		url := "http://" + freeport.Refusing(t)
 		if _, err := Dial(t.Context(), testOptions(t, config.KindPoll, url)); err == nil {
 			t.Error("Dial to a closed port succeeded")
 		}

@@ -67,3 +67,17 @@ func TestBusyTakesTheFirstPort(t *testing.T) {
 		t.Fatalf("second pick %v, %v", second, err)
 	}
 }
+
+// A Refusing address refuses connections, and its port cannot be taken
+// while the test runs.
+func TestRefusingHoldsItsPort(t *testing.T) {
+	addr := Refusing(t)
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("a connection to %s was accepted", addr)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("another listener took %s", addr)
+	}
+}
