@@ -24,8 +24,12 @@ type joinBurst struct {
 // lower it while timers of other tests' bursts may read it).
 var burstMin = func() *atomic.Int64 { var n atomic.Int64; n.Store(1000); return &n }()
 
-// burstQuiet without a join ends a burst.
-const burstQuiet = 200 * time.Millisecond
+// burstQuiet without a join ends a burst (200 ms; tests that need every
+// join of theirs in one burst on a loaded machine lengthen it).
+var burstQuiet = func() *atomic.Int64 { var d atomic.Int64; d.Store(int64(200 * time.Millisecond)); return &d }()
+
+// quiet is burstQuiet as a duration.
+func quiet() time.Duration { return time.Duration(burstQuiet.Load()) }
 
 var joins joinBurst
 
@@ -33,7 +37,7 @@ var joins joinBurst
 func (b *joinBurst) joined() {
 	b.joins.Add(1)
 	if b.armed.CompareAndSwap(false, true) {
-		time.AfterFunc(burstQuiet, b.look)
+		time.AfterFunc(quiet(), b.look)
 	}
 }
 
@@ -42,7 +46,7 @@ func (b *joinBurst) joined() {
 func (b *joinBurst) look() {
 	if n := b.joins.Swap(0); n > 0 {
 		b.total += n
-		time.AfterFunc(burstQuiet, b.look)
+		time.AfterFunc(quiet(), b.look)
 		return
 	}
 	total := b.total
@@ -51,7 +55,7 @@ func (b *joinBurst) look() {
 	if b.joins.Load() > 0 && b.armed.CompareAndSwap(false, true) {
 		// A join between the swap and disarming: keep counting this burst.
 		b.total = total
-		time.AfterFunc(burstQuiet, b.look)
+		time.AfterFunc(quiet(), b.look)
 		return
 	}
 	if total >= burstMin.Load() {

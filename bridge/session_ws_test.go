@@ -178,6 +178,7 @@ func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 // dials' garbage back to the system.
 func TestSessionBurstReturnsMemory(t *testing.T) {
 	defer bridge.SetBurstMin(20)()
+	defer bridge.SetBurstQuiet(time.Second)() // the test's joins in one burst, even on a loaded machine
 	up := newUpstream(t)
 	g := newGateway(t, sessionRoute(up), config.Limits{})
 	before := forcedGCs()
