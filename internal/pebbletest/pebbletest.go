@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,8 +41,8 @@ type Options struct {
 	// HTTPPort is where Pebble's VA looks for HTTP-01 answers
 	// (http://DOMAIN:HTTPPort/.well-known/acme-challenge/TOKEN).
 	HTTPPort int
-	// TLSPort is where the VA performs TLS-ALPN-01 handshakes. 0 picks a
-	// port nobody listens on, so only HTTP-01 can succeed.
+	// TLSPort is where the VA performs TLS-ALPN-01 handshakes. 0 holds a
+	// port that refuses connections for the test, so only HTTP-01 can succeed.
 	TLSPort int
 	// AlwaysValid sets PEBBLE_VA_ALWAYS_VALID=1: no validation at all.
 	AlwaysValid bool
@@ -109,11 +110,9 @@ func Run(t testing.TB, opts Options) *Pebble {
 	dnsAddr := startLoopbackDNS(t)
 	tlsPort := opts.TLSPort
 	if tlsPort == 0 {
-		ports, err := freeport.Pick(1)
-		if err != nil {
-			t.Fatalf("pebbletest: %v", err)
-		}
-		tlsPort = ports[0]
+		// Held for the test and refusing: TLS-ALPN-01 cannot succeed.
+		_, port, _ := net.SplitHostPort(freeport.Refusing(t))
+		tlsPort, _ = strconv.Atoi(port)
 	}
 	var p *Pebble
 	err := freeport.Retry(pickPorts, 2, func(ports []int) error {
