@@ -2,6 +2,8 @@ package freeport
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -11,7 +13,20 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain: with FREEPORT_TEST_HOLD=1 the test binary is a child that
+// listens on a port, prints it and holds it until its stdin closes.
+func TestMain(m *testing.M) {
+	if os.Getenv("FREEPORT_TEST_HOLD") == "1" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // HeldBy tells this process's listener from another process's.
 func TestHeldByTellsWhoListens(t *testing.T) {
@@ -34,6 +49,31 @@ func TestHeldByTellsWhoListens(t *testing.T) {
 	}
 	if err := Check(os.Getpid(), port); err != nil {
 		t.Fatalf("Check(self, %d) = %v", port, err)
+	}
+	// A child's listener is its parent's family's, not the parent's own.
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), "FREEPORT_TEST_HOLD=1")
+	hold, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Close(); _ = child.Wait() }()
+	var childPort int
+	if _, err := fmt.Fscan(out, &childPort); err != nil {
+		t.Fatal(err)
+	}
+	if ours, err := HeldBy(os.Getpid(), childPort); err != nil || !ours {
+		t.Errorf("HeldBy(self, child's port) = %v, %v; want true", ours, err)
+	}
+	if own, err := HeldByItself(os.Getpid(), childPort); err != nil || own {
+		t.Errorf("HeldByItself(self, child's port) = %v, %v; want false", own, err)
 	}
 }
 

@@ -12,7 +12,13 @@ import (
 // HeldBy reports whether the process pid, or one of its descendants, holds
 // a listening TCP socket on port: the socket inodes listening there
 // (/proc/net/tcp, tcp6) against the processes' open files.
-func HeldBy(pid, port int) (bool, error) {
+func HeldBy(pid, port int) (bool, error) { return heldBy(family(pid), port) }
+
+// HeldByItself is HeldBy without the descendants: whether this very
+// process (a test's own listeners, or a library inside it) holds port.
+func HeldByItself(pid, port int) (bool, error) { return heldBy([]int{pid}, port) }
+
+func heldBy(pids []int, port int) (bool, error) {
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		if err := listeningInodes(table, port, inodes); err != nil {
@@ -22,7 +28,7 @@ func HeldBy(pid, port int) (bool, error) {
 	if len(inodes) == 0 {
 		return false, nil
 	}
-	for _, p := range family(pid) {
+	for _, p := range pids {
 		fds, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(p), "fd"))
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p), "fd", fd.Name()))

@@ -118,7 +118,7 @@ func listenPair(t *testing.T, ports []int) (net.Listener, net.Listener, error) {
 			for _, l := range lns {
 				_ = l.Close()
 			}
-			if ours, _ := freeport.HeldBy(os.Getpid(), port); ours {
+			if ours, _ := freeport.HeldByItself(os.Getpid(), port); ours {
 				t.Fatalf("listen on %d: taken by certmagic: %v", port, err)
 			}
 			return nil, nil, fmt.Errorf("listen on %d: %w", port, freeport.ErrInUse)
