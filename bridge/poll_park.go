@@ -46,6 +46,7 @@ type parkedPoll struct {
 	// offers it: its offer and what the next poll must repeat.
 	again *reenter.Again
 	fp    uint64
+	next  *nextConn // the connection's waiter once the bridge read a poll on it
 
 	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
@@ -107,6 +108,7 @@ func (h *RouteHandler) answerInPlace(p *parkedPoll, wait time.Duration) {
 		}
 		putPollBuffer(b)
 	}
+	p.release()
 	_ = p.conn.Close()
 	p.a.done()
 }
@@ -187,9 +189,11 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 	p.a.done()
 	switch {
 	case p.close || !ok:
+		p.release()
 		_ = p.conn.Close()
 	case p.h.readNext(p): // the next request is read here (poll_next.go)
 	default:
+		p.release()
 		p.back(p.conn) // closes the connection when the server is gone
 	}
 	p.h.exit()
@@ -198,6 +202,7 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 // drop lets go of a poll whose client left (the caller took it).
 func (p *parkedPoll) drop() {
 	p.timer.Stop()
+	p.release()
 	_ = p.conn.Close()
 	p.a.done()
 	p.h.exit()
