@@ -86,13 +86,13 @@ func TestNextPollUnusualRequestsAfterByteMatchedPolls(t *testing.T) {
 	g.unusualNextRequests(t, up, g.byteMatchedPoller)
 }
 
-// TestNextPollsNotMatchingTheirBytes: next polls that differ from the kept
-// head in more than a plain cursor at the log's end are served as net/http
-// serves them: a cursor behind the log's end is answered at once with
-// what follows it, an escaped cursor and a poll split across two writes
-// park and get the next message, another request in between is answered
-// and the connection goes on polling (its next polls read by the bridge
-// again).
+// TestNextPollsNotMatchingTheirBytes: a cursor behind the log's end is
+// matched by its bytes, and the fan-out's answer is the handler's
+// (headers but Date, body); next polls that differ from the kept head in
+// more than a plain cursor are served as net/http serves them: an escaped
+// cursor and a poll split across two writes park and get the next
+// message, another request in between is answered and the connection
+// goes on polling (its next polls read by the bridge again).
 func TestNextPollsNotMatchingTheirBytes(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
@@ -107,9 +107,19 @@ func TestNextPollsNotMatchingTheirBytes(t *testing.T) {
 			fresh.send(t, "?cursor="+cursor+"&wait=0", "")
 			return len(fresh.answer(t).Messages) == 1
 		})
-		p.send(t, "?cursor="+behind, "")
-		if a := p.answer(t); len(a.Messages) != 2 || a.Messages[0].Data != "b1" || a.Messages[1].Data != "b2" {
+		before := bridge.NextPollsRaw()
+		req := "GET /chat/poll?cursor=" + behind + " HTTP/1.1\r\nHost: gw\r\nAccept: application/json\r\n\r\n"
+		resp, body := exchangeRaw(t, p.conn, p.br, req)
+		if a := decodePark(t, resp, []byte(body)); len(a.Messages) != 2 || a.Messages[0].Data != "b1" || a.Messages[1].Data != "b2" {
 			t.Fatalf("answer %+v, want b1 and b2", a)
+		}
+		if bridge.NextPollsRaw() != before+1 {
+			t.Fatal("a poll behind the log's end was not matched by its bytes")
+		}
+		fresh := g.dial(t)
+		want, wantBody := exchangeRaw(t, fresh.conn, fresh.br, req)
+		if body != wantBody || headerSet(resp.Header) != headerSet(want.Header) || resp.Close != want.Close {
+			t.Fatalf("answered by the fan-out:\n%s\n%s\nby the handler:\n%s\n%s", headerSet(resp.Header), body, headerSet(want.Header), wantBody)
 		}
 	})
 	t.Run("escaped cursor", func(t *testing.T) {
