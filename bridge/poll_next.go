@@ -14,8 +14,9 @@ import (
 // connection back costs a fresh connection goroutine, its stack growth and
 // 8 KiB of bufio buffers per cycle that the next hijack takes out of
 // net/http's pools (the long-poll CPU of issue 18). The waiting connection
-// has no goroutine: it sits in a shared epoll set (nextSockets) until it
-// is readable, and one read(2) takes what the client sent. A plain next
+// has no goroutine: it sits in a shared edge-triggered epoll set
+// (nextSockets) from its first wait on, and one read(2) takes what the
+// client sent. A plain next
 // poll whose head is the previous one's byte for byte but for its cursor
 // parks again on the poller's goroutine (poll_next_raw.go,
 // poll_next_repark.go); the first next poll of a connection is parsed by
@@ -44,23 +45,26 @@ const nextReadSize = 4096
 
 var nextReadBuffers = sync.Pool{New: func() any { b := make([]byte, nextReadSize); return &b }}
 
-// nextSockets tells when a connection waiting for its next poll has
-// something to read: one goroutine for all of them, which ends with the
-// last registered socket.
-var nextSockets rawsock.Poller
+// nextSockets tells when a connection read here has something new to
+// read: one goroutine for all of them, which ends with the last registered
+// socket. A connection stays registered from its first wait until it is
+// closed or given back, so a wait costs no system call.
+var nextSockets rawsock.EdgePoller
 
 // States of a nextConn (nextConn.state).
 const (
-	nextIdle    = iota // its poll is parked or being answered
-	nextWaiting        // waiting for the client's next request
-	nextTaken          // taken by the reader, the header timeout or the route's close
+	nextBusy    = 0 // its owner holds it: its poll is parked, answered or read
+	nextWaiting = 1 // waiting for the client's next request
+	// nextPending (with nextBusy) notes that something arrived while
+	// busy: the edge-triggered poller does not tell it again.
+	nextPending = 2
 )
 
 // nextConn is a keep-alive connection whose polls the bridge reads itself,
-// kept from one poll to the next: its registration in nextSockets (armed
-// while waiting), its header timer, and what a next poll must repeat byte
-// for byte (raw). Its owner is whoever holds the connection: the parked
-// poll, then the waiter; the state's transitions hand it on.
+// kept from one poll to the next: its registration in nextSockets, its
+// header timer, and what a next poll must repeat byte for byte (raw). Its
+// owner is whoever holds the connection: the parked poll, then the
+// waiter; the state's transitions hand it on.
 type nextConn struct {
 	h     *RouteHandler // the route of the poll answered last
 	p     *parkedPoll   // the poll answered last
@@ -104,43 +108,69 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 	} else {
 		nc.deadline.Store(0)
 	}
-	// inSet before the wait starts: whoever takes it removes the
-	// registration.
-	first := !nc.inSet
-	nc.inSet = true
-	nc.state.Store(nextWaiting)
-	// Armed last: Readable may run at once on the poller's goroutine.
-	if !first {
-		nextSockets.Rearm(nc.sock.fd)
-		return true
+	if !nc.inSet {
+		// Registered while busy: what is there already is noted pending.
+		nc.inSet = true
+		if !nextSockets.Add(nc.sock.fd, nc) {
+			nc.inSet = false
+			nc.stopTimer()
+			h.nextPolls.remove(nc)
+			h.runs.Done()
+			return false
+		}
 	}
-	if nextSockets.Add(nc.sock.fd, nc) {
-		return true
+	nc.wait()
+	return true
+}
+
+// wait starts waiting for the client's next request, or reads it at once
+// when it arrived while the connection was busy. The owner calls it.
+func (nc *nextConn) wait() {
+	for {
+		s := nc.state.Load()
+		if s&nextPending != 0 {
+			if nc.state.CompareAndSwap(s, nextBusy) {
+				nc.take()
+				return
+			}
+			continue
+		}
+		if nc.state.CompareAndSwap(s, nextWaiting) {
+			return
+		}
 	}
-	if !nc.state.CompareAndSwap(nextWaiting, nextTaken) {
-		return true // the header timeout or the route's close took it already
-	}
-	nc.inSet = false
-	nc.stopTimer()
-	h.nextPolls.remove(nc)
-	h.runs.Done()
-	return false
 }
 
 // Readable is told by nextSockets: the client sent something (or left).
-// It runs on the poller's goroutine: one read, then a plain next poll
-// parks again here; anything else goes on in a goroutine of its own.
+// A waiting connection is read at once, on the poller's goroutine; a busy
+// one notes it for its next wait.
 func (nc *nextConn) Readable() {
-	if !nc.state.CompareAndSwap(nextWaiting, nextTaken) {
-		return // not waiting (a stale event, or a reused descriptor)
+	for {
+		s := nc.state.Load()
+		switch {
+		case s == nextWaiting:
+			if nc.state.CompareAndSwap(s, nextBusy) {
+				nc.take()
+				return
+			}
+		case s&nextPending != 0:
+			return
+		case nc.state.CompareAndSwap(s, s|nextPending):
+			return
+		}
 	}
+}
+
+// take reads what the client sent (the caller made the connection busy):
+// a plain next poll parks again here; anything else goes on in a
+// goroutine of its own.
+func (nc *nextConn) take() {
 	start := time.Now()
 	buf := nextReadBuffers.Get().(*[]byte)
 	n, retry, failed := nc.sock.read(*buf)
 	if retry {
 		nextReadBuffers.Put(buf)
-		nc.state.Store(nextWaiting)
-		nextSockets.Rearm(nc.sock.fd)
+		nc.wait()
 		return
 	}
 	nc.stopTimer()
@@ -199,7 +229,7 @@ func (nc *nextConn) expire() {
 	if nc.state.Load() != nextWaiting || time.Now().UnixNano() < nc.deadline.Load() {
 		return
 	}
-	if !nc.state.CompareAndSwap(nextWaiting, nextTaken) {
+	if !nc.state.CompareAndSwap(nextWaiting, nextBusy) {
 		return
 	}
 	h, p := nc.h, nc.p
@@ -262,7 +292,7 @@ func (w *pollWaiters) stop() {
 	w.closed = true
 	var waiting []*nextConn
 	for nc := range w.conns {
-		if nc.state.CompareAndSwap(nextWaiting, nextTaken) {
+		if nc.state.CompareAndSwap(nextWaiting, nextBusy) {
 			waiting = append(waiting, nc)
 			delete(w.conns, nc)
 		}

@@ -225,3 +225,26 @@ func TestByteMatchedWaitersAtCloseAndLeave(t *testing.T) {
 		g.leaveThenSilence(t, up, g.byteMatchedPoller)
 	})
 }
+
+// TestNextRequestSentWhileParked: a request that arrives while the poll
+// before it is parked (the bridge is told of it then, once) is read once
+// the answer is out: here another request, which net/http answers after
+// the poll's answer.
+func TestNextRequestSentWhileParked(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	p, cursor := g.byteMatchedPoller(t, up, "one")
+	p.send(t, "?cursor="+cursor, "")
+	waitFor(t, "poll parked", func() bool { return bridge.ParkedPolls(g.rh) == 1 })
+	if _, err := io.WriteString(p.conn, "GET /nope HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	up.publish("two")
+	if a := p.answer(t); len(a.Messages) != 1 || a.Messages[0].Data != "two" {
+		t.Fatalf("answer %+v, want two", a)
+	}
+	resp, body := p.read(t)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "route_not_found") {
+		t.Fatalf("the request sent while parked: %d %s", resp.StatusCode, body)
+	}
+}
