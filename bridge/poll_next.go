@@ -70,10 +70,14 @@ type nextConn struct {
 	p     *parkedPoll   // the poll answered last
 	sock  nextSock      // the socket's raw read and its descriptor
 	state atomic.Int32
-	// deadline is the header timeout's end (UnixNano, 0: none): a timer
-	// that fires late, for an earlier wait, sees it has not passed.
+	// deadline is the header timeout's end (UnixNano, 0: none). The timer
+	// is not stopped when the client's request comes (a timer per cycle
+	// cost more than the rest of a wait): armed, it fires at an earlier
+	// wait's deadline at most once per timeout, and expire sets it to the
+	// current one (or leaves it disarmed while the connection is busy).
 	deadline atomic.Int64
 	timer    *time.Timer
+	armed    atomic.Bool
 	inSet    bool    // registered in nextSockets
 	raw      rawPoll // the head a next poll must repeat (poll_next_raw.go)
 }
@@ -98,12 +102,12 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 		return false
 	}
 	h.runs.Add(1)
-	if d := p.again.HeaderTimeout; d > 0 { // 0: none, as in net/http
+	d := p.again.HeaderTimeout // 0: none, as in net/http
+	if d > 0 {
 		nc.deadline.Store(time.Now().Add(d).UnixNano())
 		if nc.timer == nil {
+			nc.armed.Store(true)
 			nc.timer = time.AfterFunc(d, nc.expire)
-		} else {
-			nc.timer.Reset(d)
 		}
 	} else {
 		nc.deadline.Store(0)
@@ -120,6 +124,11 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 		}
 	}
 	nc.wait()
+	// After the wait began: expire, finding the connection busy, disarms
+	// and then looks again for a wait begun meanwhile.
+	if d > 0 && nc.armed.CompareAndSwap(false, true) {
+		nc.timer.Reset(d)
+	}
 	return true
 }
 
@@ -173,7 +182,6 @@ func (nc *nextConn) take() {
 		nc.wait()
 		return
 	}
-	nc.stopTimer()
 	h, p := nc.h, nc.p
 	stopped := h.nextPolls.remove(nc)
 	head := (*buf)[:n]
@@ -224,19 +232,28 @@ func (nc *nextConn) handBack(ahead []byte) {
 }
 
 // expire closes a connection that sent nothing within the header timeout,
-// as net/http ends a silent connection (from the timer's goroutine).
+// as net/http ends a silent connection (from the timer's goroutine); a
+// wait whose deadline is later sets the timer to it.
 func (nc *nextConn) expire() {
-	if nc.state.Load() != nextWaiting || time.Now().UnixNano() < nc.deadline.Load() {
-		return
+	if nc.state.Load() == nextWaiting {
+		dl := nc.deadline.Load()
+		if left := dl - time.Now().UnixNano(); dl != 0 && left > 0 {
+			nc.timer.Reset(time.Duration(left))
+			return
+		}
+		if dl != 0 && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+			h, p := nc.h, nc.p
+			h.nextPolls.remove(nc)
+			nc.release()
+			_ = p.conn.Close()
+			h.runs.Done()
+			return
+		}
 	}
-	if !nc.state.CompareAndSwap(nextWaiting, nextBusy) {
-		return
+	nc.armed.Store(false)
+	if nc.state.Load() == nextWaiting && nc.deadline.Load() != 0 && nc.armed.CompareAndSwap(false, true) {
+		nc.timer.Reset(time.Duration(max(nc.deadline.Load()-time.Now().UnixNano(), 0)))
 	}
-	h, p := nc.h, nc.p
-	h.nextPolls.remove(nc)
-	nc.release()
-	_ = p.conn.Close()
-	h.runs.Done()
 }
 
 func (nc *nextConn) stopTimer() {
