@@ -80,6 +80,7 @@ type nextConn struct {
 	armed    atomic.Bool
 	inSet    bool    // registered in nextSockets
 	raw      rawPoll // the head a next poll must repeat (poll_next_raw.go)
+	polls    pollTimer
 }
 
 // readNext takes over p's connection to wait for its next request; false
@@ -266,6 +267,7 @@ func (nc *nextConn) stopTimer() {
 // connection is closed or given back (its descriptor may then be reused).
 func (nc *nextConn) release() {
 	nc.stopTimer()
+	nc.polls.stop()
 	if nc.inSet {
 		nc.inSet = false
 		nextSockets.Remove(nc.sock.fd)

@@ -248,3 +248,24 @@ func TestNextRequestSentWhileParked(t *testing.T) {
 		t.Fatalf("the request sent while parked: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestByteMatchedPollsTimeOut: polls re-parked by their bytes are
+// answered at poll_timeout (one timer per connection, kept across polls)
+// with the empty answer at their cursor, poll after poll, and the next
+// message still comes.
+func TestByteMatchedPollsTimeOut(t *testing.T) {
+	up := newUpstream(t)
+	g := startParkGateway(t, up, "    poll_timeout: 1500ms\n")
+	p, cursor := g.byteMatchedPoller(t, up, "one")
+	before := bridge.NextPollsRaw()
+	for range 2 {
+		p.send(t, "?cursor="+cursor, "")
+		if a := p.answer(t); a.Cursor != cursor || len(a.Messages) != 0 || a.Closed != nil {
+			t.Fatalf("timeout answer %+v, want the empty answer at %s", a, cursor)
+		}
+	}
+	g.cycle(t, up, p, cursor, "", "two")
+	if got := bridge.NextPollsRaw() - before; got != 3 {
+		t.Fatalf("%d polls matched by their bytes, want 3", got)
+	}
+}

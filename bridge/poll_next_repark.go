@@ -51,7 +51,7 @@ func (h *RouteHandler) repark(nc *nextConn, c wire.Cursor, head []byte, start ti
 	h.hold()
 	p.mu.Lock()
 	p.fan.addPoll(p)
-	p.timer = time.AfterFunc(h.set().pollTimeout, p.timeout)
+	nc.timePoll(p, h.set().pollTimeout)
 	p.mu.Unlock()
 	nextPollsParked.Add(1)
 	nextPollsRaw.Add(1)

@@ -40,7 +40,7 @@ type parkedPoll struct {
 	head      *pollHead
 	pos       uint64 // the reader's position when parked (read by the fan-out)
 	close     bool   // the request asked for Connection: close
-	timer     *time.Timer
+	timer     *time.Timer // nil when re-parked: its connection's timer (poll_next_timer.go)
 
 	// For reading the next poll here (poll_next.go), when the server
 	// offers it: its offer and what the next poll must repeat.
@@ -139,7 +139,7 @@ func (p *parkedPoll) timeout() {
 // finished by a goroutine of its own, so the fan-out never waits for one
 // client. The caller took the poll.
 func (p *parkedPoll) answer() {
-	p.timer.Stop()
+	p.stopTimer()
 	ans := p.h.collect(p.a, p.lim)
 	if p.h.ending.Load() {
 		p.close = true // as net/http does while the server drains; also when the route is retired
@@ -201,7 +201,7 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 
 // drop lets go of a poll whose client left (the caller took it).
 func (p *parkedPoll) drop() {
-	p.timer.Stop()
+	p.stopTimer()
 	p.release()
 	_ = p.conn.Close()
 	p.a.done()
