@@ -38,8 +38,8 @@ type parkedPoll struct {
 	callback  string
 	lim       pollLimits // the poll's answer bounds, as on the handler's path
 	head      *pollHead
-	pos       uint64 // the reader's position when parked (read by the fan-out)
-	close     bool   // the request asked for Connection: close
+	pos       uint64      // the reader's position when parked (read by the fan-out)
+	close     bool        // the request asked for Connection: close
 	timer     *time.Timer // nil when re-parked: its connection's timer (poll_next_timer.go)
 
 	// For reading the next poll here (poll_next.go), when the server
