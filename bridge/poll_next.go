@@ -136,6 +136,7 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 // wait starts waiting for the client's next request, or reads it at once
 // when it arrived while the connection was busy. The owner calls it.
 func (nc *nextConn) wait() {
+	h := nc.h
 	for {
 		s := nc.state.Load()
 		if s&nextPending != 0 {
@@ -146,8 +147,15 @@ func (nc *nextConn) wait() {
 			continue
 		}
 		if nc.state.CompareAndSwap(s, nextWaiting) {
-			return
+			break
 		}
+	}
+	// stop sets closed, then takes the waiting connections: one that began
+	// to wait after stop looked at it sees closed here.
+	if h.nextPolls.closed.Load() && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+		h.nextPolls.remove(nc)
+		nc.handBack(nil)
+		h.runs.Done()
 	}
 }
 
@@ -279,13 +287,15 @@ func (nc *nextConn) release() {
 type pollWaiters struct {
 	mu     sync.Mutex
 	conns  map[*nextConn]struct{}
-	closed bool
+	// closed is set under mu and read without it by a wait that begins
+	// while stop runs (nextConn.wait).
+	closed atomic.Bool
 }
 
 func (w *pollWaiters) add(nc *nextConn) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed.Load() {
 		return false
 	}
 	if w.conns == nil {
@@ -300,7 +310,7 @@ func (w *pollWaiters) remove(nc *nextConn) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.conns, nc)
-	return w.closed
+	return w.closed.Load()
 }
 
 // stop hands every waiting connection back to the server (which answers
@@ -308,7 +318,7 @@ func (w *pollWaiters) remove(nc *nextConn) bool {
 // back by its reader, which sees stop.
 func (w *pollWaiters) stop() {
 	w.mu.Lock()
-	w.closed = true
+	w.closed.Store(true)
 	var waiting []*nextConn
 	for nc := range w.conns {
 		if nc.state.CompareAndSwap(nextWaiting, nextBusy) {
