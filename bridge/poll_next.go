@@ -285,8 +285,8 @@ func (nc *nextConn) release() {
 // pollWaiters are the connections waiting for their next poll, which
 // Close hands back to the server.
 type pollWaiters struct {
-	mu     sync.Mutex
-	conns  map[*nextConn]struct{}
+	mu    sync.Mutex
+	conns map[*nextConn]struct{}
 	// closed is set under mu and read without it by a wait that begins
 	// while stop runs (nextConn.wait).
 	closed atomic.Bool
