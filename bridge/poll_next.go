@@ -1,11 +1,11 @@
 package bridge
 
 import (
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 	"github.com/bridgeway/bridgeway/internal/reenter"
 )
 
@@ -13,128 +13,324 @@ import (
 // client's next request is read here rather than by net/http: giving the
 // connection back costs a fresh connection goroutine, its stack growth and
 // 8 KiB of bufio buffers per cycle that the next hijack takes out of
-// net/http's pools (the long-poll CPU of issue 18). A goroutine with a
-// small stack waits for the socket to become readable, peeks at the bytes
-// and, only when they are one whole plain next poll of the same client
-// (poll_next_match.go), reads them and serves the poll on the route's
-// handler (which parks it again). Anything else is left on the socket and
-// the connection goes back to the server (internal/reenter) as before, so
-// net/http answers it exactly as on the way back.
+// net/http's pools (the long-poll CPU of issue 18). The waiting connection
+// has no goroutine: it sits in a shared edge-triggered epoll set
+// (nextSockets) from its first wait on, and one read(2) takes what the
+// client sent. A plain next
+// poll whose head is the previous one's byte for byte but for its cursor
+// parks again on the poller's goroutine (poll_next_raw.go,
+// poll_next_repark.go); the first next poll of a connection is parsed by
+// net/http's parser and served on the route's handler (poll_next_match.go,
+// poll_next_serve.go). Anything else goes back to the server
+// (internal/reenter) with the bytes read ahead in front, so net/http
+// answers it exactly as on a fresh read.
 
 // readNextPolls switches reading the next poll here (tests and benchmarks
 // compare it with the way back through net/http).
 var readNextPolls atomic.Bool
 
-func init() { readNextPolls.Store(true) }
+// matchRawPolls switches matching next polls by their bytes
+// (poll_next_raw.go; benchmarks measure it against the parser's way).
+var matchRawPolls atomic.Bool
 
-// nextPeekSize bounds the head read here: a head that does not fit (or
-// has not arrived whole) goes to net/http, whose limit
-// (max_header_bytes + 4 KiB) is never below this.
-const nextPeekSize = 4096
+func init() {
+	readNextPolls.Store(true)
+	matchRawPolls.Store(true)
+}
 
-var nextPeekBuffers = sync.Pool{New: func() any { b := make([]byte, nextPeekSize); return &b }}
+// nextReadSize bounds the head read here: a head that does not fit (or
+// has not arrived whole) goes to net/http with those bytes, and net/http's
+// limit (max_header_bytes + 4 KiB) is never below this.
+const nextReadSize = 4096
 
-// readNext takes over p's connection to read the next request; false when
-// it cannot (the caller gives the connection back). Called by finish while
-// p still holds the route (active > 0), so Close waits for the waiter.
+var nextReadBuffers = sync.Pool{New: func() any { b := make([]byte, nextReadSize); return &b }}
+
+// nextSockets tells when a connection read here has something new to
+// read: one goroutine for all of them, which ends with the last registered
+// socket. A connection stays registered from its first wait until it is
+// closed or given back, so a wait costs no system call.
+var nextSockets rawsock.EdgePoller
+
+// States of a nextConn (nextConn.state).
+const (
+	nextBusy    = 0 // its owner holds it: its poll is parked, answered or read
+	nextWaiting = 1 // waiting for the client's next request
+	// nextPending (with nextBusy) notes that something arrived while
+	// busy: the edge-triggered poller does not tell it again.
+	nextPending = 2
+)
+
+// nextConn is a keep-alive connection whose polls the bridge reads itself,
+// kept from one poll to the next: its registration in nextSockets, its
+// header timer, and what a next poll must repeat byte for byte (raw). Its
+// owner is whoever holds the connection: the parked poll, then the
+// waiter; the state's transitions hand it on.
+type nextConn struct {
+	h     *RouteHandler // the route of the poll answered last
+	p     *parkedPoll   // the poll answered last
+	sock  nextSock      // the socket's raw read and its descriptor
+	state atomic.Int32
+	// deadline is the header timeout's end (UnixNano, 0: none). The timer
+	// is not stopped when the client's request comes (a timer per cycle
+	// cost more than the rest of a wait): armed, it fires at an earlier
+	// wait's deadline at most once per timeout, and expire sets it to the
+	// current one (or leaves it disarmed while the connection is busy).
+	deadline atomic.Int64
+	timer    *time.Timer
+	armed    atomic.Bool
+	inSet    bool    // registered in nextSockets
+	raw      rawPoll // the head a next poll must repeat (poll_next_raw.go)
+	polls    pollTimer
+}
+
+// readNext takes over p's connection to wait for its next request; false
+// when it cannot (the caller gives the connection back). Called by finish
+// while p still holds the route (active > 0), so Close sees the waiter.
 func (h *RouteHandler) readNext(p *parkedPoll) bool {
 	if p.again == nil || !readNextPolls.Load() || h.ending.Load() || !p.again.Open() {
 		return false
 	}
-	if !h.nextPolls.add(p) {
+	nc := p.next
+	if nc == nil {
+		nc = &nextConn{}
+		if !nc.sock.init(&p.sock) {
+			return false
+		}
+		p.next = nc
+	}
+	nc.h, nc.p = h, p
+	if !h.nextPolls.add(nc) {
 		return false
 	}
 	h.runs.Add(1)
-	go h.awaitNext(p)
+	d := p.again.HeaderTimeout // 0: none, as in net/http
+	if d > 0 {
+		nc.deadline.Store(time.Now().Add(d).UnixNano())
+		if nc.timer == nil {
+			nc.armed.Store(true)
+			nc.timer = time.AfterFunc(d, nc.expire)
+		}
+	} else {
+		nc.deadline.Store(0)
+	}
+	if !nc.inSet {
+		// Registered while busy: what is there already is noted pending.
+		nc.inSet = true
+		if !nextSockets.Add(nc.sock.fd, nc) {
+			nc.inSet = false
+			nc.stopTimer()
+			h.nextPolls.remove(nc)
+			h.runs.Done()
+			return false
+		}
+	}
+	nc.wait()
+	// After the wait began: expire, finding the connection busy, disarms
+	// and then looks again for a wait begun meanwhile.
+	if d > 0 && nc.armed.CompareAndSwap(false, true) {
+		nc.timer.Reset(d)
+	}
 	return true
 }
 
-// awaitNext waits, at most the server's header timeout, for the client's
-// next request on p's connection, then serves it or gives the connection
-// back.
-func (h *RouteHandler) awaitNext(p *parkedPoll) {
-	defer h.runs.Done()
-	c := p.conn
-	if d := p.again.HeaderTimeout; d > 0 { // 0: none, as in net/http
-		_ = c.SetReadDeadline(time.Now().Add(d))
+// wait starts waiting for the client's next request, or reads it at once
+// when it arrived while the connection was busy. The owner calls it.
+func (nc *nextConn) wait() {
+	h := nc.h
+	for {
+		s := nc.state.Load()
+		if s&nextPending != 0 {
+			if nc.state.CompareAndSwap(s, nextBusy) {
+				nc.take()
+				return
+			}
+			continue
+		}
+		if nc.state.CompareAndSwap(s, nextWaiting) {
+			break
+		}
 	}
-	var buf *[]byte
-	var n int
-	err := net.ErrClosed
-	if !h.nextPolls.stopped() { // else stop may have set its deadline before ours
-		buf, n, err = p.sock.waitPeek()
+	// stop sets closed, then takes the waiting connections: one that began
+	// to wait after stop looked at it sees closed here.
+	if h.nextPolls.closed.Load() && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+		h.nextPolls.remove(nc)
+		nc.handBack(nil)
+		h.runs.Done()
 	}
-	if buf != nil {
-		defer nextPeekBuffers.Put(buf)
+}
+
+// Readable is told by nextSockets: the client sent something (or left).
+// A waiting connection is read at once, on the poller's goroutine; a busy
+// one notes it for its next wait.
+func (nc *nextConn) Readable() {
+	for {
+		s := nc.state.Load()
+		switch {
+		case s == nextWaiting:
+			if nc.state.CompareAndSwap(s, nextBusy) {
+				nc.take()
+				return
+			}
+		case s&nextPending != 0:
+			return
+		case nc.state.CompareAndSwap(s, s|nextPending):
+			return
+		}
 	}
-	stopped := h.nextPolls.remove(p)
-	_ = c.SetReadDeadline(time.Time{})
-	switch {
-	case stopped:
-		p.back(c) // the route closes: the server answers or closes
-		return
-	case err != nil || n == 0:
-		// The header timeout (as net/http ends a silent connection), or
-		// the client left.
-		_ = c.Close()
-		return
-	}
+}
+
+// take reads what the client sent (the caller made the connection busy):
+// a plain next poll parks again here; anything else goes on in a
+// goroutine of its own.
+func (nc *nextConn) take() {
 	start := time.Now()
-	r, size := h.nextPoll(p, (*buf)[:n])
+	buf := nextReadBuffers.Get().(*[]byte)
+	n, retry, failed := nc.sock.read(*buf)
+	if retry {
+		nextReadBuffers.Put(buf)
+		nc.wait()
+		return
+	}
+	h, p := nc.h, nc.p
+	stopped := h.nextPolls.remove(nc)
+	head := (*buf)[:n]
 	switch {
-	case r == nil:
-		p.back(c)
-	case !p.sock.readAll((*buf)[:size]):
-		_ = c.Close()
+	case stopped: // the route closes: the server answers or closes
+		nc.handBack(head)
+	case failed || n == 0: // the client left
+		nc.release()
+		_ = p.conn.Close()
 	default:
-		h.serveNextPoll(p, r, start)
+		if c, ok := nc.raw.match(h.set(), head); ok && matchRawPolls.Load() && h.repark(nc, c, head, start) {
+			break
+		}
+		go h.serveRead(nc, buf, n, start) // owns buf and the run
+		return
+	}
+	nextReadBuffers.Put(buf)
+	h.runs.Done()
+}
+
+// serveRead serves a next request that is not a repeat of the last poll's
+// bytes: a plain next poll of the same client on the route's handler (it
+// then remembers its head for the next cycles), anything else back to the
+// server with the bytes read.
+func (h *RouteHandler) serveRead(nc *nextConn, buf *[]byte, n int, start time.Time) {
+	defer h.runs.Done()
+	defer nextReadBuffers.Put(buf)
+	head := (*buf)[:n]
+	r := h.nextPoll(nc.p, head)
+	if r == nil {
+		nc.handBack(head)
+		return
+	}
+	nc.raw = makeRawPoll(head, r, h.set())
+	h.serveNextPoll(nc.p, r, start)
+}
+
+// handBack gives the connection back to the server with the bytes read
+// from it first.
+func (nc *nextConn) handBack(ahead []byte) {
+	nc.release()
+	p := nc.p
+	if len(ahead) == 0 {
+		p.back(p.conn)
+		return
+	}
+	p.back(reenter.WithPrefix(p.conn, ahead))
+}
+
+// expire closes a connection that sent nothing within the header timeout,
+// as net/http ends a silent connection (from the timer's goroutine); a
+// wait whose deadline is later sets the timer to it.
+func (nc *nextConn) expire() {
+	if nc.state.Load() == nextWaiting {
+		dl := nc.deadline.Load()
+		if left := dl - time.Now().UnixNano(); dl != 0 && left > 0 {
+			nc.timer.Reset(time.Duration(left))
+			return
+		}
+		if dl != 0 && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+			h, p := nc.h, nc.p
+			h.nextPolls.remove(nc)
+			nc.release()
+			_ = p.conn.Close()
+			h.runs.Done()
+			return
+		}
+	}
+	nc.armed.Store(false)
+	if nc.state.Load() == nextWaiting && nc.deadline.Load() != 0 && nc.armed.CompareAndSwap(false, true) {
+		nc.timer.Reset(time.Duration(max(nc.deadline.Load()-time.Now().UnixNano(), 0)))
+	}
+}
+
+func (nc *nextConn) stopTimer() {
+	if nc.timer != nil {
+		nc.timer.Stop()
+	}
+}
+
+// release lets go of the epoll registration and the timer before the
+// connection is closed or given back (its descriptor may then be reused).
+func (nc *nextConn) release() {
+	nc.stopTimer()
+	nc.polls.stop()
+	if nc.inSet {
+		nc.inSet = false
+		nextSockets.Remove(nc.sock.fd)
 	}
 }
 
 // pollWaiters are the connections waiting for their next poll, which
 // Close hands back to the server.
 type pollWaiters struct {
-	mu     sync.Mutex
-	conns  map[*parkedPoll]struct{}
-	closed bool
+	mu    sync.Mutex
+	conns map[*nextConn]struct{}
+	// closed is set under mu and read without it by a wait that begins
+	// while stop runs (nextConn.wait).
+	closed atomic.Bool
 }
 
-func (w *pollWaiters) add(p *parkedPoll) bool {
+func (w *pollWaiters) add(nc *nextConn) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed.Load() {
 		return false
 	}
 	if w.conns == nil {
-		w.conns = make(map[*parkedPoll]struct{})
+		w.conns = make(map[*nextConn]struct{})
 	}
-	w.conns[p] = struct{}{}
+	w.conns[nc] = struct{}{}
 	return true
 }
 
 // remove reports whether the waiters were stopped.
-func (w *pollWaiters) remove(p *parkedPoll) bool {
+func (w *pollWaiters) remove(nc *nextConn) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.conns, p)
-	return w.closed
+	delete(w.conns, nc)
+	return w.closed.Load()
 }
 
-func (w *pollWaiters) stopped() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.closed
-}
-
-// stop wakes every waiter (a read deadline in the past), which then gives
-// its connection back, and refuses new ones.
+// stop hands every waiting connection back to the server (which answers
+// or closes it) and refuses new ones; a connection being read is handed
+// back by its reader, which sees stop.
 func (w *pollWaiters) stop() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	past := time.Unix(1, 0)
-	for p := range w.conns {
-		_ = p.conn.SetReadDeadline(past)
+	w.closed.Store(true)
+	var waiting []*nextConn
+	for nc := range w.conns {
+		if nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+			waiting = append(waiting, nc)
+			delete(w.conns, nc)
+		}
+	}
+	w.mu.Unlock()
+	for _, nc := range waiting {
+		h := nc.h
+		nc.handBack(nil)
+		h.runs.Done()
 	}
 }
 
@@ -146,10 +342,20 @@ func (p *parkedPoll) offerNext(req *request) {
 		return
 	}
 	if w, ok := req.w.(*nextWriter); ok {
-		p.again, p.fp = ag, w.fp // matched already: the same request but its cursor
+		// Matched already: the same request but its cursor, on the same
+		// waiting connection.
+		p.again, p.fp, p.next = ag, w.fp, w.next
 		return
 	}
 	if fp, ok := pollFingerprint(req.r); ok {
 		p.again, p.fp = ag, fp
+	}
+}
+
+// release lets go of p's connection's registration for its next poll
+// before the connection is closed or given back.
+func (p *parkedPoll) release() {
+	if p.next != nil {
+		p.next.release()
 	}
 }

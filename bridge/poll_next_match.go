@@ -70,10 +70,10 @@ func pollFingerprint(r *http.Request) (fp uint64, ok bool) {
 	return fp, cursors == 1
 }
 
-// nextReaders parse a peeked head with net/http's parser.
+// nextReaders parse a head read here with net/http's parser.
 var nextReaders = sync.Pool{New: func() any {
 	br := &nextReader{}
-	br.br = bufio.NewReaderSize(&br.src, nextPeekSize)
+	br.br = bufio.NewReaderSize(&br.src, nextReadSize)
 	return br
 }}
 
@@ -82,36 +82,44 @@ type nextReader struct {
 	br  *bufio.Reader
 }
 
-// nextPoll parses head, the bytes waiting on p's socket: the next poll to
-// serve here and its head's length, or nil (give the connection back).
-func (h *RouteHandler) nextPoll(p *parkedPoll, head []byte) (r *http.Request, n int) {
-	n = len(head)
+// nextPoll parses head, the bytes read from p's socket: the next poll to
+// serve here, or nil (give the connection back with them).
+func (h *RouteHandler) nextPoll(p *parkedPoll, head []byte) *http.Request {
 	end := bytes.Index(head, []byte("\r\n\r\n"))
-	if end < 0 || end+4 != n {
-		return nil, 0 // not whole yet, too long, or pipelined
+	if end < 0 || end+4 != len(head) {
+		return nil // not whole yet, too long, or pipelined
 	}
+	r, err := parseHead(head)
+	if err != nil || hostLines(head) != 1 || !h.isNextPoll(p, r) {
+		return nil
+	}
+	return p.requestFor(r)
+}
+
+// parseHead parses one whole request head with net/http's parser.
+func parseHead(head []byte) (*http.Request, error) {
 	nr := nextReaders.Get().(*nextReader)
 	nr.src.Reset(head)
 	nr.br.Reset(&nr.src)
-	r, perr := http.ReadRequest(nr.br)
+	r, err := http.ReadRequest(nr.br)
 	nr.br.Reset(nil)
 	nextReaders.Put(nr)
-	if perr != nil || hostLines(head) != 1 || !h.isNextPoll(p, r) {
-		return nil, 0
-	}
+	return r, err
+}
+
+// requestFor gives r, read on p's connection, what the server's context
+// gives its requests: the way back, Again, and (by Resolve) the client's
+// address and host.
+func (p *parkedPoll) requestFor(r *http.Request) *http.Request {
 	r.RemoteAddr = p.conn.RemoteAddr().String()
-	// What the server's context gives its requests: the way back, Again,
-	// and (by Resolve) the client's address and host.
 	ctx := reenter.WithAgain(reenter.WithFunc(context.Background(), p.back), p.again)
-	return p.again.Resolve(r.WithContext(ctx)), n
+	return p.again.Resolve(r.WithContext(ctx))
 }
 
 // isNextPoll reports whether r (parsed by http.ReadRequest, not yet by the
 // server's checks) is p's client asking for its next poll.
 func (h *RouteHandler) isNextPoll(p *parkedPoll, r *http.Request) bool {
-	if r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close ||
-		r.ContentLength != 0 || len(r.TransferEncoding) > 0 ||
-		len(r.Header["Content-Length"]) > 0 || len(r.Header["Transfer-Encoding"]) > 0 {
+	if !plainGet(r) {
 		return false
 	}
 	if fp, ok := pollFingerprint(r); !ok || fp != p.fp {
@@ -127,6 +135,14 @@ func (h *RouteHandler) isNextPoll(p *parkedPoll, r *http.Request) bool {
 	}
 	route, _ := p.again.Route(r.URL.Path).(*RouteHandler)
 	return route == h
+}
+
+// plainGet reports whether r is an HTTP/1.1 keep-alive GET without a body
+// or a framing header.
+func plainGet(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.ProtoMajor == 1 && r.ProtoMinor == 1 && !r.Close &&
+		r.ContentLength == 0 && len(r.TransferEncoding) == 0 &&
+		len(r.Header["Content-Length"]) == 0 && len(r.Header["Transfer-Encoding"]) == 0
 }
 
 // hostLines counts the Host lines of a head, which http.ReadRequest folds

@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// serveNextPoll serves a next poll read by awaitNext on the route's
-// handler, as net/http would have, through a nextWriter: it normally
-// parks (the writer's Hijack hands over the connection); should the log
-// have moved meanwhile, the writer writes the answer as net/http does and
-// the connection goes back to the server. The server records the request
-// either way (access log, request metrics).
+// serveNextPoll serves a next poll read by the bridge (poll_next.go) on
+// the route's handler, as net/http would have, through a nextWriter: it
+// normally parks (the writer's Hijack hands over the connection); should
+// the log have moved meanwhile, the writer writes the answer as net/http
+// does and the connection goes back to the server. The server records the
+// request either way (access log, request metrics).
 func (h *RouteHandler) serveNextPoll(p *parkedPoll, r *http.Request, start time.Time) {
-	w := &nextWriter{conn: p.conn, fp: p.fp}
+	w := &nextWriter{conn: p.conn, fp: p.fp, next: p.next}
 	h.ServeHTTP(w, r)
 	if w.hijacked {
 		nextPollsParked.Add(1)
@@ -26,6 +26,7 @@ func (h *RouteHandler) serveNextPoll(p *parkedPoll, r *http.Request, start time.
 	}
 	n, keep := w.respond()
 	p.again.Served(r, w.statusCode(), n, start)
+	p.release()
 	if keep {
 		p.back(p.conn)
 	} else {
@@ -33,10 +34,11 @@ func (h *RouteHandler) serveNextPoll(p *parkedPoll, r *http.Request, start time.
 	}
 }
 
-// nextPollsParked counts the polls read here that parked (tests).
-var nextPollsParked atomic.Int64
+// nextPollsParked counts the polls read by the bridge that parked again
+// (tests), nextPollsRaw those of them matched by their bytes.
+var nextPollsParked, nextPollsRaw atomic.Int64
 
-// nextWriter is the http.ResponseWriter of a poll read by awaitNext: the
+// nextWriter is the http.ResponseWriter of a poll read by the bridge: the
 // parked poll hijacks it; any other answer is buffered and written by
 // respond.
 type nextWriter struct {
@@ -45,7 +47,8 @@ type nextWriter struct {
 	status   int
 	body     []byte
 	hijacked bool
-	fp       uint64 // the request's fingerprint (poll_next_match.go)
+	fp       uint64    // the request's fingerprint (poll_next_match.go)
+	next     *nextConn // the connection's waiter, kept by the next park
 }
 
 var (

@@ -95,6 +95,13 @@ func exchangeRaw(t *testing.T, c net.Conn, br *bufio.Reader, req string) (*http.
 func TestNextPollUnusualRequestsAnsweredAsOnAFreshConnection(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
+	g.unusualNextRequests(t, up, g.waitingPoller)
+}
+
+// unusualNextRequests sends each unusual request on a connection that
+// waiting gives, and the same on a fresh connection: the answers must be
+// the same.
+func (g *parkGateway) unusualNextRequests(t *testing.T, up *testUpstream, waiting func(*testing.T, *testUpstream, string) (*rawPoller, string)) {
 	big := strings.Repeat("b", 70<<10)
 	cases := map[string]string{
 		"body":       "GET /chat/poll HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello",
@@ -111,7 +118,7 @@ func TestNextPollUnusualRequestsAnsweredAsOnAFreshConnection(t *testing.T) {
 	i := 0
 	for name, req := range cases {
 		t.Run(name, func(t *testing.T) {
-			waiting, _ := g.waitingPoller(t, up, fmt.Sprintf("w-%d", i))
+			waiting, _ := waiting(t, up, fmt.Sprintf("w-%d", i))
 			i++
 			resp, body := exchangeRaw(t, waiting.conn, waiting.br, req)
 			fresh := g.dial(t)
@@ -158,16 +165,8 @@ func (g *parkGateway) openConnections(t *testing.T) float64 {
 // on a fresh connection.
 func TestNextPollClientLeavesWhileWaiting(t *testing.T) {
 	up := newUpstream(t)
-	g := startWholeGateway(t, "limits: {max_connections: 1, read_header_timeout: 300ms}\n"+
-		"routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n    poll_timeout: 25s\n"+
-		"    upstream: {url: \""+up.url("/feed")+"\"}\n")
-	p, _ := g.waitingPoller(t, up, "one")
-	p.conn.Close()
-	waitFor(t, "connection released", func() bool { return g.openConnections(t) == 0 })
-
-	p2, _ := g.waitingPoller(t, up, "two")
-	p2.expectEOF(t) // nothing sent: closed at read_header_timeout
-	waitFor(t, "connection released", func() bool { return g.openConnections(t) == 0 })
+	g := startOneConnGateway(t, up)
+	g.leaveThenSilence(t, up, g.waitingPoller)
 
 	// Half a request: what a fresh connection gets, then the end.
 	p3, _ := g.waitingPoller(t, up, "three")
@@ -186,12 +185,40 @@ func TestNextPollClientLeavesWhileWaiting(t *testing.T) {
 	}
 }
 
+// startOneConnGateway is a gateway for one connection at a time whose
+// silent connections end at 300 ms.
+func startOneConnGateway(t *testing.T, up *testUpstream) *parkGateway {
+	return startWholeGateway(t, "limits: {max_connections: 1, read_header_timeout: 300ms}\n"+
+		"routes:\n  - path: /chat\n    mode: broadcast\n    snapshot: false\n    poll_timeout: 25s\n"+
+		"    upstream: {url: \""+up.url("/feed")+"\"}\n")
+}
+
+// leaveThenSilence: a waiting connection whose client leaves is
+// released; one whose client sends nothing is closed at
+// read_header_timeout, then released.
+func (g *parkGateway) leaveThenSilence(t *testing.T, up *testUpstream, waiting func(*testing.T, *testUpstream, string) (*rawPoller, string)) {
+	t.Helper()
+	p, _ := waiting(t, up, "one")
+	p.conn.Close()
+	waitFor(t, "connection released", func() bool { return g.openConnections(t) == 0 })
+
+	p2, _ := waiting(t, up, "two")
+	p2.expectEOF(t) // nothing sent: closed at read_header_timeout
+	waitFor(t, "connection released", func() bool { return g.openConnections(t) == 0 })
+}
+
 // TestNextPollWaitersAtShutdown: connections waiting for their next poll
 // end at shutdown, and shutdown ends (goleak checks the waiters left).
 func TestNextPollWaitersAtShutdown(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
 	p, _ := g.waitingPoller(t, up, "one")
+	g.shutdownEndsIt(t, p)
+}
+
+// shutdownEndsIt shuts the gateway down: p's connection ends.
+func (g *parkGateway) shutdownEndsIt(t *testing.T, p *rawPoller) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	if err := g.srv.Shutdown(ctx); err != nil {
@@ -207,6 +234,13 @@ func TestNextPollAfterRouteRemoved(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
 	p, cursor := g.waitingPoller(t, up, "one")
+	g.removeRouteThenPoll(t, p, cursor)
+}
+
+// removeRouteThenPoll reloads routes without /chat, then sends p's next
+// poll, which the new routes answer 404.
+func (g *parkGateway) removeRouteThenPoll(t *testing.T, p *rawPoller, cursor string) {
+	t.Helper()
 	cfg, err := config.Parse("next2.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nlog: {access: false}\nroutes:\n  - path: /other\n    upstream: {url: \"http://127.0.0.1:1\"}\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -38,14 +38,15 @@ type parkedPoll struct {
 	callback  string
 	lim       pollLimits // the poll's answer bounds, as on the handler's path
 	head      *pollHead
-	pos       uint64 // the reader's position when parked (read by the fan-out)
-	close     bool   // the request asked for Connection: close
-	timer     *time.Timer
+	pos       uint64      // the reader's position when parked (read by the fan-out)
+	close     bool        // the request asked for Connection: close
+	timer     *time.Timer // nil when re-parked: its connection's timer (poll_next_timer.go)
 
 	// For reading the next poll here (poll_next.go), when the server
 	// offers it: its offer and what the next poll must repeat.
 	again *reenter.Again
 	fp    uint64
+	next  *nextConn // the connection's waiter once the bridge read a poll on it
 
 	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
@@ -107,6 +108,7 @@ func (h *RouteHandler) answerInPlace(p *parkedPoll, wait time.Duration) {
 		}
 		putPollBuffer(b)
 	}
+	p.release()
 	_ = p.conn.Close()
 	p.a.done()
 }
@@ -137,7 +139,7 @@ func (p *parkedPoll) timeout() {
 // finished by a goroutine of its own, so the fan-out never waits for one
 // client. The caller took the poll.
 func (p *parkedPoll) answer() {
-	p.timer.Stop()
+	p.stopTimer()
 	ans := p.h.collect(p.a, p.lim)
 	if p.h.ending.Load() {
 		p.close = true // as net/http does while the server drains; also when the route is retired
@@ -187,9 +189,11 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 	p.a.done()
 	switch {
 	case p.close || !ok:
+		p.release()
 		_ = p.conn.Close()
 	case p.h.readNext(p): // the next request is read here (poll_next.go)
 	default:
+		p.release()
 		p.back(p.conn) // closes the connection when the server is gone
 	}
 	p.h.exit()
@@ -197,7 +201,8 @@ func (p *parkedPoll) finish(ok bool, msgs, bytes int) {
 
 // drop lets go of a poll whose client left (the caller took it).
 func (p *parkedPoll) drop() {
-	p.timer.Stop()
+	p.stopTimer()
+	p.release()
 	_ = p.conn.Close()
 	p.a.done()
 	p.h.exit()

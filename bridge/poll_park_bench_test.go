@@ -22,17 +22,20 @@ import (
 // every poller reads its answer and polls again. One op is one poll cycle
 // (request, hold, answer). cpu-µs/cycle and allocs/cycle are the process's
 // (both ends; the raw clients allocate nothing per cycle). "parked" is the
-// hijacked path reading the next poll itself, "parked-reentered" the
+// hijacked path reading the next poll itself and matching it by its bytes,
+// "parked-parsed" the same reading every next poll with net/http's parser
+// and serving it on the route's handler, "parked-reentered" the
 // hijacked path giving every connection back to net/http for its next
 // request, "handler" net/http's.
 func BenchmarkParkedPollCycle(b *testing.B) {
 	for _, c := range []struct {
-		name       string
-		park, next bool
-	}{{"parked", true, true}, {"parked-reentered", true, false}, {"handler", false, false}} {
+		name            string
+		park, next, raw bool
+	}{{"parked", true, true, true}, {"parked-parsed", true, true, false}, {"parked-reentered", true, false, false}, {"handler", false, false, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			defer bridge.SetParkPolls(c.park)()
 			defer bridge.SetReadNextPolls(c.next)()
+			defer bridge.SetMatchRawPolls(c.raw)()
 			benchParkedPollCycle(b, 200, c.park)
 		})
 	}

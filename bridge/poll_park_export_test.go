@@ -14,6 +14,13 @@ func SetReadNextPolls(on bool) func() {
 	return func() { readNextPolls.Store(old) }
 }
 
+// SetMatchRawPolls turns matching next polls by their bytes
+// (poll_next_raw.go) on or off; it returns a func restoring the old value.
+func SetMatchRawPolls(on bool) func() {
+	old := matchRawPolls.Swap(on)
+	return func() { matchRawPolls.Store(old) }
+}
+
 // NextPollsParked counts the polls read by the bridge on an answered
 // poll's connection (poll_next.go) that parked, since the process started.
 func NextPollsParked() int64 { return nextPollsParked.Load() }
@@ -58,3 +65,8 @@ func topicsOf(h *RouteHandler) []*topic {
 	}
 	return ts
 }
+
+// NextPollsRaw counts the next polls matched by their bytes and parked
+// again without the route's handler (poll_next_raw.go), since the process
+// started.
+func NextPollsRaw() int64 { return nextPollsRaw.Load() }

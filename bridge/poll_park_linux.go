@@ -35,6 +35,12 @@ func (s *parkSock) init(c net.Conn) bool {
 	return true
 }
 
+// from binds s to the socket of o (the same connection's previous poll).
+func (s *parkSock) from(o *parkSock) {
+	s.nb.rc = o.nb.rc
+	s.nb.fn = s.nb.try
+}
+
 func (s *parkSock) peek(fd uintptr) { s.gone = rawsock.Gone(fd) }
 
 // clientGone reports whether the client closed its end or the connection
@@ -48,33 +54,41 @@ func (s *parkSock) clientGone() bool {
 	return s.gone
 }
 
-// waitPeek waits until the socket has bytes, EOF or an error for the next
-// read (or its read deadline passes: err), then copies what waits into a
-// pooled buffer without consuming it: n is 0 at EOF or an error. The
-// buffer is taken only once there is something to look at, so a waiting
-// connection holds none (poll_next.go).
-func (s *parkSock) waitPeek() (buf *[]byte, n int, err error) {
-	err = s.nb.rc.Read(func(fd uintptr) bool {
-		b := nextPeekBuffers.Get().(*[]byte)
-		m, e := rawsock.Peek(fd, *b)
-		if e == syscall.EAGAIN || e == syscall.EINTR {
-			nextPeekBuffers.Put(b)
-			return false
-		}
-		buf, n = b, max(m, 0)
-		if e != 0 {
-			n = 0
-		}
-		return true
-	})
-	return buf, n, err
+// nextSock is the raw read of a connection waiting for its next poll
+// (poll_next.go): one read(2) without waiting, through a callback bound
+// once per connection.
+type nextSock struct {
+	rc syscall.RawConn
+	fd uintptr // for the poller's registration
+	fn func(fd uintptr)
+	b  []byte
+	n  int
+	e  syscall.Errno
 }
 
-// readAll reads len(b) bytes that peekAt saw (they are there: it cannot
-// wait).
-func (s *parkSock) readAll(b []byte) bool {
-	var n int
-	var e syscall.Errno
-	err := s.nb.rc.Control(func(fd uintptr) { n, e = rawsock.Read(fd, b) })
-	return err == nil && e == 0 && n == len(b)
+// init binds s to a parked poll's socket.
+func (s *nextSock) init(ps *parkSock) bool {
+	rc := ps.nb.rc
+	s.rc = rc
+	s.fn = s.readFD
+	return rc.Control(func(fd uintptr) { s.fd = fd }) == nil
+}
+
+func (s *nextSock) readFD(fd uintptr) { s.n, s.e = rawsock.Read(fd, s.b) }
+
+// read reads once what waits on the socket into b: n bytes (0 at EOF),
+// retry when nothing was there after all, failed on an error.
+func (s *nextSock) read(b []byte) (n int, retry, failed bool) {
+	s.b = b
+	err := s.rc.Control(s.fn)
+	s.b = nil
+	switch {
+	case err != nil:
+		return 0, false, true
+	case s.e == syscall.EAGAIN || s.e == syscall.EINTR:
+		return 0, true, false
+	case s.e != 0 || s.n < 0:
+		return 0, false, true
+	}
+	return s.n, false, false
 }

@@ -11,9 +11,13 @@ type parkSock struct{ nb nbWriter }
 
 func (*parkSock) init(net.Conn) bool { return false }
 
+func (*parkSock) from(*parkSock) {}
+
 func (*parkSock) clientGone() bool { return false }
 
 // Never reached: polls do not park here.
-func (*parkSock) waitPeek() (*[]byte, int, error) { return nil, 0, net.ErrClosed }
+type nextSock struct{ fd uintptr }
 
-func (*parkSock) readAll([]byte) bool { return false }
+func (*nextSock) init(*parkSock) bool { return false }
+
+func (*nextSock) read([]byte) (int, bool, bool) { return 0, false, true }

@@ -26,15 +26,37 @@ func newReenterListener(addr net.Addr, again *reenter.Again) *reenterListener {
 // request it counted for is logged already), and the limitedConn goes back
 // as accepted, still holding its slot of the connection limits (released
 // at its Close, as before), with its wire guard on again since the bytes
-// are HTTP once more.
+// are HTTP once more. When c comes as a reenter.Prefixed (bytes the
+// handler read ahead), those bytes go under the limitedConn, so that its
+// wire guard scans them like any others.
 func (ln *reenterListener) push(c net.Conn) bool {
+	var ahead []byte
+	if pc, ok := c.(*reenter.Prefixed); ok {
+		c, ahead = pc.Conn, pc.Rest()
+	}
 	if cc, ok := c.(*countingConn); ok {
 		c = cc.Conn
 	}
-	if lc, ok := c.(*limitedConn); ok && lc.wire != nil {
+	lc, ok := c.(*limitedConn)
+	if ok && lc.wire != nil {
 		lc.wire.off.Store(false)
 	}
+	if len(ahead) > 0 {
+		switch {
+		case !ok:
+			c = reenter.WithPrefix(c, ahead)
+		case isPrefixed(lc.Conn):
+			lc.Conn.(*reenter.Prefixed).Prepend(ahead)
+		default:
+			lc.Conn = reenter.WithPrefix(lc.Conn, ahead)
+		}
+	}
 	return ln.Push(c)
+}
+
+func isPrefixed(c net.Conn) bool {
+	_, ok := c.(*reenter.Prefixed)
+	return ok
 }
 
 // MarkHijackedStatus records the status of a response that its handler

@@ -18,6 +18,8 @@ func (s *Server) again() *reenter.Again {
 		Route:         s.routeHandler,
 		Resolve:       s.resolve,
 		Served:        s.servedAgain,
+		Logging:       s.accessLog.Load,
+		Counted:       s.countedAgain,
 	}
 }
 
@@ -41,4 +43,19 @@ func (s *Server) servedAgain(r *http.Request, status int, bytes int64, start tim
 		route, kind = m.Value.cfg.Path, m.Value.kind
 	}
 	s.finish(r, &recorder{status: status, bytes: bytes}, route, kind, start)
+}
+
+// countedAgain records a request for path in the request metrics as
+// servedAgain does, for a server whose access log is off (no request is
+// built for it).
+func (s *Server) countedAgain(path string, status int, start time.Time) {
+	route := routeNone
+	if m, ok := s.routes.Load().table.Lookup(path); ok {
+		route = m.Value.cfg.Path
+	}
+	// Not finishLine: the access log may have been switched on by a
+	// reload since Logging said off, and this request has no line.
+	rs := s.series(route)
+	rs.requestsCounter(status).Inc()
+	rs.duration.Observe(time.Since(start).Seconds())
 }

@@ -30,13 +30,16 @@ const pollFlags = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // Add registers fd; false when the poller cannot (the caller then reads
 // the socket itself).
-func (p *Poller) Add(fd uintptr, r Readable) bool {
+func (p *Poller) Add(fd uintptr, r Readable) bool { return p.add(fd, r, pollFlags) }
+
+// add registers fd with the epoll flags given (EdgePoller's differ).
+func (p *Poller) add(fd uintptr, r Readable, flags uint32) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.file == nil && !p.open() {
 		return false
 	}
-	ev := syscall.EpollEvent{Events: pollFlags, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: flags, Fd: int32(fd)}
 	if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) != nil {
 		return false
 	}

@@ -29,6 +29,12 @@ type Again struct {
 	// own (request metrics and the access-log line); r is as Resolve
 	// returned it, start is when its bytes were read.
 	Served func(r *http.Request, status int, bytes int64, start time.Time)
+	// Logging reports whether the access log is on: when it is off,
+	// Counted records a request without one being built.
+	Logging func() bool
+	// Counted records a request for path served that way in the request
+	// metrics only (no access-log line).
+	Counted func(path string, status int, start time.Time)
 }
 
 type againKey struct{}
