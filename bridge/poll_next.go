@@ -159,10 +159,11 @@ func (nc *nextConn) wait() {
 	}
 }
 
-// Readable is told by nextSockets: the client sent something (or left).
-// A waiting connection is read at once, on the poller's goroutine; a busy
-// one notes it for its next wait.
-func (nc *nextConn) Readable() {
+// EdgeReady is told by nextSockets: the client sent something (or left;
+// the read tells which, so the flags are not needed). A waiting connection
+// is read at once, on the poller's goroutine; a busy one notes it for its
+// next wait.
+func (nc *nextConn) EdgeReady(uint32) {
 	for {
 		s := nc.state.Load()
 		switch {
@@ -278,7 +279,7 @@ func (nc *nextConn) release() {
 	nc.polls.stop()
 	if nc.inSet {
 		nc.inSet = false
-		nextSockets.Remove(nc.sock.fd)
+		nextSockets.Remove(nc.sock.fd, nc)
 	}
 }
 

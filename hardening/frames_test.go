@@ -171,7 +171,7 @@ func TestHostileWebSocketFrames(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := app.received.Load()
+			before, accepted := app.received.Load(), app.accepted.Load()
 			w := dialRawWS(t, g, "/chat/ws", "")
 			if err := tc.send(w); err != nil {
 				t.Fatalf("write: %v", err)
@@ -185,6 +185,12 @@ func TestHostileWebSocketFrames(t *testing.T) {
 				t.Errorf("close code %d, want one of %v", code, tc.want)
 			}
 			w.expectClosed(t)
+			// The barrier: the session's upstream connection ends with it,
+			// and the app forgets it only after reading everything the
+			// gateway sent.
+			eventually(t, "the session's upstream to end", func() bool {
+				return app.accepted.Load() == accepted+1 && app.open() == 0
+			})
 			if n := app.received.Load() - before; n != 0 {
 				t.Errorf("the upstream received %d messages", n)
 			}
@@ -260,6 +266,10 @@ func TestPassthroughTunnelHugeFrame(t *testing.T) {
 		t.Errorf("close code %d, want 1002 or a dropped connection", code)
 	}
 	w.expectClosed(t)
+	// The barrier: the tunnel's upstream connection ends with it (close
+	// 1002), and the app forgets it only after reading everything the
+	// gateway sent.
+	eventually(t, "the tunnel's upstream to end", func() bool { return app.accepted.Load() == 1 && app.open() == 0 })
 	if n := app.received.Load(); n != 0 {
 		t.Errorf("the upstream received %d messages", n)
 	}

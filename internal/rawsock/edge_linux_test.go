@@ -1,41 +1,43 @@
 package rawsock_test
 
 import (
-	"net"
 	"testing"
 
 	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
-// TestEdgePollerTellsEachArrival: without any re-arming, each arrival is
-// told once (bytes, more bytes after a read, EOF); removing the last
-// socket ends the goroutine (goleak).
-func TestEdgePollerTellsEachArrival(t *testing.T) {
-	var p rawsock.EdgePoller
-	ch := make(told, 4)
-	fd, server, client := registered(t, &p, ch)
-	var b [1]byte
-	for _, s := range []string{"x", "y"} {
-		if _, err := client.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-		<-ch
-		if _, err := server.Read(b[:]); err != nil || string(b[:]) != s {
-			t.Fatalf("read %q, %v", b[:], err)
-		}
-	}
-	client.Close()
-	<-ch // EOF
-	p.Remove(fd)
-}
+type edgeTold chan uint32
 
-// registered is a connected pair whose server side is registered in p.
-func registered(t *testing.T, p *rawsock.EdgePoller, r rawsock.Readable) (fd uintptr, server, client net.Conn) {
-	t.Helper()
-	fd, server, client = pair(t)
-	t.Cleanup(func() { server.Close() })
-	if !p.Add(fd, r) {
+func (e edgeTold) EdgeReady(events uint32) { e <- events }
+
+// TestEdgePollerTellsFlags: bytes are told with EdgeIn, again for new bytes
+// without any rearming (edge-triggered, not one-shot), and the peer's FIN
+// with a hang-up flag; Remove by another owner is ignored; removing the
+// last socket ends the goroutine (goleak in TestMain).
+func TestEdgePollerTellsFlags(t *testing.T) {
+	var p rawsock.EdgePoller
+	fd, server, client := pair(t)
+	defer server.Close()
+	told := make(edgeTold, 8)
+	if !p.Add(fd, told) {
 		t.Fatal("Add failed")
 	}
-	return fd, server, client
+	for range 2 {
+		if _, err := client.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if ev := <-told; ev != rawsock.EdgeIn {
+			t.Fatalf("events %#x, want EdgeIn alone", ev)
+		}
+		var b [1]byte
+		if n, e := rawsock.Read(fd, b[:]); n != 1 || e != 0 {
+			t.Fatalf("read %d, %v", n, e)
+		}
+	}
+	p.Remove(fd, make(edgeTold)) // not its owner: still registered
+	client.Close()
+	if ev := <-told; ev&rawsock.EdgeHup == 0 {
+		t.Fatalf("events %#x after FIN, want a hang-up flag", ev)
+	}
+	p.Remove(fd, told)
 }

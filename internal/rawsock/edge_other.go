@@ -2,10 +2,19 @@
 
 package rawsock
 
-// EdgePoller is Linux-only; elsewhere Add fails and the caller reads the
-// socket itself.
+// EdgePoller is Linux-only; elsewhere Add fails and the caller waits for
+// the socket itself.
 type EdgePoller struct{}
 
-func (*EdgePoller) Add(uintptr, Readable) bool { return false }
+// EdgeReady is told the epoll flags of its socket's readiness.
+type EdgeReady interface{ EdgeReady(events uint32) }
 
-func (*EdgePoller) Remove(uintptr) {}
+// Event flags (unused where Add fails).
+const (
+	EdgeIn  = uint32(1)
+	EdgeHup = uint32(0x2000 | 0x10 | 0x8)
+)
+
+func (*EdgePoller) Add(uintptr, EdgeReady) bool { return false }
+
+func (*EdgePoller) Remove(uintptr, EdgeReady) {}

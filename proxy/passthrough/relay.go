@@ -18,13 +18,14 @@ import (
 // where frames end, so the gateway's own close frame always goes between
 // two frames, and to stop at a malformed header.
 //
-// On a plain TCP source it reads the socket through syscall.RawConn until a
-// read says EAGAIN (or EOF), then waits for readiness inside the same
-// RawConn.Read call. A short read is not taken as "drained": Go's poller is
-// edge-triggered, so a FIN that arrived with the last data bytes (or before
-// they were read) signals once, and a relay that waited after the short
-// read would never see it. Other sources (TLS) go through their
-// bufio.Reader.
+// On a plain TCP source the pump reads the socket through syscall.RawConn
+// until a read says EAGAIN (or EOF), then hands the source to the event
+// loop (loop.go), or, off the loop, waits for readiness inside the same
+// RawConn.Read call. The pump never takes a short read as "drained": Go's
+// poller is edge-triggered and hides the event flags, so a FIN that arrived
+// with the last data bytes signals once, and a pump that waited after the
+// short read would never see it (the loop sees EPOLLRDHUP instead). Other
+// sources (TLS) go through their bufio.Reader.
 
 // relayBufferSize is a direction's read buffer while bytes flow. It goes
 // back to the pool whenever the socket is drained, so an idle tunnel holds
@@ -265,15 +266,24 @@ func (d *direction) copyRaw() error {
 		d.pendingLen = copy(d.pending[:], rest)
 	}
 	d.src = nil // everything else comes from the socket
+	defer d.leaveLoop()
 	for {
 		d.rerr = nil
-		err := d.raw.Read(d.onReadable)
-		if err != nil {
+		if err := d.raw.Read(d.onReadable); err != nil {
 			d.putBuffer()
 			return err
 		}
+		if d.loopTurn {
+			// The loop has the source (and d's relay state) until it hands
+			// it back (loop.go).
+			d.loopTurn = false
+			<-d.loop.wake
+		}
 		if !d.stalled {
-			return d.rerr
+			if d.rerr != nil {
+				return d.rerr
+			}
+			continue
 		}
 		if err := d.finishStall(); err != nil {
 			return err
@@ -285,34 +295,30 @@ func (d *direction) copyRaw() error {
 // socket is drained (false: wait for readiness) or the relay ends or a
 // write stalls (true).
 func (d *direction) onReadable(fd uintptr) bool {
-	if d.bufp == nil {
-		d.bufp = relayPool.Get().(*[]byte)
-	}
-	buf := *d.bufp
 	for {
-		start := copy(buf, d.pending[:d.pendingLen])
-		n, err := readNonBlocking(fd, buf[start:])
+		data, n, err := d.readSource(fd)
 		switch {
-		case err == syscall.EINTR:
-			continue
 		case err == syscall.EAGAIN:
 			d.putBuffer()
-			return false
+			handed, again := d.toLoop(fd)
+			if again {
+				continue
+			}
+			d.loopTurn = handed
+			return handed
 		case err != nil:
 			d.rerr = os.NewSyscallError("read", err)
 			d.putBuffer()
 			return true
 		case n == 0:
 			d.rerr = io.EOF
-			if start > 0 || d.frames.inFrame {
+			if len(data) > 0 || d.frames.inFrame {
 				d.rerr = io.ErrUnexpectedEOF
 			}
 			d.putBuffer()
 			return true
 		}
-		d.pendingLen = 0
-		end := start + n
-		if done := d.relaySoft(buf[:end]); done {
+		if done := d.relaySoft(data); done {
 			if !d.stalled {
 				d.putBuffer()
 			}
@@ -323,13 +329,43 @@ func (d *direction) onReadable(fd uintptr) bool {
 	}
 }
 
+// readSource makes one read of the source into d's buffer, behind the
+// start of a frame header kept from the last read: data is what there is
+// to relay, n what the read returned (0 with no error: EOF).
+func (d *direction) readSource(fd uintptr) (data []byte, n int, err error) {
+	if d.bufp == nil {
+		d.bufp = relayPool.Get().(*[]byte)
+	}
+	buf := *d.bufp
+	start := copy(buf, d.pending[:d.pendingLen])
+	n, err = readNonBlocking(fd, buf[start:])
+	for err == syscall.EINTR {
+		n, err = readNonBlocking(fd, buf[start:])
+	}
+	if err == nil && n > 0 {
+		d.pendingLen = 0
+	}
+	return buf[:start+n], n, err
+}
+
 // relaySoft forwards data from inside the read callback. Writes carry a
 // deadline (stallAfter); one that runs into it leaves the callback with the
 // rest saved in d.stall, to be finished by finishStall. true: leave the
 // callback (error in d.rerr, or stalled).
 func (d *direction) relaySoft(data []byte) bool {
 	for len(data) > 0 {
+		if d.loop.inLoop && !d.held {
+			if !d.mu.TryLock() { // an injector has it: the pump waits for it
+				d.stallAt(span{}, nil, data)
+				return true
+			}
+			d.held = true
+		}
 		sp := d.scanLocked(data)
+		if d.loop.inLoop && sp.loopHandOff() {
+			d.stallAt(sp, data[:sp.write], data[sp.consumed:])
+			return true
+		}
 		if sp.write > 0 {
 			n, err := d.writeInCallback(data[:sp.write])
 			if err != nil {
@@ -357,6 +393,12 @@ func (d *direction) relaySoft(data []byte) bool {
 		}
 	}
 	return false
+}
+
+// stallAt leaves a span and what follows it to finishStall, in the pump.
+func (d *direction) stallAt(sp span, unwritten, after []byte) {
+	d.stalled = true
+	d.stall = stallState{span: sp, unwritten: unwritten, after: after}
 }
 
 // stallState is a write that ran into its deadline inside the callback.

@@ -82,6 +82,8 @@ type direction struct {
 	rerr       error // how the read callback ended
 	stalled    bool
 	stall      stallState
+	loopTurn   bool      // the source was handed to the loop: wait for it
+	loop       loopState // the share in the event loop (loop.go)
 }
 
 // errClosingHandshakeDone ends a pump once both peers' close frames went
@@ -103,8 +105,10 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
 		dst: upstream, mask: true, frames: frameState{fromClient: true}}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
+	loop := pickLoop()
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
 		d.useRawWrites()
+		d.useLoop(loop)
 	}
 	return t
 }
@@ -267,6 +271,7 @@ func (t *tunnel) goAway(ctx context.Context, code uint16, reason string) {
 // It waits for the frame in progress; a pump stuck inside one (its peer
 // not reading) is freed when the tunnel is cut.
 func (t *tunnel) sendClose(ctx context.Context, d *direction, code uint16, reason string) {
+	d.evict() // the pump finishes the frame in progress, and the lock is free after it
 	d.acquire()
 	defer d.release()
 	if d.closeSent || d.broken || ctx.Err() != nil {
@@ -297,6 +302,8 @@ func (t *tunnel) sendClose(ctx context.Context, d *direction, code uint16, reaso
 // startGrace bounds the rest of the tunnel's life once one side ended.
 func (t *tunnel) startGrace() {
 	t.endOnce.Do(func() {
+		t.toClient.evict() // the pumps keep the deadlines
+		t.toUpstream.evict()
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.graceAt = time.Now().Add(closeGrace)
@@ -316,6 +323,8 @@ func (t *tunnel) cut() { t.closeBoth() }
 
 func (t *tunnel) closeBoth() {
 	t.cutOnce.Do(func() {
+		t.toClient.evict() // the pumps see the closed sockets
+		t.toUpstream.evict()
 		// Expired deadlines first: a pump blocked writing to one connection
 		// holds the other one's socket (relay.go), and Close waits for it.
 		past := time.Unix(1, 0)
