@@ -62,6 +62,9 @@ type frameState struct {
 	// failed: the source broke a frame rule; the gateway closed both peers,
 	// and what the source sends after (up to its close) is dropped.
 	failed bool
+	// closeDropped: a close frame was dropped while the gateway sent its
+	// own (scan's dropClose); what follows is dropped too.
+	closeDropped bool
 }
 
 // span is what one scan over received bytes decided: data[:write] goes to
@@ -80,8 +83,10 @@ type span struct {
 
 // scan walks data from the current position. dropping: the gateway has
 // sent its own close to the destination, frames are read and dropped.
-func (s *frameState) scan(data []byte, dropping bool) span {
-	dropping = dropping || s.failed
+// dropClose: the gateway is sending its own close to the destination, so
+// a close frame (and whatever follows it) is dropped.
+func (s *frameState) scan(data []byte, dropping, dropClose bool) span {
+	dropping = dropping || s.failed || s.closeDropped
 	p := 0
 	var sp span
 	for p < len(data) {
@@ -96,6 +101,10 @@ func (s *frameState) scan(data []byte, dropping bool) span {
 				break
 			}
 			s.inFrame, s.opcode, s.remaining = true, h.opcode, h.length
+			if h.opcode == opClose && dropClose && !dropping {
+				// What came before it goes; the close frame does not.
+				sp.write, dropping, s.closeDropped = p, true, true
+			}
 			if err := h.check(s.fromClient, s.extensions); err != nil && !dropping {
 				// Nothing of this frame is forwarded: the bytes before it
 				// go, and the scan resumes past its header, dropping.
@@ -136,7 +145,7 @@ func (d *direction) scanLocked(data []byte) span {
 		d.acquire()
 		d.held = true
 	}
-	return d.frames.scan(data, d.closeSent || d.t.afterClose.Load())
+	return d.frames.scan(data, d.closeSent || d.t.afterClose.Load(), d.t.goingAway.Load())
 }
 
 // finish applies a span once its bytes are written.

@@ -41,8 +41,11 @@ type tunnel struct {
 	// afterClose: the closing handshake is done; each direction reads and
 	// drops what comes until its source closes.
 	afterClose atomic.Bool
-	endOnce    sync.Once
-	cutOnce    sync.Once
+	// goingAway: goAway is sending the gateway's close to both peers; a
+	// close frame from either source is dropped from then on (sendClose).
+	goingAway atomic.Bool
+	endOnce   sync.Once
+	cutOnce   sync.Once
 }
 
 // direction is one half of a tunnel: frames read from src are written
@@ -64,6 +67,10 @@ type direction struct {
 	// forwardedClose is set once a peer's close frame went through.
 	forwardedClose atomic.Bool
 	other          *direction
+	// injected is closed once sendClose is done with dst (written or given
+	// up); injectOnce guards it.
+	injected   chan struct{}
+	injectOnce sync.Once
 
 	// Owned by the pump (relay.go):
 	frames     frameState
@@ -107,6 +114,7 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
 	loop := pickLoop()
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
+		d.injected = make(chan struct{})
 		d.useRawWrites()
 		d.useLoop(loop)
 	}
@@ -162,6 +170,14 @@ func (t *tunnel) pumpClientToUpstream() { t.pump(t.toUpstream) }
 // destination and gives the other direction closeGrace to finish.
 func (t *tunnel) pump(d *direction) {
 	err := d.copyFrames()
+	if err == nil && t.goingAway.Load() {
+		// The source's close was dropped while goAway's close to dst may
+		// not be out yet: shutting dst's write side now would stop it.
+		if hook := testHookPumpAwaitsInjected.Load(); hook != nil {
+			(*hook)(d)
+		}
+		<-d.injected
+	}
 	if errors.Is(err, errClosingHandshakeDone) {
 		t.closingHandshakeDone(d)
 		return
@@ -259,18 +275,34 @@ func (d *direction) copyFrames() error {
 // goAway sends close code (1001 on shutdown) to the client and to the
 // upstream, each at a frame boundary (both at once: one direction may be
 // stuck mid-frame until the tunnel is cut). The pumps then wait for both
-// closing answers.
+// closing answers. From its start a close frame from either peer is
+// dropped, not forwarded: the upstream's answer to its close could
+// otherwise reach the client before the gateway's own close (and its
+// reason) does.
 func (t *tunnel) goAway(ctx context.Context, code uint16, reason string) {
+	t.goingAway.Store(true)
 	var other sync.WaitGroup
 	other.Go(func() { t.sendClose(ctx, t.toUpstream, code, reason) })
+	if hook := testHookGoAway.Load(); hook != nil {
+		(*hook)(t)
+	}
 	t.sendClose(ctx, t.toClient, code, reason)
 	other.Wait()
 }
+
+// Test hooks (nil outside tests): testHookGoAway runs in goAway between
+// the upstream's close and the client's; testHookPumpAwaitsInjected when a
+// pump waits for goAway's close to its destination.
+var (
+	testHookGoAway             atomic.Pointer[func(*tunnel)]
+	testHookPumpAwaitsInjected atomic.Pointer[func(*direction)]
+)
 
 // sendClose injects a close frame into d's destination between two frames.
 // It waits for the frame in progress; a pump stuck inside one (its peer
 // not reading) is freed when the tunnel is cut.
 func (t *tunnel) sendClose(ctx context.Context, d *direction, code uint16, reason string) {
+	defer d.injectOnce.Do(func() { close(d.injected) })
 	d.evict() // the pump finishes the frame in progress, and the lock is free after it
 	d.acquire()
 	defer d.release()
