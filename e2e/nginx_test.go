@@ -104,6 +104,8 @@ func startDaemon(t *testing.T, bin string, setup func(addr string) (args []strin
 	err := freeport.Retry(pickDaemonPort, 1, func(ports []int) error {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 		args, log := setup(addr)
+		// WaitHeld reads log for a failed bind: not the last attempt's.
+		_ = os.Remove(log)
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {

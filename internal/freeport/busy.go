@@ -42,6 +42,13 @@ func Busy(t testing.TB, serve func(net.Conn)) (pick Picker, busyPort int) {
 	})
 	var mu sync.Mutex
 	first := true
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if first { // the helper picked its ports some other way: nothing was proved
+			t.Error("freeport.Busy: the taken port was never offered to the start")
+		}
+	})
 	return func(n int) ([]int, error) {
 		mu.Lock()
 		defer mu.Unlock()
