@@ -15,10 +15,10 @@ import (
 // 8 KiB of bufio buffers per cycle that the next hijack takes out of
 // net/http's pools (the long-poll CPU of issue 18). The waiting connection
 // has no goroutine: it sits in a shared edge-triggered epoll set
-// (nextSockets) from its first wait on, and one read(2) takes what the
-// client sent. A plain next
+// (nextSockets) from its first wait on, and one read (recv(2)) takes what
+// the client sent. A plain next
 // poll whose head is the previous one's byte for byte but for its cursor
-// parks again on the poller's goroutine (poll_next_raw.go,
+// parks again, usually on the poller's goroutine (poll_next_raw.go,
 // poll_next_repark.go); the first next poll of a connection is parsed by
 // net/http's parser and served on the route's handler (poll_next_match.go,
 // poll_next_serve.go). Anything else goes back to the server

@@ -20,8 +20,9 @@ import (
 // just answered but for its cursor: same host, path, query and header
 // lines (credentials, origin, forwarded headers), so every check the proxy
 // and the route made on the parked poll holds for it too. Its cursor must
-// be the end of the topic's log, so that it parks again. Anything else is
-// left on the socket for net/http, which answers it as it always did.
+// be the end of the topic's log, so that it parks again. Anything else goes
+// back to net/http with the bytes read in front of the connection
+// (reenter.Prefixed), and net/http answers it as it always did.
 
 // pollSeed keys the fingerprints (unguessable, so no crafted request
 // matches another's).

@@ -17,7 +17,9 @@ import (
 // and answers it with what follows the cursor, the bytes the handler
 // would write (under load, clients often poll again after the next
 // message; sending those through net/http cost most of the gateway's
-// CPU). It runs on the poller's goroutine and never waits. false, before
+// CPU). It never waits; it runs on the poller's goroutine, or on whoever
+// finished the poll before (fan-out, timer, the answer's writer) when the
+// request had arrived meanwhile. false, before
 // anything changed, when the poll is not one to park here now (a cursor
 // ahead of the log or of another epoch, the topic ended, a reload gave
 // the path to another route; with the access log on, a cursor behind the
@@ -37,11 +39,8 @@ func (h *RouteHandler) repark(nc *nextConn, c wire.Cursor, head []byte, start ti
 	if !t.attach() {
 		return false
 	}
-	rd, err := msglog.ResumeReader(t.log, c)
-	if err != nil {
-		t.detach()
-		return false
-	}
+	// Same epoch, not past the end (checked above): the position is the cursor's.
+	rd := msglog.NewReader(t.log, c.Seq)
 	a := &attachment{tm: h.metrics.transports[old.transport], top: t, rd: rd}
 	a.connected()
 	p := &parkedPoll{h: h, a: a, conn: old.conn, back: old.back, transport: old.transport, callback: old.callback,

@@ -44,8 +44,8 @@ func (t *pollTimer) fire() {
 	case left > 0:
 		t.timer.Reset(time.Duration(left))
 		return
-	case p.parked():
-		p.timeout()
+	default:
+		p.timeout() // nothing when the poll was answered meanwhile (take)
 	}
 	t.armed.Store(false)
 	// A poll parked meanwhile may have seen armed still set.
@@ -67,11 +67,4 @@ func (p *parkedPoll) stopTimer() {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-}
-
-// parked reports whether p still waits in the fan-out.
-func (p *parkedPoll) parked() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.state == pollParked
 }

@@ -12,8 +12,9 @@ const peekSupported = rawsock.Supported
 
 // parkSock is a parked poll's socket: the fan-out's non-blocking writer,
 // and a peek that tells, without waiting or reading, whether the client
-// left (EOF or an error; bytes there, the next request sent early, stay
-// for the server). Part of parkedPoll, sharing one RawConn: a poll parks
+// left (EOF or an error; bytes there, the next request sent early, are not
+// taken: the bridge reads them at the connection's next wait, or the
+// server does). Part of parkedPoll, sharing one RawConn: a poll parks
 // once per delivery.
 type parkSock struct {
 	nb   nbWriter
@@ -68,10 +69,11 @@ type nextSock struct {
 
 // init binds s to a parked poll's socket.
 func (s *nextSock) init(ps *parkSock) bool {
-	rc := ps.nb.rc
-	s.rc = rc
+	s.rc = ps.nb.rc
 	s.fn = s.readFD
-	return rc.Control(func(fd uintptr) { s.fd = fd }) == nil
+	fd, ok := ps.nb.fd()
+	s.fd = fd
+	return ok
 }
 
 func (s *nextSock) readFD(fd uintptr) { s.n, s.e = rawsock.Read(fd, s.b) }

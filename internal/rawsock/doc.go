@@ -9,5 +9,8 @@
 // sysmon thread (a fifth of the gateway's CPU in the echo benchmark). Only
 // Linux gets the raw path (Supported); elsewhere Write and Read are the
 // ordinary calls and Peek is unavailable. Poller (Linux) tells one
-// goroutine when any of many sockets becomes readable.
+// goroutine when any of many sockets becomes readable (one-shot);
+// EdgePoller does the same edge-triggered, with epoll's flags, for
+// sockets that stay registered (the pass-through loop, waiting long-poll
+// connections).
 package rawsock

@@ -21,7 +21,8 @@ type EdgePoller struct {
 }
 
 // EdgeReady is told the epoll flags of its socket's readiness. It is called
-// on the poller's goroutine and must not wait.
+// on the poller's goroutine and must not wait; it may come once more just
+// after Remove, and must then do no harm.
 type EdgeReady interface{ EdgeReady(events uint32) }
 
 // Event flags told to EdgeReady: EdgeIn alone means bytes to read; any
@@ -57,7 +58,8 @@ func (p *EdgePoller) run() {
 		}
 		p.mu.Unlock()
 		for i := range p.ready {
-			// A socket removed since epoll_wait is not told.
+			// A socket removed before the lookup above is not told; one
+			// removed since may still be told once (EdgeReady allows it).
 			if r := p.told[i]; r != nil {
 				r.EdgeReady(p.events[i].Events)
 				p.told[i] = nil

@@ -65,8 +65,8 @@
 // malformed control frame ends the tunnel with close 1002 to the other
 // side). On plain TCP an established tunnel waits on the gateway's own
 // event loop (loop.go): a few edge-triggered epoll sets, one per P, whose
-// goroutines read a ready source once, scan its frames and write them to
-// the other socket with raw non-blocking calls. Like nginx, a short read
+// goroutines read a ready source until a short read, scan its frames and
+// write them to the other socket with raw non-blocking calls. Like nginx, a short read
 // whose event had no hang-up flag (EPOLLRDHUP) is taken as drained: one
 // read and one write per message and direction, no goroutine woken per
 // message. Whatever cannot finish at once (the destination's buffer full,
@@ -76,8 +76,7 @@
 // grace, close injection and closing take it off the loop for good. TLS
 // sources and destinations behind a wrapper that must see each write never
 // use the loop. Knowing where frames end is what lets Shutdown put a close
-// 1001 between two frames:
-// unmasked to the client, masked to the upstream. After that the gateway
+// 1001 between two frames: unmasked to the client, masked to the upstream. After that the gateway
 // drops what each peer still sends until that peer's close answer, then
 // closes. When one side ends, the end is passed on (TCP half-close) and the
 // other side gets five seconds to finish; when both close frames have

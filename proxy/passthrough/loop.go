@@ -12,9 +12,9 @@ import (
 // The event loop: an established tunnel's directions wait on one of a few
 // edge-triggered epoll sets (one per P) instead of in Go's netpoller each
 // with a goroutine of its own. On an event the loop's goroutine reads the
-// source once, scans the frames and writes them to the destination with
-// raw non-blocking calls (relaySoft); a short read without a hang-up flag
-// means drained, so no read returns EAGAIN and no goroutine is woken per
+// source until a short read (one read per message), scans the frames and
+// writes them to the destination with raw non-blocking calls (relaySoft);
+// a short read without a hang-up flag means drained, so no read returns EAGAIN and no goroutine is woken per
 // message. Whatever cannot finish at once (the destination's buffer full, a
 // frame the pump must act on, the direction's lock held by an injector, an
 // end of stream) goes back to the direction's pump, which runs the
@@ -111,9 +111,7 @@ func (d *direction) EdgeReady(events uint32) {
 	l.loopStay = false
 	if events&^rawsock.EdgeIn == 0 {
 		l.inLoop = true
-		if d.raw.Control(l.readFn) != nil {
-			l.loopStay = false
-		}
+		_ = d.raw.Control(l.readFn) // a closed socket runs nothing: loopStay stays false
 		l.inLoop = false
 	}
 	l.mu.Lock()

@@ -83,8 +83,6 @@ func upstreamSteps(t *testing.T, conns chan chan func(net.Conn)) chan func(net.C
 
 func writeStep(b []byte) func(net.Conn) { return func(c net.Conn) { _, _ = c.Write(b) } }
 
-func finStep(c net.Conn) { _ = c.(*net.TCPConn).CloseWrite() }
-
 // TestLoopUpstreamFIN: an upstream's FIN reaches the client through the
 // loop, sent right behind its last frame (one write and a shutdown, often
 // one segment) or alone once the loop holds the source: epoll's EPOLLRDHUP
@@ -106,11 +104,11 @@ func TestLoopUpstreamFIN(t *testing.T) {
 		if together {
 			next <- func(c net.Conn) {
 				writeStep([]byte("\x81\x01b"))(c)
-				finStep(c)
+				closeWrite(c)
 			}
 			expectRead(t, br, "\x81\x01b")
 		} else {
-			next <- finStep
+			next <- closeWrite
 		}
 		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 			t.Fatalf("FIN with the last frame %v: read %q, %v; want EOF", together, rest, err)
@@ -143,7 +141,7 @@ func TestLoopClientFIN(t *testing.T) {
 		if together {
 			conn.Write(maskedFrame("b"))
 		}
-		conn.(*net.TCPConn).CloseWrite()
+		closeWrite(conn)
 		next <- func(c net.Conn) {
 			b, _ := io.ReadAll(c) // the deadline fails a missed FIN
 			got <- b

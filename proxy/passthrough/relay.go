@@ -301,8 +301,9 @@ func (d *direction) copyRaw() error {
 }
 
 // onReadable is the RawConn.Read callback: it reads and forwards until the
-// socket is drained (false: wait for readiness) or the relay ends or a
-// write stalls (true).
+// socket is drained (false: wait for readiness, or true when the source
+// was handed to the loop instead), or the relay ends or a write stalls
+// (true).
 func (d *direction) onReadable(fd uintptr) bool {
 	for {
 		data, n, err := d.readSource(fd)
@@ -357,9 +358,11 @@ func (d *direction) readSource(fd uintptr) (data []byte, n int, err error) {
 	return buf[:start+n], n, err
 }
 
-// relaySoft forwards data from inside the read callback. Writes carry a
-// deadline (stallAfter); one that runs into it leaves the callback with the
-// rest saved in d.stall, to be finished by finishStall. true: leave the
+// relaySoft forwards data from inside the read callback (the pump's or the
+// loop's). Writes carry a deadline (stallAfter); one that runs into it
+// leaves the callback with the rest saved in d.stall, to be finished by
+// finishStall. On the loop it never waits: a lock held by an injector or a
+// span the pump must act on goes into d.stall too. true: leave the
 // callback (error in d.rerr, or stalled).
 func (d *direction) relaySoft(data []byte) bool {
 	for len(data) > 0 {
@@ -379,8 +382,7 @@ func (d *direction) relaySoft(data []byte) bool {
 			n, err := d.writeInCallback(data[:sp.write])
 			if err != nil {
 				if err == errWouldBlock || isTimeout(err) {
-					d.stalled = true
-					d.stall = stallState{span: sp, unwritten: data[n:sp.write], after: data[sp.consumed:]}
+					d.stallAt(sp, data[n:sp.write], data[sp.consumed:])
 					if testHookStall != nil {
 						testHookStall()
 					}
@@ -410,7 +412,8 @@ func (d *direction) stallAt(sp span, unwritten, after []byte) {
 	d.stall = stallState{span: sp, unwritten: unwritten, after: after}
 }
 
-// stallState is a write that ran into its deadline inside the callback.
+// stallState is what a callback left for the pump: a write that ran into
+// its deadline, or (on the loop) a span it must not finish itself.
 type stallState struct {
 	span      span
 	unwritten []byte // of span's bytes

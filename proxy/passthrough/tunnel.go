@@ -42,7 +42,8 @@ type tunnel struct {
 	// drops what comes until its source closes.
 	afterClose atomic.Bool
 	// goingAway: goAway is sending the gateway's close to both peers; a
-	// close frame from either source is dropped from then on (sendClose).
+	// close frame from either source is dropped from then on (scan's
+	// dropClose).
 	goingAway atomic.Bool
 	endOnce   sync.Once
 	cutOnce   sync.Once
@@ -57,8 +58,9 @@ type direction struct {
 	raw  syscall.RawConn // the source socket, read directly (plain TCP); nil: read src
 	dst  net.Conn
 	mask bool // frames injected towards the upstream must be masked
-	// mu is held by the pump from the start of a frame to its end, and by
-	// an injector while its close frame goes out. An injector waiting for a
+	// mu is held by whoever reads the source (the pump or the loop) from
+	// the start of a frame to its end, and by an injector while its close
+	// frame goes out. An injector waiting for a
 	// pump stuck mid-frame is freed when Shutdown cuts the tunnel.
 	mu sync.Mutex
 	// Guarded by mu:
@@ -72,7 +74,8 @@ type direction struct {
 	injected   chan struct{}
 	injectOnce sync.Once
 
-	// Owned by the pump (relay.go):
+	// Owned by whoever reads the source, the pump or the loop (relay.go,
+	// loop.go):
 	frames     frameState
 	held       bool // the pump holds lock (inside a frame)
 	pending    [maxFrameHeader]byte

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// The tunnel reads a socket until it says "nothing more" (EAGAIN) or EOF,
-// never stopping at a short read: a FIN that arrives with the last bytes
-// (one TCP segment, or both queued before the read) wakes the poller only
-// once. Each test parks the relay first (a first message goes through and
+// A FIN that arrives with the last bytes (one TCP segment, or both queued
+// before the read) signals readiness only once: the direction's goroutine
+// reads until EAGAIN or EOF, never stopping at a short read, and the event
+// loop, which does stop at one, sees the FIN in epoll's EPOLLRDHUP. Each test parks the relay first (a first message goes through and
 // a short pause lets it wait for readiness), then sends a frame and the FIN
 // together. A relay that misses the FIN leaves the other side waiting
 // until testDeadline.
