@@ -56,10 +56,13 @@ func Retry(pick Picker, n int, start func(ports []int) error) error {
 }
 
 // InUse reports whether a program's output says a bind failed: the C
-// library's message (redis-server, nginx, squid), Go's, or Erlang's reason.
+// library's message (redis-server, nginx, squid), Go's, Erlang's reason, or
+// RabbitMQ's for its distribution port (it checks that port before
+// binding it).
 func InUse(output string) bool {
 	out := strings.ToLower(output)
-	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse")
+	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse") ||
+		strings.Contains(out, "dist_port_already_used")
 }
 
 // Mark wraps ErrInUse into err when its text says a bind failed (an

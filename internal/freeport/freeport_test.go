@@ -121,3 +121,22 @@ func TestRefusingHoldsItsPort(t *testing.T) {
 		t.Fatalf("another listener took %s", addr)
 	}
 }
+
+// TestInUseReadsEachProgramsWords: the bind failures seen from the
+// programs the tests start are recognised, RabbitMQ's distribution port
+// among them (a broker failed CI that way and was not retried); other
+// failures are not.
+func TestInUseReadsEachProgramsWords(t *testing.T) {
+	for out, want := range map[string]bool{
+		"# Warning: Could not create server TCP listening socket 127.0.0.1:6379: bind: Address already in use": true,
+		"listen tcp 127.0.0.1:14000: bind: address already in use":                                             true,
+		"{listen_error,eaddrinuse}": true,
+		`{failed_to_start_child,prelaunch,{dist_port_already_used,46425,not_erlang,"localhost"}}`: true,
+		"nginx: [emerg] unknown directive \"lisen\"":                                              false,
+		"permission denied": false,
+	} {
+		if got := InUse(out); got != want {
+			t.Errorf("InUse(%q) = %v, want %v", out, got, want)
+		}
+	}
+}
