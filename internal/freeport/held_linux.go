@@ -7,12 +7,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/bridgeway/bridgeway/internal/proctree"
 )
 
 // HeldBy reports whether the process pid, or one of its descendants, holds
 // a listening TCP socket on port: the socket inodes listening there
 // (/proc/net/tcp, tcp6) against the processes' open files.
-func HeldBy(pid, port int) (bool, error) { return heldBy(family(pid), port) }
+func HeldBy(pid, port int) (bool, error) {
+	// The whole tree: a start script's children hold the sockets
+	// (RabbitMQ's Erlang VM, pushpin's condure).
+	pids, _ := proctree.WithDescendants(pid)
+	return heldBy(pids, port)
+}
 
 // HeldByItself is HeldBy without the descendants: whether this very
 // process (a test's own listeners, or a library inside it) holds port.
@@ -60,38 +67,4 @@ func listeningInodes(table string, port int, into map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// family is pid and every process below it (a start script's children hold
-// the sockets: RabbitMQ's Erlang VM, pushpin's condure).
-func family(pid int) []int {
-	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
-		rest := string(stat)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		if f := strings.Fields(rest); len(f) >= 2 {
-			parent[p], _ = strconv.Atoi(f[1])
-		}
-	}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		for p, pp := range parent {
-			if pp == out[i] {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }
