@@ -3,7 +3,8 @@
 // free when it is picked can be taken by another process before the program
 // binds it, so a start is retried with fresh ports when the program says it
 // could not bind, and a program is only taken as up once its own process
-// holds the port (a stranger answering there must not pass for it).
+// holds the port (a stranger answering there must not pass for it):
+// StartHeld starts one that way, Retry tries again with new ports.
 package freeport
 
 import (
