@@ -57,13 +57,13 @@ func Retry(pick Picker, n int, start func(ports []int) error) error {
 }
 
 // InUse reports whether a program's output says a bind failed: the C
-// library's message (redis-server, nginx, squid), Go's, Erlang's reason, or
+// library's message (redis-server, nginx, squid), Go's, Erlang's reason,
 // RabbitMQ's for its distribution port (it checks that port before
-// binding it).
+// binding it), or epmd's (run with -d: without it epmd exits silently).
 func InUse(output string) bool {
 	out := strings.ToLower(output)
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse") ||
-		strings.Contains(out, "dist_port_already_used")
+		strings.Contains(out, "dist_port_already_used") || strings.Contains(out, "there is already a epmd running")
 }
 
 // Mark wraps ErrInUse into err when its text says a bind failed (an

@@ -143,8 +143,9 @@ func TestInUseReadsEachProgramsWords(t *testing.T) {
 		"# Warning: Could not create server TCP listening socket 127.0.0.1:6379: bind: Address already in use": true,
 		"listen tcp 127.0.0.1:14000: bind: address already in use":                                             true,
 		"{listen_error,eaddrinuse}": true,
-		`{failed_to_start_child,prelaunch,{dist_port_already_used,46425,not_erlang,"localhost"}}`: true,
-		"nginx: [emerg] unknown directive \"lisen\"":                                              false,
+		`{failed_to_start_child,prelaunch,{dist_port_already_used,46425,not_erlang,"localhost"}}`:         true,
+		"epmd: Sat Dec  5 05:49:52 2026: there is already a epmd running at port 38565 on ipaddr 0.0.0.0": true,
+		"nginx: [emerg] unknown directive \"lisen\"":                                                      false,
 		"permission denied": false,
 	} {
 		if got := InUse(out); got != want {
