@@ -74,17 +74,3 @@ func Mark(err error) error {
 	}
 	return err
 }
-
-// Check is what a helper does once a program answers on port: nil when the
-// process pid (or a process it started) holds the port, an error wrapping
-// ErrInUse when someone else does.
-func Check(pid, port int) error {
-	ours, err := HeldBy(pid, port)
-	if err != nil {
-		return err
-	}
-	if !ours {
-		return fmt.Errorf("another process listens on port %d: %w", port, ErrInUse)
-	}
-	return nil
-}

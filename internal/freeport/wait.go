@@ -72,8 +72,3 @@ func tail(out []byte) []byte {
 	}
 	return out
 }
-
-// WaitHeld is waitHeld for one port, for the helpers not yet on StartHeld.
-func WaitHeld(pid, port int, exited <-chan struct{}, timeout time.Duration, logs ...string) error {
-	return waitHeld(pid, []int{port}, exited, timeout, logs)
-}
