@@ -104,25 +104,10 @@ func startDaemon(t *testing.T, bin string, setup func(addr string) (args []strin
 	err := freeport.Retry(pickDaemonPort, 1, func(ports []int) error {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 		args, log := setup(addr)
-		// WaitHeld reads log for a failed bind: not the last attempt's.
-		_ = os.Remove(log)
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if err := freeport.WaitHeld(cmd.Process.Pid, ports[0], exited, deadline, log); err != nil {
-			stop()
-			return err
-		}
-		t.Cleanup(stop)
-		return nil
+		_, err := freeport.StartHeld(t, freeport.Program{Cmd: cmd, Ports: ports, Logs: []string{log}, Timeout: deadline})
+		return err
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", filepath.Base(bin), err)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,11 +30,11 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 	}
 	defer grip.Close()
 	var ports []string
-	var cmd *exec.Cmd
+	var held *freeport.Held
 	// Another process can take a port between the pick and Pushpin's bind:
 	// then Pushpin starts again on new ports.
 	err = freeport.Retry(freeport.Pick, 5, func(picked []int) error {
-		cmd, err = startPushpin(t, pushpin, grip.Addr(), picked)
+		held, err = startPushpin(t, pushpin, grip.Addr(), picked)
 		ports = []string{strconv.Itoa(picked[0]), strconv.Itoa(picked[1])}
 		return err
 	})
@@ -52,7 +51,7 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 		PublishURL: "http://127.0.0.1:" + ports[1] + "/publish/", PublishFormat: PublishPushpin,
 		Subs: []SubGroup{{TransportSSE, 3}, {TransportWebSocket, 3}},
 		Rate: 20, Count: 10, Settle: 500 * time.Millisecond, Drain: 30 * time.Second,
-		ServerPIDs: []int{cmd.Process.Pid},
+		ServerPIDs: []int{held.Pid},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +104,7 @@ func configFromTemplate(t *testing.T, path string, vars map[string]string) strin
 // of the GRIP backend at gripAddr until the test ends, and waits until its
 // processes hold every port. Its error wraps freeport.ErrInUse when a port
 // is someone else's.
-func startPushpin(t *testing.T, pushpin, gripAddr string, picked []int) (*exec.Cmd, error) {
+func startPushpin(t *testing.T, pushpin, gripAddr string, picked []int) (*freeport.Held, error) {
 	t.Helper()
 	var ports []string
 	for _, p := range picked {
@@ -127,29 +126,9 @@ func startPushpin(t *testing.T, pushpin, gripAddr string, picked []int) (*exec.C
 	for _, d := range []string{"run", "log"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
-	output := filepath.Join(dir, "output.log")
-	out, err := os.Create(output)
-	if err != nil {
-		return nil, err
-	}
-	defer out.Close() // Pushpin holds its own copy
-	cmd := exec.Command(pushpin, "--config", filepath.Join(dir, "pushpin.conf"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
-	}
-	for _, port := range picked {
-		if err := freeport.WaitHeld(cmd.Process.Pid, port, exited, time.Minute, output, filepath.Join(dir, "log", "*")); err != nil {
-			stop()
-			return nil, err
-		}
-	}
-	t.Cleanup(stop)
-	return cmd, nil
+	return freeport.StartHeld(t, freeport.Program{
+		Cmd:   exec.Command(pushpin, "--config", filepath.Join(dir, "pushpin.conf")),
+		Ports: picked, Output: filepath.Join(dir, "output.log"), Logs: []string{filepath.Join(dir, "log", "*")},
+		Timeout: time.Minute, Stop: freeport.Terminate,
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/bridgeway/bridgeway/internal/proctree"
 )
 
 // clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat. It is
@@ -37,7 +39,7 @@ func sampleProcs(roots []int) (procSample, error) {
 	if len(roots) == 0 {
 		return s, nil
 	}
-	pids, err := withDescendants(roots)
+	pids, err := proctree.WithDescendants(roots...)
 	if err != nil {
 		return s, err
 	}
@@ -62,7 +64,6 @@ func sampleProcs(roots []int) (procSample, error) {
 }
 
 type statFields struct {
-	ppid         int
 	utime, stime uint64
 }
 
@@ -86,13 +87,12 @@ func parseStat(b []byte) (statFields, error) {
 	if len(f) < 13 {
 		return statFields{}, fmt.Errorf("procstat: short stat")
 	}
-	ppid, err1 := strconv.Atoi(string(f[1]))
-	ut, err2 := strconv.ParseUint(string(f[11]), 10, 64)
-	stt, err3 := strconv.ParseUint(string(f[12]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	ut, err1 := strconv.ParseUint(string(f[11]), 10, 64)
+	stt, err2 := strconv.ParseUint(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
 		return statFields{}, fmt.Errorf("procstat: bad stat fields")
 	}
-	return statFields{ppid: ppid, utime: ut, stime: stt}, nil
+	return statFields{utime: ut, stime: stt}, nil
 }
 
 // readWrites returns syscw from /proc/PID/io, 0 when it cannot be read
@@ -132,38 +132,4 @@ func readRSS(pid int) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("procstat: no VmRSS for pid %d", pid)
-}
-
-// withDescendants returns roots plus every process whose ancestor is one.
-func withDescendants(roots []int) ([]int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("procstat: %w", err)
-	}
-	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil {
-			continue
-		}
-		children[st.ppid] = append(children[st.ppid], pid)
-	}
-	seen := map[int]bool{}
-	var out []int
-	queue := append([]int(nil), roots...)
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		if seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		out = append(out, pid)
-		queue = append(queue, children[pid]...)
-	}
-	return out, nil
 }

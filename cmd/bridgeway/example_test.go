@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/bridgeway/bridgeway/internal/freeport"
@@ -55,29 +53,12 @@ func startExampleUpstream(t *testing.T, bin string) string {
 	var addr string
 	err := freeport.Retry(freeport.Pick, 1, func(ports []int) error {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-		logPath := filepath.Join(t.TempDir(), "upstream.log")
-		out, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		defer out.Close() // the upstream holds its own copy
-		up := exec.Command(bin, "-listen", addr)
-		up.Stdout, up.Stderr = out, out
-		if err := up.Start(); err != nil {
-			return err
-		}
-		exited := make(chan struct{})
-		go func() { _ = up.Wait(); close(exited) }()
-		if err := freeport.WaitHeld(up.Process.Pid, ports[0], exited, testTimeout, logPath); err != nil {
-			_ = up.Process.Kill()
-			<-exited
-			return err
-		}
-		t.Cleanup(func() {
-			_ = up.Process.Signal(syscall.SIGTERM)
-			<-exited
+		_, err := freeport.StartHeld(t, freeport.Program{
+			Cmd: exec.Command(bin, "-listen", addr), Ports: ports,
+			Output: filepath.Join(t.TempDir(), "upstream.log"), Timeout: testTimeout,
+			Stop: freeport.Terminate,
 		})
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatalf("example upstream: %v", err)

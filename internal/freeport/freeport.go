@@ -3,7 +3,8 @@
 // free when it is picked can be taken by another process before the program
 // binds it, so a start is retried with fresh ports when the program says it
 // could not bind, and a program is only taken as up once its own process
-// holds the port (a stranger answering there must not pass for it).
+// holds the port (a stranger answering there must not pass for it):
+// StartHeld starts one that way, Retry tries again with new ports.
 package freeport
 
 import (
@@ -56,13 +57,13 @@ func Retry(pick Picker, n int, start func(ports []int) error) error {
 }
 
 // InUse reports whether a program's output says a bind failed: the C
-// library's message (redis-server, nginx, squid), Go's, Erlang's reason, or
+// library's message (redis-server, nginx, squid), Go's, Erlang's reason,
 // RabbitMQ's for its distribution port (it checks that port before
-// binding it).
+// binding it), or epmd's (run with -d: without it epmd exits silently).
 func InUse(output string) bool {
 	out := strings.ToLower(output)
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "eaddrinuse") ||
-		strings.Contains(out, "dist_port_already_used")
+		strings.Contains(out, "dist_port_already_used") || strings.Contains(out, "there is already a epmd running")
 }
 
 // Mark wraps ErrInUse into err when its text says a bind failed (an
@@ -72,18 +73,4 @@ func Mark(err error) error {
 		return fmt.Errorf("%w: %w", err, ErrInUse)
 	}
 	return err
-}
-
-// Check is what a helper does once a program answers on port: nil when the
-// process pid (or a process it started) holds the port, an error wrapping
-// ErrInUse when someone else does.
-func Check(pid, port int) error {
-	ours, err := HeldBy(pid, port)
-	if err != nil {
-		return err
-	}
-	if !ours {
-		return fmt.Errorf("another process listens on port %d: %w", port, ErrInUse)
-	}
-	return nil
 }

@@ -7,37 +7,68 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/bridgeway/bridgeway/internal/proctree"
 )
 
 // HeldBy reports whether the process pid, or one of its descendants, holds
 // a listening TCP socket on port: the socket inodes listening there
 // (/proc/net/tcp, tcp6) against the processes' open files.
-func HeldBy(pid, port int) (bool, error) { return heldBy(family(pid), port) }
+func HeldBy(pid, port int) (bool, error) {
+	ours, _, err := holders(pid, port)
+	return ours, err
+}
 
 // HeldByItself is HeldBy without the descendants: whether this very
 // process (a test's own listeners, or a library inside it) holds port.
-func HeldByItself(pid, port int) (bool, error) { return heldBy([]int{pid}, port) }
+func HeldByItself(pid, port int) (bool, error) {
+	inodes, err := listening(port)
+	if err != nil {
+		return false, err
+	}
+	return holds([]int{pid}, inodes), nil
+}
 
-func heldBy(pids []int, port int) (bool, error) {
-	inodes := map[string]bool{}
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if err := listeningInodes(table, port, inodes); err != nil {
-			return false, err
-		}
+// holders reports whether pid's tree listens on port (ours), and else
+// whether another process does (theirs: the program cannot bind it).
+func holders(pid, port int) (ours, theirs bool, err error) {
+	// The sockets first, the tree after: a process the program starts in
+	// between is in the tree, and a socket bound in between is not counted
+	// as anyone's.
+	inodes, err := listening(port)
+	if err != nil || len(inodes) == 0 {
+		return false, false, err
 	}
-	if len(inodes) == 0 {
-		return false, nil
+	pids, _ := proctree.WithDescendants(pid)
+	if holds(pids, inodes) {
+		return true, false, nil
 	}
+	return false, true, nil
+}
+
+// holds reports whether one of pids has one of inodes open.
+func holds(pids []int, inodes map[string]bool) bool {
 	for _, p := range pids {
 		fds, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(p), "fd"))
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p), "fd", fd.Name()))
 			if err == nil && strings.HasPrefix(link, "socket:[") && inodes[strings.Trim(link[len("socket:"):], "[]")] {
-				return true, nil
+				return true
 			}
 		}
 	}
-	return false, nil
+	return false
+}
+
+// listening returns the inodes of the sockets listening on port.
+func listening(port int) (map[string]bool, error) {
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if err := listeningInodes(table, port, inodes); err != nil {
+			return nil, err
+		}
+	}
+	return inodes, nil
 }
 
 // listeningInodes adds the inodes of the sockets in LISTEN state (0A) on
@@ -60,38 +91,4 @@ func listeningInodes(table string, port int, into map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// family is pid and every process below it (a start script's children hold
-// the sockets: RabbitMQ's Erlang VM, pushpin's condure).
-func family(pid int) []int {
-	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
-		rest := string(stat)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		if f := strings.Fields(rest); len(f) >= 2 {
-			parent[p], _ = strconv.Atoi(f[1])
-		}
-	}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		for p, pp := range parent {
-			if pp == out[i] {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }

@@ -10,7 +10,6 @@ package pebbletest
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -33,7 +32,7 @@ import (
 
 const pebbleModule = "github.com/letsencrypt/pebble/v2"
 
-// startTimeout bounds how long Pebble may take to answer its directory.
+// startTimeout bounds how long Pebble may take to hold its ports.
 const startTimeout = 30 * time.Second
 
 // Options for Run. Zero values are fine for everything but HTTPPort.
@@ -126,8 +125,8 @@ func Run(t testing.TB, opts Options) *Pebble {
 	return p
 }
 
-// start runs one Pebble on acmePort and mgmtPort and waits until it
-// answers. Its error wraps freeport.ErrInUse when a port is someone else's.
+// start runs one Pebble on acmePort and mgmtPort and waits until it holds
+// both. Its error wraps freeport.ErrInUse when a port is someone else's.
 func start(t testing.TB, b *build, dnsAddr string, opts Options, acmePort, mgmtPort, tlsPort int) (*Pebble, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -135,57 +134,30 @@ func start(t testing.TB, b *build, dnsAddr string, opts Options, acmePort, mgmtP
 	writePebbleConfig(t, cfgPath, b, acmePort, mgmtPort, opts.HTTPPort, tlsPort)
 
 	logPath := filepath.Join(dir, "pebble.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(b.binary, "-config", cfgPath, "-dnsserver", dnsAddr)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(),
 		"PEBBLE_VA_NOSLEEP=1",      // no random 0-15 s sleep before validating
 		"PEBBLE_WFE_NONCEREJECT=0", // no random badNonce errors: keeps tests deterministic
 		"PEBBLE_AUTHZREUSE=0",      // every order validates for real
 		"PEBBLE_VA_ALWAYS_VALID="+boolEnv(opts.AlwaysValid),
 	)
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, fmt.Errorf("start pebble: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		_ = logFile.Close()
-	}
-
-	p := &Pebble{
-		DirectoryURL:  fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
-		CARootFile:    b.caRootFile,
-		ManagementURL: fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
-	}
-	err = waitReady(t, p, b.caRootPEM, exited, logPath)
-	if err == nil {
-		err = freeport.Check(cmd.Process.Pid, acmePort)
-	}
-	if err == nil {
-		err = freeport.Check(cmd.Process.Pid, mgmtPort)
-	}
+	// Pebble's listeners serve HTTPS as soon as they are bound: holding
+	// both ports is answering.
+	_, err := freeport.StartHeld(t, freeport.Program{Cmd: cmd, Ports: []int{acmePort, mgmtPort}, Output: logPath, Timeout: startTimeout})
 	if err != nil {
-		stop()
 		return nil, err
 	}
 	t.Cleanup(func() {
-		stop()
 		if t.Failed() {
 			t.Logf("pebble log (tail):\n%s", tail(logPath, 8<<10))
 		}
 	})
-	return p, nil
+	return &Pebble{
+		DirectoryURL:  fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
+		CARootFile:    b.caRootFile,
+		ManagementURL: fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
+	}, nil
 }
 
 func boolEnv(b bool) string {
@@ -217,42 +189,6 @@ func writePebbleConfig(t testing.TB, path string, b *build, acmePort, mgmtPort, 
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("pebbletest: %v", err)
-	}
-}
-
-// waitReady polls the directory until Pebble answers, it exits (an error
-// wrapping freeport.ErrInUse when it could not bind), or the start timeout
-// passes.
-func waitReady(t testing.TB, p *Pebble, caRootPEM []byte, exited <-chan struct{}, logPath string) error {
-	t.Helper()
-	client := trustingClient(t, caRootPEM)
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.DirectoryURL, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			_ = resp.Body.Close()
-		}
-		cancel()
-		if err == nil && resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		select {
-		case <-exited:
-			log := tail(logPath, 8<<10)
-			if freeport.InUse(log) {
-				return fmt.Errorf("pebble on %s: %w", p.DirectoryURL, freeport.ErrInUse)
-			}
-			return fmt.Errorf("pebble exited during start:\n%s", log)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pebble did not answer %s within %v (last error %v):\n%s",
-				p.DirectoryURL, startTimeout, err, tail(logPath, 8<<10))
-		}
 	}
 }
 

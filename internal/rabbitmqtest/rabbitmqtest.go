@@ -10,13 +10,10 @@ package rabbitmqtest
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,16 +33,7 @@ const startTimeout = 90 * time.Second
 // Broker is one RabbitMQ node owned by a test.
 type Broker struct {
 	webStompPort int
-	epmd, node   *proc
-	console      string // the node's console log, for error messages
-	stopOnce     sync.Once
-}
-
-// proc is a started program in a process group of its own; exited is
-// closed once it has been waited for.
-type proc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
+	epmd, node   *freeport.Held
 }
 
 // pickPorts picks the broker's ports; a test hands it a taken one.
@@ -90,17 +78,14 @@ func start(t testing.TB, epmdBin string, ports []int) (*Broker, error) {
 	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[rabbitmq_web_stomp].\n"), 0o644); err != nil {
 		return nil, err
 	}
-	b := &Broker{webStompPort: webStomp, console: filepath.Join(dir, "console.log")}
+	b := &Broker{webStompPort: webStomp}
 	// An epmd of our own on its own port: the node does not start (and
-	// leave behind) a machine-wide one on 4369.
-	epmd := exec.Command(epmdBin, "-port", strconv.Itoa(epmdPort))
+	// leave behind) a machine-wide one on 4369. Without -d it exits
+	// silently when its port is taken; with it, it says so.
 	var err error
-	if b.epmd, err = startProc(epmd, nil); err != nil {
-		return nil, fmt.Errorf("start epmd: %w", err)
-	}
-	if err := b.epmd.waitListening(epmdPort); err != nil {
-		b.Stop()
-		return nil, fmt.Errorf("epmd: %w", err)
+	b.epmd, err = startProc(t, exec.Command(epmdBin, "-d", "-port", strconv.Itoa(epmdPort)), epmdPort, filepath.Join(dir, "epmd.log"))
+	if err != nil {
+		return nil, err
 	}
 	node := exec.Command(serverScript)
 	node.Dir = dir
@@ -118,53 +103,25 @@ func start(t testing.TB, epmdBin string, ports []int) (*Broker, error) {
 		"RABBITMQ_PLUGINS_EXPAND_DIR="+filepath.Join(dir, "plugins"),
 		"RABBITMQ_LOGS=-",
 	)
-	console, err := os.Create(b.console)
-	if err != nil {
-		b.Stop()
-		return nil, err
-	}
-	defer console.Close() // the node holds its own copy
-	if b.node, err = startProc(node, console); err != nil {
-		b.Stop()
-		return nil, fmt.Errorf("start %s: %w", serverScript, err)
-	}
-	if err := b.waitReady(); err != nil {
+	// The Web-STOMP listener is the plugin's, started last: held by the
+	// node's Erlang VM, it is ready.
+	if b.node, err = startProc(t, node, webStomp, filepath.Join(dir, "console.log")); err != nil {
 		b.Stop()
 		return nil, err
 	}
 	return b, nil
 }
 
-// startProc starts cmd in a process group of its own, its output to out.
-func startProc(cmd *exec.Cmd, out *os.File) (*proc, error) {
-	if out != nil {
-		cmd.Stdout, cmd.Stderr = out, out
-	}
+// startProc starts cmd in a process group of its own, its output to
+// output, and waits until it (the start script's Erlang VM, for the node)
+// holds port.
+func startProc(t testing.TB, cmd *exec.Cmd, port int, output string) (*freeport.Held, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	return p, nil
-}
-
-// waitListening waits until p accepts connections on port and holds it.
-// epmd exits quietly when it cannot bind: an exit is a taken port.
-func (p *proc) waitListening(port int) error {
-	end := time.Now().Add(startTimeout)
-	for time.Now().Before(end) {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
-			_ = c.Close()
-			return freeport.Check(p.cmd.Process.Pid, port)
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("exited on port %d: %w", port, freeport.ErrInUse)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("not listening on port %d within %v", port, startTimeout)
+	return freeport.StartHeld(t, freeport.Program{Cmd: cmd, Ports: []int{port}, Output: output, Timeout: startTimeout,
+		Stop: func(p *os.Process, exited <-chan struct{}) {
+			// The whole group: the start script and the Erlang VM.
+			freeport.TerminateWith(exited, func(sig syscall.Signal) { _ = syscall.Kill(-p.Pid, sig) })
+		}})
 }
 
 // WebStompURL is the broker's STOMP-over-WebSocket endpoint.
@@ -172,55 +129,12 @@ func (b *Broker) WebStompURL() string {
 	return "ws://127.0.0.1:" + strconv.Itoa(b.webStompPort) + "/ws"
 }
 
-// waitReady polls the Web-STOMP listener: it answers a plain GET with 426
-// once the plugin is up. A node that exits saying a bind failed, or a
-// stranger answering there, is a taken port.
-func (b *Broker) waitReady() error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	defer client.CloseIdleConnections()
-	end := time.Now().Add(startTimeout)
-	for time.Now().Before(end) {
-		resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(b.webStompPort) + "/ws")
-		if err == nil {
-			resp.Body.Close()
-			return freeport.Check(b.node.cmd.Process.Pid, b.webStompPort)
-		}
-		select {
-		case <-b.node.exited:
-			if tail := b.consoleTail(); freeport.InUse(tail) {
-				return fmt.Errorf("broker on Web-STOMP port %d: %w", b.webStompPort, freeport.ErrInUse)
-			}
-			return fmt.Errorf("broker exited during start; console: %s", b.consoleTail())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("Web-STOMP on port %d did not come up within %v; console: %s", b.webStompPort, startTimeout, b.consoleTail())
-}
-
-// Stop ends the node (its whole process group: the start script and the
-// Erlang VM) and then its epmd. Idempotent.
+// Stop ends the node (its whole process group) and then its epmd.
+// Idempotent.
 func (b *Broker) Stop() {
-	b.stopOnce.Do(func() {
-		for _, p := range []*proc{b.node, b.epmd} {
-			if p == nil {
-				continue
-			}
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-p.exited:
-			case <-time.After(15 * time.Second):
-				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-				<-p.exited
-			}
+	for _, p := range []*freeport.Held{b.node, b.epmd} {
+		if p != nil {
+			p.Stop()
 		}
-	})
-}
-
-// consoleTail is the end of the node's console log.
-func (b *Broker) consoleTail() string {
-	data, _ := os.ReadFile(b.console)
-	if len(data) > 3000 {
-		data = data[len(data)-3000:]
 	}
-	return string(data)
 }

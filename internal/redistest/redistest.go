@@ -4,14 +4,11 @@
 package redistest
 
 import (
-	"bufio"
-	"fmt"
+	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,9 +29,8 @@ type Server struct {
 	bin  string
 	port int
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has been waited for
+	mu   sync.Mutex
+	proc *freeport.Held // nil while stopped
 }
 
 // Start runs a redis-server for t and returns its "127.0.0.1:port".
@@ -71,105 +67,61 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Stop()
+		s.proc = nil
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
 }
 
+// restartTries bounds how often Restart tries the port again: a process
+// can hold it for a moment (a port being picked, a connection's local
+// port), but one that listens there keeps it.
+const restartTries = freeport.Tries
+
 // Restart stops the server if it runs and starts an empty one on the same
-// port.
+// port. Another process can take the port once it is free: then the test
+// fails saying so, rather than talk to a server that is not its own (the
+// new server counts as up only once its own process holds the port).
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	var err error
-	// The old socket may linger briefly; redis-server sets SO_REUSEADDR, but
-	// retry to be safe on a loaded machine.
-	for attempt := 0; attempt < 10; attempt++ {
-		if err = s.run(); err == nil {
-			return
-		}
+	err := s.run()
+	for try := 1; try < restartTries && errors.Is(err, freeport.ErrInUse); try++ {
 		time.Sleep(100 * time.Millisecond)
+		err = s.run()
 	}
-	s.t.Fatalf("redistest: restart: %v", err)
+	if errors.Is(err, freeport.ErrInUse) {
+		s.t.Fatalf("redistest: restart: port %d was taken by another process after Stop (%d tries): %v", s.port, restartTries, err)
+	}
+	if err != nil {
+		s.t.Fatalf("redistest: restart: %v", err)
+	}
 }
 
-// run starts redis-server on s.port and waits until it answers. It returns
-// an error wrapping freeport.ErrInUse when the port is someone else's: the
-// server exits saying so, or another process answers there.
+// run starts redis-server on s.port and waits until it holds the port. Its
+// error wraps freeport.ErrInUse when the port is someone else's: the
+// server exits saying so, or another process listens there.
 func (s *Server) run() error {
-	logPath := filepath.Join(s.t.TempDir(), "redis.log")
-	logFile, err := os.Create(logPath)
+	proc, err := freeport.StartHeld(s.t, freeport.Program{
+		Cmd: exec.Command(s.bin,
+			"--port", strconv.Itoa(s.port),
+			"--bind", "127.0.0.1",
+			"--save", "",
+			"--appendonly", "no",
+			"--protected-mode", "no",
+			"--daemonize", "no",
+			"--loglevel", "warning",
+			"--dir", s.t.TempDir(),
+		),
+		Ports:   []int{s.port},
+		Output:  filepath.Join(s.t.TempDir(), "redis.log"),
+		Timeout: startTimeout,
+	})
 	if err != nil {
 		return err
-	}
-	defer func() { _ = logFile.Close() }() // the server holds its own copy
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--protected-mode", "no",
-		"--daemonize", "no",
-		"--loglevel", "warning",
-		"--dir", s.t.TempDir(),
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	fail := func(err error) error {
-		_ = cmd.Process.Kill()
-		<-exited
-		return err
-	}
-	deadline := time.Now().Add(startTimeout)
-	for ping(s.Addr()) != nil {
-		select {
-		case <-exited:
-			out, _ := os.ReadFile(logPath)
-			if freeport.InUse(string(out)) {
-				return fmt.Errorf("redis-server on port %d: %w", s.port, freeport.ErrInUse)
-			}
-			return fmt.Errorf("redis-server on port %d exited: %s", s.port, out)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logPath)
-			return fail(fmt.Errorf("redis-server on port %d did not come up: %s", s.port, out))
-		}
-	}
-	if err := freeport.Check(cmd.Process.Pid, s.port); err != nil {
-		return fail(err)
 	}
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.proc = proc
 	s.mu.Unlock()
-	return nil
-}
-
-// ping speaks just enough RESP to know the server answers (no client
-// library needed here).
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
 	return nil
 }

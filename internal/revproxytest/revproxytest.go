@@ -82,7 +82,7 @@ func start(t testing.TB, program, conf string, o Options, args func(dir, file st
 	err := freeport.Retry(pickPort, 1, func(ports []int) error {
 		listen = net.JoinHostPort(o.ListenIP, strconv.Itoa(ports[0]))
 		dir = t.TempDir()
-		return run(t, path, program, conf, o, listen, dir, args)
+		return run(t, path, program, conf, o, listen, ports[0], dir, args)
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", program, err)
@@ -90,9 +90,10 @@ func start(t testing.TB, program, conf string, o Options, args func(dir, file st
 	return listen, dir
 }
 
-// run starts one proxy on listen and waits until it holds the port; its
-// error wraps freeport.ErrInUse when the port is someone else's.
-func run(t testing.TB, path, program, conf string, o Options, listen, dir string, args func(dir, file string) []string) error {
+// run starts one proxy on listen (port is its port) and waits until it
+// holds the port; its error wraps freeport.ErrInUse when the port is
+// someone else's.
+func run(t testing.TB, path, program, conf string, o Options, listen string, port int, dir string, args func(dir, file string) []string) error {
 	timeout := "1h"
 	if o.Timeout > 0 {
 		timeout = fmt.Sprintf("%dms", o.Timeout.Milliseconds())
@@ -103,32 +104,11 @@ func run(t testing.TB, path, program, conf string, o Options, listen, dir string
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		return err
 	}
-	logPath := filepath.Join(dir, "output.log")
-	out, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(path, args(dir, file)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		return fmt.Errorf("start %s: %w", program, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		_ = out.Close()
-	}
-	_, port, _ := net.SplitHostPort(listen)
-	portNum, _ := strconv.Atoi(port)
-	if err := freeport.WaitHeld(cmd.Process.Pid, portNum, exited, startTimeout, logPath); err != nil {
-		stop()
-		return err
-	}
-	t.Cleanup(stop)
-	return nil
+	_, err := freeport.StartHeld(t, freeport.Program{
+		Cmd: exec.Command(path, args(dir, file)...), Ports: []int{port},
+		Output: filepath.Join(dir, "output.log"), Timeout: startTimeout,
+	})
+	return err
 }
 
 func bindLine(program, from string) string {
