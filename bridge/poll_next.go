@@ -70,17 +70,12 @@ type nextConn struct {
 	p     *parkedPoll   // the poll answered last
 	sock  nextSock      // the socket's raw read and its descriptor
 	state atomic.Int32
-	// deadline is the header timeout's end (UnixNano, 0: none). The timer
-	// is not stopped when the client's request comes (a timer per cycle
-	// cost more than the rest of a wait): armed, it fires at an earlier
-	// wait's deadline at most once per timeout, and expire sets it to the
-	// current one (or leaves it disarmed while the connection is busy).
-	deadline atomic.Int64
-	timer    *time.Timer
-	armed    atomic.Bool
-	inSet    bool    // registered in nextSockets
-	raw      rawPoll // the head a next poll must repeat (poll_next_raw.go)
-	polls    pollTimer
+	// header closes the connection when no request came within the
+	// header timeout, as net/http ends a silent one (expire).
+	header lazyTimer
+	inSet  bool    // registered in nextSockets
+	raw    rawPoll // the head a next poll must repeat (poll_next_raw.go)
+	polls  pollTimer
 }
 
 // readNext takes over p's connection to wait for its next request; false
@@ -103,22 +98,19 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 		return false
 	}
 	h.runs.Add(1)
-	d := p.again.HeaderTimeout // 0: none, as in net/http
-	if d > 0 {
-		nc.deadline.Store(time.Now().Add(d).UnixNano())
-		if nc.timer == nil {
-			nc.armed.Store(true)
-			nc.timer = time.AfterFunc(d, nc.expire)
+	if d := p.again.HeaderTimeout; d > 0 { // 0: none, as in net/http
+		if at := time.Now().Add(d); !nc.header.set(at) {
+			nc.header.start(at, nc.expire)
 		}
 	} else {
-		nc.deadline.Store(0)
+		nc.header.clear()
 	}
 	if !nc.inSet {
 		// Registered while busy: what is there already is noted pending.
 		nc.inSet = true
 		if !nextSockets.Add(nc.sock.fd, nc) {
 			nc.inSet = false
-			nc.stopTimer()
+			nc.header.stop()
 			h.nextPolls.remove(nc)
 			h.runs.Done()
 			return false
@@ -127,9 +119,7 @@ func (h *RouteHandler) readNext(p *parkedPoll) bool {
 	nc.wait()
 	// After the wait began: expire, finding the connection busy, disarms
 	// and then looks again for a wait begun meanwhile.
-	if d > 0 && nc.armed.CompareAndSwap(false, true) {
-		nc.timer.Reset(d)
-	}
+	nc.header.arm()
 	return true
 }
 
@@ -242,16 +232,13 @@ func (nc *nextConn) handBack(ahead []byte) {
 }
 
 // expire closes a connection that sent nothing within the header timeout,
-// as net/http ends a silent connection (from the timer's goroutine); a
-// wait whose deadline is later sets the timer to it.
+// as net/http ends a silent connection (from the timer's goroutine).
 func (nc *nextConn) expire() {
 	if nc.state.Load() == nextWaiting {
-		dl := nc.deadline.Load()
-		if left := dl - time.Now().UnixNano(); dl != 0 && left > 0 {
-			nc.timer.Reset(time.Duration(left))
+		if nc.header.later() {
 			return
 		}
-		if dl != 0 && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
+		if nc.header.deadline.Load() != 0 && nc.state.CompareAndSwap(nextWaiting, nextBusy) {
 			h, p := nc.h, nc.p
 			h.nextPolls.remove(nc)
 			nc.release()
@@ -260,22 +247,13 @@ func (nc *nextConn) expire() {
 			return
 		}
 	}
-	nc.armed.Store(false)
-	if nc.state.Load() == nextWaiting && nc.deadline.Load() != 0 && nc.armed.CompareAndSwap(false, true) {
-		nc.timer.Reset(time.Duration(max(nc.deadline.Load()-time.Now().UnixNano(), 0)))
-	}
-}
-
-func (nc *nextConn) stopTimer() {
-	if nc.timer != nil {
-		nc.timer.Stop()
-	}
+	nc.header.disarm(func() bool { return nc.state.Load() == nextWaiting })
 }
 
 // release lets go of the epoll registration and the timer before the
 // connection is closed or given back (its descriptor may then be reused).
 func (nc *nextConn) release() {
-	nc.stopTimer()
+	nc.header.stop()
 	nc.polls.stop()
 	if nc.inSet {
 		nc.inSet = false

@@ -32,6 +32,8 @@ func (h *RouteHandler) repark(nc *nextConn, c wire.Cursor, head []byte, start ti
 	if c.Seq > last || c.Epoch != t.log.Epoch() || c.Seq < last && accessLogOn(old.again) {
 		return false
 	}
+	// Entered until parked, so Close waits for this too; the parked
+	// poll's own hold is let go of when it is answered.
 	if old.again.Route(nc.raw.path) != http.Handler(h) || !h.enter() {
 		return false
 	}
@@ -50,7 +52,7 @@ func (h *RouteHandler) repark(nc *nextConn, c wire.Cursor, head []byte, start ti
 	h.hold()
 	p.mu.Lock()
 	p.fan.addPoll(p)
-	nc.timePoll(p, h.set().pollTimeout)
+	nc.timePoll(p, start.Add(h.set().pollTimeout))
 	p.mu.Unlock()
 	nextPollsParked.Add(1)
 	nextPollsRaw.Add(1)
