@@ -37,7 +37,9 @@
 # 5 msg/s: below what nchan reached here when asked for more, 6.5-10.8/s), FANOUT_LOW_RATE
 # (default 2 msg/s: a rate both servers sustain easily, for clean latency), LONGPOLL_RATE
 # (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
-# 8s), NGINX_WORKERS (default: one per core), ECHO_CONNS (echo rows' connections, default 100), GO_BENCH=0 (skip the Go
+# 8s), NGINX_WORKERS (default: one per core), BRIDGEWAY_PROCS (the gateway's
+# GOMAXPROCS, default one per core; with NGINX_WORKERS=1 and BRIDGEWAY_PROCS=1
+# both servers have one core), ECHO_CONNS (echo rows' connections, default 100), GO_BENCH=0 (skip the Go
 # benchmarks of the fan-out path), and the ports BENCH_*_PORT below.
 # Needs root only to install nginx+nchan.
 #
@@ -93,6 +95,7 @@ PEERS=${PEERS:-nchan,centrifugo,pushpin}
 CENTRIFUGO_MODULE=${CENTRIFUGO_MODULE:-github.com/centrifugal/centrifugo/v6@v6.9.1}
 BENCH_CACHE=${BENCH_CACHE:-$HOME/.cache/bridgeway-bench}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
+BRIDGEWAY_PROCS=${BRIDGEWAY_PROCS:-}
 FANOUT_RATE=${FANOUT_RATE:-200}
 FANOUT_MID_RATE=${FANOUT_MID_RATE:-5}
 FANOUT_LOW_RATE=${FANOUT_LOW_RATE:-2}
@@ -214,7 +217,8 @@ pushpin_ready() {
 start_server() {
   case "$1" in
     bridgeway)
-      "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
+      # BRIDGEWAY_PROCS: GOMAXPROCS for the gateway (empty: one per core)
+      GOMAXPROCS="$BRIDGEWAY_PROCS" "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
       SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_BRIDGEWAY_PORT" ;;
     nginx-nchan|nginx-proxy)
       "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
