@@ -37,8 +37,8 @@
 # 5 msg/s: below what nchan reached here when asked for more, 6.5-10.8/s), FANOUT_LOW_RATE
 # (default 2 msg/s: a rate both servers sustain easily, for clean latency), LONGPOLL_RATE
 # (default 2), PUBLISHERS (concurrent publishers, default 4), DURATION (default
-# 8s), NGINX_WORKERS (default: one per core), BRIDGEWAY_PROCS (the gateway's
-# GOMAXPROCS, default one per core; with NGINX_WORKERS=1 and BRIDGEWAY_PROCS=1
+# 8s), NGINX_WORKERS (default: one per core), BRIDGEWAY_PROCS (each gateway
+# process's GOMAXPROCS, default one per core; with NGINX_WORKERS=1 and BRIDGEWAY_PROCS=1
 # both servers have one core), ECHO_CONNS (echo rows' connections, default 100), GO_BENCH=0 (skip the Go
 # benchmarks of the fan-out path), and the ports BENCH_*_PORT below.
 # Needs root only to install nginx+nchan.
@@ -217,7 +217,6 @@ pushpin_ready() {
 start_server() {
   case "$1" in
     bridgeway)
-      # BRIDGEWAY_PROCS: GOMAXPROCS for the gateway (empty: one per core)
       GOMAXPROCS="$BRIDGEWAY_PROCS" "$WORK/bridgeway" run -c bench/configs/bridgeway.yaml >>"$WORK/bridgeway.log" 2>&1 &
       SERVER_PID=$!; wait_port "127.0.0.1:$BENCH_BRIDGEWAY_PORT" ;;
     nginx-nchan|nginx-proxy)
@@ -244,7 +243,7 @@ start_server() {
       wait_port "127.0.0.1:$BENCH_REDIS_PORT" || { SERVER_PID=$pids; return 1; }
       { cat bench/configs/bridgeway.yaml; echo "cluster: {redis: \"redis://127.0.0.1:$BENCH_REDIS_PORT/0\"}"; } >"$WORK/bridgeway-x3.yaml"
       for i in 0 1 2; do
-        BENCH_BRIDGEWAY_PORT=$((BENCH_CLUSTER_PORT + i)) "$WORK/bridgeway" run -c "$WORK/bridgeway-x3.yaml" >>"$WORK/bridgeway-x3.log" 2>&1 &
+        GOMAXPROCS="$BRIDGEWAY_PROCS" BENCH_BRIDGEWAY_PORT=$((BENCH_CLUSTER_PORT + i)) "$WORK/bridgeway" run -c "$WORK/bridgeway-x3.yaml" >>"$WORK/bridgeway-x3.log" 2>&1 &
         pids="$pids,$!"
       done
       SERVER_PID=$pids

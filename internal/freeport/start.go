@@ -58,11 +58,8 @@ func StartHeld(t testing.TB, p Program) (*Held, error) {
 	if p.Output != "" {
 		logs = append([]string{p.Output}, logs...)
 	}
-	for _, pattern := range logs {
-		paths, _ := filepath.Glob(pattern)
-		for _, path := range paths {
-			_ = os.Remove(path)
-		}
+	for _, path := range logFiles(logs) {
+		_ = os.Remove(path)
 	}
 	if p.Output != "" {
 		out, err := os.Create(p.Output)

@@ -55,14 +55,21 @@ func notHeld(pid int, ports []int) ([]int, error) {
 // readLogs is the content of every file the patterns name, in order.
 func readLogs(patterns []string) []byte {
 	var out []byte
-	for _, pattern := range patterns {
-		paths, _ := filepath.Glob(pattern)
-		for _, path := range paths {
-			b, _ := os.ReadFile(path)
-			out = append(out, b...)
-		}
+	for _, path := range logFiles(patterns) {
+		b, _ := os.ReadFile(path)
+		out = append(out, b...)
 	}
 	return out
+}
+
+// logFiles are the files the patterns (paths or globs) name, in order.
+func logFiles(patterns []string) []string {
+	var paths []string
+	for _, pattern := range patterns {
+		matched, _ := filepath.Glob(pattern)
+		paths = append(paths, matched...)
+	}
+	return paths
 }
 
 // tail is the end of a program's output, for an error message.

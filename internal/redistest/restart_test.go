@@ -16,12 +16,7 @@ import (
 // even when the stranger answers PING: the test never talks to it as its
 // own server.
 func TestRestartOnATakenPortFails(t *testing.T) {
-	s := StartServer(t)
-	s.Stop()
-	ln, err := net.Listen("tcp", s.Addr())
-	if err != nil {
-		t.Skipf("the port went elsewhere before the test could take it: %v", err)
-	}
+	s, ln := serverWithItsPortTaken(t)
 	defer ln.Close()
 	go func() {
 		for {
@@ -40,6 +35,23 @@ func TestRestartOnATakenPortFails(t *testing.T) {
 	if !strings.Contains(msg, strconv.Itoa(s.port)) || !strings.Contains(msg, "in use") {
 		t.Fatalf("Restart failed with %q; want the port %d and that it is in use", msg, s.port)
 	}
+}
+
+// serverWithItsPortTaken stops a server and takes its port; another
+// process may take a freed port first, so it tries a few servers.
+func serverWithItsPortTaken(t *testing.T) (*Server, net.Listener) {
+	t.Helper()
+	var err error
+	for range 5 {
+		s := StartServer(t)
+		s.Stop()
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", s.Addr()); err == nil {
+			return s, ln
+		}
+	}
+	t.Fatalf("five freed ports went elsewhere before the test could take them: %v", err)
+	return nil, nil
 }
 
 // A restart that fails for another reason than a taken port fails at

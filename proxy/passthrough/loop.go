@@ -14,8 +14,8 @@ import (
 // with a goroutine of its own. On an event the loop's goroutine reads the
 // source until a short read (one read per message), scans the frames and
 // writes them to the destination with raw non-blocking calls (relaySoft);
-// a short read without a hang-up flag means drained, so no read returns EAGAIN and no goroutine is woken per
-// message. Whatever cannot finish at once (the destination's buffer full, a
+// a short read without a hang-up flag means drained, so no read returns
+// EAGAIN and no goroutine is woken per message. Whatever cannot finish at once (the destination's buffer full, a
 // frame the pump must act on, the direction's lock held by an injector, an
 // end of stream) goes back to the direction's pump, which runs the
 // goroutine path (relay.go) until the socket is drained and then gives it
