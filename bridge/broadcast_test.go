@@ -23,7 +23,7 @@ func broadcastRoute(up *testUpstream) config.Route {
 		Buffer:      1024,
 		Heartbeat:   config.Duration(15 * time.Second),
 		PollTimeout: config.Duration(25 * time.Second),
-		IdleClose:   config.Duration(30 * time.Second),
+		IdleClose:   durationPtr(30 * time.Second),
 	}
 }
 
@@ -173,7 +173,7 @@ func TestBroadcastFanOutOverMixedTransports(t *testing.T) {
 func TestBroadcastTopicLifecycle(t *testing.T) {
 	up := newUpstream(t)
 	route := broadcastRoute(up)
-	route.IdleClose = config.Duration(100 * time.Millisecond)
+	route.IdleClose = durationPtr(100 * time.Millisecond)
 	route.Buffer = 5
 	g := newGateway(t, route, config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)

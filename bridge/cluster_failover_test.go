@@ -107,7 +107,7 @@ func TestClusterTopicHolderKilledMidStream(t *testing.T) {
 		Mode:      config.ModeBroadcast,
 		Buffer:    1024,
 		Heartbeat: config.Duration(15 * time.Second),
-		IdleClose: config.Duration(30 * time.Second),
+		IdleClose: durationPtr(30 * time.Second),
 		Snapshot:  new(bool), // start at the next event, not the latest
 	}
 	redisURL := redistest.StartServer(t).URL()
@@ -270,7 +270,7 @@ func TestClusterPoll300Subscribers(t *testing.T) {
 		Mode:        config.ModeBroadcast,
 		Buffer:      1024,
 		PollTimeout: config.Duration(10 * time.Second),
-		IdleClose:   config.Duration(30 * time.Second),
+		IdleClose:   durationPtr(30 * time.Second),
 	}
 	redisURL := redistest.StartServer(t).URL()
 	gws := make([]*gateway, 3)

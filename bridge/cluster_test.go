@@ -78,7 +78,7 @@ func TestClusterPollTopicOneUpstreamRequester(t *testing.T) {
 		Mode:        config.ModeBroadcast,
 		Buffer:      1024,
 		PollTimeout: config.Duration(5 * time.Second),
-		IdleClose:   config.Duration(30 * time.Second),
+		IdleClose:   durationPtr(30 * time.Second),
 	}
 	gws := newClusterGateways(t, route, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)

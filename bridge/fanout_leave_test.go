@@ -18,7 +18,7 @@ import (
 func leaveRoute(up *testUpstream) config.Route {
 	route := broadcastRoute(up)
 	route.Heartbeat = config.Duration(100 * time.Millisecond)
-	route.IdleClose = config.Duration(50 * time.Millisecond)
+	route.IdleClose = durationPtr(50 * time.Millisecond)
 	return route
 }
 

@@ -191,7 +191,7 @@ func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 func TestHijackedSubscriberLeaving(t *testing.T) {
 	up := newUpstream(t)
 	route := broadcastRoute(up)
-	route.IdleClose = config.Duration(50 * time.Millisecond)
+	route.IdleClose = durationPtr(50 * time.Millisecond)
 	route.Heartbeat = config.Duration(200 * time.Millisecond)
 	g := newGateway(t, route, config.Limits{})
 	s := dialRaw(t, g, "/prices/ACME/stream", 0)

@@ -172,7 +172,14 @@ func (u *testUpstream) stats() (open, opened, received int) {
 // waitFor polls cond (no timing assertion: the deadline only prevents hangs).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
+	waitWithin(t, deadline, what, cond)
+}
+
+// waitWithin is waitFor with a shorter bound, for a test whose failure is
+// something that happens only much later (a default timer of 30 s).
+func waitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(end) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -195,7 +202,7 @@ func sessionRoute(up *testUpstream) config.Route {
 		Upstream:    config.Upstream{URL: up.url("/app"), Kind: config.KindWebSocket, ForwardHeaders: []string{"Cookie", "Authorization"}},
 		Mode:        config.ModeSession,
 		Buffer:      1024,
-		SessionTTL:  config.Duration(30 * time.Second),
+		SessionTTL:  durationPtr(30 * time.Second),
 		Heartbeat:   config.Duration(15 * time.Second),
 		PollTimeout: config.Duration(25 * time.Second),
 	}
@@ -457,4 +464,11 @@ func newScanner(resp *http.Response) *bufio.Scanner {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 2<<20)
 	return sc
+}
+
+// durationPtr is an explicit duration for a route's optional keys
+// (session_ttl, idle_close: nil is the default).
+func durationPtr(d time.Duration) *config.Duration {
+	c := config.Duration(d)
+	return &c
 }

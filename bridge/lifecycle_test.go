@@ -123,7 +123,7 @@ func TestUpstreamCloseReachesEveryTransport(t *testing.T) {
 func TestSessionExpiresAfterTTL(t *testing.T) {
 	up := newUpstream(t)
 	route := sessionRoute(up)
-	route.SessionTTL = config.Duration(200 * time.Millisecond)
+	route.SessionTTL = durationPtr(200 * time.Millisecond)
 	g := newGateway(t, route, config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()

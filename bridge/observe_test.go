@@ -25,7 +25,7 @@ func TestSessionLogLineAndMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	b := bridge.New(bridge.Deps{Logger: zap.New(core), Registry: reg})
 	route := sessionRoute(up)
-	route.SessionTTL = config.Duration(time.Second) // no expiry between the first poll and the sends on a loaded machine
+	route.SessionTTL = durationPtr(time.Second) // no expiry between the first poll and the sends on a loaded machine
 	rh, err := b.NewRoute(route)
 	if err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func TestPollToPush(t *testing.T) {
 		Buffer:      64,
 		Heartbeat:   config.Duration(15 * time.Second),
 		PollTimeout: config.Duration(25 * time.Second),
-		IdleClose:   config.Duration(30 * time.Second),
+		IdleClose:   durationPtr(30 * time.Second),
 	}
 	g := newGateway(t, route, config.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)

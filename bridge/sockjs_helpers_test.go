@@ -40,7 +40,7 @@ func sockjsRoute(path, upstreamURL string) config.Route {
 		Upstream:    config.Upstream{URL: upstreamURL, Kind: config.KindWebSocket},
 		Mode:        config.ModeSession,
 		Buffer:      1024,
-		SessionTTL:  config.Duration(30 * time.Second),
+		SessionTTL:  durationPtr(30 * time.Second),
 		Heartbeat:   config.Duration(25 * time.Second),
 		PollTimeout: config.Duration(25 * time.Second),
 		Origins:     []string{testOrigin, "null"},

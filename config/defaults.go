@@ -172,8 +172,8 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	if !set(prefix + "buffer") {
 		r.Buffer = DefaultBuffer
 	}
-	if !set(prefix + "session_ttl") {
-		r.SessionTTL = DefaultSessionTTL
+	if r.SessionTTL == nil { // absent or null; an explicit 0s is kept
+		r.SessionTTL = ptr(DefaultSessionTTL)
 	}
 	if !set(prefix + "heartbeat") {
 		r.Heartbeat = DefaultHeartbeat
@@ -184,8 +184,8 @@ func applyRouteDefaults(r *Route, prefix string, set func(string) bool) {
 	if !set(prefix + "poll_max_bytes") {
 		r.PollMaxBytes = DefaultPollMaxBytes
 	}
-	if !set(prefix + "idle_close") {
-		r.IdleClose = DefaultIdleClose
+	if r.IdleClose == nil {
+		r.IdleClose = ptr(DefaultIdleClose)
 	}
 	if r.Snapshot == nil {
 		r.Snapshot = ptr(true)

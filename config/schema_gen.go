@@ -51,9 +51,9 @@ func GenerateSchema(typesSrc []byte) ([]byte, error) {
 }
 
 // schemaDefaults is a config with every default applied, including those of
-// the optional tls.acme section and of one route.
+// the optional tls.acme and tls.hsts sections and of one route.
 func schemaDefaults() Config {
-	c := Config{TLS: &TLS{ACME: &ACME{}}, Routes: []Route{{Upstream: Upstream{URL: "ws://127.0.0.1/"}, SockJS: &SockJS{}}}}
+	c := Config{TLS: &TLS{ACME: &ACME{}, HSTS: &HSTS{}}, Routes: []Route{{Upstream: Upstream{URL: "ws://127.0.0.1/"}, SockJS: &SockJS{}}}}
 	// The schema is the same on every machine: max_connections shows its
 	// cap, not half of this machine's fd limit (the docs say both).
 	saved := fdLimit

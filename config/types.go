@@ -215,14 +215,16 @@ type Route struct {
 	Transports []string `yaml:"transports"`
 	// Buffer is the number of messages kept per session/topic. Default 1024.
 	Buffer int `yaml:"buffer"`
-	// SessionTTL keeps a session after its last client left. Default 30s.
-	SessionTTL Duration `yaml:"session_ttl"`
+	// SessionTTL keeps a session after its last client left. Default 30s;
+	// an explicit 0s ends it as soon as its last client leaves.
+	SessionTTL *Duration `yaml:"session_ttl"`
 	// Heartbeat: SSE comment / WS ping / stream newline interval. Default 15s.
 	Heartbeat Duration `yaml:"heartbeat"`
 	// PollTimeout is how long a long-poll is held. Default 25s.
 	PollTimeout Duration `yaml:"poll_timeout"`
-	// IdleClose closes a broadcast upstream after its last subscriber left. Default 30s.
-	IdleClose Duration `yaml:"idle_close"`
+	// IdleClose closes a broadcast upstream after its last subscriber left.
+	// Default 30s; an explicit 0s closes it at once.
+	IdleClose *Duration `yaml:"idle_close"`
 	// Snapshot gives a new broadcast subscriber the latest message. Default true.
 	Snapshot *bool `yaml:"snapshot"`
 	// ClientSend forwards client messages to a shared upstream. Default false.
@@ -286,6 +288,15 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Size is a byte count written as a number or with a unit ("64KiB", "1MiB").
 type Size int64
+
+// DurationOr reads an optional duration with its default: nil is the
+// default, an explicit 0 stays 0 (Duration.Or reads 0 as unset).
+func DurationOr(d *Duration, def Duration) time.Duration {
+	if d == nil {
+		return def.D()
+	}
+	return d.D()
+}
 
 // Bool reads an optional boolean with its default.
 func Bool(b *bool, def bool) bool {

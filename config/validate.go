@@ -160,7 +160,7 @@ func (v *validator) acme(a *ACME) {
 		v.errorf("tls.acme.email", "bad email %q", a.Email)
 	}
 	if u, err := url.Parse(a.CA); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		v.errorf("tls.acme.ca", "bad ACME directory URL %q (want an https:// URL)", a.CA)
+		v.errorf("tls.acme.ca", "bad ACME directory URL %q (want an https:// or http:// URL)", a.CA)
 	}
 	if a.Storage == "" {
 		v.errorf("tls.acme.storage", "must not be empty")

@@ -44,6 +44,7 @@ func (v *validator) route(prefix string, r *Route) {
 	if r.PollTimeout <= 0 {
 		v.errorf(prefix+".poll_timeout", "must be greater than 0")
 	}
+	v.zeroTimers(prefix, r)
 	if r.PollMaxBytes < 1 || r.PollMaxBytes > MaxPollBytes {
 		v.errorf(prefix+".poll_max_bytes", "must be between 1 and %d bytes, got %d", MaxPollBytes, r.PollMaxBytes)
 	}
@@ -259,6 +260,28 @@ func (v *validator) transports(key string, ts []string) {
 			v.errorf(item, "duplicate transport %q", t)
 		}
 		seen[t] = true
+	}
+}
+
+// zeroTimers warns about an explicit 0s session_ttl or idle_close on a
+// route whose polling clients leave between two requests: the session or
+// the topic would end between every two polls.
+func (v *validator) zeroTimers(prefix string, r *Route) {
+	polled := ""
+	for _, t := range r.Transports {
+		if t == TransportLongPoll || t == TransportPoll || t == TransportJSONP {
+			polled = t
+			break
+		}
+	}
+	if polled == "" || r.SockJS != nil {
+		return
+	}
+	if r.Mode == ModeSession && r.SessionTTL != nil && *r.SessionTTL == 0 {
+		v.warnf(prefix+".session_ttl", "0s ends a session as soon as its last client leaves, and a %s client leaves between two requests: its next one finds the session gone (give it more than the time between two polls)", polled)
+	}
+	if r.Mode == ModeBroadcast && r.IdleClose != nil && *r.IdleClose == 0 {
+		v.warnf(prefix+".idle_close", "0s closes the upstream as soon as the last subscriber leaves, and a %s client leaves between two requests: a topic with only such clients reconnects its upstream for every poll", polled)
 	}
 }
 

@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridgeway_proxy_rejected_connections_total",
-			Help: "Connections refused by a limit (max_connections, max_connections_per_ip).",
+			Help: "Connections refused by a limit (max_connections, max_connections_per_ip) or closed by http2_max_resets.",
 		}, []string{"reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridgeway_proxy_config_reloads_total",

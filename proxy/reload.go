@@ -88,6 +88,10 @@ func (s *Server) mergeRestartOnly(next *config.Config) *config.Config {
 	merged.Limits.MaxTopics = cur.Limits.MaxTopics
 	merged.Limits.MaxTopicsPerIP = cur.Limits.MaxTopicsPerIP
 	merged.Limits.MaxBatchMessages = cur.Limits.MaxBatchMessages
+	// Every bridged route, new ones too, is built with the bridge's start
+	// values (bridge.Deps.Limits): a reload cannot change them.
+	merged.Limits.MaxMessageBytes = cur.Limits.MaxMessageBytes
+	merged.Limits.MaxBodyBytes = cur.Limits.MaxBodyBytes
 	merged.Limits.SendTimeout = cur.Limits.SendTimeout
 	merged.Limits.HTTP2MaxResets = cur.Limits.HTTP2MaxResets // TLS connections keep theirs
 	return &merged
@@ -111,6 +115,8 @@ func (s *Server) warnRestartOnly(next *config.Config) {
 	changed("limits.max_topics", cur.Limits.MaxTopics, next.Limits.MaxTopics)
 	changed("limits.max_topics_per_ip", cur.Limits.MaxTopicsPerIP, next.Limits.MaxTopicsPerIP)
 	changed("limits.max_batch_messages", cur.Limits.MaxBatchMessages, next.Limits.MaxBatchMessages)
+	changed("limits.max_message_bytes", cur.Limits.MaxMessageBytes, next.Limits.MaxMessageBytes)
+	changed("limits.max_body_bytes", cur.Limits.MaxBodyBytes, next.Limits.MaxBodyBytes)
 	changed("limits.send_timeout", cur.Limits.SendTimeout, next.Limits.SendTimeout)
 	changed("limits.http2_max_resets", cur.Limits.HTTP2MaxResets, next.Limits.HTTP2MaxResets)
 	changed("log", cur.Log.Level+cur.Log.Format, next.Log.Level+next.Log.Format)

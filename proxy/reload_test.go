@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestReload(t *testing.T) {
@@ -93,5 +97,44 @@ func TestReloadChangedPassThroughRouteClosesItsTunnels(t *testing.T) {
 	var got echoReply
 	if json.Unmarshal([]byte(body), &got) != nil || got.Upstream != "b" {
 		t.Fatalf("changed route not serving the new upstream: %s", body)
+	}
+}
+
+// TestReloadKeepsRestartOnlyLimits: the bridge builds every route, new ones
+// too, with the limits it started with, so a reload that changes
+// max_message_bytes or max_body_bytes says that they need a restart and the
+// running config keeps describing what runs (it used to take the new values
+// silently); max_connections is applied.
+func TestReloadKeepsRestartOnlyLimits(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	app := startUpstream(t, "app")
+	routes := "routes:\n" + route("/app", app.URL)
+	s := startServer(t, baseYAML+routes, Deps{Logger: zap.New(core)})
+	next := baseYAML + "limits:\n  max_message_bytes: 2MiB\n  max_body_bytes: 3MiB\n  max_batch_messages: 7\n  max_connections: 99\n" + routes
+	if err := s.Reload(parseConfig(t, next)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	warned := map[string]bool{}
+	for _, e := range logs.FilterMessage("setting changed on reload needs a restart; keeping the running value").All() {
+		warned[e.ContextMap()["setting"].(string)] = true
+	}
+	for _, name := range []string{"limits.max_message_bytes", "limits.max_body_bytes", "limits.max_batch_messages"} {
+		if !warned[name] {
+			t.Errorf("no restart warning for %s (warned: %v)", name, warned)
+		}
+	}
+	if warned["limits.max_connections"] {
+		t.Error("max_connections is applied on reload, yet it was said to need a restart")
+	}
+	s.mu.Lock()
+	lim := s.cfg.Limits
+	s.mu.Unlock()
+	start := parseConfig(t, baseYAML+routes).Limits
+	if lim.MaxMessageBytes != start.MaxMessageBytes || lim.MaxBodyBytes != start.MaxBodyBytes || lim.MaxBatchMessages != start.MaxBatchMessages {
+		t.Errorf("running limits after reload: message %d, body %d, batch %d; want the start's %d, %d, %d",
+			lim.MaxMessageBytes, lim.MaxBodyBytes, lim.MaxBatchMessages, start.MaxMessageBytes, start.MaxBodyBytes, start.MaxBatchMessages)
+	}
+	if lim.MaxConnections != 99 {
+		t.Errorf("max_connections after reload: %d, want 99", lim.MaxConnections)
 	}
 }

@@ -70,3 +70,33 @@ func TestValidateWarnsPprofOffLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWarnsZeroTimersOnPolledRoutes: session_ttl 0s on a session
+// route, or idle_close 0s on a broadcast route, that serves polling
+// transports loads but is named (each poll's client leaves before its next
+// request); the same values on WebSocket and SSE only are quiet.
+func TestValidateWarnsZeroTimersOnPolledRoutes(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "gw.yaml", "routes:\n"+
+		"  - path: /chat\n    upstream: {url: \"ws://127.0.0.1:9001/chat\"}\n    session_ttl: 0s\n"+
+		"  - path: /feed\n    mode: broadcast\n    upstream: {url: \"ws://127.0.0.1:9001/feed\"}\n    idle_close: 0s\n"+
+		"  - path: /quiet\n    upstream: {url: \"ws://127.0.0.1:9001/q\"}\n    transports: [websocket, sse]\n    session_ttl: 0s\n"+
+		"  - path: /quiet2\n    mode: broadcast\n    upstream: {url: \"ws://127.0.0.1:9001/q2\"}\n    transports: [sse]\n    idle_close: 0s\n")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "-c", file}, &out, &errOut); code != 0 || out.String() != "ok\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
+	want := []string{
+		file + ":4:18: warning: routes[0].session_ttl: 0s ends a session as soon as its last client leaves, and a longpoll client",
+		file + ":8:17: warning: routes[1].idle_close: 0s closes the upstream as soon as the last subscriber leaves, and a longpoll client",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("stderr %q, want %d warnings", errOut.String(), len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("warning %d: %q, want it to start %q", i, lines[i], w)
+		}
+	}
+}
