@@ -199,17 +199,10 @@ func TestClusterTopicHolderKilledMidStream(t *testing.T) {
 // recreated the log's state in Redis; a client that was behind sees the
 // hole as a gap (cluster's TestRedisStoppedAndRestarted).
 func TestClusterSessionAcrossRedisRestart(t *testing.T) {
-	up := newUpstream(t)
-	rs := redistest.StartServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
 	defer cancel()
-	owner, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 0)
+	up, rs, _, a := openOnRedis(t, ctx, nil)
 	other, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 1)
-
-	a, resp := owner.poll(t, ctx, "", nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("open: %d", resp.StatusCode)
-	}
 	id, cursor := a.Session, a.Cursor
 	other.send(t, id, "before")
 	a, _ = other.poll(t, ctx, "?cursor="+cursor, nil)
@@ -243,6 +236,64 @@ func TestClusterSessionAcrossRedisRestart(t *testing.T) {
 	})
 	if got[0] != "after" {
 		t.Fatalf("after restart: messages %q, want \"after\" first (\"before\" again would be a duplicate)", got)
+	}
+}
+
+// openOnRedis opens a session with hdr's credentials on an instance (g0)
+// of a cluster on its own Redis, which the caller restarts.
+func openOnRedis(t *testing.T, ctx context.Context, hdr http.Header) (*testUpstream, *redistest.Server, *gateway, pollAnswer) {
+	t.Helper()
+	up := newUpstream(t)
+	rs := redistest.StartServer(t)
+	owner, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 0)
+	a, resp := owner.poll(t, ctx, "?wait=0", hdr)
+	if resp.StatusCode != http.StatusOK || a.Session == "" {
+		t.Fatalf("open: %d %+v", resp.StatusCode, a)
+	}
+	return up, rs, owner, a
+}
+
+// A bound session's credentials come back with its owner after Redis
+// restarted empty: an instance that never served the session serves it to
+// its own credentials and to nobody else's.
+func TestClusterSessionStaysBoundAcrossRedisRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
+	defer cancel()
+	alice := http.Header{"Cookie": {"sid=alice"}}
+	up, rs, owner, a := openOnRedis(t, ctx, alice)
+	id, cursor := a.Session, a.Cursor
+	rs.Stop()
+	rs.Restart()
+	// Alice's send reaches the owner once it holds the session again; its
+	// echo recreates the log in Redis.
+	waitFor(t, "sends accepted again", func() bool {
+		r := owner.post(t, "/chat/send?session="+id, "text/plain", []byte("after"), alice)
+		r.Body.Close()
+		return r.StatusCode == http.StatusNoContent
+	})
+	fresh, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 1)
+	var got []string
+	waitFor(t, "the echo on an instance that never served the session", func() bool {
+		a, resp := fresh.poll(t, ctx, "?wait=0&cursor="+cursor, alice)
+		resp.Body.Close()
+		for _, m := range a.Messages {
+			got = append(got, m.Data)
+		}
+		if a.Cursor != "" {
+			cursor = a.Cursor
+		}
+		return len(got) > 0
+	})
+	if got[0] != "after" {
+		t.Fatalf("after restart: %q", got)
+	}
+	other, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 2)
+	for _, g := range []*gateway{fresh, other} {
+		resp := g.get(t, ctx, "/chat/poll?wait=0&cursor="+cursor, http.Header{"Cookie": {"sid=mallory"}})
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("other credentials read the session after the restart")
+		}
 	}
 }
 

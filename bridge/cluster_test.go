@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -270,4 +271,48 @@ func TestClusterRedisDownRefusesNewSessions(t *testing.T) {
 		a, resp := gws[1].poll(t, ctx, "", nil)
 		return resp.StatusCode == http.StatusOK && a.Session != ""
 	})
+}
+
+// A session stays bound to its credentials on every instance after its
+// owner let it go: its log stays readable in Redis for session_ttl, and an
+// instance that never served the session must still refuse other
+// credentials (it served the log to anyone with the id: the record without
+// an owner was read as having no credentials).
+func TestClusterSessionStaysBoundAfterItsOwnerLeft(t *testing.T) {
+	up := newUpstream(t)
+	gws := newClusterGateways(t, sessionRoute(up), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	alice := http.Header{"Cookie": {"sid=alice"}}
+	first, resp := gws[0].poll(t, ctx, "?wait=0", alice)
+	if resp.StatusCode != http.StatusOK || first.Session == "" {
+		t.Fatalf("open: %d %+v", resp.StatusCode, first)
+	}
+	waitFor(t, "upstream connected", func() bool { open, _, _ := up.stats(); return open == 1 })
+	up.publish("secret")
+	waitFor(t, "the message in the session's log", func() bool {
+		a, _ := gws[0].poll(t, ctx, "?wait=0&cursor="+first.Cursor, alice)
+		return len(a.Messages) == 1
+	})
+	// The owner lets its sessions go (its route closes, as at shutdown):
+	// the owner record goes, the log stays for session_ttl.
+	closeCtx, closeCancel := context.WithTimeout(ctx, deadline)
+	defer closeCancel()
+	if err := gws[0].rh.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	q := "?wait=0&cursor=" + first.Cursor
+	for _, h := range []http.Header{nil, {"Cookie": {"sid=mallory"}}} {
+		resp := gws[1].get(t, ctx, "/chat/poll"+q, h)
+		if resp.StatusCode == http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Fatalf("other credentials %v read the session on another instance: %s", h, body)
+		}
+		resp.Body.Close()
+	}
+	a, resp := gws[1].poll(t, ctx, q, alice)
+	if resp.StatusCode != http.StatusOK || len(a.Messages) != 1 || a.Messages[0].Data != "secret" {
+		t.Fatalf("the session's own credentials on another instance: %d %+v", resp.StatusCode, a)
+	}
 }

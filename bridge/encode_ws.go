@@ -76,7 +76,7 @@ func (w *wsWriter[S, PS]) gap(g *msglog.Gap) error {
 
 // endRaw closes a raw-frames client that lost messages.
 func (w *wsWriter[S, PS]) endRaw(info msg.CloseInfo) error {
-	_ = w.close(info)
+	_ = w.closeFrame(info)
 	_ = w.flush()
 	return errRawGap
 }
@@ -92,14 +92,30 @@ var upstreamGapClose = msg.CloseInfo{Code: closeUpstreamGap, Reason: "upstream r
 // slow_client: drop_oldest (raw WebSocket, SockJS).
 var slowGapClose = msg.CloseInfo{Code: closeSlowClient, Reason: "slow client: messages were lost"}
 
+// close ends the client for good (its session or topic ended, or
+// slow_client: disconnect). A ?format=json client first gets the
+// {"closed":...} object the other transports send: its close code alone
+// (1001, 1011-1014) could also mean "resume", and a client that resumed
+// would find the same end again and again.
 func (w *wsWriter[S, PS]) close(info msg.CloseInfo) error {
+	if w.out().jsonFormat() {
+		if err := w.out().frame(websocket.TextMessage, wire.AppendClosedJSON(nil, clientCloseCode(info.Code), info.Reason)); err != nil {
+			return err
+		}
+	}
+	return w.closeFrame(info)
+}
+
+// closeFrame sends the close frame alone (a shutdown's 1001, which the
+// client resumes after, or a raw client's end).
+func (w *wsWriter[S, PS]) closeFrame(info msg.CloseInfo) error {
 	return w.out().closeFrame(websocket.FormatCloseMessage(clientCloseCode(info.Code), cutCloseReason(info.Reason)))
 }
 
 func (w *wsWriter[S, PS]) heartbeat() error { return w.out().ping() }
 
 func (w *wsWriter[S, PS]) goingAway() error {
-	return w.close(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
+	return w.closeFrame(msg.CloseInfo{Code: closeShutdown, Reason: "gateway shutting down"})
 }
 
 func (w *wsWriter[S, PS]) flush() error { return w.out().flush() }

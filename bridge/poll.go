@@ -33,8 +33,11 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 	switch {
 	case req.poll.hasCallback:
 		transport = config.TransportJSONP
-	case req.poll.wait == "0":
+	case req.poll.wait == "0" && (h.set().transports[config.TransportPoll] || !h.set().transports[config.TransportLongPoll]):
 		transport = config.TransportPoll
+		// else a long-poll that asks for an answer at once, on a route
+		// that serves long-poll but not short polling: the browser
+		// library's resume asks that way (docs/protocol.md section 1).
 	}
 	h.serveTransport(req, transport, h.servePoll)
 }

@@ -31,6 +31,9 @@ type Lease struct {
 	// confirmation: nobody else competes for a session, and its upstream
 	// connection is still here.
 	patient bool
+	// restore writes again what goes with the lease when renewal had to
+	// take it again (Redis restarted empty): a session's credentials.
+	restore func(context.Context) error
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -41,7 +44,7 @@ type Lease struct {
 
 // TryLease takes the named lease (see TopicName) if nobody holds it.
 func (c *Client) TryLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
-	return c.tryLease(ctx, c.keys(name).lease, name, ttl, false)
+	return c.tryLease(ctx, c.keys(name).lease, name, ttl, false, nil)
 }
 
 // WaitLease takes the named lease, retrying every ttl/3 while another
@@ -87,7 +90,7 @@ func (c *Client) holder(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool) (*Lease, error) {
+func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool, restore func(context.Context) error) (*Lease, error) {
 	ttl = max(ttl, minLeaseTTL)
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -100,7 +103,7 @@ func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Durati
 		return nil, ErrLeaseHeld
 	}
 	l := &Lease{
-		c: c, key: key, name: name, ttl: ttl, patient: patient,
+		c: c, key: key, name: name, ttl: ttl, patient: patient, restore: restore,
 		lost: make(chan struct{}),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -152,9 +155,16 @@ func (l *Lease) renew(confirmed time.Time) {
 		held, err := renewScript.Run(ctx, l.c.rdb, []string{l.key}, l.c.id, l.ttl.Milliseconds()).Int()
 		cancel()
 		switch {
-		case err == nil && held == 1:
+		case err == nil && held >= 1:
 			confirmed = sent
 			l.c.up()
+			if held == 2 && l.restore != nil {
+				ctx, cancel := l.c.opContext(nil)
+				if err := l.restore(ctx); err != nil {
+					l.c.log.Warn("lease taken again, but what goes with it was not restored", zap.String("lease", l.name), zap.Error(l.c.fail(err)))
+				}
+				cancel()
+			}
 		case err == nil:
 			l.c.log.Info("lease taken by another instance", zap.String("lease", l.name))
 			return

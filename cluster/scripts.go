@@ -113,7 +113,8 @@ return redis.call('HGET', KEYS[1], 'epoch') or ''
 
 // renewScript extends a lease (or session ownership) if this instance still
 // holds it, or takes it again when the key vanished (Redis restarted empty)
-// and nobody else took it. Returns 1 when held, 0 when another holds it.
+// and nobody else took it. Returns 1 when held, 2 when taken again, 0 when
+// another holds it.
 // KEYS: lease. ARGV: instance id, ttl ms.
 var renewScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
@@ -123,7 +124,7 @@ if v == ARGV[1] then
 end
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+  return 2
 end
 return 0
 `)

@@ -51,6 +51,10 @@ type InboxOptions struct {
 	// Credentials (a hash of the opening request's Cookie/Authorization)
 	// stored so other instances can check later requests.
 	Credentials []byte
+	// bind: a session's inbox (OpenInbox) records its credentials, empty
+	// when the session has none, so that a record without them reads as
+	// lost (LookupSession), never as a session bound to nothing.
+	bind bool
 	// Deliver hands one client message to the upstream, in order. Called
 	// from the inbox goroutine; an error drops that message (the sender
 	// already had its 204) and is logged.
@@ -76,6 +80,7 @@ type Inbox struct {
 // OpenInbox makes this instance the owner of session id and starts
 // forwarding its sends to opts.Deliver. Open the session's log first.
 func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*Inbox, error) {
+	opts.bind = true
 	return c.openInbox(ctx, SessionName(id), id, opts, true)
 }
 
@@ -105,19 +110,26 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 		return nil, errors.New("cluster: inbox needs a Deliver func")
 	}
 	keys := c.keys(name)
-	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, patient)
+	var bind func(context.Context) error
+	if opts.bind {
+		bind = func(ctx context.Context) error {
+			pipe := c.rdb.Pipeline()
+			pipe.HSet(ctx, keys.meta, "creds", opts.Credentials)
+			pipe.PExpire(ctx, keys.meta, max(opts.TTL, c.keyTTL))
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+	}
+	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, patient, bind)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Credentials) > 0 {
+	if bind != nil {
 		octx, cancel := c.opContext(ctx)
-		pipe := c.rdb.Pipeline()
-		pipe.HSet(octx, keys.meta, "creds", opts.Credentials)
-		pipe.PExpire(octx, keys.meta, max(opts.TTL, c.keyTTL))
-		_, err := pipe.Exec(octx)
+		err := bind(octx)
 		cancel()
 		if err != nil {
 			lease.Release()
@@ -263,8 +275,11 @@ func (c *Client) send(ctx context.Context, name string, seq int64, msgs []msg.Me
 	}
 }
 
-// LookupSession tells any instance who owns a session and which
-// credentials it is bound to.
+// LookupSession tells any instance who owns a session (Owner is empty once
+// its owner let it go: its log may still be read) and which credentials it
+// is bound to. ErrSessionNotFound when Redis has no record of its
+// credentials (never opened, expired, or lost with Redis's data): without
+// it nobody can tell whom the session belongs to, so it is not served.
 func (c *Client) LookupSession(ctx context.Context, id string) (SessionRecord, error) {
 	keys := c.keys(SessionName(id))
 	octx, cancel := c.opContext(ctx)
@@ -276,7 +291,7 @@ func (c *Client) LookupSession(ctx context.Context, id string) (SessionRecord, e
 		return SessionRecord{}, fmt.Errorf("cluster: lookup session: %w", c.fail(err))
 	}
 	c.up()
-	if owner.Val() == "" {
+	if errors.Is(creds.Err(), redis.Nil) {
 		return SessionRecord{}, ErrSessionNotFound
 	}
 	return SessionRecord{Owner: owner.Val(), Credentials: []byte(creds.Val())}, nil

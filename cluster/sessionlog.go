@@ -111,9 +111,9 @@ func (c *Client) AttachSession(ctx context.Context, id string, capacity int) (*R
 // AttachSessionWith is AttachSession with the mirror's options (Capacity,
 // MaxBytes, OnEvict; Existing is implied).
 func (c *Client) AttachSessionWith(ctx context.Context, id string, opts LogOptions) (*RemoteSession, error) {
-	rec, lookupErr := c.LookupSession(ctx, id)
-	if lookupErr != nil && !errors.Is(lookupErr, ErrSessionNotFound) {
-		return nil, lookupErr
+	rec, err := c.LookupSession(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	opts.Existing, opts.Fresh, opts.Epoch = true, false, ""
 	l, err := c.OpenLog(ctx, SessionName(id), opts)

@@ -59,25 +59,33 @@ func TestGapSurfaced(t *testing.T) {
 
 // TestAppCloseReachesClient: when the app closes the session's upstream
 // connection with a code, the library reports that code through onclose on
-// every transport and does not reconnect.
+// every transport and does not reconnect. 1011 is also a code a WebSocket
+// closes with when the library should resume: the gateway's {"closed":...}
+// object before the close frame tells the library it is the end (it
+// resumed into the same end, again and again, and never called onclose).
 func TestAppCloseReachesClient(t *testing.T) {
 	gw := newGateway(t)
-	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
-		t.Run(transport, func(t *testing.T) {
-			tab := newTab(t)
-			run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
-			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat", {transports: [%q], timeout: 20000, interval: 50})`, transport))
-			waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
-			eval[bool](t, tab, `S.c.send("burst:5"), S.c.send("close:4321")`)
-			waitFor(t, tab, `S.closes.length === 1`, `summary()`)
-			assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 5)
-			if got := eval[string](t, tab, `JSON.stringify(S.closes[0])`); got != `{"code":4321,"reason":"bye"}` {
-				t.Errorf("onclose %s, want the app's 4321 bye", got)
-			}
-			if got := eval[string](t, tab, `String(S.c.transport) + " " + S.c.send("late")`); got != "null false" {
-				t.Errorf("after close: transport and send() = %s, want null false", got)
-			}
-		})
+	for _, code := range []int{4321, 1011} {
+		for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
+			t.Run(fmt.Sprintf("%d/%s", code, transport), func(t *testing.T) {
+				tab := newTab(t)
+				run(t, tab, chromedp.Navigate(gw.URL+"/test.html"))
+				eval[bool](t, tab, fmt.Sprintf(`bwOpen("/chat", {transports: [%q], timeout: 20000, interval: 50})`, transport))
+				waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
+				eval[bool](t, tab, fmt.Sprintf(`S.c.send("burst:5"), S.c.send("close:%d")`, code))
+				waitFor(t, tab, `S.closes.length === 1`, `summary()`)
+				assertSequence(t, eval[[]string](t, tab, `datas("n:")`), "n:", 5)
+				if got, want := eval[string](t, tab, `JSON.stringify(S.closes[0])`), fmt.Sprintf(`{"code":%d,"reason":"bye"}`, code); got != want {
+					t.Errorf("onclose %s, want the app's %s", got, want)
+				}
+				if opens := eval[int](t, tab, `S.opens.length`); opens != 1 {
+					t.Errorf("%d opens: the library resumed after the end", opens)
+				}
+				if got := eval[string](t, tab, `String(S.c.transport) + " " + S.c.send("late")`); got != "null false" {
+					t.Errorf("after close: transport and send() = %s, want null false", got)
+				}
+			})
+		}
 	}
 }
 
