@@ -41,6 +41,32 @@ func TestSockJSGuessedSessionID(t *testing.T) {
 	}
 }
 
+// TestSockJSAppJSESSIONIDBinds: without cookie_needed a JSESSIONID cookie
+// is the app's own (a Java app's login), so it binds the session like any
+// other cookie and reaches the upstream; it was always left out, which left
+// such sessions bound to nothing and the upstream without its login.
+func TestSockJSAppJSESSIONIDBinds(t *testing.T) {
+	up := newUpstream(t)
+	route := sockjsRoute("/echo", up.url("/echo"))
+	route.Upstream.ForwardHeaders = []string{"Cookie"}
+	s := newSockJS(t, route, config.Limits{})
+	url := s.base + "/000/" + newSID()
+	owner := hdr("Cookie", "JSESSIONID=alice")
+	exchange(t, "open", "POST", url+"/xhr", "", owner, 200, "o\n")
+	waitFor(t, "the upstream", func() bool { _, opened, _ := up.stats(); return opened == 1 })
+	up.mu.Lock()
+	cookie := up.headers.Get("Cookie")
+	up.mu.Unlock()
+	if cookie != "JSESSIONID=alice" {
+		t.Errorf("the upstream got Cookie %q, want the app's JSESSIONID", cookie)
+	}
+	if resp, body := do(t, "POST", url+"/xhr_send", `["theirs"]`, hdr("Cookie", "JSESSIONID=mallory")); resp.StatusCode != 404 {
+		t.Fatalf("another JSESSIONID sent on the session: %d %q, want 404", resp.StatusCode, body)
+	}
+	exchange(t, "the owner sends", "POST", url+"/xhr_send", `["mine"]`, owner, 204, "")
+	exchange(t, "the owner reads its echo", "POST", url+"/xhr", "", owner, 200, "a[\"mine\"]\n")
+}
+
 // TestSockJSBodyLimits: a send body over max_body_bytes, a message over
 // max_message_bytes and a WebSocket frame over max_body_bytes are refused
 // and nothing of them is forwarded.

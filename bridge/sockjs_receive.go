@@ -76,7 +76,7 @@ func (h *RouteHandler) sockjsSessionRequest(req *request, sid, transport string)
 	}
 	req.w.Header().Set("Cache-Control", sockjsNoCache)
 	if send {
-		h.sockjsSend(sockjsRequest(req), sid, transport == "jsonp_send")
+		h.sockjsSend(h.sockjsRequest(req), sid, transport == "jsonp_send")
 		return
 	}
 	h.sockjsReceive(req, sid, rc)
@@ -103,7 +103,7 @@ func (h *RouteHandler) sockjsReceive(req *request, sid string, rc *sjReceiver) {
 			return
 		}
 	}
-	sj, busy, aerr := h.bridge.logs.sockjs().receiver(h, sockjsRequest(req), sid, rc.label)
+	sj, busy, aerr := h.bridge.logs.sockjs().receiver(h, h.sockjsRequest(req), sid, rc.label)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

@@ -47,13 +47,15 @@ type sjSession struct {
 }
 
 // sockjsRequest is req as the bridge's session machinery sees it: no
-// query (nothing in a SockJS URL names a bridgeway session or cursor) and
-// no JSESSIONID cookie, which cookie_needed sets after the session was
-// bound to the request's credentials.
-func sockjsRequest(req *request) *request {
+// query (nothing in a SockJS URL names a bridgeway session or cursor) and,
+// with cookie_needed, no JSESSIONID cookie, which the gateway sets after
+// the session was bound to the request's credentials. Without
+// cookie_needed a JSESSIONID is the app's own (a Java app's login): it
+// binds the session and goes upstream like any other cookie.
+func (h *RouteHandler) sockjsRequest(req *request) *request {
 	r := req.r.Clone(req.r.Context())
 	r.URL.RawQuery = ""
-	if vals := r.Header.Values("Cookie"); len(vals) > 0 {
+	if vals := r.Header.Values("Cookie"); len(vals) > 0 && h.route.SockJS.CookieNeeded {
 		var keep []string
 		for _, v := range vals {
 			for _, c := range strings.Split(v, ";") {

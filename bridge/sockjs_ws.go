@@ -41,7 +41,7 @@ func (h *RouteHandler) sockjsWSCheck(req *request) bool {
 // which is what the bridge's own WebSocket endpoint serves.
 func (h *RouteHandler) sockjsRawWebSocket(req *request) {
 	if h.sockjsWSCheck(req) {
-		h.serveWebSocket(sockjsRequest(req), config.TransportWebSocket)
+		h.serveWebSocket(h.sockjsRequest(req), config.TransportWebSocket)
 	}
 }
 
@@ -52,7 +52,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	if !h.sockjsWSCheck(req) {
 		return
 	}
-	sreq := sockjsRequest(req)
+	sreq := h.sockjsRequest(req)
 	a, aerr := h.attach(sreq, config.TransportWebSocket, "", true)
 	if aerr != nil {
 		writeError(req.w, aerr)
