@@ -98,6 +98,16 @@ var closedReady = func() chan struct{} { c := make(chan struct{}); close(c); ret
 // record tells every instance about it. Losing a race to another
 // instance's open gives this one back; the caller reads the winner's.
 func (r redisSockJS) open(h *RouteHandler, req *request, sid, label string) *apiError {
+	// The route's session cap, per instance as without a cluster: in
+	// broadcast mode no bridge session counts the SockJS session. (Opens
+	// in flight at once may pass it by as many.)
+	st := &h.sockjs
+	st.mu.Lock()
+	full := len(st.byID) >= h.set().maxSessions
+	st.mu.Unlock()
+	if full {
+		return errTooManySessions
+	}
 	anchor := &sjSession{id: sid, ready: closedReady}
 	anchor.bindTo(req.r)
 	if aerr := h.sockjsOpen(req, anchor, label); aerr != nil {
@@ -113,7 +123,6 @@ func (r redisSockJS) open(h *RouteHandler, req *request, sid, label string) *api
 		}
 		return nil
 	}
-	st := &h.sockjs
 	st.mu.Lock()
 	if st.byID == nil {
 		st.byID = map[string]*sjSession{}

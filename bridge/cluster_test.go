@@ -31,6 +31,12 @@ func newClusterGateways(t *testing.T, route config.Route, n int) []*gateway {
 
 func newClusterGatewaysRedis(t *testing.T, route config.Route, n int) ([]*gateway, *redistest.Server) {
 	t.Helper()
+	return newClusterGatewaysWith(t, route, n, config.Limits{})
+}
+
+// newClusterGatewaysWith is newClusterGatewaysRedis with limits.
+func newClusterGatewaysWith(t *testing.T, route config.Route, n int, limits config.Limits) ([]*gateway, *redistest.Server) {
+	t.Helper()
 	rs := redistest.StartServer(t)
 	url := rs.URL()
 	cluster.RedirectRedisLogs(zap.NewNop())
@@ -44,7 +50,7 @@ func newClusterGatewaysRedis(t *testing.T, route config.Route, n int) ([]*gatewa
 		r := route
 		r.Upstream.Headers = map[string]string{"X-Instance": fmt.Sprintf("g%d", i)}
 		reg := prometheus.NewRegistry()
-		b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Cluster: cl})
+		b := bridge.New(bridge.Deps{Logger: zap.NewNop(), Registry: reg, Cluster: cl, Limits: limits})
 		rh, err := b.NewRoute(r)
 		if err != nil {
 			t.Fatal(err)

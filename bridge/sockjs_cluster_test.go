@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +86,24 @@ func TestSockJSClusterBroadcast(t *testing.T) {
 		got = append(got, pollMessages(t, at(i+1), 1)...)
 	}
 	checkSeq(t, got, 6, "broadcast over alternating instances")
+}
+
+// TestSockJSClusterBroadcastSessionCap: in broadcast mode a SockJS
+// session opens no bridge session, so the route's session cap
+// (max_connections) counts the SockJS sessions an instance holds, in
+// cluster mode as without it (it was not checked there).
+func TestSockJSClusterBroadcastSessionCap(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/feed"))
+	r.Mode = config.ModeBroadcast
+	gws, _ := newClusterGatewaysWith(t, r, 1, config.Limits{MaxConnections: 1})
+	g := gws[0]
+	t.Cleanup(func() {
+		waitFor(t, "sockjs sessions to expire", func() bool { return bridge.SockJSSessions(g.rh) == 0 })
+	})
+	exchange(t, "open", "POST", g.srv.URL+"/echo/000/"+newSID()+"/xhr", "", nil, 200, "o\n")
+	resp := start(t, "POST", g.srv.URL+"/echo/000/"+newSID()+"/xhr", "", nil)
+	expectError(t, resp, http.StatusServiceUnavailable, "too_many_sessions")
 }
 
 // TestSockJSClusterRouteCloseStopsTimers: closing a route (a reload, a
