@@ -115,7 +115,9 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 		bind = func(ctx context.Context) error {
 			pipe := c.rdb.Pipeline()
 			pipe.HSet(ctx, keys.meta, "creds", opts.Credentials)
-			pipe.PExpire(ctx, keys.meta, max(opts.TTL, c.keyTTL))
+			// A TTL only for a hash this just made (Redis lost it): the
+			// log's own TTL, set when it was opened, is never cut short.
+			pipe.Do(ctx, "PEXPIRE", keys.meta, max(opts.TTL, c.keyTTL).Milliseconds(), "NX")
 			_, err := pipe.Exec(ctx)
 			return err
 		}

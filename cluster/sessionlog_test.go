@@ -166,3 +166,24 @@ func TestSessionOwnerGoneIsExplicit(t *testing.T) {
 		t.Fatalf("unknown session: %v", err)
 	}
 }
+
+// Recording a session's binding never shortens its log's TTL: the meta
+// hash (epoch, creds) lives as long as the stream, however long
+// session_ttl is. (It was cut to a minute: a quiet session with a longer
+// TTL then lost its epoch and binding, and other instances refused it.)
+func TestSessionBindingKeepsTheLogTTL(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 1, Options{})
+	ctx := context.Background()
+	const id = "sessCCCCCCCCCCCCCCCCCC"
+	owned, err := cs[0].OpenSession(ctx, id, SessionOptions{Capacity: 16, TTL: time.Hour, Credentials: []byte("0123456789abcdef0123456789abcdef"),
+		Deliver: func(context.Context, msg.Message) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owned.End(msg.CloseInfo{Code: 1000, Reason: "test over"})
+	keys := cs[0].keys(SessionName(id))
+	if ttl := cs[0].Redis().PTTL(ctx, keys.meta).Val(); ttl < 50*time.Minute {
+		t.Fatalf("the session's meta hash expires in %v, its log in %v", ttl, cs[0].Redis().PTTL(ctx, keys.log).Val())
+	}
+}

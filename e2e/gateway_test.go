@@ -52,6 +52,9 @@ routes:
     heartbeat: 1s
   - path: /bulk
     upstream: {url: "APP/bulk"}
+  - path: /quiet
+    upstream: {url: "APP/chat"}
+    mode: broadcast
   - path: /smallticker
     upstream: {url: "APP/ticker"}
     mode: broadcast

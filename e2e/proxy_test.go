@@ -27,12 +27,13 @@ type testProxy struct {
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
 
-	mu       sync.Mutex
-	blocked  bool // answer every request 503, like a proxy whose upstream is down
-	refuseWS bool // refuse WebSocket upgrades (buffering does too)
-	conns    map[net.Conn]struct{}
-	refused  int            // WebSocket upgrades refused
-	held     map[string]int // streaming responses held, by path suffix
+	mu        sync.Mutex
+	blocked   bool   // answer every request 503, like a proxy whose upstream is down
+	refused   string // answer requests whose path ends so 503 ("": none)
+	refuseWS  bool   // refuse WebSocket upgrades (buffering does too)
+	conns     map[net.Conn]struct{}
+	wsRefused int            // WebSocket upgrades refused
+	held      map[string]int // streaming responses held, by path suffix
 }
 
 func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
@@ -62,7 +63,7 @@ func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
 
 func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
-	blocked, refuseWS := p.blocked, p.refuseWS
+	blocked, refuseWS := p.blocked || p.refused != "" && strings.HasSuffix(r.URL.Path, p.refused), p.refuseWS
 	p.mu.Unlock()
 	if blocked {
 		http.Error(w, "proxy: gateway unreachable", http.StatusServiceUnavailable)
@@ -70,7 +71,7 @@ func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if (p.buffering || refuseWS) && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		p.mu.Lock()
-		p.refused++
+		p.wsRefused++
 		p.mu.Unlock()
 		http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
 		return
@@ -130,6 +131,14 @@ func (p *testProxy) block(on bool) {
 	p.blocked = on
 }
 
+// refusePath makes the proxy answer 503 to requests whose path ends with
+// suffix ("": none), as block does to all.
+func (p *testProxy) refusePath(suffix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refused = suffix
+}
+
 // refuseWebSocket makes the proxy refuse WebSocket handshakes (403).
 func (p *testProxy) refuseWebSocket() {
 	p.mu.Lock()
@@ -155,7 +164,7 @@ func (p *testProxy) counts() (refused int, held map[string]int) {
 	for k, v := range p.held {
 		held[k] = v
 	}
-	return p.refused, held
+	return p.wsRefused, held
 }
 
 type trackingListener struct {

@@ -149,7 +149,7 @@ func TestSockJSClientFallsBackWithoutWebSocket(t *testing.T) {
 		}
 		t.Logf("fell back to %s after %s", got, "a refused upgrade")
 		p.mu.Lock()
-		refused := p.refused
+		refused := p.wsRefused
 		p.mu.Unlock()
 		if refused == 0 {
 			t.Fatalf("the client never tried WebSocket: the fallback was not exercised")
