@@ -53,7 +53,8 @@ return {e, closed[1] or '', closed[2] or ''}
 // preceded by a gap entry when a gap reason is given. When the log's state
 // was lost (Redis restarted empty, or the keys expired) it is recreated
 // under the same epoch, with ids continuing after the appender's last seq
-// and a gap first, so old cursors stay valid and the loss is explicit.
+// and a gap first, so old cursors stay valid and the loss is explicit; so
+// do the ids of a stream that came back with its last entries lost.
 // Entries after a close marker (or on a closed log) are refused: their
 // result is "CLOSED" instead of an id.
 // KEYS: meta, log. ARGV: epoch, ttl ms, maxlen, last seq, gap reason,
@@ -69,9 +70,29 @@ if not e then
 elseif e ~= epoch then
   return redis.error_reply('BWEPOCH log restarted as ' .. e)
 end
+-- behind: the stream is missing, or its last id is below the appender's
+-- last seq (Redis came back without its last writes). The next id then
+-- continues after that seq, never reusing one a mirror has passed, and a
+-- gap says what was lost.
+local hint = tonumber(ARGV[4])
+local behind = false
+if hint > 0 then
+  if redis.call('EXISTS', log) == 0 then
+    behind = true
+  else
+    local info = redis.call('XINFO', 'STREAM', log)
+    for n = 1, #info, 2 do
+      if info[n] == 'last-generated-id' then
+        behind = tonumber(string.match(info[n + 1], '%-(%d+)$')) < hint
+      end
+    end
+    if behind and gap == '' then gap = 'cluster state lost' end
+  end
+end
 local function nextid()
-  if redis.call('EXISTS', log) == 0 and tonumber(ARGV[4]) > 0 then
-    return '0-' .. string.format('%d', tonumber(ARGV[4]) + 1)
+  if behind then
+    behind = false
+    return '0-' .. string.format('%d', hint + 1)
   end
   return '0-*'
 end

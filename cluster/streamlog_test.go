@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 	"github.com/bridgeway/bridgeway/bridge/wire"
@@ -283,5 +285,45 @@ func TestStreamLogMirrorMaxBytes(t *testing.T) {
 	got, _ := readUntil(t, l, 0, atLeast(1))
 	if len(got.gaps) != 1 || got.gaps[0].ToSeq != first-1 {
 		t.Fatalf("gaps %+v (first %d)", got.gaps, first)
+	}
+}
+
+// Redis that comes back with its last writes lost (a crash between AOF
+// fsyncs, a failover to a replica that lagged) rolls the stream back
+// below what the appender and the mirrors have seen. The next append must
+// not reuse those ids (every instance's mirror, past them, would skip it):
+// it continues after the appender's last seq with a gap first, so readers
+// on every instance see the loss and the new message.
+func TestStreamLogRolledBackContinuesWithAGap(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	ctx := context.Background()
+	name := SessionName("sess-rollback")
+	a := openLog(t, cs[0], name, LogOptions{Capacity: 100, Epoch: "sess-rollback"})
+	b := openLog(t, cs[1], name, LogOptions{Capacity: 100, Existing: true})
+	for i := 1; i <= 5; i++ {
+		a.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
+	}
+	a.Flush()
+	readUntil(t, b, 0, atLeast(5))
+	// The rollback: the stream as it was after its third entry.
+	rdb, key := cs[0].Redis(), cs[0].keys(name).log
+	kept, err := rdb.XRange(ctx, key, "-", "0-3").Result()
+	if err != nil || len(kept) != 3 {
+		t.Fatalf("first three entries: %d %v", len(kept), err)
+	}
+	rdb.Del(ctx, key)
+	for _, e := range kept {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: key, ID: e.ID, Values: e.Values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Append(msg.Message{Data: []byte("after")})
+	a.Flush()
+	for _, l := range []*StreamLog{a, b} {
+		got, _ := readUntil(t, l, 5, func(c *collected) bool { return len(messagesOnly(c.entries)) >= 1 })
+		if len(got.entries) != 2 || got.entries[0].Kind != msglog.KindGap || string(got.entries[1].Msg.Data) != "after" {
+			t.Fatalf("after the rollback: %d entries (%q); want a gap, then \"after\"", len(got.entries), messagesOnly(got.entries))
+		}
 	}
 }
