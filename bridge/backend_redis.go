@@ -60,13 +60,10 @@ func (r redisBackend) openTopic(t *topic, req *request) {
 			}
 			defer conn.Close()
 			if h.set().clientSend {
-				// client_send: sends from every instance reach this holder.
-				in, err := r.c.OpenTopicInbox(ctx, name, conn.Send)
-				if err != nil {
-					h.log.Warn("topic inbox not opened; client sends refused", zap.Error(err))
-				} else {
-					defer in.Close()
-				}
+				// client_send: sends from every instance reach this holder,
+				// its inbox kept open (again) for as long as it holds.
+				stop := r.c.KeepTopicInbox(ctx, name, conn.Send)
+				defer stop()
 			}
 			return conn.Run(ctx, sink)
 		},

@@ -86,7 +86,7 @@ func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*
 
 // OpenTopicInbox makes this instance, the holder of a topic's upstream,
 // the receiver of client sends to the topic (route client_send) until
-// Close; call it from TopicOptions.Hold once the upstream is connected.
+// Close or until its lease is lost (Lost); KeepTopicInbox keeps one open.
 // Sends are not kept for the next holder: Close drops what is queued.
 func (c *Client) OpenTopicInbox(ctx context.Context, name string, deliver func(context.Context, msg.Message) error) (*Inbox, error) {
 	return c.openInbox(ctx, name, name, InboxOptions{TTL: defaultTopicLeaseTTL, Deliver: deliver}, false)

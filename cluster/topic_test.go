@@ -298,3 +298,38 @@ func TestTopicSendsReachTheHolder(t *testing.T) {
 		t.Fatalf("delivered %q, want a, b at %s", got, want)
 	}
 }
+
+// A topic's holder keeps receiving client sends when its inbox's owner key
+// is taken by someone else: a crashed holder's key that outlives its topic
+// lease (there at the start), or one that takes it over for a while (the
+// inbox's lease is lost). KeepTopicInbox opens it again once the other key
+// is gone; sends queued meanwhile are delivered, in order. (The holder used
+// to carry on with no inbox for the rest of its hold.)
+func TestTopicInboxKeptAgainstAStaleOwner(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	ctx := context.Background()
+	name := TopicName("/room2", "")
+	owner := cs[0].keys(name).owner
+	rdb := cs[0].Redis()
+	rdb.Set(ctx, owner, "crashed-holder", 1500*time.Millisecond)
+	rec := newRecorder()
+	joinAll(t, cs[:1], name, func(c *Client) TopicOptions {
+		return TopicOptions{Log: LogOptions{Capacity: 16}, LeaseTTL: topicLeaseTTL, Hold: func(ctx context.Context, _ msg.Sink, _ string) msg.CloseInfo {
+			stop := c.KeepTopicInbox(ctx, name, rec.deliver)
+			defer stop()
+			<-ctx.Done()
+			return msg.CloseInfo{}
+		}}
+	})
+	retry(t, func() error { return cs[1].SendTopic(ctx, name, []msg.Message{{Data: []byte("a")}}) })
+	rec.waitFor(t, 1)
+	// Another instance takes the inbox's key for a while.
+	rdb.Set(ctx, owner, "another", 1500*time.Millisecond)
+	retry(t, func() error { return cs[1].SendTopic(ctx, name, []msg.Message{{Data: []byte("b")}}) })
+	retry(t, func() error { return cs[1].SendTopic(ctx, name, []msg.Message{{Data: []byte("c")}}) })
+	got := rec.waitFor(t, 3)
+	if got[0] != "a" || got[len(got)-1] != "c" {
+		t.Fatalf("delivered %q, want a first and c last", got)
+	}
+}
