@@ -108,6 +108,15 @@ func TestUpstreamCloseReachesEveryTransport(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("resume after the end: %d, want 204", resp.StatusCode)
 	}
+	// A resume asked with ?lastEventId= (the browser library's, which may
+	// have been cut between the last message and the close) gets the close
+	// again; a 204 read as a failure had it retry until session_ttl.
+	again := g.openSSE(t, ctx, "/chat/sse?lastEventId="+s.p.LastEventID(), nil)
+	defer again.resp.Body.Close()
+	again.session(t)
+	if ev := again.next(t); ev.Type != "close" || json.Unmarshal([]byte(ev.Data), &ci) != nil || ci.Code != 4002 {
+		t.Fatalf("?lastEventId= after the end: %+v, want the close event", ev)
+	}
 	// A poll from the start sees the message then the close.
 	a, _ := g.poll(t, ctx, "?wait=0&cursor="+session+"-0", nil)
 	if len(a.Messages) != 1 || a.Closed != nil {

@@ -22,9 +22,11 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	if a == nil {
 		return
 	}
-	if cursor != "" && a.atClosedEnd() {
-		// The client has everything, the end included: 204 tells an
-		// EventSource to stop reconnecting.
+	if r.Header.Get("Last-Event-ID") != "" && a.atClosedEnd() {
+		// An EventSource reconnecting by itself at the end: 204 tells it
+		// to stop. A resume asked with ?lastEventId= (the browser
+		// library's, which may have missed the close after its last
+		// message) gets the close event again instead.
 		a.done()
 		req.w.WriteHeader(http.StatusNoContent)
 		return
