@@ -44,20 +44,24 @@ func (c *Client) sockjsDo(ctx context.Context, what, route, sid string, op func(
 }
 
 // SockJSCreate stores a new record unless one exists; false when another
-// instance created it first.
+// instance created it first. One script: no instance ever sees a record
+// without its credentials (which would admit anyone) or without its TTL.
 func (c *Client) SockJSCreate(ctx context.Context, route, sid string, rec SockJSRecord, ttl time.Duration) (created bool, err error) {
 	err = c.sockjsDo(ctx, "create", route, sid, func(ctx context.Context, k logKeys) error {
-		if created, err = c.rdb.HSetNX(ctx, k.meta, "session", rec.Session).Result(); err != nil || !created {
-			return err
-		}
-		pipe := c.rdb.TxPipeline()
-		pipe.HSet(ctx, k.meta, "creds", string(rec.Creds), "pos", 0, "opened", 0, "seen", time.Now().UnixMilli())
-		pipe.PExpire(ctx, k.meta, ttl)
-		_, err := pipe.Exec(ctx)
+		n, err := sockjsCreateScript.Run(ctx, c.rdb, []string{k.meta}, rec.Session, string(rec.Creds), time.Now().UnixMilli(), ttl.Milliseconds()).Int()
+		created = n == 1
 		return err
 	})
 	return created, err
 }
+
+var sockjsCreateScript = redis.NewScript(`
+if redis.call("HSETNX", KEYS[1], "session", ARGV[1]) == 0 then
+  return 0
+end
+redis.call("HSET", KEYS[1], "creds", ARGV[2], "pos", 0, "opened", 0, "seen", ARGV[3])
+redis.call("PEXPIRE", KEYS[1], ARGV[4])
+return 1`)
 
 // SockJSGet reads a record; ErrSessionNotFound when there is none.
 func (c *Client) SockJSGet(ctx context.Context, route, sid string) (SockJSRecord, error) {
@@ -82,20 +86,32 @@ func (c *Client) SockJSGet(ctx context.Context, route, sid string) (SockJSRecord
 }
 
 // SockJSProgress records what a receiver delivered and keeps the record
-// for ttl more.
+// for ttl more. The position only moves forward: a receiver that ends
+// after a later one (its lock ran out meanwhile) must not send the next
+// one back over what was delivered.
 func (c *Client) SockJSProgress(ctx context.Context, route, sid string, pos uint64, opened bool, ttl time.Duration) error {
 	o := 0
 	if opened {
 		o = 1
 	}
 	return c.sockjsDo(ctx, "progress", route, sid, func(ctx context.Context, k logKeys) error {
-		pipe := c.rdb.TxPipeline()
-		pipe.HSet(ctx, k.meta, "pos", pos, "opened", o, "seen", time.Now().UnixMilli())
-		pipe.PExpire(ctx, k.meta, ttl)
-		_, err := pipe.Exec(ctx)
-		return err
+		return sockjsProgressScript.Run(ctx, c.rdb, []string{k.meta}, pos, o, time.Now().UnixMilli(), ttl.Milliseconds()).Err()
 	})
 }
+
+var sockjsProgressScript = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return 0
+end
+if tonumber(redis.call("HGET", KEYS[1], "pos") or "0") < tonumber(ARGV[1]) then
+  redis.call("HSET", KEYS[1], "pos", ARGV[1])
+end
+if ARGV[2] == "1" then
+  redis.call("HSET", KEYS[1], "opened", 1)
+end
+redis.call("HSET", KEYS[1], "seen", ARGV[3])
+redis.call("PEXPIRE", KEYS[1], ARGV[4])
+return 1`)
 
 // SockJSClose records the session's close frame (the first one stays).
 func (c *Client) SockJSClose(ctx context.Context, route, sid string, code int, reason string) error {

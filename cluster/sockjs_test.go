@@ -30,6 +30,11 @@ func TestSockJSRecordAcrossInstances(t *testing.T) {
 	if err := b.SockJSProgress(ctx, sjRoute, "s1", 42, true, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// A receiver that ends after a later one (its lock ran out) reports
+	// less: the position stays where the later one left it.
+	if err := a.SockJSProgress(ctx, sjRoute, "s1", 10, false, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	got, err := a.SockJSGet(ctx, sjRoute, "s1")
 	if err != nil || got.Session != "bridge-id" || string(got.Creds) != "hash" || got.Pos != 42 || !got.Opened || got.CloseCode != 0 {
 		t.Fatalf("record %+v %v", got, err)
