@@ -122,12 +122,17 @@ func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Release stops renewing and deletes the lease if this instance still
 // holds it, so another instance can take it at once. Idempotent.
-func (l *Lease) Release() {
+func (l *Lease) Release() { l.releaseWith() }
+
+// releaseWith is Release that also deletes keys (in the lease's hash
+// slot) that go with the lease, only if this instance still held it: what
+// belongs to the next holder stays.
+func (l *Lease) releaseWith(keys ...string) {
 	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 	ctx, cancel := l.c.opContext(nil)
 	defer cancel()
-	if err := releaseScript.Run(ctx, l.c.rdb, []string{l.key}, l.c.id).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	if err := releaseScript.Run(ctx, l.c.rdb, append([]string{l.key}, keys...), l.c.id).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		l.c.log.Debug("lease release failed; it will expire", zap.String("lease", l.name), zap.Error(err))
 	}
 }

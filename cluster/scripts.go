@@ -150,11 +150,12 @@ end
 return 0
 `)
 
-// releaseScript deletes a lease (or ownership) if this instance holds it.
-// KEYS: lease. ARGV: instance id.
+// releaseScript deletes a lease (or ownership), and the keys that go with
+// it, if this instance holds it. KEYS: lease, then those keys. ARGV:
+// instance id.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  return redis.call('DEL', unpack(KEYS))
 end
 return 0
 `)

@@ -154,16 +154,14 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 // Lease.Lost); the owner should then end the session.
 func (in *Inbox) Lost() <-chan struct{} { return in.lease.Lost() }
 
-// Close stops forwarding, gives up ownership and drops unsent messages.
-// Idempotent.
+// Close stops forwarding, gives up ownership and drops unsent messages,
+// unless another instance owns the inbox by now (a topic's next holder):
+// then what was queued is its to deliver. Idempotent.
 func (in *Inbox) Close() {
 	in.stopOnce.Do(func() { close(in.stop) })
 	<-in.done
 	in.c.tail.remove(in.watch)
-	in.lease.Release()
-	ctx, cancel := in.c.opContext(nil)
-	defer cancel()
-	_ = in.c.rdb.Del(ctx, in.keys.inbox).Err()
+	in.lease.releaseWith(in.keys.inbox)
 }
 
 func (in *Inbox) poke() {

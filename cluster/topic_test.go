@@ -333,3 +333,29 @@ func TestTopicInboxKeptAgainstAStaleOwner(t *testing.T) {
 		t.Fatalf("delivered %q, want a first and c last", got)
 	}
 }
+
+// An inbox closed by a holder that is no longer its owner (its lease
+// ran out and the topic's next holder took the inbox) leaves the queued
+// sends to that owner: they used to be deleted with the old holder's close.
+func TestInboxCloseLeavesTheNextOwnersSends(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	ctx := context.Background()
+	name := TopicName("/room3", "")
+	// The old holder is stalled: it delivers nothing before it closes.
+	in, err := cs[0].OpenTopicInbox(ctx, name, func(ctx context.Context, _ msg.Message) error { <-ctx.Done(); return ctx.Err() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := cs[0].keys(name)
+	rdb := cs[0].Redis()
+	rdb.Set(ctx, keys.owner, "next-holder", time.Minute) // the next holder owns it now
+	retry(t, func() error { return cs[1].SendTopic(ctx, name, []msg.Message{{Data: []byte("for the next holder")}}) })
+	in.Close()
+	if n := rdb.XLen(ctx, keys.inbox).Val(); n != 1 {
+		t.Fatalf("%d sends left in the inbox after the old holder's close, want the one queued for the next", n)
+	}
+	if v := rdb.Get(ctx, keys.owner).Val(); v != "next-holder" {
+		t.Fatalf("owner %q after the old holder's close", v)
+	}
+}
