@@ -59,9 +59,8 @@ var T = {
 		var raw = c.o.wsFormat === "raw", u = document.createElement("a"), ws;
 		// A session's sends carry seqs, acknowledged ({"ack":N}).
 		a.acks = !raw && !!c.session;
-		// A WebSocket-opened session dies with it: open one by poll, unless
-		// another transport already did. A failed poll fails the attempt
-		// (retried like any); only a route without polling goes on without.
+		// A WebSocket-opened session dies with it: open one by poll (unless
+		// open). A failed poll fails the attempt; no polling: go without.
 		if (!raw && !c._boot && !c.session) {
 			a.stop = getJSON(c, c._u("/poll", { wait: 0 }), function (e, r) {
 				if (a !== c._a) return;
@@ -162,8 +161,7 @@ function poll(c, a, get, p) {
 	a.stop = function () { clearTimeout(t); if (req) req.abort(); };
 	// A resume first asks without waiting: a proxy that cuts held polls
 	// before poll_timeout (504) would otherwise keep a quiet session's
-	// attempt, and the sends held for it, from ever coming up (a broadcast
-	// resume has a cursor and no session).
+	// attempt, and the sends held for it, from ever coming up.
 	if (c.session || c.cursor) p.wait = 0;
 	(function once() {
 		p.session = c.session; p.cursor = c.cursor; p.max_bytes = c._mb;
@@ -270,8 +268,7 @@ Conn.prototype = {
 		var c = this, d = 0;
 		if (a !== c._a) return;
 		c._kill();
-		// The next transport not left after stalls: passing the end, banned
-		// ones included, ends the round (backoff, onerror).
+		// Next unbanned; passing the end ends the round.
 		if (!a.up) do c._i = (c._i + 1) % c.transports.length; while (c._i && c._ban[c.transports[c._i]]);
 		if (a.up || !c._i) d = c._n++ ? backoff(c._n) : 0;
 		if (!a.up && !c._i) c._e("onerror", { type: "error", message: a.name + ": " + why });

@@ -93,9 +93,10 @@ func TestOtherMethodsRefused(t *testing.T) {
 // later syntax may slip in.
 func TestScriptIsSmallES5(t *testing.T) {
 	// 12 KiB since the stall watch and the poll answer size came in, 13
-	// KiB since WebSocket sends are kept until acknowledged.
-	if n := len(Script()); n >= 13*1024 {
-		t.Errorf("client.js is %d bytes, want < 13 KiB", n)
+	// KiB since WebSocket sends are kept until acknowledged, 14 KiB since
+	// the resume edges (the WebSocket bootstrap, rounds of banned transports).
+	if n := len(Script()); n >= 14*1024 {
+		t.Errorf("client.js is %d bytes, want < 14 KiB", n)
 	}
 	// Strip strings and comments roughly, then look for ES2015+ syntax.
 	code := regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"|/\*[\s\S]*?\*/|//[^\n]*`).ReplaceAll(Script(), nil)
