@@ -95,3 +95,18 @@ func TestBroadcastLongPollResumesOnAQuietTopic(t *testing.T) {
 		t.Fatalf("the resume: %s, want longpoll, resumed, the greeting once", got)
 	}
 }
+
+// TestJSONPFailuresLeaveNoGlobals: each JSONP poll names a global callback;
+// one whose script failed to load (a proxy's 503) will never be called, so
+// it goes with it. Each failed poll used to leave one behind.
+func TestJSONPFailuresLeaveNoGlobals(t *testing.T) {
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, false)
+	tab := pageAt(t, proxy.URL+"/test.html")
+	proxy.refusePath("/poll")
+	eval[bool](t, tab, `bwOpen("/chat", {transports: ["jsonp"], timeout: 3000})`)
+	waitFor(t, tab, `S.errors.length >= 3`, `summary()`)
+	if n := eval[int](t, tab, `Object.keys(window).filter(function (k) { return k.indexOf("__bw") === 0; }).length`); n > 1 {
+		t.Fatalf("%d JSONP callbacks left on window after %d failed polls", n, eval[int](t, tab, `S.errors.length`))
+	}
+}

@@ -44,8 +44,9 @@ function jsonp(c, url, cb) {
 		if (s.parentNode) s.parentNode.removeChild(s);
 		if (cb) cb(err, r);
 	}
-	g[name] = function (r) { fin(r && r.error, r); try { delete g[name]; } catch (e) {} };
-	s.onerror = function () { fin("script_error"); };
+	function gone() { try { delete g[name]; } catch (e) {} }
+	g[name] = function (r) { fin(r && r.error, r); gone(); };
+	s.onerror = function () { fin("script_error"); gone(); }; // it will not run
 	t = setTimeout(function () { fin("timeout"); }, c._pt);
 	s.src = qs(url, { callback: name });
 	document.documentElement.appendChild(s);
