@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"testing"
 )
 
@@ -8,15 +9,22 @@ import (
 // through a proxy that can refuse some paths (each failed on the library
 // before its fix).
 
+// pageBehindProxy opens the test page through a plain proxy in front of a
+// fresh gateway.
+func pageBehindProxy(t *testing.T) (*gateway, *testProxy, context.Context) {
+	t.Helper()
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, false)
+	return gw, proxy, pageAt(t, proxy.URL+"/test.html")
+}
+
 // TestWebSocketAfterAnotherTransportKeepsTheSession: a session opened by
 // SSE that moves to WebSocket (SSE refused by a proxy) resumes the same
 // session there. The library's WebSocket bootstrap opened a second session
 // and then sent the first one's cursor with it: refused (400 bad_cursor)
 // for ever, and the app saw two connections.
 func TestWebSocketAfterAnotherTransportKeepsTheSession(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := pageAt(t, proxy.URL+"/test.html")
+	gw, proxy, tab := pageBehindProxy(t)
 	eval[bool](t, tab, `bwOpen("/chat", {transports: ["sse", "websocket"], timeout: 3000})`)
 	waitFor(t, tab, `S.opens.length === 1 && S.opens[0].transport === "sse" && datas("hi:").length === 1`, `summary()`)
 	proxy.refusePath("/sse")
@@ -38,9 +46,7 @@ func TestWebSocketAfterAnotherTransportKeepsTheSession(t *testing.T) {
 // The library went on without a session instead, for good: its WebSocket
 // owned a session that ended with it, so the first cut lost it.
 func TestWebSocketBootstrapRetriedAfterAFailure(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := pageAt(t, proxy.URL+"/test.html")
+	_, proxy, tab := pageBehindProxy(t)
 	proxy.refusePath("/poll")
 	eval[bool](t, tab, `bwOpen("/chat", {transports: ["websocket"], timeout: 3000})`)
 	waitFor(t, tab, `S.errors.length >= 1`, `summary()`)
@@ -81,9 +87,7 @@ func TestLastTransportBannedStillBacksOff(t *testing.T) {
 // once. It was a held poll, abandoned at the attempt's timeout, again and
 // again, until a message came.
 func TestBroadcastLongPollResumesOnAQuietTopic(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := pageAt(t, proxy.URL+"/test.html")
+	_, proxy, tab := pageBehindProxy(t)
 	eval[bool](t, tab, `bwOpen("/quiet", {transports: ["longpoll"], timeout: 3000})`)
 	waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
 	proxy.refusePath("/poll")
@@ -100,9 +104,7 @@ func TestBroadcastLongPollResumesOnAQuietTopic(t *testing.T) {
 // one whose script failed to load (a proxy's 503) will never be called, so
 // it goes with it. Each failed poll used to leave one behind.
 func TestJSONPFailuresLeaveNoGlobals(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := pageAt(t, proxy.URL+"/test.html")
+	_, proxy, tab := pageBehindProxy(t)
 	proxy.refusePath("/poll")
 	eval[bool](t, tab, `bwOpen("/chat", {transports: ["jsonp"], timeout: 3000})`)
 	waitFor(t, tab, `S.errors.length >= 3`, `summary()`)
