@@ -79,6 +79,9 @@ func TestBroadcastFanOutOverMixedTransports(t *testing.T) {
 				if err != nil {
 					return got
 				}
+				if ev.Type == "heartbeat" {
+					continue // a slow run outlasts the heartbeat interval
+				}
 				if ev.Type != "" && ev.Type != "message" {
 					ev.Data = strings.ToUpper(ev.Type) // a gap or close says so in the failure
 				}
