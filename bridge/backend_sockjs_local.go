@@ -29,7 +29,7 @@ func (localSockJS) receiver(h *RouteHandler, req *request, sid, label string) (s
 		sj.stopTimer()
 		return sj, false, nil
 	}
-	if len(st.byID) >= h.set().maxSessions {
+	if h.sockjsFull() {
 		st.mu.Unlock()
 		return nil, false, errTooManySessions
 	}

@@ -103,7 +103,7 @@ func (r redisSockJS) open(h *RouteHandler, req *request, sid, label string) *api
 	// in flight at once may pass it by as many.)
 	st := &h.sockjs
 	st.mu.Lock()
-	full := len(st.byID) >= h.set().maxSessions
+	full := h.sockjsFull()
 	st.mu.Unlock()
 	if full {
 		return errTooManySessions

@@ -29,15 +29,16 @@ func (h *RouteHandler) servePollEndpoint(req *request) {
 		return
 	}
 	req.poll = parsePollQuery(r.URL.RawQuery)
+	// wait=0 is short polling, except on a route that serves long-poll but
+	// not short polling: there it is a long-poll answered at once, as the
+	// browser library's resume asks (docs/protocol.md section 1).
+	ts := h.set().transports
 	transport := config.TransportLongPoll
 	switch {
 	case req.poll.hasCallback:
 		transport = config.TransportJSONP
-	case req.poll.wait == "0" && (h.set().transports[config.TransportPoll] || !h.set().transports[config.TransportLongPoll]):
+	case req.poll.wait == "0" && (ts[config.TransportPoll] || !ts[config.TransportLongPoll]):
 		transport = config.TransportPoll
-		// else a long-poll that asks for an answer at once, on a route
-		// that serves long-poll but not short polling: the browser
-		// library's resume asks that way (docs/protocol.md section 1).
 	}
 	h.serveTransport(req, transport, h.servePoll)
 }

@@ -106,6 +106,10 @@ func (h *RouteHandler) sockjsLookup(req *request, sid string) *sjSession {
 	return sj
 }
 
+// sockjsFull reports whether the route's session cap (max_connections) is
+// reached by the SockJS sessions this instance holds (h.sockjs.mu held).
+func (h *RouteHandler) sockjsFull() bool { return len(h.sockjs.byID) >= h.set().maxSessions }
+
 // sockjsAll is every session in the route's table (closing the route
 // ends them).
 func (h *RouteHandler) sockjsAll() []*sjSession {

@@ -70,25 +70,23 @@ if not e then
 elseif e ~= epoch then
   return redis.error_reply('BWEPOCH log restarted as ' .. e)
 end
--- behind: the stream is missing, or its last id is below the appender's
--- last seq (Redis came back without its last writes). The next id then
--- continues after that seq, never reusing one a mirror has passed, and a
--- gap says what was lost.
+-- behind: the stream is missing, or Redis came back without its last
+-- writes: its top seq (meta's 'top', written with each batch and lost
+-- with it) is below the appender's last seq. The next id then continues
+-- after that seq, never reusing one a mirror has passed, and a gap says
+-- what was lost.
 local hint = tonumber(ARGV[4])
 local behind = false
 if hint > 0 then
   if redis.call('EXISTS', log) == 0 then
     behind = true
   else
-    local info = redis.call('XINFO', 'STREAM', log)
-    for n = 1, #info, 2 do
-      if info[n] == 'last-generated-id' then
-        behind = tonumber(string.match(info[n + 1], '%-(%d+)$')) < hint
-      end
-    end
+    local top = redis.call('HGET', meta, 'top')
+    behind = top ~= false and tonumber(top) < hint
     if behind and gap == '' then gap = 'cluster state lost' end
   end
 end
+local last = false
 local function nextid()
   if behind then
     behind = false
@@ -98,7 +96,7 @@ local function nextid()
 end
 local closed = redis.call('HEXISTS', meta, 'closed') == 1
 if gap ~= '' and not closed then
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
+  last = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
 end
 local out = {}
 local i = 7
@@ -112,6 +110,7 @@ for k = 1, tonumber(ARGV[6]) do
     out[k] = 'CLOSED'
   else
     out[k] = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, unpack(fields))
+    last = out[k]
     if up ~= '' then redis.call('HSET', meta, 'up', up) end
     if fields[2] == 'c' then
       redis.call('HSET', meta, 'closed', fields[4], 'reason', fields[6])
@@ -119,6 +118,7 @@ for k = 1, tonumber(ARGV[6]) do
     end
   end
 end
+if last then redis.call('HSET', meta, 'top', string.match(last, '%-(%d+)$')) end
 redis.call('PEXPIRE', meta, ARGV[2])
 redis.call('PEXPIRE', log, ARGV[2])
 return out

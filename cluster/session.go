@@ -51,10 +51,6 @@ type InboxOptions struct {
 	// Credentials (a hash of the opening request's Cookie/Authorization)
 	// stored so other instances can check later requests.
 	Credentials []byte
-	// bind: a session's inbox (OpenInbox) records its credentials, empty
-	// when the session has none, so that a record without them reads as
-	// lost (LookupSession), never as a session bound to nothing.
-	bind bool
 	// Deliver hands one client message to the upstream, in order. Called
 	// from the inbox goroutine; an error drops that message (the sender
 	// already had its 204) and is logged.
@@ -80,7 +76,6 @@ type Inbox struct {
 // OpenInbox makes this instance the owner of session id and starts
 // forwarding its sends to opts.Deliver. Open the session's log first.
 func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*Inbox, error) {
-	opts.bind = true
 	return c.openInbox(ctx, SessionName(id), id, opts, true)
 }
 
@@ -99,7 +94,11 @@ func (c *Client) SendTopic(ctx context.Context, name string, msgs []msg.Message)
 	return err
 }
 
-func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, patient bool) (*Inbox, error) {
+// openInbox opens a session's inbox (session) or a topic's. A session's
+// lease is patient (nobody else competes for it), and it records the
+// session's credentials, empty when it has none, so that a record without
+// them reads as lost (LookupSession), never as a session bound to nothing.
+func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, session bool) (*Inbox, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = c.keyTTL
 	}
@@ -111,7 +110,7 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 	}
 	keys := c.keys(name)
 	var bind func(context.Context) error
-	if opts.bind {
+	if session {
 		bind = func(ctx context.Context) error {
 			pipe := c.rdb.Pipeline()
 			pipe.HSet(ctx, keys.meta, "creds", opts.Credentials)
@@ -122,7 +121,7 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 			return err
 		}
 	}
-	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, patient, bind)
+	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, session, bind)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}
