@@ -26,7 +26,8 @@ import (
 // reads the source now, and what the other side must know at a hand-over.
 type loopState struct {
 	mu         sync.Mutex
-	poller     *rawsock.EdgePoller // nil: the direction never uses the loop
+	poller     *rawsock.EdgePoller // nil: the direction never uses the epoll loop
+	ring       *ringShare          // nil: the direction never uses an io_uring loop (ring_linux.go)
 	fd         uintptr
 	registered bool
 	onLoop     bool // the loop reads the source; the pump waits on wake
@@ -60,7 +61,7 @@ func pickLoop() *rawsock.EdgePoller {
 // useLoop makes d eligible when both its ends are plain sockets read and
 // written with raw calls (no wrapper that must see each write, no TLS).
 func (d *direction) useLoop(p *rawsock.EdgePoller) {
-	if !rawsock.Supported || d.raw == nil || d.dstRaw == nil {
+	if !d.loopable() {
 		return
 	}
 	d.loop.poller = p
@@ -68,17 +69,26 @@ func (d *direction) useLoop(p *rawsock.EdgePoller) {
 	d.loop.readFn = d.loopRead
 }
 
+// loopable: both ends of d are plain sockets read and written with raw
+// calls (no wrapper that must see each write, no TLS).
+func (d *direction) loopable() bool {
+	return rawsock.Supported && d.raw != nil && d.dstRaw != nil
+}
+
 // toLoop offers the source, just read to EAGAIN, to the loop. handed: the
 // pump now waits on wake; again: an event came meanwhile, read once more.
 func (d *direction) toLoop(fd uintptr) (handed, again bool) {
 	l := &d.loop
-	if l.poller == nil {
+	if l.poller == nil && l.ring == nil {
 		return false, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.evicted {
 		return false, false
+	}
+	if l.ring != nil {
+		return d.ringArm(), false
 	}
 	if l.missed {
 		l.missed = false
@@ -159,6 +169,10 @@ func (d *direction) loopRead(fd uintptr) {
 // on (with the deadlines and blocking writes the loop never does).
 func (d *direction) evict() {
 	l := &d.loop
+	if l.ring != nil {
+		d.ringEvict()
+		return
+	}
 	l.mu.Lock()
 	l.evicted = true
 	wake := l.onLoop && !l.busy
@@ -175,13 +189,20 @@ func (d *direction) evict() {
 func (d *direction) leaveLoop() {
 	l := &d.loop
 	l.mu.Lock()
-	l.evicted = true
+	l.evicted = true // on a ring: the pump ending has it, nothing to undo
 	reg := l.registered
 	l.registered = false
 	l.mu.Unlock()
 	if reg {
 		l.poller.Remove(l.fd, d)
 	}
+}
+
+// isEvicted: evict was called; the loop gives the source back.
+func (l *loopState) isEvicted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.evicted
 }
 
 // loopHandOff is a span the pump must act on (an end, a broken frame, a

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/internal/jsonerr"
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
 
 const (
@@ -115,11 +116,17 @@ func newTunnel(h *Handler, client net.Conn, clientReader *bufio.Reader, upstream
 	t.toUpstream = &direction{name: "client_to_upstream", t: t, src: clientReader, raw: rawSource(client),
 		dst: upstream, mask: true, frames: frameState{fromClient: true}}
 	t.toClient.other, t.toUpstream.other = t.toUpstream, t.toClient
-	loop := pickLoop()
+	ring := pickRing(h.log)
+	var loop *rawsock.EdgePoller
 	for _, d := range []*direction{t.toClient, t.toUpstream} {
 		d.injected = make(chan struct{})
 		d.useRawWrites()
-		d.useLoop(loop)
+		if !d.useRing(ring) {
+			if loop == nil {
+				loop = pickLoop()
+			}
+			d.useLoop(loop)
+		}
 	}
 	return t
 }

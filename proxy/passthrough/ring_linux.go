@@ -1,0 +1,459 @@
+package passthrough
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/uring"
+)
+
+// The io_uring loop: where the kernel has io_uring (and BRIDGEWAY_IO_URING
+// is not "off"), an established tunnel's directions wait on a ring instead
+// of an epoll set. A direction on the ring always has one operation in
+// flight: a receive on its source into a buffer the kernel picks when
+// bytes arrive (an idle tunnel holds none), or the send of what that
+// receive brought, made without waiting (MSG_DONTWAIT). The ring's
+// goroutine scans the frames of each receive exactly as the epoll loop
+// does and queues the send; one io_uring_enter then submits every send and
+// receive of a batch and collects the next completions. That is what makes
+// the relay cheaper than nginx's recv, send and epoll_wait per message.
+//
+// The hand-overs are the epoll loop's (loop.go): the pump offers the source
+// after reading to EAGAIN (toLoop), and gets it back, with whatever must be
+// written or acted on in d.stall, on anything the ring does not finish at
+// once: a send the destination did not take whole, a span the pump must
+// act on (a close frame, a broken frame, a header cut by the buffer's end),
+// the direction's lock held by an injector, an end of stream, an error, no
+// free buffer, or evict.
+//
+// Descriptor numbers are used after the calls that made them valid: evict
+// returns only once the ring gave the direction back (no operation of it
+// left, none to come), and tunnels close their sockets only after evict
+// (closeBoth) or after both pumps ended, so a number is never reused while
+// the ring may still name it.
+
+const (
+	ringEntries = 1024
+	ringBuffers = 128 // per ring, relayBufferSize each: 2 MiB, mapped at first use
+	ringGroup   = 1
+
+	// user data: slot << 3 | kind
+	kindWake   = 1
+	kindCancel = 2
+	kindRecv   = 3
+	kindSend   = 4
+)
+
+// ringLoop is one ring shared by many tunnels, with the goroutine that runs
+// it while a direction is on it.
+type ringLoop struct {
+	mu       sync.Mutex
+	running  bool
+	attached int       // directions on the ring
+	reqs     []ringReq // for the goroutine: arm or give back
+
+	efd      int             // eventfd: wakes the goroutine for reqs
+	poll     syscall.RawConn // the ring's descriptor (a copy) in Go's netpoller
+	pollFile *os.File
+
+	// Owned by the running goroutine (one at a time: running).
+	ring      *uring.Ring
+	bufs      *uring.BufRing
+	slots     []*direction
+	free      []uint64
+	wakeBuf   [8]byte
+	wakeArmed bool
+}
+
+type ringReq struct {
+	d   *direction
+	arm bool // false: give d back (evict)
+}
+
+// ringShare is a direction's share in a ring. Set up once (useRing); the
+// rest is owned by the ring's goroutine while the direction is on it.
+type ringShare struct {
+	rl     *ringLoop
+	srcFD  int32
+	dstFD  int32
+	slot   uint64
+	inRecv bool // a receive is in flight
+	cancel bool // and its cancel was queued
+	inSend bool // a send is in flight
+	sendID uint16
+	sendN  int
+	sendSp span
+	gone   *sync.Cond // on d.loop.mu: evict waits for the hand-back
+}
+
+var (
+	ringsOnce sync.Once
+	rings     []*ringLoop
+	ringsErr  error // why there are none
+	ringNext  atomic.Uint32
+	// testRing, when a test sets it, is the ring every new tunnel uses;
+	// testHookRingNoBuffer runs when a receive found no free buffer.
+	testRing             atomic.Pointer[ringLoop]
+	testHookRingNoBuffer atomic.Pointer[func()]
+)
+
+// pickRing spreads tunnels over the rings, both directions of a tunnel on
+// the same one; nil when io_uring cannot be used here. The first call
+// logs which loop tunnels use, and why not io_uring when it is not.
+func pickRing(log *zap.Logger) *ringLoop {
+	if rl := testRing.Load(); rl != nil {
+		return rl
+	}
+	ringsOnce.Do(func() {
+		rings, ringsErr = openRings()
+		if ringsErr != nil {
+			log.Info("websocket tunnels relay on the epoll loop", zap.String("io_uring", ringsErr.Error()))
+		} else {
+			log.Info("websocket tunnels relay on io_uring", zap.Int("rings", len(rings)))
+		}
+	})
+	if len(rings) == 0 {
+		return nil
+	}
+	return rings[int(ringNext.Add(1))%len(rings)]
+}
+
+// openRings makes one ring per P, at most four.
+func openRings() ([]*ringLoop, error) {
+	if os.Getenv("BRIDGEWAY_IO_URING") == "off" {
+		return nil, errors.New("off (BRIDGEWAY_IO_URING)")
+	}
+	var rs []*ringLoop
+	for range min(runtime.GOMAXPROCS(0), 4) {
+		rl, err := newRingLoop(ringBuffers)
+		if err != nil {
+			for _, r := range rs {
+				r.close()
+			}
+			return nil, err
+		}
+		rs = append(rs, rl)
+	}
+	return rs, nil
+}
+
+// newRingLoop sets up a ring with buffers relay buffers.
+func newRingLoop(buffers int) (*ringLoop, error) {
+	r, err := uring.New(ringEntries, false)
+	if err != nil {
+		return nil, err
+	}
+	bufs, err := r.RegisterBufRing(ringGroup, buffers, relayBufferSize)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	efd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		r.Close()
+		return nil, e
+	}
+	rl := &ringLoop{ring: r, bufs: bufs, efd: int(efd), slots: []*direction{nil}}
+	// The goroutine waits for completions where goroutines wait for
+	// sockets: the ring's descriptor polls readable when there are some.
+	pfd, err := syscall.Dup(r.Fd())
+	if err == nil {
+		syscall.CloseOnExec(pfd)
+		err = syscall.SetNonblock(pfd, true)
+	}
+	if err == nil {
+		rl.pollFile = os.NewFile(uintptr(pfd), "io_uring")
+		rl.poll, err = rl.pollFile.SyscallConn()
+	}
+	if err != nil {
+		rl.close()
+		return nil, err
+	}
+	return rl, nil
+}
+
+func (rl *ringLoop) close() {
+	if rl.pollFile != nil {
+		_ = rl.pollFile.Close()
+	}
+	rl.ring.Close()
+	_ = syscall.Close(rl.efd)
+}
+
+// useRing makes d relay on rl when both its ends are plain sockets (as
+// useLoop); false leaves d to the epoll loop.
+func (d *direction) useRing(rl *ringLoop) bool {
+	if rl == nil || !d.loopable() {
+		return false
+	}
+	src, dst := fdOf(d.raw), fdOf(d.dstRaw)
+	if src < 0 || dst < 0 {
+		return false
+	}
+	d.loop.ring = &ringShare{rl: rl, srcFD: src, dstFD: dst, gone: sync.NewCond(&d.loop.mu)}
+	d.loop.wake = make(chan struct{}, 1)
+	return true
+}
+
+func fdOf(rc syscall.RawConn) int32 {
+	fd := int32(-1)
+	_ = rc.Control(func(f uintptr) { fd = int32(f) })
+	return fd
+}
+
+// ringArm is toLoop on a ring (d.loop.mu held): the source, read to EAGAIN
+// with no partial header kept, goes to the ring.
+func (d *direction) ringArm() bool {
+	if d.pendingLen > 0 {
+		return false // the next read must follow those bytes: the pump's
+	}
+	d.loop.onLoop = true
+	d.loop.ring.rl.request(ringReq{d: d, arm: true})
+	return true
+}
+
+// ringEvict is evict on a ring: it returns once the ring gave d back.
+func (d *direction) ringEvict() {
+	l := &d.loop
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evicted = true
+	if !l.onLoop {
+		return
+	}
+	l.ring.rl.request(ringReq{d: d})
+	for l.onLoop {
+		l.ring.gone.Wait()
+	}
+}
+
+// request queues r for the goroutine, starting it or waking it.
+func (rl *ringLoop) request(r ringReq) {
+	rl.mu.Lock()
+	rl.reqs = append(rl.reqs, r)
+	if r.arm {
+		rl.attached++
+	}
+	start := !rl.running
+	rl.running = true
+	rl.mu.Unlock()
+	if start {
+		go rl.run()
+		return
+	}
+	one := uint64(1)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(rl.efd), uintptr(unsafe.Pointer(&one)), 8)
+}
+
+// run submits and completes until no direction is on the ring. It never
+// blocks in a system call: when nothing is left to complete it parks in
+// Go's netpoller on the ring's descriptor, like a goroutine reading a
+// socket, and the batch that wakes it is submitted and collected with
+// calls that do not wait.
+func (rl *ringLoop) run() {
+	for {
+		rl.mu.Lock()
+		reqs := rl.reqs
+		rl.reqs = nil
+		rl.mu.Unlock()
+		for _, r := range reqs {
+			if r.arm {
+				rl.arm(r.d)
+			} else {
+				rl.giveBack(r.d) // may come late, for a direction given back since: nothing to do
+			}
+		}
+		rl.mu.Lock()
+		if rl.attached == 0 && len(rl.reqs) == 0 {
+			// Nothing is in flight but the wake's read: a request from now
+			// on starts another goroutine.
+			rl.running = false
+			rl.mu.Unlock()
+			return
+		}
+		rl.mu.Unlock()
+		if !rl.wakeArmed {
+			rl.wakeArmed = rl.ring.Read(int32(rl.efd), rl.wakeBuf[:], kindWake)
+		}
+		if err := rl.ring.Submit(0); err != nil {
+			panic(err) // EFAULT, EBADF: a broken ring, never expected
+		}
+		if rl.ring.Completions(rl.complete) == 0 {
+			_ = rl.poll.Read(func(uintptr) bool { return rl.ring.Pending() })
+		}
+		rl.bufs.Publish()
+	}
+}
+
+// arm gives d a slot and queues its first receive.
+func (rl *ringLoop) arm(d *direction) {
+	s := d.loop.ring
+	if n := len(rl.free); n > 0 {
+		s.slot, rl.free = rl.free[n-1], rl.free[:n-1]
+		rl.slots[s.slot] = d
+	} else {
+		s.slot = uint64(len(rl.slots))
+		rl.slots = append(rl.slots, d)
+	}
+	rl.recv(d)
+}
+
+func (rl *ringLoop) recv(d *direction) {
+	s := d.loop.ring
+	s.inRecv, s.cancel = true, false
+	rl.ring.Recv(s.srcFD, ringGroup, s.slot<<3|kindRecv)
+}
+
+// giveBack asks for d's receive to end; the send in flight ends by itself
+// (it never waits). Either completion hands d back.
+func (rl *ringLoop) giveBack(d *direction) {
+	s := d.loop.ring
+	if s.inRecv && !s.cancel {
+		s.cancel = true
+		rl.ring.Cancel(s.slot<<3|kindRecv, kindCancel)
+	}
+}
+
+func (rl *ringLoop) complete(c *uring.CQE) {
+	switch c.UserData & 7 {
+	case kindWake:
+		rl.wakeArmed = false
+		return
+	case kindCancel:
+		return
+	}
+	d := rl.slots[c.UserData>>3]
+	if d == nil {
+		return // never expected: every operation of a direction ends before its slot is freed
+	}
+	s := d.loop.ring
+	if c.UserData&7 == kindSend {
+		rl.sent(d, s, c)
+		return
+	}
+	s.inRecv = false
+	id, ok := c.Buffer()
+	if c.Res <= 0 {
+		// EOF: the pump reads it again (it tells a cut frame from a clean
+		// end). An error is the pump's to return; ECANCELED and ENOBUFS
+		// only give the source back.
+		switch err := c.Err(); {
+		case errors.Is(err, syscall.ENOBUFS):
+			if hook := testHookRingNoBuffer.Load(); hook != nil {
+				(*hook)()
+			}
+		case err != nil && !errors.Is(err, syscall.ECANCELED):
+			d.rerr = os.NewSyscallError("read", err)
+		}
+		rl.handBack(d)
+		return
+	}
+	if !ok {
+		rl.handBack(d) // never expected: a receive without its buffer
+		return
+	}
+	data := rl.bufs.Bytes(id, int(c.Res))
+	if d.loop.isEvicted() {
+		rl.handBackData(d, span{}, nil, data)
+		rl.bufs.Recycle(id)
+		return
+	}
+	rl.relay(d, s, data, id)
+}
+
+// relay scans what a receive brought and queues its send, or gives it to
+// the pump when it is not one plain span to forward whole.
+func (rl *ringLoop) relay(d *direction, s *ringShare, data []byte, id uint16) {
+	if !d.held {
+		if !d.mu.TryLock() { // an injector has it: the pump waits for it
+			rl.handBackData(d, span{}, nil, data)
+			rl.bufs.Recycle(id)
+			return
+		}
+		d.held = true
+	}
+	sp := d.scanLocked(data)
+	if sp.loopHandOff() || sp.short || sp.write == 0 || sp.write != len(data) {
+		rl.handBackData(d, sp, data[:sp.write], data[sp.consumed:])
+		rl.bufs.Recycle(id)
+		return
+	}
+	s.inSend, s.sendID, s.sendN, s.sendSp = true, id, sp.write, sp
+	rl.ring.Send(s.dstFD, data[:sp.write], syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, s.slot<<3|kindSend)
+}
+
+// sent completes a send: the span is finished and the next receive queued,
+// or what the destination did not take goes to the pump with the span.
+func (rl *ringLoop) sent(d *direction, s *ringShare, c *uring.CQE) {
+	s.inSend = false
+	data := rl.bufs.Bytes(s.sendID, s.sendN)
+	defer rl.bufs.Recycle(s.sendID)
+	n := max(int(c.Res), 0)
+	if d.dstCounter != nil && n > 0 {
+		d.dstCounter.AddWritten(int64(n))
+	}
+	switch err := c.Err(); {
+	case n == s.sendN:
+	case err == nil || errors.Is(err, syscall.EAGAIN):
+		// The destination's buffer is full: the pump finishes the span
+		// with a write that may block (send_timeout, the grace).
+		rl.handBackData(d, s.sendSp, data[n:], nil)
+		if testHookStall != nil {
+			testHookStall()
+		}
+		return
+	default:
+		d.writeFailed()
+		d.rerr = os.NewSyscallError("write", err)
+		rl.handBack(d)
+		return
+	}
+	if hook := testHookLoopRelay.Load(); hook != nil {
+		(*hook)()
+	}
+	if err := d.finish(s.sendSp); err != nil {
+		d.rerr = err
+		rl.handBack(d)
+		return
+	}
+	if d.loop.isEvicted() {
+		rl.handBack(d)
+		return
+	}
+	rl.recv(d)
+}
+
+// handBackData gives d back with a span to finish: its unwritten bytes and
+// what was received after it, copied out of the ring's buffer (which goes
+// back to the kernel) into the pump's.
+func (rl *ringLoop) handBackData(d *direction, sp span, unwritten, after []byte) {
+	d.bufp = relayPool.Get().(*[]byte)
+	buf := *d.bufp
+	n := copy(buf, unwritten)
+	m := copy(buf[n:], after)
+	d.stallAt(sp, buf[:n], buf[n:n+m])
+	rl.handBack(d)
+}
+
+// handBack ends d's turn on the ring: its pump reads the source again.
+func (rl *ringLoop) handBack(d *direction) {
+	s := d.loop.ring
+	rl.slots[s.slot] = nil
+	rl.free = append(rl.free, s.slot)
+	rl.mu.Lock()
+	rl.attached--
+	rl.mu.Unlock()
+	l := &d.loop
+	l.mu.Lock()
+	l.onLoop = false
+	s.gone.Broadcast()
+	l.mu.Unlock()
+	l.wake <- struct{}{}
+}
