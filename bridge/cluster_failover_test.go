@@ -272,18 +272,8 @@ func TestClusterSessionStaysBoundAcrossRedisRestart(t *testing.T) {
 		return r.StatusCode == http.StatusNoContent
 	})
 	fresh, _ := clusterGateway(t, sessionRoute(up), rs.URL(), 1)
-	var got []string
-	waitFor(t, "the echo on an instance that never served the session", func() bool {
-		a, resp := fresh.poll(t, ctx, "?wait=0&cursor="+cursor, alice)
-		resp.Body.Close()
-		for _, m := range a.Messages {
-			got = append(got, m.Data)
-		}
-		if a.Cursor != "" {
-			cursor = a.Cursor
-		}
-		return len(got) > 0
-	})
+	// The echo, on an instance that never served the session.
+	got, cursor := pollFrom(t, ctx, fresh, cursor, alice, 1)
 	if got[0] != "after" {
 		t.Fatalf("after restart: %q", got)
 	}

@@ -10,11 +10,11 @@ import (
 // {name}, so a Redis Cluster keeps them on one slot and scripts may touch
 // them together.
 //
-//	<prefix>:{<name>}:meta   hash: epoch, up (last upstream SSE id), closed, reason, sendseq
+//	<prefix>:{<name>}:meta   hash: epoch, top, up (last upstream SSE id), closed, reason, sendseq, creds
 //	<prefix>:{<name>}:log    stream: the log entries (MAXLEN = buffer)
 //	<prefix>:{<name>}:lease  string: instance id holding the upstream (topics)
 //	<prefix>:{<name>}:owner  string: instance id holding the upstream (sessions)
-//	<prefix>:{<name>}:inbox  stream: client sends for the owner (sessions)
+//	<prefix>:{<name>}:inbox  stream: client sends for the owner (sessions): b, d, q (seq)
 //	<prefix>:inst:<id>:wake  stream: wakes an instance's tailer
 type logKeys struct {
 	meta, log, lease, owner, inbox string

@@ -31,15 +31,28 @@ type Lease struct {
 	// confirmation: nobody else competes for a session, and its upstream
 	// connection is still here.
 	patient bool
-	// restore writes again what goes with the lease when renewal had to
-	// take it again (Redis restarted empty): a session's credentials.
-	restore func(context.Context) error
+	// state is what goes with the lease in Redis (a session's meta hash),
+	// written back when renewal finds it gone; nil for none.
+	state *leaseState
 
 	lost     chan struct{}
 	lostOnce sync.Once
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
+}
+
+// leaseState is what goes with a lease in Redis (a session's meta hash):
+// renewal checks that key still has field, and when it does not, or when
+// the lease itself had to be taken again (Redis restarted empty), restore
+// writes it back from this instance's memory. While it is there, renewal
+// raises its counter field to floor() should it be lower (Redis brought
+// back an older copy of the hash).
+type leaseState struct {
+	key, field string
+	counter    string
+	floor      func() int64
+	restore    func(context.Context) error
 }
 
 // TryLease takes the named lease (see TopicName) if nobody holds it.
@@ -90,7 +103,7 @@ func (c *Client) holder(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool, restore func(context.Context) error) (*Lease, error) {
+func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool, state *leaseState) (*Lease, error) {
 	ttl = max(ttl, minLeaseTTL)
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -103,7 +116,7 @@ func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Durati
 		return nil, ErrLeaseHeld
 	}
 	l := &Lease{
-		c: c, key: key, name: name, ttl: ttl, patient: patient, restore: restore,
+		c: c, key: key, name: name, ttl: ttl, patient: patient, state: state,
 		lost: make(chan struct{}),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -146,6 +159,10 @@ func (l *Lease) renew(confirmed time.Time) {
 	defer l.markLost()
 	tick := time.NewTicker(l.ttl / 3)
 	defer tick.Stop()
+	keys := []string{l.key}
+	if l.state != nil {
+		keys = append(keys, l.state.key)
+	}
 	for {
 		select {
 		case <-l.stop:
@@ -157,16 +174,24 @@ func (l *Lease) renew(confirmed time.Time) {
 		}
 		sent := time.Now()
 		ctx, cancel := l.c.opContext(nil)
-		held, err := renewScript.Run(ctx, l.c.rdb, []string{l.key}, l.c.id, l.ttl.Milliseconds()).Int()
+		args := []any{l.c.id, l.ttl.Milliseconds()}
+		if l.state != nil {
+			args = append(args, l.state.field, l.state.counter, l.state.floor())
+		}
+		held, err := renewScript.Run(ctx, l.c.rdb, keys, args...).Int()
 		cancel()
 		switch {
 		case err == nil && held >= 1:
 			confirmed = sent
 			l.c.up()
-			if held == 2 && l.restore != nil {
+			if held >= renewedStateLost && l.state != nil {
+				// Retried at the next renewal when it fails: the state is
+				// still missing then.
 				ctx, cancel := l.c.opContext(nil)
-				if err := l.restore(ctx); err != nil {
-					l.c.log.Warn("lease taken again, but what goes with it was not restored", zap.String("lease", l.name), zap.Error(l.c.fail(err)))
+				if err := l.state.restore(ctx); err != nil {
+					l.c.log.Warn("what goes with the lease is lost and was not restored", zap.String("lease", l.name), zap.Error(l.c.fail(err)))
+				} else {
+					l.c.log.Info("what goes with the lease was lost; restored", zap.String("lease", l.name))
 				}
 				cancel()
 			}

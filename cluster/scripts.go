@@ -14,6 +14,7 @@ const (
 	answerNoSession = "BWNOSESSION" // no instance owns the session
 	answerFull      = "BWFULL"      // the session's inbox is full
 	answerNotFound  = "BWNOTFOUND"  // the log does not exist
+	answerLost      = "BWLOST"      // the session's state is being restored
 )
 
 func isScriptAnswer(err error) bool {
@@ -134,21 +135,37 @@ return redis.call('HGET', KEYS[1], 'epoch') or ''
 
 // renewScript extends a lease (or session ownership) if this instance still
 // holds it, or takes it again when the key vanished (Redis restarted empty)
-// and nobody else took it. Returns 1 when held, 2 when taken again, 0 when
-// another holds it.
-// KEYS: lease. ARGV: instance id, ttl ms.
+// and nobody else took it. Returns 0 when another holds it, 1 when held,
+// renewedStateLost when held but what goes with it is gone: the lease was
+// taken again, or the state hash (KEYS[2]) lacks its field (a session's
+// meta hash without its binding: evicted, expired, or Redis restarted
+// empty while the owner lived). A state hash that is there gets its
+// counter raised to the floor given when it is lower (Redis came back with
+// an older copy of it: a session's sendseq must not go back).
+// KEYS: lease[, state hash]. ARGV: instance id, ttl ms[, state field,
+// counter field, its floor].
 var renewScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not v then
+elseif not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 2
+else
+  return 0
 end
-return 0
+if KEYS[2] then
+  if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return 2 end
+  if tonumber(redis.call('HGET', KEYS[2], ARGV[4]) or '-1') < tonumber(ARGV[5]) then
+    redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+  end
+end
+return 1
 `)
+
+// renewedStateLost is renewScript's answer for a lease held again (or
+// still) whose state is gone from Redis.
+const renewedStateLost = 2
 
 // releaseScript deletes a lease (or ownership), and the keys that go with
 // it, if this instance holds it. KEYS: lease, then those keys. ARGV:
@@ -163,6 +180,10 @@ return 0
 // sendScript queues client messages for the session owner, once per seq
 // (inbox ids are time based, so they keep growing across a Redis restart):
 // a seq at or below the last accepted one is acknowledged without queueing.
+// A sequenced send to a session whose meta hash lost its binding (its
+// sendseq went with it) is refused until the owner wrote it back
+// (sessionStateScript), so a repeat is never taken for a new send. Each
+// queued entry carries its seq (q) for the owner, who keeps the highest.
 // KEYS: owner, meta, inbox. ARGV: seq (-1: none), max inbox length, ttl ms,
 // then the messages as (binary flag, data) pairs.
 // Returns 1 when queued, 0 for a repeated seq.
@@ -172,6 +193,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local seq = tonumber(ARGV[1])
 if seq >= 0 then
+  if redis.call('HEXISTS', KEYS[2], 'creds') == 0 then
+    return redis.error_reply('BWLOST the session state is being restored')
+  end
   local last = tonumber(redis.call('HGET', KEYS[2], 'sendseq') or '-1')
   if seq <= last then return 0 end
 end
@@ -180,7 +204,11 @@ if redis.call('XLEN', KEYS[3]) + n > tonumber(ARGV[2]) then
   return redis.error_reply('BWFULL the session inbox is full')
 end
 for i = 0, n - 1 do
-  redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i])
+  if seq >= 0 then
+    redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i], 'q', ARGV[1])
+  else
+    redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i])
+  end
 end
 if seq >= 0 then
   redis.call('HSET', KEYS[2], 'sendseq', ARGV[1])
@@ -189,5 +217,54 @@ if seq >= 0 then
   end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+`)
+
+// sessionStateScript writes what a session's owner keeps in memory into
+// the session's meta hash: when it opens the session, and again whenever
+// its ownership renewal finds the hash without its binding (renewScript).
+// Nothing goes backwards: epoch and upstream id are written only when
+// absent; sendseq is the highest of the hash's, the owner's (the last seq
+// it took from the inbox) and the newest queued in the inbox; a stream
+// that lost its last entries, or all of them, gets a gap entry after the
+// owner's last seq, so cursors the clients hold stay valid on every
+// instance, and top says where the stream ends.
+// KEYS: meta, log, inbox. ARGV: creds, epoch ("": the owner has no log),
+// owner's send seq (-1: none), upstream id, log's last seq, log capacity,
+// meta ttl ms (set only on a hash without one), log ttl ms, inbox bound.
+var sessionStateScript = redis.NewScript(`
+local meta, log, inbox = KEYS[1], KEYS[2], KEYS[3]
+redis.call('HSET', meta, 'creds', ARGV[1])
+local seq = math.max(tonumber(redis.call('HGET', meta, 'sendseq') or '-1'), tonumber(ARGV[3]))
+local waiting = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', ARGV[9])
+local found = false
+for _, e in ipairs(waiting) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == 'q' then
+      seq = math.max(seq, tonumber(f[i + 1]))
+      found = true -- the newest sequenced send holds the highest seq
+      break
+    end
+  end
+  if found then break end
+end
+if seq >= 0 then redis.call('HSET', meta, 'sendseq', string.format('%d', seq)) end
+local epoch = ARGV[2]
+if epoch ~= '' then
+  redis.call('HSETNX', meta, 'epoch', epoch)
+  if ARGV[4] ~= '' then redis.call('HSETNX', meta, 'up', ARGV[4]) end
+  local last = tonumber(ARGV[5])
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  local top = 0
+  if newest[1] then top = tonumber(string.match(newest[1][1], '%-(%d+)$')) end
+  if top < last then
+    top = last + 1
+    redis.call('XADD', log, 'MAXLEN', ARGV[6], '0-' .. string.format('%d', top), 'p', epoch, 'k', 'g', 'r', 'cluster state lost')
+    redis.call('PEXPIRE', log, ARGV[8])
+  end
+  if top > 0 then redis.call('HSET', meta, 'top', string.format('%d', top)) end
+end
+redis.call('PEXPIRE', meta, ARGV[7], 'NX')
 return 1
 `)

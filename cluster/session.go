@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,6 +24,10 @@ var (
 	ErrSessionExists = errors.New("cluster: session owned by another instance")
 	// ErrInboxFull: the owner is not taking sends fast enough.
 	ErrInboxFull = errors.New("cluster: session inbox full")
+	// errStateRestoring: Redis lost the session's meta hash while its
+	// owner lives; the owner writes it back at its next renewal (every
+	// owner TTL/3), so the caller retries (503) rather than give up (404).
+	errStateRestoring = fmt.Errorf("%w: the session's state is being restored by its owner", ErrUnavailable)
 )
 
 // Inbox defaults.
@@ -66,6 +72,12 @@ type Inbox struct {
 	lease *Lease
 	opts  InboxOptions
 
+	// sendSeq is the highest send seq taken from the inbox (-1: none),
+	// written back when Redis lost the session's meta hash. seqMu orders
+	// that write with the deletion of taken sends (see restoreState).
+	sendSeq atomic.Int64
+	seqMu   sync.Mutex
+
 	watch    *watch        // the tailer's watch of the inbox stream
 	notify   chan struct{} // cap 1: the tailer saw new sends
 	stop     chan struct{}
@@ -76,7 +88,7 @@ type Inbox struct {
 // OpenInbox makes this instance the owner of session id and starts
 // forwarding its sends to opts.Deliver. Open the session's log first.
 func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*Inbox, error) {
-	return c.openInbox(ctx, SessionName(id), id, opts, true)
+	return c.openInbox(ctx, SessionName(id), id, opts, true, nil)
 }
 
 // OpenTopicInbox makes this instance, the holder of a topic's upstream,
@@ -84,7 +96,7 @@ func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*
 // Close or until its lease is lost (Lost); KeepTopicInbox keeps one open.
 // Sends are not kept for the next holder: Close drops what is queued.
 func (c *Client) OpenTopicInbox(ctx context.Context, name string, deliver func(context.Context, msg.Message) error) (*Inbox, error) {
-	return c.openInbox(ctx, name, name, InboxOptions{TTL: defaultTopicLeaseTTL, Deliver: deliver}, false)
+	return c.openInbox(ctx, name, name, InboxOptions{TTL: defaultTopicLeaseTTL, Deliver: deliver}, false, nil)
 }
 
 // SendTopic queues client messages for the holder of a topic's upstream, in
@@ -96,9 +108,12 @@ func (c *Client) SendTopic(ctx context.Context, name string, msgs []msg.Message)
 
 // openInbox opens a session's inbox (session) or a topic's. A session's
 // lease is patient (nobody else competes for it), and it records the
-// session's credentials, empty when it has none, so that a record without
-// them reads as lost (LookupSession), never as a session bound to nothing.
-func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, session bool) (*Inbox, error) {
+// session's state (restoreState), its credentials among it, empty when it
+// has none, so that a record without them reads as lost (LookupSession),
+// never as a session bound to nothing; its renewal writes that state back
+// whenever Redis lost it. log is the session's log on its owner (nil for
+// an inbox without one).
+func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, session bool, log *StreamLog) (*Inbox, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = c.keyTTL
 	}
@@ -109,44 +124,60 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 		return nil, errors.New("cluster: inbox needs a Deliver func")
 	}
 	keys := c.keys(name)
-	var bind func(context.Context) error
-	if session {
-		bind = func(ctx context.Context) error {
-			pipe := c.rdb.Pipeline()
-			pipe.HSet(ctx, keys.meta, "creds", opts.Credentials)
-			// A TTL only for a hash this just made (Redis lost it): the
-			// log's own TTL, set when it was opened, is never cut short.
-			pipe.Do(ctx, "PEXPIRE", keys.meta, max(opts.TTL, c.keyTTL).Milliseconds(), "NX")
-			_, err := pipe.Exec(ctx)
-			return err
-		}
+	in := &Inbox{
+		c: c, id: id, keys: keys, opts: opts,
+		notify: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
-	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, session, bind)
+	in.sendSeq.Store(-1)
+	var state *leaseState
+	if session {
+		state = &leaseState{key: keys.meta, field: "creds", counter: "sendseq", floor: in.sendSeq.Load,
+			restore: func(ctx context.Context) error { return in.restoreState(ctx, log) }}
+	}
+	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, session, state)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}
 	if err != nil {
 		return nil, err
 	}
-	if bind != nil {
+	if state != nil {
 		octx, cancel := c.opContext(ctx)
-		err := bind(octx)
+		err := state.restore(octx)
 		cancel()
 		if err != nil {
 			lease.Release()
 			return nil, fmt.Errorf("cluster: open inbox: %w", c.fail(err))
 		}
 	}
-	in := &Inbox{
-		c: c, id: id, keys: keys, lease: lease, opts: opts,
-		notify: make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
+	in.lease = lease
 	in.watch = c.tail.add(keys.inbox, "0-0", func([]redis.XMessage) { in.poke() })
 	c.wg.Add(1)
 	go in.run()
 	return in, nil
+}
+
+// restoreState writes the session's state this owner keeps into its meta
+// hash (sessionStateScript): its binding, the highest send seq it took, and
+// with its log the epoch, upstream id and the stream's position. seqMu is
+// held until the script ran, so sends the owner took after sendSeq was
+// read are still in the inbox for the script to count (drain deletes them
+// under seqMu).
+func (in *Inbox) restoreState(ctx context.Context, log *StreamLog) error {
+	in.seqMu.Lock()
+	defer in.seqMu.Unlock()
+	c := in.c
+	ttl := max(in.opts.TTL, c.keyTTL)
+	epoch, up, last, capacity, logTTL := "", "", uint64(0), 0, int64(0)
+	if log != nil {
+		epoch, capacity, logTTL = log.epoch, log.capacity, log.ttl.Milliseconds()
+		up, last = log.position()
+		ttl = max(ttl, log.ttl)
+	}
+	return sessionStateScript.Run(ctx, c.rdb, []string{in.keys.meta, in.keys.log, in.keys.inbox},
+		in.opts.Credentials, epoch, in.sendSeq.Load(), up, last, capacity, ttl.Milliseconds(), logTTL, defaultInboxMax).Err()
 }
 
 // Lost is closed when this instance no longer owns the session (see
@@ -222,6 +253,11 @@ func (in *Inbox) drain(ctx context.Context, lastID *string) (bool, error) {
 	}
 	ids := make([]string, 0, len(msgs))
 	for _, xm := range msgs {
+		if q, err := strconv.ParseInt(str(xm.Values, "q"), 10, 64); err == nil && q > in.sendSeq.Load() {
+			in.sendSeq.Store(q) // taken: written back should Redis lose it
+		}
+	}
+	for _, xm := range msgs {
 		m := msg.Message{Data: []byte(str(xm.Values, "d")), Binary: str(xm.Values, "b") == "1"}
 		if err := in.opts.Deliver(ctx, m); err != nil {
 			if ctx.Err() != nil {
@@ -233,9 +269,11 @@ func (in *Inbox) drain(ctx context.Context, lastID *string) (bool, error) {
 		ids = append(ids, xm.ID)
 	}
 	// Delivered sends leave the inbox (its bound counts only waiting ones).
+	in.seqMu.Lock()
 	octx, cancel = in.c.opContext(ctx)
 	_ = in.c.rdb.XDel(octx, in.keys.inbox, ids...).Err()
 	cancel()
+	in.seqMu.Unlock()
 	return len(msgs) == inboxBatch, nil
 }
 
@@ -269,6 +307,8 @@ func (c *Client) send(ctx context.Context, name string, seq int64, msgs []msg.Me
 		return false, ErrSessionNotFound
 	case scriptAnswer(err, answerFull):
 		return false, ErrInboxFull
+	case scriptAnswer(err, answerLost):
+		return false, errStateRestoring
 	default:
 		return false, fmt.Errorf("cluster: send: %w", c.fail(err))
 	}
@@ -279,6 +319,8 @@ func (c *Client) send(ctx context.Context, name string, seq int64, msgs []msg.Me
 // is bound to. ErrSessionNotFound when Redis has no record of its
 // credentials (never opened, expired, or lost with Redis's data): without
 // it nobody can tell whom the session belongs to, so it is not served.
+// While an owner is recorded the record is only missing until the owner
+// writes it back: ErrUnavailable then.
 func (c *Client) LookupSession(ctx context.Context, id string) (SessionRecord, error) {
 	keys := c.keys(SessionName(id))
 	octx, cancel := c.opContext(ctx)
@@ -291,6 +333,9 @@ func (c *Client) LookupSession(ctx context.Context, id string) (SessionRecord, e
 	}
 	c.up()
 	if errors.Is(creds.Err(), redis.Nil) {
+		if owner.Val() != "" {
+			return SessionRecord{}, errStateRestoring
+		}
 		return SessionRecord{}, ErrSessionNotFound
 	}
 	return SessionRecord{Owner: owner.Val(), Credentials: []byte(creds.Val())}, nil

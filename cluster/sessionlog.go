@@ -64,7 +64,7 @@ func (c *Client) OpenSession(ctx context.Context, id string, opts SessionOptions
 		l.Release()
 		return nil, ErrSessionExists
 	}
-	in, err := c.OpenInbox(ctx, id, InboxOptions{TTL: opts.OwnerTTL, Credentials: opts.Credentials, Deliver: opts.Deliver})
+	in, err := c.openInbox(ctx, SessionName(id), id, InboxOptions{TTL: opts.OwnerTTL, Credentials: opts.Credentials, Deliver: opts.Deliver}, true, l)
 	if err != nil {
 		l.Release()
 		return nil, err

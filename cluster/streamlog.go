@@ -79,7 +79,7 @@ type StreamLog struct {
 	queue    []*pendingAppend
 	flushing bool
 	// Flusher state (one flusher at a time).
-	lastSeq    uint64 // last seq this instance appended
+	lastSeq    uint64 // last seq this instance appended; written under mu
 	pendingGap string // reason of messages lost while Redis failed
 
 	mu         sync.Mutex
@@ -253,6 +253,14 @@ func (l *StreamLog) UpstreamID() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.upstreamID
+}
+
+// position is the last upstream SSE id and the last seq this instance
+// knows the log to have: appended here or seen in the stream.
+func (l *StreamLog) position() (upstreamID string, last uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.upstreamID, max(l.lastSeq, l.next-1)
 }
 
 // FetchUpstreamID reads the last upstream SSE id stored with the log, for a
