@@ -20,8 +20,9 @@ const minLeaseTTL = 300 * time.Millisecond
 // Lease is this instance's exclusive hold on a name: a topic's upstream
 // (TryLease) or a session's upstream (OpenInbox). It is renewed every ttl/3
 // by a compare-and-pexpire script; when renewal says another instance holds
-// it, or Redis has not confirmed it for 2/3 of the ttl (so it may already
-// have expired), Lost is closed and the holder must stop its upstream.
+// it, or no renewal sent in the last 2/3 of the ttl was confirmed (so it
+// may expire ttl/3 later), Lost is closed, even while a renewal still
+// hangs, and the holder must stop its upstream.
 type Lease struct {
 	c    *Client
 	key  string
@@ -153,12 +154,30 @@ func (l *Lease) releaseWith(keys ...string) {
 func (l *Lease) markLost() { l.lostOnce.Do(func() { close(l.lost) }) }
 
 // renew extends the lease every ttl/3. Runs until stop, loss or Close.
+//
+// A lease that is not patient has a local fence: the key was last
+// extended no earlier than confirmed, when the renewal that extended it
+// was sent, so it may expire at confirmed + ttl and be taken by another
+// instance. The lease is given up at fenceAt(confirmed), ttl/3 before
+// that, whatever a renewal still on its way will answer: a renewal that
+// hangs (a stalled connection, a Redis busy with a slow command) is cut
+// there, and the fence timer fires even between renewals.
 func (l *Lease) renew(confirmed time.Time) {
 	defer l.c.wg.Done()
 	defer close(l.done)
 	defer l.markLost()
 	tick := time.NewTicker(l.ttl / 3)
 	defer tick.Stop()
+	var fence <-chan time.Time
+	var fenceTimer *time.Timer
+	if !l.patient {
+		fenceTimer = time.NewTimer(time.Until(l.fenceAt(confirmed)))
+		defer fenceTimer.Stop()
+		fence = fenceTimer.C
+	}
+	giveUp := func(err error) {
+		l.c.log.Warn("lease not confirmed in time; giving it up", zap.String("lease", l.name), zap.Error(err))
+	}
 	keys := []string{l.key}
 	if l.state != nil {
 		keys = append(keys, l.state.key)
@@ -169,20 +188,20 @@ func (l *Lease) renew(confirmed time.Time) {
 			return
 		case <-l.c.ctx.Done():
 			return
+		case <-fence:
+			giveUp(nil)
+			return
 		case <-tick.C:
 		case <-l.c.recoveries():
 		}
 		sent := time.Now()
-		ctx, cancel := l.c.opContext(nil)
-		args := []any{l.c.id, l.ttl.Milliseconds()}
-		if l.state != nil {
-			args = append(args, l.state.field, l.state.counter, l.state.floor())
-		}
-		held, err := renewScript.Run(ctx, l.c.rdb, keys, args...).Int()
-		cancel()
+		held, err := l.renewOnce(keys, confirmed)
 		switch {
 		case err == nil && held >= 1:
 			confirmed = sent
+			if fenceTimer != nil {
+				fenceTimer.Reset(time.Until(l.fenceAt(confirmed)))
+			}
 			l.c.up()
 			if held >= renewedStateLost && l.state != nil {
 				// Retried at the next renewal when it fails: the state is
@@ -200,12 +219,31 @@ func (l *Lease) renew(confirmed time.Time) {
 			return
 		default:
 			_ = l.c.fail(err)
-			// The key was last extended no earlier than confirmed; stop
-			// before it can have expired and been taken.
-			if !l.patient && time.Since(confirmed) >= l.ttl*2/3 {
-				l.c.log.Warn("lease not confirmed in time; giving it up", zap.String("lease", l.name), zap.Error(err))
+			if !l.patient && !time.Now().Before(l.fenceAt(confirmed)) {
+				giveUp(err)
 				return
 			}
 		}
 	}
+}
+
+// fenceAt is when a lease last confirmed by a renewal sent at confirmed is
+// given up here: ttl/3 before it can expire in Redis.
+func (l *Lease) fenceAt(confirmed time.Time) time.Time { return confirmed.Add(l.ttl * 2 / 3) }
+
+// renewOnce runs the renewal script, within the round trip timeout and,
+// for a lease with a fence, not past it.
+func (l *Lease) renewOnce(keys []string, confirmed time.Time) (held int, err error) {
+	ctx, cancel := l.c.opContext(nil)
+	defer cancel()
+	if !l.patient {
+		var cancelFence context.CancelFunc
+		ctx, cancelFence = context.WithDeadline(ctx, l.fenceAt(confirmed))
+		defer cancelFence()
+	}
+	args := []any{l.c.id, l.ttl.Milliseconds()}
+	if l.state != nil {
+		args = append(args, l.state.field, l.state.counter, l.state.floor())
+	}
+	return renewScript.Run(ctx, l.c.rdb, keys, args...).Int()
 }
