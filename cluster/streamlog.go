@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -319,19 +320,43 @@ func (l *StreamLog) gapAppend(reason string) *pendingAppend {
 }
 
 // Close ends the log for every instance: a close marker goes into the
-// stream, and this instance's readers see the end at once (even when Redis
-// is down; other instances then learn it only when the keys expire, see
-// docs/cluster.md). Idempotent; the first info wins. An instance that only
-// stops serving (shutdown, last local reader gone) uses CloseLocal.
+// stream, and this instance's readers see the end once Close returns,
+// after every entry stored before the marker (readToEnd), or at once when
+// Redis is down (other instances then learn it only when the keys expire,
+// see docs/cluster.md). Idempotent; the first info wins. An instance that
+// only stops serving (shutdown, last local reader gone) uses CloseLocal.
 func (l *StreamLog) Close(info msg.CloseInfo) {
 	if closed, _ := l.Closed(); !closed {
 		// Queued behind every earlier append, so readers get the end last.
 		err := l.enqueue(l.c.ctx, &pendingAppend{fields: []any{"k", "c", "code", strconv.Itoa(info.Code), "r", info.Reason}})
-		if err != nil && !errors.Is(err, ErrLogClosed) {
+		switch {
+		case err == nil:
+			l.readToEnd()
+		case !errors.Is(err, ErrLogClosed):
 			l.c.log.Warn("close marker not stored", zap.String("log", l.name), zap.Error(err))
 		}
 	}
-	l.closeLocal(info)
+	l.closeLocal(info) // when the marker did not come: Redis failed
+}
+
+// readToEnd brings the mirror up to the close marker just stored: entries
+// before it that the tailer has not brought yet (another instance
+// appended them a moment ago) would be lost to this instance's readers
+// once it is closed, the marker last. One XREVRANGE of the newest capacity
+// entries of this epoch; a hole before them is a gap, as anywhere.
+func (l *StreamLog) readToEnd() {
+	ctx, cancel := l.c.opContext(nil)
+	defer cancel()
+	msgs, err := l.c.rdb.XRevRangeN(ctx, l.keys.log, "+", "-", int64(l.capacity)).Result()
+	if err != nil {
+		_ = l.c.fail(err)
+		return
+	}
+	l.c.up()
+	// Oldest first, and only this incarnation's (a fresh one may follow).
+	msgs = slices.DeleteFunc(msgs, func(xm redis.XMessage) bool { return str(xm.Values, "p") != l.epoch })
+	slices.Reverse(msgs)
+	l.ingest(msgs)
 }
 
 // CloseLocal ends the log for this instance's readers only.

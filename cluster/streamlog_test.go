@@ -329,3 +329,33 @@ func TestStreamLogRolledBackContinuesWithAGap(t *testing.T) {
 		}
 	}
 }
+
+// An instance closes a log right after another appended to it: its tailer
+// may not have brought those entries yet (a burst takes several XREADs).
+// Its own readers still get every message, then the close, as readers
+// elsewhere do. (They got the close early and never the rest, with no
+// gap, in about one run in four.)
+func TestStreamLogCloseBringsWhatTheTailerHasNot(t *testing.T) {
+	_, url := startRedis(t)
+	cs := newClients(t, url, 2, Options{})
+	const runs, n = 20, 2000
+	for run := range runs {
+		name := TopicName("/close-behind", fmt.Sprint(run))
+		closing := openLog(t, cs[0], name, LogOptions{Capacity: 2 * n})
+		appender := openLog(t, cs[1], name, LogOptions{Capacity: 2 * n})
+		for i := range n {
+			appender.Append(msg.Message{Data: []byte(fmt.Sprint(i))})
+		}
+		appender.Flush()
+		closing.Close(msg.CloseInfo{Code: 1000, Reason: "upstream closed"})
+		got, _ := readUntil(t, closing, 0, func(*collected) bool { return false })
+		if m := messagesOnly(got.entries); !got.closed || len(m) != n || len(got.gaps) != 0 {
+			t.Fatalf("run %d: the closing instance's reader got %d of %d messages, gaps %+v, closed %v", run, len(m), n, got.gaps, got.closed)
+		}
+		for i, e := range got.entries {
+			if string(e.Msg.Data) != fmt.Sprint(i) {
+				t.Fatalf("run %d: entry %d = %q", run, i, e.Msg.Data)
+			}
+		}
+	}
+}
