@@ -34,6 +34,10 @@ type testProxy struct {
 	conns     map[net.Conn]struct{}
 	wsRefused int            // WebSocket upgrades refused
 	held      map[string]int // streaming responses held, by path suffix
+	holdReqs  string         // hold requests whose path ends so until releaseHeld ("": none)
+	gate      chan struct{}  // closed by releaseHeld
+	holding   int            // requests held now
+	paths     []string       // every request's path, in order
 }
 
 func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
@@ -64,15 +68,26 @@ func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
 func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	blocked, refuseWS := p.blocked || p.refused != "" && strings.HasSuffix(r.URL.Path, p.refused), p.refuseWS
+	p.paths = append(p.paths, r.URL.Path)
+	var gate chan struct{}
+	if p.holdReqs != "" && strings.HasSuffix(r.URL.Path, p.holdReqs) {
+		gate = p.gate
+		p.holding++
+	}
 	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+		p.with(func() { p.holding-- })
+	}
 	if blocked {
 		http.Error(w, "proxy: gateway unreachable", http.StatusServiceUnavailable)
 		return
 	}
 	if (p.buffering || refuseWS) && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		p.mu.Lock()
-		p.wsRefused++
-		p.mu.Unlock()
+		p.with(func() { p.wsRefused++ })
 		http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
 		return
 	}
@@ -100,22 +115,12 @@ const maxHeld = 4 << 20
 // hold forwards the request, sends the answer's status and headers at once
 // and keeps the body until the gateway ends it (or the client goes).
 func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string) {
-	out := r.Clone(r.Context())
-	out.RequestURI = ""
-	out.URL.Scheme, out.URL.Host = p.target.Scheme, p.target.Host
-	resp, err := p.transport.RoundTrip(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+	resp := p.forward(w, r)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	p.mu.Lock()
-	p.held[suffix]++
-	p.mu.Unlock()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
+	p.with(func() { p.held[suffix]++ })
 	http.NewResponseController(w).Flush()
 	var body bytes.Buffer
 	if _, err := io.Copy(&body, io.LimitReader(resp.Body, maxHeld)); err != nil {
@@ -124,27 +129,67 @@ func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string) 
 	_, _ = w.Write(body.Bytes())
 }
 
-// block makes the proxy answer 503 to everything (true) or pass again.
-func (p *testProxy) block(on bool) {
+// forward sends the request to the gateway and writes the answer's status
+// and headers; the caller copies the body (nil: the gateway could not be
+// reached, answered 502).
+func (p *testProxy) forward(w http.ResponseWriter, r *http.Request) *http.Response {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host = p.target.Scheme, p.target.Host
+	resp, err := p.transport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	return resp
+}
+
+// with runs f holding the proxy's lock (the knobs below).
+func (p *testProxy) with(f func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.blocked = on
+	f()
 }
+
+// holdRequests makes requests whose path ends with suffix wait in the
+// proxy until releaseHeld; holdingNow reports how many wait now.
+func (p *testProxy) holdRequests(suffix string) {
+	p.with(func() { p.holdReqs, p.gate = suffix, make(chan struct{}) })
+}
+
+func (p *testProxy) releaseHeld() {
+	p.with(func() {
+		if p.gate != nil {
+			close(p.gate)
+		}
+		p.holdReqs, p.gate = "", nil
+	})
+}
+
+func (p *testProxy) holdingNow() (n int) {
+	p.with(func() { n = p.holding })
+	return n
+}
+
+// requests lists the paths of the requests the proxy got, in order.
+func (p *testProxy) requests() (paths []string) {
+	p.with(func() { paths = append(paths, p.paths...) })
+	return paths
+}
+
+// block makes the proxy answer 503 to everything (true) or pass again.
+func (p *testProxy) block(on bool) { p.with(func() { p.blocked = on }) }
 
 // refusePath makes the proxy answer 503 to requests whose path ends with
 // suffix ("": none), as block does to all.
-func (p *testProxy) refusePath(suffix string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = suffix
-}
+func (p *testProxy) refusePath(suffix string) { p.with(func() { p.refused = suffix }) }
 
 // refuseWebSocket makes the proxy refuse WebSocket handshakes (403).
-func (p *testProxy) refuseWebSocket() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refuseWS = true
-}
+func (p *testProxy) refuseWebSocket() { p.with(func() { p.refuseWS = true }) }
 
 // cut closes every client connection, hijacked WebSockets included.
 func (p *testProxy) cut() {

@@ -195,8 +195,11 @@ function Conn(url, o) {
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
 Conn.prototype = {
-	// A throwing handler must not stall us: rethrow later.
-	_e: function (name, x) { try { this[name](x); } catch (e) { setTimeout(function () { throw e; }, 0); } },
+	// After onclose no handler runs. A throwing one must not stall us: rethrow later.
+	_e: function (name, x) {
+		if (this._closed && name != "onclose") return;
+		try { this[name](x); } catch (e) { setTimeout(function () { throw e; }, 0); }
+	},
 	_u: function (path, p) { return qs(this._p + path + this._q, p); },
 	_start: function () {
 		var c = this, n = c.transports.length, k = 0, name, a;
@@ -272,8 +275,8 @@ Conn.prototype = {
 		// Next unbanned; passing the end ends the round.
 		if (!a.up) do c._i = (c._i + 1) % c.transports.length; while (c._i && c._ban[c.transports[c._i]]);
 		if (a.up || !c._i) d = c._n++ ? backoff(c._n) : 0;
+		c._t = setTimeout(function () { c._start(); }, d); // before onerror, which may close()
 		if (!a.up && !c._i) c._e("onerror", { type: "error", message: a.name + ": " + why });
-		c._t = setTimeout(function () { c._start(); }, d);
 	},
 	_kill: function () {
 		var a = this._a;
