@@ -110,3 +110,25 @@ func TestBufferingProxy(t *testing.T) {
 	exchange(t, tab, 300, 30)
 	assertClean(t, tab)
 }
+
+// TestStreamNotUpOnPadding: a buffering proxy that passes the padding a
+// stream starts with (?padding=, sent first so that such proxies flush)
+// and holds the rest. The stream has shown no line of the protocol, so it
+// is not up: the library gives up on it after its timeout and lands on
+// long-poll, as with a proxy that passes nothing. It counted any byte, so
+// the stream came up on the padding alone.
+func TestStreamNotUpOnPadding(t *testing.T) {
+	gw := newGateway(t)
+	proxy := newTestProxy(t, gw.URL, true)
+	proxy.passPadding(2049) // ?padding=2048: that many spaces and a newline
+	tab := pageAt(t, proxy.URL+"/test.html")
+	eval[bool](t, tab, `bwOpen("/chat", {transports: ["stream", "longpoll"], padding: 2048, timeout: 3000})`)
+	waitFor(t, tab, `S.opens.length >= 1`, `summary()`)
+	if got := eval[string](t, tab, `S.opens[0].transport`); got != "longpoll" {
+		t.Fatalf("first open on %q, want longpoll: the stream counted as up on its padding", got)
+	}
+	if _, held := proxy.counts(); held["/stream"] == 0 {
+		t.Fatal("the library never tried the stream")
+	}
+	waitFor(t, tab, `datas("hi:").length === 1`, `summary()`)
+}

@@ -34,6 +34,7 @@ type testProxy struct {
 	conns     map[net.Conn]struct{}
 	wsRefused int            // WebSocket upgrades refused
 	held      map[string]int // streaming responses held, by path suffix
+	passFirst int            // buffering: bytes of a held stream passed at once (its padding)
 	holdReqs  string         // hold requests whose path ends so until releaseHeld ("": none)
 	gate      chan struct{}  // closed by releaseHeld
 	holding   int            // requests held now
@@ -74,6 +75,7 @@ func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gate = p.gate
 		p.holding++
 	}
+	passFirst := p.passFirst
 	p.mu.Unlock()
 	if gate != nil {
 		select {
@@ -93,7 +95,7 @@ func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.buffering {
 		if suffix := streamingSuffix(r); suffix != "" {
-			p.hold(w, r, suffix)
+			p.hold(w, r, suffix, passFirst)
 			return
 		}
 	}
@@ -112,15 +114,21 @@ func streamingSuffix(r *http.Request) string {
 // maxHeld bounds what hold keeps of one response.
 const maxHeld = 4 << 20
 
-// hold forwards the request, sends the answer's status and headers at once
-// and keeps the body until the gateway ends it (or the client goes).
-func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string) {
+// hold forwards the request, sends the answer's status and headers (and
+// its first pass bytes) at once and keeps the rest of the body until the
+// gateway ends it (or the client goes).
+func (p *testProxy) hold(w http.ResponseWriter, r *http.Request, suffix string, pass int) {
 	resp := p.forward(w, r)
 	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
 	p.with(func() { p.held[suffix]++ })
+	if pass > 0 {
+		if _, err := io.CopyN(w, resp.Body, int64(pass)); err != nil {
+			return
+		}
+	}
 	http.NewResponseController(w).Flush()
 	var body bytes.Buffer
 	if _, err := io.Copy(&body, io.LimitReader(resp.Body, maxHeld)); err != nil {
@@ -154,6 +162,10 @@ func (p *testProxy) with(f func()) {
 	defer p.mu.Unlock()
 	f()
 }
+
+// passPadding makes a buffering proxy pass the first n bytes of each
+// stream it holds (the padding a stream starts with) at once.
+func (p *testProxy) passPadding(n int) { p.with(func() { p.passFirst = n }) }
 
 // holdRequests makes requests whose path ends with suffix wait in the
 // proxy until releaseHeld; holdingNow reports how many wait now.

@@ -125,11 +125,11 @@ var T = {
 			var t = x.responseText || "", i, o;
 			if (x.status !== 200) return; // an error body is not the stream
 			a.seen = +new Date();
+			// Lines of the protocol, not padding, bring it up; "" is a heartbeat.
 			while (a === c._a && (i = t.indexOf("\n", off)) >= 0) {
-				o = parse(t.slice(off, i)); off = i + 1;
-				if (o) c._obj(a, o);
+				o = t.slice(off, i); off = i + 1;
+				if ((o = o ? parse(o) : { beat: 1 })) c._obj(a, o);
 			}
-			if (t.length) c._up(a);
 			// responseText only grows: recycle.
 			if (off > 1048576) c._drop(a, "recycle");
 		}
@@ -218,7 +218,7 @@ Conn.prototype = {
 		c._was = true;
 		c._flush();
 	},
-	// o: a message, or a session, gap or closed notice.
+	// o: a message, or a session, gap or closed notice (a beat: a heartbeat).
 	_obj: function (a, o) {
 		var c = this;
 		if (a !== c._a) return;
