@@ -59,6 +59,10 @@ routes:
     upstream: {url: "APP/ticker"}
     mode: broadcast
     buffer: 5
+  - path: /beat
+    upstream: {url: "APP/chat"}
+    heartbeat: 1s
+    poll_timeout: 1s
 `
 
 func newGateway(t *testing.T) *gateway { return startGateway(t, false) }

@@ -35,10 +35,13 @@ type testProxy struct {
 	wsRefused int            // WebSocket upgrades refused
 	held      map[string]int // streaming responses held, by path suffix
 	passFirst int            // buffering: bytes of a held stream passed at once (its padding)
+	cutFirst  string         // cut responses whose path ends so after their first bytes ("": none)
 	holdReqs  string         // hold requests whose path ends so until releaseHeld ("": none)
 	gate      chan struct{}  // closed by releaseHeld
 	holding   int            // requests held now
 	paths     []string       // every request's path, in order
+	failNext  string         // answer the next request whose path ends so failWith ("": none)
+	failWith  int
 }
 
 func newTestProxy(t *testing.T, target string, buffering bool) *testProxy {
@@ -75,14 +78,27 @@ func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gate = p.gate
 		p.holding++
 	}
+	cut := p.cutFirst != "" && strings.HasSuffix(r.URL.Path, p.cutFirst)
 	passFirst := p.passFirst
+	fail := 0
+	if p.failNext != "" && strings.HasSuffix(r.URL.Path, p.failNext) {
+		fail, p.failNext = p.failWith, ""
+	}
 	p.mu.Unlock()
+	if fail != 0 {
+		http.Error(w, "proxy: failed once", fail)
+		return
+	}
 	if gate != nil {
 		select {
 		case <-gate:
 		case <-r.Context().Done():
 		}
 		p.with(func() { p.holding-- })
+	}
+	if cut {
+		p.cutAfterFirstBytes(w, r)
+		return
 	}
 	if blocked {
 		http.Error(w, "proxy: gateway unreachable", http.StatusServiceUnavailable)
@@ -163,9 +179,37 @@ func (p *testProxy) with(f func()) {
 	f()
 }
 
+// cutAfterFirstBytes forwards the request, passes the answer's head and
+// the first bytes of its body, then closes the client's connection: a
+// proxy that lets a stream start and cuts it at once.
+func (p *testProxy) cutAfterFirstBytes(w http.ResponseWriter, r *http.Request) {
+	resp := p.forward(w, r)
+	if resp == nil {
+		return
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64<<10)
+	if n, _ := resp.Body.Read(buf); n > 0 {
+		_, _ = w.Write(buf[:n])
+	}
+	http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler) // closes the client's connection
+}
+
 // passPadding makes a buffering proxy pass the first n bytes of each
 // stream it holds (the padding a stream starts with) at once.
 func (p *testProxy) passPadding(n int) { p.with(func() { p.passFirst = n }) }
+
+// failOnce makes the proxy answer the next request whose path ends with
+// suffix with status (a 504 for a held poll: a proxy whose timeout is
+// shorter than poll_timeout).
+func (p *testProxy) failOnce(suffix string, status int) {
+	p.with(func() { p.failNext, p.failWith = suffix, status })
+}
+
+// cutAtOnce makes the proxy cut every response whose path ends with
+// suffix right after its first bytes ("": none).
+func (p *testProxy) cutAtOnce(suffix string) { p.with(func() { p.cutFirst = suffix }) }
 
 // holdRequests makes requests whose path ends with suffix wait in the
 // proxy until releaseHeld; holdingNow reports how many wait now.

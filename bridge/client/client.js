@@ -92,8 +92,10 @@ var T = {
 		};
 		// 1001, 1005, 1006, 1011-1014: resume; others are the app's.
 		ws.onclose = function (e) {
-			if (a.up && !/^10(0[156]|1[1-4])$/.test(e.code)) c._end(a, e.code, e.reason);
-			else c._drop(a, "closed " + e.code);
+			if (a.up && !/^10(0[156]|1[1-4])$/.test(e.code)) return c._end(a, e.code, e.reason);
+			// Its heartbeats are pings, unseen: open for timeout ms proves it.
+			if (a.up && a === c._a && new Date() - a.up >= c._to) c._n = 0;
+			c._drop(a, "closed " + e.code);
 		};
 	},
 	sse: function (c, a) {
@@ -107,7 +109,7 @@ var T = {
 			es.addEventListener(name, function (e) {
 				var d = e.data, id = e.lastEventId, b = name === "binary";
 				a.seen = +new Date();
-				if (name === "heartbeat") return c._up(a);
+				if (name === "heartbeat") return c._obj(a, { beat: 1 });
 				c._obj(a, name === "session" ? parse(d) || {} : name === "gap" ? { id: id, gap: parse(d) } :
 					name === "close" ? { closed: parse(d) || {} } : { id: id, data: d, event: b ? "" : name, binary: b });
 			});
@@ -172,7 +174,7 @@ function poll(c, a, get, p) {
 			c._size(!err || err == "http_504");
 			if (err) return c._fail(a, err);
 			if (r.closed) return c._end(a, r.closed.code, r.closed.reason);
-			c._obj(a, { session: r.session, gap: r.gap });
+			c._obj(a, { session: r.session, gap: r.gap, beat: 1 });
 			for (i = 0; i < m.length; i++) c._msg(a, m[i]);
 			if (a !== c._a) return;
 			if (r.cursor) c.cursor = r.cursor;
@@ -190,7 +192,7 @@ function Conn(url, o) {
 	c.transports = o.transports || ["websocket", "sse", "longpoll"];
 	c.transport = c.session = c.cursor = null;
 	c.onopen = c.onmessage = c.onclose = c.onerror = c.ongap = noop;
-	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000; c._mb = o.pollBytes;
+	c._wc = !!o.withCredentials; c._pt = o.pollTimeout || 60000; c._mb = o.pollBytes; c._to = o.timeout || 5000;
 	c._out = []; c._seq = c._i = c._n = c._w = c._nq = 0; c._st = {}; c._ban = {};
 	c._t = setTimeout(function () { c._start(); }, 0);
 }
@@ -206,19 +208,21 @@ Conn.prototype = {
 		while (c._ban[c.transports[c._i]] && ++k < n) c._i = (c._i + 1) % n;
 		name = c.transports[c._i]; a = { name: name };
 		c._a = a;
-		a.timer = setTimeout(function () { c._drop(a, "timeout"); }, c.o.timeout || 5000);
+		a.timer = setTimeout(function () { c._drop(a, "timeout"); }, c._to);
 		if (T[name]) T[name](c, a); else c._drop(a, "unknown");
 	},
 	_up: function (a) {
 		var c = this;
 		if (a !== c._a || a.up) return;
-		a.up = true; clearTimeout(a.timer);
+		a.up = +new Date(); clearTimeout(a.timer);
 		c.transport = a.name;
 		c._e("onopen", { transport: a.name, session: c.session, resumed: !!c._was });
 		c._was = true;
 		c._flush();
 	},
-	// o: a message, or a session, gap or closed notice (a beat: a heartbeat).
+	// o: a message, or a session, gap, closed or beat notice. A beat
+	// (heartbeat, poll answer) after the first event proves the path: the
+	// backoff restarts (rule 4).
 	_obj: function (a, o) {
 		var c = this;
 		if (a !== c._a) return;
@@ -227,6 +231,7 @@ Conn.prototype = {
 			c.session = o.session;
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
 		}
+		if (o.beat && a.up) c._n = 0;
 		c._up(a);
 		if (a !== c._a) return;
 		if (o.gap) { c._e("ongap", o.gap); if (o.id) c.cursor = o.id; }
@@ -305,7 +310,7 @@ Conn.prototype = {
 	// transport: the gateway delivers each seq once.
 	_ack: function (a, n) {
 		var q = this._out;
-		while (a === this._a && this._w && q[0].s <= n) { this._nq -= q.shift().d.length; this._w--; }
+		while (a === this._a && this._w && q[0].s <= n) { this._nq -= q.shift().d.length; this._w--; this._n = 0; }
 	},
 	// WebSocket: every send at once; else one POST at a time, in order.
 	_flush: function () {
