@@ -119,6 +119,18 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 	return a, nil
 }
 
+// startCursor is where a broadcast subscriber that came without a cursor
+// starts reading, "" for any other attachment. Its push stream says so
+// first (docs/protocol.md 2): a client cut before its first message then
+// resumes from there instead of coming back as a new subscriber at the
+// topic's end, which would lose what was published in between.
+func (a *attachment) startCursor(cursor string) string {
+	if a.top == nil || cursor != "" {
+		return ""
+	}
+	return a.rd.Cursor()
+}
+
 // connected counts the client in the clients_connected gauge once its
 // transport is set up (stream started, poll held, socket upgraded).
 func (a *attachment) connected() {

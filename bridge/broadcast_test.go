@@ -96,7 +96,7 @@ func TestBroadcastFanOutOverMixedTransports(t *testing.T) {
 			ready.Done()
 			var got []string
 			for len(got) < messages && st.sc.Scan() {
-				if l := strings.TrimSpace(st.sc.Text()); l != "" {
+				if l := strings.TrimSpace(st.sc.Text()); l != "" && !isStartLine(l) {
 					var m streamLine
 					_ = jsonUnmarshal(l, &m)
 					if !strings.Contains(l, `"data"`) {
@@ -258,5 +258,71 @@ func TestBroadcastSend(t *testing.T) {
 	// The test upstream echoes: every subscriber sees it.
 	if b := g2.bpoll(t, ctx, "X", "?cursor="+a.Cursor); len(b.Messages) != 1 || b.Messages[0].Data != "hello all" {
 		t.Fatalf("echo %+v", b)
+	}
+}
+
+// TestBroadcastStartCursor: a subscriber that comes without a cursor is
+// first told where it starts (docs/protocol.md 2): on SSE a heartbeat
+// whose id is that cursor, on NDJSON and WebSocket ?format=json a
+// {"cursor":C}. Resuming from it gets exactly what the subscriber would
+// have received, the snapshot included, so a client cut before its first
+// message loses nothing. A subscriber that comes with a cursor gets no
+// start, and neither does a raw WebSocket.
+func TestBroadcastStartCursor(t *testing.T) {
+	up := newUpstream(t)
+	g := newGateway(t, broadcastRoute(up), config.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	first := g.bpoll(t, ctx, "ACME", "")
+	waitUpstream(t, up)
+	up.publish("snap")
+	snap := g.bpoll(t, ctx, "ACME", "?cursor="+first.Cursor)
+	if len(snap.Messages) != 1 {
+		t.Fatalf("the snapshot message: %+v", snap)
+	}
+
+	s := g.openSSE(t, ctx, "/prices/ACME/sse", nil)
+	defer s.resp.Body.Close()
+	starts := map[string]string{"sse": s.start(t)}
+	resp := g.get(t, ctx, "/prices/ACME/stream", nil)
+	defer resp.Body.Close()
+	sc := newScanner(resp)
+	var line struct {
+		Cursor string `json:"cursor"`
+	}
+	if !sc.Scan() || !isStartLine(sc.Text()) || jsonUnmarshal(sc.Text(), &line) != nil {
+		t.Fatalf("NDJSON first line %q, want the start", sc.Text())
+	}
+	starts["stream"] = line.Cursor
+	ws := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json"), nil)
+	starts["websocket"] = wsStart(t, ws)
+	for transport, start := range starts {
+		if start != first.Cursor {
+			t.Errorf("%s starts at %q, want %q: just before the snapshot message", transport, start, first.Cursor)
+		}
+	}
+
+	// Resumed with a cursor: messages only.
+	up.publish("later")
+	r := g.openSSE(t, ctx, "/prices/ACME/sse?lastEventId="+snap.Cursor, nil)
+	defer r.resp.Body.Close()
+	if ev := r.next(t); ev.Data != "later" {
+		t.Fatalf("SSE resumed with a cursor: first event %+v, want the message", ev)
+	}
+	if b := g.bpoll(t, ctx, "ACME", "?wait=0&cursor="+first.Cursor); len(b.Messages) != 2 || b.Messages[0].Data != "snap" || b.Messages[1].Data != "later" || b.Gap != nil {
+		t.Fatalf("resumed from the start: %+v, want the snapshot message and the next", b)
+	}
+	resp2 := g.get(t, ctx, "/prices/ACME/stream?cursor="+snap.Cursor, nil)
+	defer resp2.Body.Close()
+	if sc := newScanner(resp2); !sc.Scan() || !strings.Contains(sc.Text(), `"data":"later"`) {
+		t.Fatalf("NDJSON resumed with a cursor: first line %q, want the message", sc.Text())
+	}
+	ws2 := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json&cursor="+snap.Cursor), nil)
+	if _, data, err := ws2.ReadMessage(); err != nil || !strings.Contains(string(data), `"data":"later"`) {
+		t.Fatalf("WebSocket resumed with a cursor: first frame %q %v, want the message", data, err)
+	}
+	raw := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
+	if _, data, err := raw.ReadMessage(); err != nil || string(data) != "later" {
+		t.Fatalf("raw WebSocket: first frame %q %v, want the snapshot message", data, err)
 	}
 }

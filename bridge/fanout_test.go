@@ -76,7 +76,7 @@ func transcript(t *testing.T, hijack, wrapped bool) (hdr [2]http.Header, body [2
 		up.publish(m)
 	}
 	p := ssetest.NewParser(subs[0].resp.Body)
-	for range 4 {
+	for range 5 { // the subscriber's start and the four messages
 		if _, err := p.Next(); err != nil {
 			t.Fatal(err)
 		}
@@ -146,6 +146,7 @@ func TestHijackedSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 2 })
 	waitUpstream(t, up)
 	fp := ssetest.NewParser(fast.resp.Body)
+	sseStart(t, fp)
 	payload := strings.Repeat("p", 32<<10)
 	// 6.4 MB: more than the slow socket's buffers hold (its receive buffer
 	// is 16 KiB, the gateway's send buffer grows to 4 MiB at most). Sent in
@@ -209,6 +210,7 @@ func TestSharedWebSocketControlFrames(t *testing.T) {
 	g := newGateway(t, broadcastRoute(up), config.Limits{})
 	raw := mustDialWS(t, g.wsURL("/prices/ACME/ws"), nil)
 	js := mustDialWS(t, g.wsURL("/prices/ACME/ws?format=json"), nil)
+	wsStart(t, js)
 	waitFor(t, "subscribers", func() bool { return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 2 })
 	waitUpstream(t, up)
 	pong := make(chan string, 1)

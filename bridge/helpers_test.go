@@ -370,6 +370,37 @@ func (s *sseStream) session(t testing.TB) (id, send string) {
 	return info.Session, info.Send
 }
 
+// A broadcast subscriber that came without a cursor first gets where it
+// starts (docs/protocol.md 2): sseStart and wsStart read that start and
+// return its cursor; isStartLine tells an NDJSON start line.
+
+func (s *sseStream) start(t testing.TB) string {
+	t.Helper()
+	return sseStart(t, s.p)
+}
+
+func sseStart(t testing.TB, p *ssetest.Parser) string {
+	t.Helper()
+	ev, err := p.Next()
+	if err != nil || ev.Type != "heartbeat" || ev.ID == "" {
+		t.Fatalf("first event %+v %v, want the start: a heartbeat with an id", ev, err)
+	}
+	return ev.ID
+}
+
+func wsStart(t testing.TB, ws *websocket.Conn) string {
+	t.Helper()
+	var m struct {
+		Cursor string `json:"cursor"`
+	}
+	if err := ws.ReadJSON(&m); err != nil || m.Cursor == "" {
+		t.Fatalf("first frame %+v %v, want the start {\"cursor\":C}", m, err)
+	}
+	return m.Cursor
+}
+
+func isStartLine(l string) bool { return strings.HasPrefix(l, `{"cursor":`) }
+
 // ndjson reads lines of a /stream response.
 type ndjson struct {
 	resp *http.Response

@@ -114,6 +114,7 @@ func TestPollToPush(t *testing.T) {
 		subscriber(func(attached func()) []string {
 			s := g.openSSE(t, ctx, "/clock/sse", nil)
 			defer s.resp.Body.Close()
+			s.start(t)
 			attached()
 			var got []string
 			for len(got) == 0 || got[len(got)-1] != want {
@@ -137,7 +138,7 @@ func TestPollToPush(t *testing.T) {
 				if !sc.Scan() {
 					return append(got, "ERR stream ended")
 				}
-				if l := strings.TrimSpace(sc.Text()); l != "" {
+				if l := strings.TrimSpace(sc.Text()); l != "" && !isStartLine(l) {
 					var m streamLine
 					_ = json.Unmarshal([]byte(l), &m)
 					got = append(got, m.Data)

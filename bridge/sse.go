@@ -44,6 +44,13 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		b = append(b, "event: session\ndata: "...)
 		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, "\n\n"...)
+	} else if start := a.startCursor(cursor); start != "" {
+		// A heartbeat with the subscriber's start as its id: EventSource
+		// keeps the id (its reconnect sends it) and shows it on the event.
+		b = append(b, "id: "...)
+		b = append(b, start...)
+		b = append(b, '\n')
+		b = append(b, sseHeartbeat...)
 	}
 	h.deliverPush(req, a, "text/event-stream; charset=utf-8", b, newSSEWriter)
 }

@@ -24,7 +24,8 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		}
 		padding = min(n, maxStreamPadding)
 	}
-	a := h.attachPush(req, transport, q.Get("cursor"), writeStreamLost)
+	cursor := q.Get("cursor")
+	a := h.attachPush(req, transport, cursor, writeStreamLost)
 	if a == nil {
 		return
 	}
@@ -39,6 +40,8 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 	if id := a.sessionID(); id != "" {
 		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
+	} else if start := a.startCursor(cursor); start != "" {
+		b = append(wire.AppendStartJSON(b, start), '\n')
 	}
 	h.deliverPush(req, a, "application/x-ndjson", b, newNDJSONWriter)
 }

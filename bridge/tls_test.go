@@ -50,6 +50,7 @@ func TestBroadcastOverTLS(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	sse := ssetest.NewParser(resp.Body)
+	sseStart(t, sse)
 	waitFor(t, "subscribers", func() bool {
 		return metricValue(t, g, "bridgeway_bridge_clients_connected", "websocket") == 1 &&
 			metricValue(t, g, "bridgeway_bridge_clients_connected", "sse") == 1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge/msg"
 	"github.com/bridgeway/bridgeway/bridge/upstream"
+	"github.com/bridgeway/bridgeway/bridge/wire"
 )
 
 // closeGrace is how long we wait for the client's close frame after ours.
@@ -84,6 +85,13 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	a.connected()
+	if start := a.startCursor(q.Get("cursor")); start != "" && jsonFormat {
+		// Where a broadcast subscriber starts, before anything else.
+		if ws.WriteMessage(websocket.TextMessage, wire.AppendStartJSON(nil, start)) != nil {
+			_ = ws.Close()
+			return
+		}
+	}
 	served = true
 	h.deliverWebSocket(req, &wsClient{h: h, a: a, ws: ws, json: jsonFormat, acks: acks})
 }

@@ -63,6 +63,12 @@ routes:
     upstream: {url: "APP/chat"}
     heartbeat: 1s
     poll_timeout: 1s
+  - path: /silent
+    upstream: {url: "APP/chat"}
+    mode: broadcast
+    snapshot: false
+    client_send: true
+    heartbeat: 1s
 `
 
 func newGateway(t *testing.T) *gateway { return startGateway(t, false) }

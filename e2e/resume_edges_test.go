@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -110,5 +112,50 @@ func TestJSONPFailuresLeaveNoGlobals(t *testing.T) {
 	waitFor(t, tab, `S.errors.length >= 3`, `summary()`)
 	if n := eval[int](t, tab, `Object.keys(window).filter(function (k) { return k.indexOf("__bw") === 0; }).length`); n > 1 {
 		t.Fatalf("%d JSONP callbacks left on window after %d failed polls", n, eval[int](t, tab, `S.errors.length`))
+	}
+}
+
+// TestBroadcastResumeBeforeFirstMessage: a subscriber of a broadcast topic
+// (snapshot off, so nothing on arrival) that is cut before its first
+// message resumes from where it first connected: the message published
+// while it was away arrives. It had no cursor to resume with, so it came
+// back as a new subscriber at the topic's end and lost that message
+// without a gap.
+func TestBroadcastResumeBeforeFirstMessage(t *testing.T) {
+	for transport, suffix := range map[string]string{"sse": "/sse", "stream": "/stream", "websocket": "/ws"} {
+		t.Run(transport, func(t *testing.T) {
+			gw, proxy, tab := pageBehindProxy(t)
+			// A subscriber of the test's own keeps the topic open and shows
+			// what is in it: the app's greeting first.
+			topic := readSSE(t, gw.URL+"/silent/sse")
+			waitUntil(t, func() bool { return topic.saw("hi:1") }, "the topic's first message")
+			eval[bool](t, tab, `bwOpen("/silent", {transports: ["`+transport+`"], timeout: 3000})`)
+			waitFor(t, tab, `S.opens.length === 1`, `summary()`)
+			proxy.refusePath(suffix)
+			proxy.cut()
+			waitFor(t, tab, `S.errors.length >= 1`, `summary()`) // away
+			publish(t, gw.URL+"/silent/send", "missed")
+			waitUntil(t, func() bool { return topic.saw("echo:missed") }, "the message published while the page was away")
+			proxy.refusePath("")
+			waitFor(t, tab, `S.opens.length === 2`, `summary()`)
+			publish(t, gw.URL+"/silent/send", "after")
+			waitFor(t, tab, `datas("echo:after").length === 1`, `summary()`)
+			if got := eval[string](t, tab, `JSON.stringify([datas(""), S.gaps])`); got != `[["echo:missed","echo:after"],[]]` {
+				t.Fatalf("messages, gaps: %s; want the one published while away, then the next", got)
+			}
+		})
+	}
+}
+
+// publish sends text to a broadcast route's shared upstream (client_send).
+func publish(t *testing.T, url, text string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST %s: %s", url, resp.Status)
 	}
 }

@@ -394,7 +394,8 @@ func (e *subscriberEnv) runNchanLongPoll(ctx context.Context, t *tracker, ready 
 }
 
 // runStream speaks bridgeway's NDJSON stream: one message object a line,
-// blank lines as heartbeats.
+// blank lines as heartbeats, a first line {"cursor":C} (where the
+// subscriber starts) that carries no message.
 func (e *subscriberEnv) runStream(ctx context.Context, t *tracker, ready func()) error {
 	resp, err := e.get(ctx, e.urlFor(TransportStream), "application/x-ndjson")
 	if err != nil {
@@ -417,6 +418,9 @@ func (e *subscriberEnv) runStream(ctx context.Context, t *tracker, ready func())
 		m = wireMessage{}
 		if err := json.Unmarshal(line, &m); err != nil {
 			return fmt.Errorf("stream: decode: %w", err)
+		}
+		if m.ID == "" {
+			continue // the start line
 		}
 		t.deliverWire(&m, time.Now())
 	}

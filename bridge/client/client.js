@@ -109,7 +109,7 @@ var T = {
 			es.addEventListener(name, function (e) {
 				var d = e.data, id = e.lastEventId, b = name === "binary";
 				a.seen = +new Date();
-				if (name === "heartbeat") return c._obj(a, { beat: 1 });
+				if (name === "heartbeat") return c._obj(a, { cursor: id, beat: 1 });
 				c._obj(a, name === "session" ? parse(d) || {} : name === "gap" ? { id: id, gap: parse(d) } :
 					name === "close" ? { closed: parse(d) || {} } : { id: id, data: d, event: b ? "" : name, binary: b });
 			});
@@ -220,15 +220,15 @@ Conn.prototype = {
 		c._was = true;
 		c._flush();
 	},
-	// o: a message, or a session, gap, closed or beat notice. A beat
-	// (heartbeat, poll answer) after the first event proves the path: the
-	// backoff restarts (rule 4).
+	// o: a message, or a session, start (cursor), gap, closed or beat
+	// notice. A beat (heartbeat, poll answer) after the first event proves
+	// the path: the backoff restarts (rule 4).
 	_obj: function (a, o) {
 		var c = this;
 		if (a !== c._a) return;
 		if (o.closed) return c._end(a, o.closed.code, o.closed.reason);
-		if (o.session && o.data === undefined) {
-			c.session = o.session;
+		if (o.data === undefined) {
+			if (o.session) c.session = o.session;
 			if (o.cursor && !c.cursor) c.cursor = o.cursor;
 		}
 		if (o.beat && a.up) c._n = 0;

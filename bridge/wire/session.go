@@ -14,6 +14,15 @@ func AppendSessionJSON(dst []byte, id, prefix, cursor string) []byte {
 	return append(dst, '}')
 }
 
+// AppendStartJSON appends {"cursor":C}, the first NDJSON line and
+// WebSocket ?format=json frame of a broadcast subscriber that came without
+// a cursor: where it starts reading the topic.
+func AppendStartJSON(dst []byte, cursor string) []byte {
+	dst = append(dst, `{"cursor":`...)
+	dst = AppendJSONString(dst, cursor)
+	return append(dst, '}')
+}
+
 // AppendSessionFields appends `"session":ID,"send":URL,`, which open a
 // session-mode poll answer (its cursor follows).
 func AppendSessionFields(dst []byte, id, prefix string) []byte {
