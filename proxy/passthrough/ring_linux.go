@@ -19,7 +19,9 @@ import (
 // of an epoll set. A direction on the ring always has one operation in
 // flight: a receive on its source into a buffer the kernel picks when
 // bytes arrive (an idle tunnel holds none), or the send of what that
-// receive brought, made without waiting (MSG_DONTWAIT). The ring's
+// receive brought, made without waiting (MSG_DONTWAIT); or, when its
+// receive found every buffer taken, it waits for the batch's buffers to
+// come back. The ring's
 // goroutine scans the frames of each receive exactly as the epoll loop
 // does and queues the send; one io_uring_enter then submits every send and
 // receive of a batch and collects the next completions. That is what makes
@@ -30,8 +32,8 @@ import (
 // written or acted on in d.stall, on anything the ring does not finish at
 // once: a send the destination did not take whole, a span the pump must
 // act on (a close frame, a broken frame, a header cut by the buffer's end),
-// the direction's lock held by an injector, an end of stream, an error, no
-// free buffer, or evict.
+// the direction's lock held by an injector, an end of stream, an error,
+// or evict.
 //
 // Descriptor numbers are used after the calls that made them valid: evict
 // returns only once the ring gave the direction back (no operation of it
@@ -41,8 +43,13 @@ import (
 
 const (
 	ringEntries = 1024
-	ringBuffers = 128 // per ring, relayBufferSize each: 2 MiB, mapped at first use
-	ringGroup   = 1
+	// Receive buffers per ring: 512 of 4 KiB, 2 MiB mapped at first use. A
+	// batch of completions holds one per receive until its send is done
+	// (the same batch), so about one per busy tunnel of the ring; a
+	// receive that finds none waits on the ring for the next batch.
+	ringBuffers    = 512
+	ringBufferSize = 4 << 10
+	ringGroup      = 1
 
 	// user data: slot << 3 | kind
 	kindWake   = 1
@@ -68,6 +75,7 @@ type ringLoop struct {
 	bufs      *uring.BufRing
 	slots     []*direction
 	free      []uint64
+	starved   []*direction // receives that found no buffer: queued again next batch
 	wakeBuf   [8]byte
 	wakeArmed bool
 }
@@ -80,17 +88,18 @@ type ringReq struct {
 // ringShare is a direction's share in a ring. Set up once (useRing); the
 // rest is owned by the ring's goroutine while the direction is on it.
 type ringShare struct {
-	rl     *ringLoop
-	srcFD  int32
-	dstFD  int32
-	slot   uint64
-	inRecv bool // a receive is in flight
-	cancel bool // and its cancel was queued
-	inSend bool // a send is in flight
-	sendID uint16
-	sendN  int
-	sendSp span
-	gone   *sync.Cond // on d.loop.mu: evict waits for the hand-back
+	rl      *ringLoop
+	srcFD   int32
+	dstFD   int32
+	slot    uint64
+	inRecv  bool // a receive is in flight
+	cancel  bool // and its cancel was queued
+	starved bool // its receive found no buffer: in rl.starved
+	inSend  bool // a send is in flight
+	sendID  uint16
+	sendN   int
+	sendSp  span
+	gone    *sync.Cond // on d.loop.mu: evict waits for the hand-back
 }
 
 var (
@@ -157,7 +166,7 @@ func newRingLoop(buffers int) (*ringLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	bufs, err := r.RegisterBufRing(ringGroup, buffers, relayBufferSize)
+	bufs, err := r.RegisterBufRing(ringGroup, buffers, ringBufferSize)
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -292,10 +301,11 @@ func (rl *ringLoop) run() {
 		if err := rl.ring.Submit(0); err != nil {
 			panic(err) // EFAULT, EBADF: a broken ring, never expected
 		}
-		if rl.ring.Completions(rl.complete) == 0 {
+		if rl.ring.Completions(rl.complete) == 0 && len(rl.starved) == 0 {
 			_ = rl.poll.Read(func(uintptr) bool { return rl.ring.Pending() })
 		}
 		rl.bufs.Publish()
+		rl.retryStarved()
 	}
 }
 
@@ -319,13 +329,31 @@ func (rl *ringLoop) recv(d *direction) {
 }
 
 // giveBack asks for d's receive to end; the send in flight ends by itself
-// (it never waits). Either completion hands d back.
+// (it never waits). Either completion hands d back; a starved receive
+// (none in flight) is handed back at once.
 func (rl *ringLoop) giveBack(d *direction) {
 	s := d.loop.ring
-	if s.inRecv && !s.cancel {
+	switch {
+	case s.starved:
+		s.starved = false // left in rl.starved, skipped there
+		rl.handBack(d)
+	case s.inRecv && !s.cancel:
 		s.cancel = true
 		rl.ring.Cancel(s.slot<<3|kindRecv, kindCancel)
 	}
+}
+
+// retryStarved queues again the receives that found no buffer, now that
+// the last batch's buffers are back.
+func (rl *ringLoop) retryStarved() {
+	for _, d := range rl.starved {
+		if s := d.loop.ring; s.starved {
+			s.starved = false
+			rl.recv(d)
+		}
+	}
+	clear(rl.starved)
+	rl.starved = rl.starved[:0]
 }
 
 func (rl *ringLoop) complete(c *uring.CQE) {
@@ -347,16 +375,21 @@ func (rl *ringLoop) complete(c *uring.CQE) {
 	}
 	s.inRecv = false
 	id, ok := c.Buffer()
+	if errors.Is(c.Err(), syscall.ENOBUFS) && !s.cancel {
+		// The bytes wait in the socket; the batch's buffers come back at
+		// its end.
+		if hook := testHookRingNoBuffer.Load(); hook != nil {
+			(*hook)()
+		}
+		s.starved = true
+		rl.starved = append(rl.starved, d)
+		return
+	}
 	if c.Res <= 0 {
 		// EOF: the pump reads it again (it tells a cut frame from a clean
-		// end). An error is the pump's to return; ECANCELED and ENOBUFS
-		// only give the source back.
-		switch err := c.Err(); {
-		case errors.Is(err, syscall.ENOBUFS):
-			if hook := testHookRingNoBuffer.Load(); hook != nil {
-				(*hook)()
-			}
-		case err != nil && !errors.Is(err, syscall.ECANCELED):
+		// end). An error is the pump's to return; ECANCELED (and ENOBUFS
+		// while giving back) only give the source back.
+		if err := c.Err(); err != nil && !errors.Is(err, syscall.ECANCELED) && !errors.Is(err, syscall.ENOBUFS) {
 			d.rerr = os.NewSyscallError("read", err)
 		}
 		rl.handBack(d)
