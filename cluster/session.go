@@ -32,7 +32,7 @@ var (
 
 // Inbox defaults.
 const (
-	defaultInboxMax = 1024
+	defaultInboxMax = 1024 // sends waiting for the owner; every sender applies it (it cannot know an owner's own)
 	inboxBatch      = 64
 	// inboxPoll is the fallback pull interval should a tailer wake be
 	// missed (Redis restarted between an XADD and the XREAD).
@@ -52,8 +52,6 @@ type InboxOptions struct {
 	// TTL of the ownership record (renewed every TTL/3) and of the inbox.
 	// Default: the client's KeyTTL.
 	TTL time.Duration
-	// MaxQueued bounds the sends waiting for the owner. Default 1024.
-	MaxQueued int
 	// Credentials (a hash of the opening request's Cookie/Authorization)
 	// stored so other instances can check later requests.
 	Credentials []byte
@@ -116,9 +114,6 @@ func (c *Client) SendTopic(ctx context.Context, name string, msgs []msg.Message)
 func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptions, session bool, log *StreamLog) (*Inbox, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = c.keyTTL
-	}
-	if opts.MaxQueued <= 0 {
-		opts.MaxQueued = defaultInboxMax
 	}
 	if opts.Deliver == nil {
 		return nil, errors.New("cluster: inbox needs a Deliver func")
