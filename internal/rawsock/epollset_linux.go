@@ -46,14 +46,8 @@ func (s *sockSet[T]) open(name string) bool {
 	if err != nil {
 		return false
 	}
-	if syscall.SetNonblock(epfd, true) != nil {
-		_ = syscall.Close(epfd)
-		return false
-	}
-	f := os.NewFile(uintptr(epfd), name) // non-blocking: in the netpoller
-	rc, err := f.SyscallConn()
+	f, rc, err := InNetpoller(epfd, name)
 	if err != nil {
-		_ = f.Close()
 		return false
 	}
 	s.file, s.epfd, s.rc, s.socks = f, epfd, rc, make(map[int32]T)

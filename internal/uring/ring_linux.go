@@ -115,15 +115,14 @@ type Ring struct {
 }
 
 // New sets up a ring with entries submission slots and four times as many
-// completion slots. An operation that had to wait (a receive before bytes
-// came) is completed by the thread that submitted it: interrupted for it
-// when it runs (signal-like task work), or, cooperative, only when it next
-// enters the kernel, which is cheaper for a thread that waits in Submit.
-func New(entries uint32, cooperative bool) (*Ring, error) {
-	p := params{flags: setupCQSize | setupSubmitAll, cqEntries: entries * 4}
-	if cooperative {
-		p.flags |= setupCoopTaskrun
-	}
+// completion slots. Task running is cooperative: an operation that had to
+// wait (a receive before bytes came) is completed by the thread that
+// submitted it at its next entry into the kernel (a system call, an
+// interrupt), never by interrupting it; the signal-like mode interrupted it
+// while the sender's softirq still held the socket's lock, and spun on it
+// (docs/benchmarks.md, *Pass-through on io_uring*).
+func New(entries uint32) (*Ring, error) {
+	p := params{flags: setupCQSize | setupSubmitAll | setupCoopTaskrun, cqEntries: entries * 4}
 	fd, _, e := syscall.RawSyscall(sysSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrUnsupported, e)

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 	"github.com/bridgeway/bridgeway/internal/uring"
 )
 
@@ -78,6 +79,9 @@ type ringLoop struct {
 	starved   []*direction // receives that found no buffer: queued again next batch
 	wakeBuf   [8]byte
 	wakeArmed bool
+	// Bound once: a method value or closure made per batch would allocate.
+	completeFn func(*uring.CQE)
+	pendingFn  func(uintptr) bool
 }
 
 type ringReq struct {
@@ -92,11 +96,10 @@ type ringShare struct {
 	srcFD   int32
 	dstFD   int32
 	slot    uint64
-	inRecv  bool // a receive is in flight
-	cancel  bool // and its cancel was queued
-	starved bool // its receive found no buffer: in rl.starved
-	inSend  bool // a send is in flight
-	sendID  uint16
+	inRecv  bool   // a receive is in flight
+	cancel  bool   // and its cancel was queued
+	starved bool   // its receive found no buffer: in rl.starved
+	sendID  uint16 // the send in flight: its buffer, length and span
 	sendN   int
 	sendSp  span
 	gone    *sync.Cond // on d.loop.mu: evict waits for the hand-back
@@ -153,16 +156,9 @@ func openRings() ([]*ringLoop, error) {
 	return rs, nil
 }
 
-// newRingLoop sets up a ring with buffers relay buffers. Its task running
-// is cooperative: a receive that waited for bytes is completed by the
-// thread that submitted it at its next entry into the kernel (a system
-// call, an interrupt: within a timer tick), never by interrupting it. The
-// signal-like mode interrupted that thread at once, while the sender's
-// softirq on the other core still held the socket's lock, and 12% of the
-// gateway's CPU went to spinning on it (perf, 100 echo connections):
-// 22.1–22.7 µs per round trip against 18.1–19.1 cooperative.
+// newRingLoop sets up a ring with buffers relay buffers.
 func newRingLoop(buffers int) (*ringLoop, error) {
-	r, err := uring.New(ringEntries, true)
+	r, err := uring.New(ringEntries)
 	if err != nil {
 		return nil, err
 	}
@@ -177,16 +173,13 @@ func newRingLoop(buffers int) (*ringLoop, error) {
 		return nil, e
 	}
 	rl := &ringLoop{ring: r, bufs: bufs, efd: int(efd), slots: []*direction{nil}}
+	rl.completeFn, rl.pendingFn = rl.complete, func(uintptr) bool { return r.Pending() }
 	// The goroutine waits for completions where goroutines wait for
 	// sockets: the ring's descriptor polls readable when there are some.
 	pfd, err := syscall.Dup(r.Fd())
 	if err == nil {
 		syscall.CloseOnExec(pfd)
-		err = syscall.SetNonblock(pfd, true)
-	}
-	if err == nil {
-		rl.pollFile = os.NewFile(uintptr(pfd), "io_uring")
-		rl.poll, err = rl.pollFile.SyscallConn()
+		rl.pollFile, rl.poll, err = rawsock.InNetpoller(pfd, "io_uring")
 	}
 	if err != nil {
 		rl.close()
@@ -301,8 +294,8 @@ func (rl *ringLoop) run() {
 		if err := rl.ring.Submit(0); err != nil {
 			panic(err) // EFAULT, EBADF: a broken ring, never expected
 		}
-		if rl.ring.Completions(rl.complete) == 0 && len(rl.starved) == 0 {
-			_ = rl.poll.Read(func(uintptr) bool { return rl.ring.Pending() })
+		if rl.ring.Completions(rl.completeFn) == 0 && len(rl.starved) == 0 {
+			_ = rl.poll.Read(rl.pendingFn)
 		}
 		rl.bufs.Publish()
 		rl.retryStarved()
@@ -401,8 +394,7 @@ func (rl *ringLoop) complete(c *uring.CQE) {
 	}
 	data := rl.bufs.Bytes(id, int(c.Res))
 	if d.loop.isEvicted() {
-		rl.handBackData(d, span{}, nil, data)
-		rl.bufs.Recycle(id)
+		rl.handBackData(d, id, span{}, nil, data)
 		return
 	}
 	rl.relay(d, s, data, id)
@@ -413,43 +405,40 @@ func (rl *ringLoop) complete(c *uring.CQE) {
 func (rl *ringLoop) relay(d *direction, s *ringShare, data []byte, id uint16) {
 	if !d.held {
 		if !d.mu.TryLock() { // an injector has it: the pump waits for it
-			rl.handBackData(d, span{}, nil, data)
-			rl.bufs.Recycle(id)
+			rl.handBackData(d, id, span{}, nil, data)
 			return
 		}
 		d.held = true
 	}
 	sp := d.scanLocked(data)
 	if sp.loopHandOff() || sp.short || sp.write == 0 || sp.write != len(data) {
-		rl.handBackData(d, sp, data[:sp.write], data[sp.consumed:])
-		rl.bufs.Recycle(id)
+		rl.handBackData(d, id, sp, data[:sp.write], data[sp.consumed:])
 		return
 	}
-	s.inSend, s.sendID, s.sendN, s.sendSp = true, id, sp.write, sp
+	s.sendID, s.sendN, s.sendSp = id, sp.write, sp
 	rl.ring.Send(s.dstFD, data[:sp.write], syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, s.slot<<3|kindSend)
 }
 
 // sent completes a send: the span is finished and the next receive queued,
 // or what the destination did not take goes to the pump with the span.
 func (rl *ringLoop) sent(d *direction, s *ringShare, c *uring.CQE) {
-	s.inSend = false
-	data := rl.bufs.Bytes(s.sendID, s.sendN)
-	defer rl.bufs.Recycle(s.sendID)
 	n := max(int(c.Res), 0)
 	if d.dstCounter != nil && n > 0 {
 		d.dstCounter.AddWritten(int64(n))
 	}
 	switch err := c.Err(); {
 	case n == s.sendN:
+		rl.bufs.Recycle(s.sendID)
 	case err == nil || errors.Is(err, syscall.EAGAIN):
 		// The destination's buffer is full: the pump finishes the span
 		// with a write that may block (send_timeout, the grace).
-		rl.handBackData(d, s.sendSp, data[n:], nil)
+		rl.handBackData(d, s.sendID, s.sendSp, rl.bufs.Bytes(s.sendID, s.sendN)[n:], nil)
 		if testHookStall != nil {
 			testHookStall()
 		}
 		return
 	default:
+		rl.bufs.Recycle(s.sendID)
 		d.writeFailed()
 		d.rerr = os.NewSyscallError("write", err)
 		rl.handBack(d)
@@ -471,13 +460,14 @@ func (rl *ringLoop) sent(d *direction, s *ringShare, c *uring.CQE) {
 }
 
 // handBackData gives d back with a span to finish: its unwritten bytes and
-// what was received after it, copied out of the ring's buffer (which goes
-// back to the kernel) into the pump's.
-func (rl *ringLoop) handBackData(d *direction, sp span, unwritten, after []byte) {
+// what was received after it, copied out of the ring's buffer id (which
+// goes back to the kernel) into the pump's.
+func (rl *ringLoop) handBackData(d *direction, id uint16, sp span, unwritten, after []byte) {
 	d.bufp = relayPool.Get().(*[]byte)
 	buf := *d.bufp
 	n := copy(buf, unwritten)
 	m := copy(buf[n:], after)
+	rl.bufs.Recycle(id)
 	d.stallAt(sp, buf[:n], buf[n:n+m])
 	rl.handBack(d)
 }

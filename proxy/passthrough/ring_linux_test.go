@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/bridgeway/bridgeway/internal/testdeps"
 	"github.com/bridgeway/bridgeway/internal/uring"
 )
 
@@ -27,8 +28,8 @@ import (
 func useTestRing(t *testing.T, buffers int) *ringLoop {
 	t.Helper()
 	rl, err := newRingLoop(buffers)
-	if errors.Is(err, uring.ErrUnsupported) && os.Getenv("BRIDGEWAY_REQUIRE_DEPS") != "1" {
-		t.Skip(err)
+	if errors.Is(err, uring.ErrUnsupported) {
+		testdeps.Missing(t, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)
