@@ -10,7 +10,7 @@ import (
 // {name}, so a Redis Cluster keeps them on one slot and scripts may touch
 // them together.
 //
-//	<prefix>:{<name>}:meta   hash: epoch, top, up (last upstream SSE id), closed, reason, sendseq, creds
+//	<prefix>:{<name>}:meta   hash: epoch, up (last upstream SSE id), closed, reason, sendseq, creds
 //	<prefix>:{<name>}:log    stream: the log entries (MAXLEN = buffer)
 //	<prefix>:{<name>}:lease  string: instance id holding the upstream (topics)
 //	<prefix>:{<name>}:owner  string: instance id holding the upstream (sessions)

@@ -28,10 +28,6 @@ type Lease struct {
 	key  string
 	name string
 	ttl  time.Duration
-	// patient leases (session ownership) are never given up for lack of
-	// confirmation: nobody else competes for a session, and its upstream
-	// connection is still here.
-	patient bool
 	// state is what goes with the lease in Redis (a session's meta hash),
 	// written back when renewal finds it gone; nil for none.
 	state *leaseState
@@ -42,6 +38,11 @@ type Lease struct {
 	stopOnce sync.Once
 	done     chan struct{}
 }
+
+// patient: a lease with state (session ownership) is never given up for
+// lack of confirmation: nobody else competes for a session, and its
+// upstream connection is still here.
+func (l *Lease) patient() bool { return l.state != nil }
 
 // leaseState is what goes with a lease in Redis (a session's meta hash):
 // renewal checks that key still has field, and when it does not, or when
@@ -58,7 +59,7 @@ type leaseState struct {
 
 // TryLease takes the named lease (see TopicName) if nobody holds it.
 func (c *Client) TryLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
-	return c.tryLease(ctx, c.keys(name).lease, name, ttl, false, nil)
+	return c.tryLease(ctx, c.keys(name).lease, name, ttl, nil)
 }
 
 // WaitLease takes the named lease, retrying every ttl/3 while another
@@ -104,7 +105,7 @@ func (c *Client) holder(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, patient bool, state *leaseState) (*Lease, error) {
+func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Duration, state *leaseState) (*Lease, error) {
 	ttl = max(ttl, minLeaseTTL)
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
@@ -117,7 +118,7 @@ func (c *Client) tryLease(ctx context.Context, key, name string, ttl time.Durati
 		return nil, ErrLeaseHeld
 	}
 	l := &Lease{
-		c: c, key: key, name: name, ttl: ttl, patient: patient, state: state,
+		c: c, key: key, name: name, ttl: ttl, state: state,
 		lost: make(chan struct{}),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -170,7 +171,7 @@ func (l *Lease) renew(confirmed time.Time) {
 	defer tick.Stop()
 	var fence <-chan time.Time
 	var fenceTimer *time.Timer
-	if !l.patient {
+	if !l.patient() {
 		fenceTimer = time.NewTimer(time.Until(l.fenceAt(confirmed)))
 		defer fenceTimer.Stop()
 		fence = fenceTimer.C
@@ -219,7 +220,7 @@ func (l *Lease) renew(confirmed time.Time) {
 			return
 		default:
 			_ = l.c.fail(err)
-			if !l.patient && !time.Now().Before(l.fenceAt(confirmed)) {
+			if !l.patient() && !time.Now().Before(l.fenceAt(confirmed)) {
 				giveUp(err)
 				return
 			}
@@ -236,7 +237,7 @@ func (l *Lease) fenceAt(confirmed time.Time) time.Time { return confirmed.Add(l.
 func (l *Lease) renewOnce(keys []string, confirmed time.Time) (held int, err error) {
 	ctx, cancel := l.c.opContext(nil)
 	defer cancel()
-	if !l.patient {
+	if !l.patient() {
 		var cancelFence context.CancelFunc
 		ctx, cancelFence = context.WithDeadline(ctx, l.fenceAt(confirmed))
 		defer cancelFence()

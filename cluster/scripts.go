@@ -72,22 +72,20 @@ elseif e ~= epoch then
   return redis.error_reply('BWEPOCH log restarted as ' .. e)
 end
 -- behind: the stream is missing, or Redis came back without its last
--- writes: its top seq (meta's 'top', written with each batch and lost
--- with it) is below the appender's last seq. The next id then continues
--- after that seq, never reusing one a mirror has passed, and a gap says
--- what was lost.
+-- writes: its newest seq is below the appender's last seq. The next id
+-- then continues after that seq, never reusing one a mirror has passed,
+-- and a gap says what was lost.
 local hint = tonumber(ARGV[4])
 local behind = false
 if hint > 0 then
-  if redis.call('EXISTS', log) == 0 then
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  if not newest[1] then
     behind = true
   else
-    local top = redis.call('HGET', meta, 'top')
-    behind = top ~= false and tonumber(top) < hint
+    behind = tonumber(string.match(newest[1][1], '%-(%d+)$')) < hint
     if behind and gap == '' then gap = 'cluster state lost' end
   end
 end
-local last = false
 local function nextid()
   if behind then
     behind = false
@@ -97,7 +95,7 @@ local function nextid()
 end
 local closed = redis.call('HEXISTS', meta, 'closed') == 1
 if gap ~= '' and not closed then
-  last = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
 end
 local out = {}
 local i = 7
@@ -111,7 +109,6 @@ for k = 1, tonumber(ARGV[6]) do
     out[k] = 'CLOSED'
   else
     out[k] = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, unpack(fields))
-    last = out[k]
     if up ~= '' then redis.call('HSET', meta, 'up', up) end
     if fields[2] == 'c' then
       redis.call('HSET', meta, 'closed', fields[4], 'reason', fields[6])
@@ -119,7 +116,6 @@ for k = 1, tonumber(ARGV[6]) do
     end
   end
 end
-if last then redis.call('HSET', meta, 'top', string.match(last, '%-(%d+)$')) end
 redis.call('PEXPIRE', meta, ARGV[2])
 redis.call('PEXPIRE', log, ARGV[2])
 return out
@@ -203,12 +199,10 @@ local n = (#ARGV - 3) / 2
 if redis.call('XLEN', KEYS[3]) + n > tonumber(ARGV[2]) then
   return redis.error_reply('BWFULL the session inbox is full')
 end
+local q = {}
+if seq >= 0 then q = {'q', ARGV[1]} end
 for i = 0, n - 1 do
-  if seq >= 0 then
-    redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i], 'q', ARGV[1])
-  else
-    redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i])
-  end
+  redis.call('XADD', KEYS[3], '*', 'b', ARGV[4 + 2*i], 'd', ARGV[5 + 2*i], unpack(q))
 end
 if seq >= 0 then
   redis.call('HSET', KEYS[2], 'sendseq', ARGV[1])
@@ -228,7 +222,7 @@ return 1
 // it took from the inbox) and the newest queued in the inbox; a stream
 // that lost its last entries, or all of them, gets a gap entry after the
 // owner's last seq, so cursors the clients hold stay valid on every
-// instance, and top says where the stream ends.
+// instance.
 // KEYS: meta, log, inbox. ARGV: creds, epoch ("": the owner has no log),
 // owner's send seq (-1: none), upstream id, log's last seq, log capacity,
 // meta ttl ms (set only on a hash without one), log ttl ms, inbox bound.
@@ -263,7 +257,6 @@ if epoch ~= '' then
     redis.call('XADD', log, 'MAXLEN', ARGV[6], '0-' .. string.format('%d', top), 'p', epoch, 'k', 'g', 'r', 'cluster state lost')
     redis.call('PEXPIRE', log, ARGV[8])
   end
-  if top > 0 then redis.call('HSET', meta, 'top', string.format('%d', top)) end
 end
 redis.call('PEXPIRE', meta, ARGV[7], 'NX')
 return 1

@@ -92,7 +92,8 @@ func (c *Client) OpenInbox(ctx context.Context, id string, opts InboxOptions) (*
 // OpenTopicInbox makes this instance, the holder of a topic's upstream,
 // the receiver of client sends to the topic (route client_send) until
 // Close or until its lease is lost (Lost); KeepTopicInbox keeps one open.
-// Sends are not kept for the next holder: Close drops what is queued.
+// Close drops what is queued unless the topic's next holder owns the inbox
+// by then.
 func (c *Client) OpenTopicInbox(ctx context.Context, name string, deliver func(context.Context, msg.Message) error) (*Inbox, error) {
 	return c.openInbox(ctx, name, name, InboxOptions{TTL: defaultTopicLeaseTTL, Deliver: deliver}, false, nil)
 }
@@ -131,7 +132,7 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 		state = &leaseState{key: keys.meta, field: "creds", counter: "sendseq", floor: in.sendSeq.Load,
 			restore: func(ctx context.Context) error { return in.restoreState(ctx, log) }}
 	}
-	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, session, state)
+	lease, err := c.tryLease(ctx, keys.owner, name, opts.TTL, state)
 	if errors.Is(err, ErrLeaseHeld) {
 		return nil, ErrSessionExists
 	}
@@ -251,8 +252,6 @@ func (in *Inbox) drain(ctx context.Context, lastID *string) (bool, error) {
 		if q, err := strconv.ParseInt(str(xm.Values, "q"), 10, 64); err == nil && q > in.sendSeq.Load() {
 			in.sendSeq.Store(q) // taken: written back should Redis lose it
 		}
-	}
-	for _, xm := range msgs {
 		m := msg.Message{Data: []byte(str(xm.Values, "d")), Binary: str(xm.Values, "b") == "1"}
 		if err := in.opts.Deliver(ctx, m); err != nil {
 			if ctx.Err() != nil {
