@@ -12,6 +12,7 @@ type attachment struct {
 	top     *topic   // broadcast mode
 	rd      *msglog.Reader
 	fresh   bool // the session was opened by this request
+	start   bool // a broadcast subscriber that came without a cursor (startCursor)
 	tm      *transportMetrics
 	counted bool
 }
@@ -71,10 +72,10 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 			}
 			a.rd = rd
 		} else if h.set().snapshot {
-			a.rd = msglog.NewReader(t.log, t.log.LatestMessage())
+			a.rd, a.start = msglog.NewReader(t.log, t.log.LatestMessage()), true
 		} else {
 			_, last := t.log.Bounds()
-			a.rd = msglog.NewReader(t.log, last)
+			a.rd, a.start = msglog.NewReader(t.log, last), true
 		}
 		return a, nil
 	}
@@ -124,8 +125,8 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 // first (docs/protocol.md 2): a client cut before its first message then
 // resumes from there instead of coming back as a new subscriber at the
 // topic's end, which would lose what was published in between.
-func (a *attachment) startCursor(cursor string) string {
-	if a.top == nil || cursor != "" {
+func (a *attachment) startCursor() string {
+	if !a.start {
 		return ""
 	}
 	return a.rd.Cursor()

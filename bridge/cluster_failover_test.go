@@ -406,13 +406,7 @@ func TestClusterBroadcastClientSend(t *testing.T) {
 		}
 	}
 	waitFor(t, "every send at the upstream", func() bool { _, _, received := up.stats(); return received >= n })
-	up.mu.Lock()
-	got := make([]string, len(up.received))
-	for i, b := range up.received {
-		got[i] = string(b)
-	}
-	up.mu.Unlock()
-	checkSeq(t, got, n, "client sends at the upstream")
+	checkSeq(t, up.receivedTexts(), n, "client sends at the upstream")
 	if _, opened, _ := up.stats(); opened != 1 {
 		t.Fatalf("%d upstream connections, want 1", opened)
 	}

@@ -10,17 +10,6 @@ import (
 	"github.com/bridgeway/bridgeway/cluster"
 )
 
-// receivedTexts is what the upstream got from its clients, in order.
-func (u *testUpstream) receivedTexts() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := make([]string, len(u.received))
-	for i, b := range u.received {
-		out[i] = string(b)
-	}
-	return out
-}
-
 // sendSeq posts text with seq to g until it is answered 204: 404 (no
 // owner recorded yet after a Redis restart) and 503 (Redis down, or the
 // session's state not written back yet) are retried, as a client would.

@@ -163,6 +163,17 @@ func (u *testUpstream) closesSeen() []websocket.CloseError {
 	return slices.Clone(u.closes)
 }
 
+// receivedTexts is what the upstream got from its clients, in order.
+func (u *testUpstream) receivedTexts() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]string, len(u.received))
+	for i, b := range u.received {
+		out[i] = string(b)
+	}
+	return out
+}
+
 func (u *testUpstream) stats() (open, opened, received int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()

@@ -20,6 +20,8 @@ func TestWaitZeroOnALongPollOnlyRoute(t *testing.T) {
 
 	route := sessionRoute(up)
 	route.Transports = []string{config.TransportSSE, config.TransportLongPoll}
+	// A wait=0 poll held anyway would outlast the test's deadline.
+	route.PollTimeout = config.Duration(2 * deadline)
 	g := newGateway(t, route, config.Limits{})
 	first, resp := g.poll(t, ctx, "", nil)
 	if resp.StatusCode != http.StatusOK || first.Session == "" {

@@ -9,7 +9,8 @@ import (
 // serveSSE is GET /sse (or the route path with Accept: text/event-stream).
 func (h *RouteHandler) serveSSE(req *request, transport string) {
 	r := req.r
-	cursor := r.Header.Get("Last-Event-ID")
+	headerID := r.Header.Get("Last-Event-ID")
+	cursor := headerID
 	if cursor == "" {
 		cursor = r.URL.Query().Get("lastEventId")
 	}
@@ -22,7 +23,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 	if a == nil {
 		return
 	}
-	if r.Header.Get("Last-Event-ID") != "" && a.atClosedEnd() {
+	if headerID != "" && a.atClosedEnd() {
 		// An EventSource reconnecting by itself at the end: 204 tells it
 		// to stop. A resume asked with ?lastEventId= (the browser
 		// library's, which may have missed the close after its last
@@ -44,7 +45,7 @@ func (h *RouteHandler) serveSSE(req *request, transport string) {
 		b = append(b, "event: session\ndata: "...)
 		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, "\n\n"...)
-	} else if start := a.startCursor(cursor); start != "" {
+	} else if start := a.startCursor(); start != "" {
 		// A heartbeat with the subscriber's start as its id: EventSource
 		// keeps the id (its reconnect sends it) and shows it on the event.
 		b = append(b, "id: "...)

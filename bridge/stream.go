@@ -24,8 +24,7 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 		}
 		padding = min(n, maxStreamPadding)
 	}
-	cursor := q.Get("cursor")
-	a := h.attachPush(req, transport, cursor, writeStreamLost)
+	a := h.attachPush(req, transport, q.Get("cursor"), writeStreamLost)
 	if a == nil {
 		return
 	}
@@ -40,7 +39,7 @@ func (h *RouteHandler) serveStream(req *request, transport string) {
 	if id := a.sessionID(); id != "" {
 		b = wire.AppendSessionJSON(b, id, req.prefix, a.rd.Cursor())
 		b = append(b, '\n')
-	} else if start := a.startCursor(cursor); start != "" {
+	} else if start := a.startCursor(); start != "" {
 		b = append(wire.AppendStartJSON(b, start), '\n')
 	}
 	h.deliverPush(req, a, "application/x-ndjson", b, newNDJSONWriter)

@@ -85,9 +85,9 @@ func (h *RouteHandler) serveWebSocket(req *request, transport string) {
 		return
 	}
 	a.connected()
-	if start := a.startCursor(q.Get("cursor")); start != "" && jsonFormat {
+	if jsonFormat && a.start {
 		// Where a broadcast subscriber starts, before anything else.
-		if ws.WriteMessage(websocket.TextMessage, wire.AppendStartJSON(nil, start)) != nil {
+		if ws.WriteMessage(websocket.TextMessage, wire.AppendStartJSON(nil, a.startCursor())) != nil {
 			_ = ws.Close()
 			return
 		}

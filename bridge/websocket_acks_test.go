@@ -112,13 +112,7 @@ func openByPoll(t *testing.T, base string) string {
 func (c *ackClient) checkUpstream(n int) {
 	c.t.Helper()
 	waitFor(c.t, "the upstream to get "+strconv.Itoa(n)+" messages", c.upstreamHas(n))
-	c.up.mu.Lock()
-	got := make([]string, len(c.up.received))
-	for i, b := range c.up.received {
-		got[i] = string(b)
-	}
-	c.up.mu.Unlock()
-	checkSeq(c.t, got, n, "upstream")
+	checkSeq(c.t, c.up.receivedTexts(), n, "upstream")
 }
 
 func (c *ackClient) upstreamHas(n int) func() bool {

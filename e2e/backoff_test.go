@@ -145,12 +145,7 @@ func TestCutAtOnceStillBacksOff(t *testing.T) {
 			eval[bool](t, tab, `bwOpen("/beat", {transports: ["`+transport+`"], timeout: 2000})`)
 			waitFor(t, tab, `S.opens.length >= 1`, `summary()`)
 			clock.waitBeats(t, 8)
-			n := 0
-			for _, p := range proxy.requests() {
-				if p == "/beat/"+transport {
-					n++
-				}
-			}
+			n := proxy.requestsTo("/beat/" + transport)
 			// With the backoff (0, ~1, ~2, ~4 s ...) about 6 in 8 s; a tight
 			// loop makes hundreds.
 			if n > 12 {

@@ -45,12 +45,7 @@ func TestNoCallbackAfterClose(t *testing.T) {
 		// (scheduled at once after a first failed round) went out before it.
 		eval[bool](t, tab, `window.fetched = false; fetch("/favicon.ico").then(function () { fetched = true; }), true`)
 		waitFor(t, tab, `fetched`, `summary()`)
-		n := 0
-		for _, p := range proxy.requests() {
-			if p == "/chat/sse" {
-				n++
-			}
-		}
+		n := proxy.requestsTo("/chat/sse")
 		if got := eval[string](t, tab, `JSON.stringify([S.errors.length, S.opens.length, S.closes.length])`); got != "[1,0,1]" || n != 1 {
 			t.Fatalf("errors, opens, closes %s and %d SSE requests; want one failed round, its close and nothing after", got, n)
 		}

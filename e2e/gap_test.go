@@ -99,9 +99,7 @@ func TestAppCloseReachesClient(t *testing.T) {
 func TestSessionExpiredCloses(t *testing.T) {
 	for _, transport := range []string{"websocket", "sse", "longpoll", "poll", "stream", "jsonp"} {
 		t.Run(transport, func(t *testing.T) {
-			gw := newGateway(t)
-			proxy := newTestProxy(t, gw.URL, false)
-			tab := pageAt(t, proxy.URL+"/test.html")
+			gw, proxy, tab := pageBehindProxy(t)
 			eval[bool](t, tab, fmt.Sprintf(`bwOpen("/shortlived", {transports: [%q], timeout: 20000, interval: 50})`, transport))
 			waitFor(t, tab, `S.opens.length === 1 && datas("hi:").length === 1`, `summary()`)
 			proxy.block(true)

@@ -231,10 +231,16 @@ func (p *testProxy) holdingNow() (n int) {
 	return n
 }
 
-// requests lists the paths of the requests the proxy got, in order.
-func (p *testProxy) requests() (paths []string) {
-	p.with(func() { paths = append(paths, p.paths...) })
-	return paths
+// requestsTo counts the requests the proxy got for path.
+func (p *testProxy) requestsTo(path string) (n int) {
+	p.with(func() {
+		for _, got := range p.paths {
+			if got == path {
+				n++
+			}
+		}
+	})
+	return n
 }
 
 // block makes the proxy answer 503 to everything (true) or pass again.

@@ -148,9 +148,7 @@ func TestSockJSClientFallsBackWithoutWebSocket(t *testing.T) {
 			t.Fatalf("opened on websocket through a proxy that refuses it")
 		}
 		t.Logf("fell back to %s after %s", got, "a refused upgrade")
-		p.mu.Lock()
-		refused := p.wsRefused
-		p.mu.Unlock()
+		refused, _ := p.counts()
 		if refused == 0 {
 			t.Fatalf("the client never tried WebSocket: the fallback was not exercised")
 		}

@@ -14,9 +14,7 @@ import (
 // The app receives every send exactly once, in order, and the page every
 // echo.
 func TestSendsExactlyOnceAcrossCuts(t *testing.T) {
-	gw := newGateway(t)
-	proxy := newTestProxy(t, gw.URL, false)
-	tab := pageAt(t, proxy.URL+"/test.html")
+	gw, proxy, tab := pageBehindProxy(t)
 	eval[bool](t, tab, `bwOpen("/chat", {transports: ["websocket", "sse"], timeout: 20000})`)
 	waitFor(t, tab, `S.opens.length === 1`, `summary()`)
 	const rounds, per = 8, 40

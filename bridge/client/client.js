@@ -268,7 +268,7 @@ Conn.prototype = {
 	},
 	// A lost session is final; any other HTTP failure a drop.
 	_fail: function (a, err) {
-		if (/^session_(not_found|closed)$/.test(err)) this._end(a, 4404, err);
+		if (err === "session_not_found") this._end(a, 4404, err);
 		else this._drop(a, err);
 	},
 	// A working transport that drops is retried; one that never came up
