@@ -296,6 +296,7 @@ type fanShard struct {
 	scratch []byte
 	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
 	tally   outTally  // step.tally
+	answers answerBatch
 	wait    <-chan struct{}
 	again   bool
 }
@@ -313,6 +314,7 @@ func (sh *fanShard) deliver(f *fanout, members []fanMember) {
 		}
 		sh.merge(w)
 	}
+	sh.answers.end()
 }
 
 // merge takes one more waiting member's (or part's) wait channel.
@@ -409,10 +411,10 @@ func (s *fanSub) leftQuietly(f *fanout) bool {
 
 // step answers the poll when the log moved past its cursor (or closed);
 // else it waits with the round.
-func (p *parkedPoll) step(f *fanout, _ *fanShard) (<-chan struct{}, bool) {
+func (p *parkedPoll) step(f *fanout, sh *fanShard) (<-chan struct{}, bool) {
 	if (f.closed || p.pos < f.last) && p.take() {
 		f.remove(p)
-		p.answer()
+		sh.answers.add(p)
 		return nil, false
 	}
 	return f.step.wait, true

@@ -48,6 +48,10 @@ type parkedPoll struct {
 	fp    uint64
 	next  *nextConn // the connection's waiter once the bridge read a poll on it
 
+	// The answer being sent (prepare to sent).
+	out               *[]byte
+	outMsgs, outBytes int
+
 	// idx is the position in fan.members, -1 when not there (fan.mu).
 	idx int
 	fan *fanout
@@ -137,15 +141,29 @@ func (p *parkedPoll) timeout() {
 // answer writes the poll's answer (whatever follows the cursor now, maybe
 // nothing) without waiting: what the socket does not take at once is
 // finished by a goroutine of its own, so the fan-out never waits for one
-// client. The caller took the poll.
+// client. The caller took the poll. (The fan-out's rounds answer many polls
+// with one system call instead: answerBatch.)
 func (p *parkedPoll) answer() {
+	p.prepare()
+	n, err := p.sock.nb.write(*p.out)
+	p.sent(n, err)
+}
+
+// prepare builds the poll's answer into p.out, for sent.
+func (p *parkedPoll) prepare() {
 	p.stopTimer()
 	ans := p.h.collect(p.a, p.lim)
 	if p.h.ending.Load() {
 		p.close = true // as net/http does while the server drains; also when the route is retired
 	}
-	b, msgs, bytes := p.build(&ans)
-	n, err := p.sock.nb.write(*b)
+	p.out, p.outMsgs, p.outBytes = p.build(&ans)
+}
+
+// sent goes on once the socket took n bytes of p.out without waiting (err:
+// the write failed): the rest by a goroutine of its own, then finish.
+func (p *parkedPoll) sent(n int, err error) {
+	b, msgs, bytes := p.out, p.outMsgs, p.outBytes
+	p.out = nil
 	switch {
 	case err != nil:
 		putPollBuffer(b)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/config"
+	"github.com/bridgeway/bridgeway/internal/testdeps"
 	"github.com/bridgeway/bridgeway/proxy"
 )
 
@@ -241,8 +242,31 @@ func headerSet(h http.Header) string {
 
 // TestParkedPollsKeepAliveCycles: 200 pollers, each on one keep-alive
 // connection, get every message of 3 cycles in order, once, with the bytes
-// and headers of the unparked path, and keep using their connection.
+// and headers of the unparked path, and keep using their connection; with
+// the answers sent in batches (io_uring) and one at a time.
 func TestParkedPollsKeepAliveCycles(t *testing.T) {
+	t.Run("batched", func(t *testing.T) {
+		if err := bridge.BatchesUnusable(); err != nil {
+			testdeps.Missing(t, "io_uring: "+err.Error())
+		}
+		before := bridge.AnswersBatched()
+		keepAliveCycles(t)
+		// Every answer of the 3 cycles went in a batch.
+		if got := bridge.AnswersBatched() - before; got < 3*200 {
+			t.Fatalf("%d answers sent in batches, want at least 600", got)
+		}
+	})
+	t.Run("one at a time", func(t *testing.T) {
+		defer bridge.SetBatchAnswers(false)()
+		before := bridge.AnswersBatched()
+		keepAliveCycles(t)
+		if got := bridge.AnswersBatched() - before; got != 0 {
+			t.Fatalf("%d answers sent in batches with batches off", got)
+		}
+	})
+}
+
+func keepAliveCycles(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
 

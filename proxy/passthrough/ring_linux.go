@@ -139,7 +139,7 @@ func pickRing(log *zap.Logger) *ringLoop {
 
 // openRings makes one ring per P, at most four.
 func openRings() ([]*ringLoop, error) {
-	if os.Getenv("BRIDGEWAY_IO_URING") == "off" {
+	if uring.Off() {
 		return nil, errors.New("off (BRIDGEWAY_IO_URING)")
 	}
 	var rs []*ringLoop
