@@ -3,40 +3,42 @@ package bridge
 import (
 	"net"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/bridgeway/bridgeway/internal/uring"
 )
 
 // answerBatch sends the answers a fan-out part gives parked polls in one
-// round with one system call per uring.SenderBatch polls, where each poll
+// round with one system call per uring.BatchSize polls, where each poll
 // took one send(2) of its own: at a message to 10,000 long-pollers that was
 // 10,000 entries into the kernel, at about 1.2 µs each on the machines we
 // measure on (issue 18, goal 3). Sends never wait (a socket that takes
 // less goes on as after a short write: parkedPoll.sent); without io_uring,
-// or with every Sender taken, a poll is answered at once as before.
+// or with every Batch taken, a poll is answered at once as before.
 type answerBatch struct {
-	s      *uring.Sender
-	polls  []*parkedPoll // queued, in the Sender's order
+	s      *uring.Batch
+	polls  []*parkedPoll // queued, in the Batch's order
 	doneFn func(i, n int, err error)
 }
 
-// batchAnswers switches the batches (tests compare both ways);
-// answersBatched counts the answers sent through a Sender (tests).
+// batchPollIO switches the batches of answers and of next reads
+// (poll_next_batch_linux.go; tests compare both ways); answersBatched
+// counts the answers sent through a Batch (tests).
 var (
-	batchAnswers   atomic.Bool
+	batchPollIO    atomic.Bool
 	answersBatched atomic.Int64
 )
 
-func init() { batchAnswers.Store(true) }
+func init() { batchPollIO.Store(true) }
 
 // add answers p in the batch (the caller took p and took it off the list).
 func (b *answerBatch) add(p *parkedPoll) {
 	if b.s == nil {
-		if !batchAnswers.Load() {
+		if !batchPollIO.Load() {
 			p.answer()
 			return
 		}
-		if b.s = uring.GetSender(); b.s == nil {
+		if b.s = uring.GetBatch(); b.s == nil {
 			p.answer()
 			return
 		}
@@ -50,9 +52,9 @@ func (b *answerBatch) add(p *parkedPoll) {
 		p.sent(0, net.ErrClosed)
 		return
 	}
-	if !b.s.Queue(int32(fd), *p.out) {
+	if !b.s.Send(int32(fd), *p.out) {
 		b.send()
-		if !b.s.Queue(int32(fd), *p.out) { // the Sender was retired
+		if !b.s.Send(int32(fd), *p.out) { // the Batch was retired
 			n, err := p.sock.nb.write(*p.out)
 			p.sent(n, err)
 			return
@@ -70,11 +72,14 @@ func (b *answerBatch) send() {
 }
 
 func (b *answerBatch) done(i, n int, err error) {
+	if err == syscall.EAGAIN { // no room: the rest goes on as after a short write
+		err = nil
+	}
 	b.polls[i].sent(n, err)
 }
 
-// end sends what is queued and gives the Sender back: at the end of the
-// part's round, so no Sender is held between rounds.
+// end sends what is queued and gives the Batch back: at the end of the
+// part's round, so no Batch is held between rounds.
 func (b *answerBatch) end() {
 	if b.s == nil {
 		return

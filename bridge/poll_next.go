@@ -151,15 +151,15 @@ func (nc *nextConn) wait() {
 
 // EdgeReady is told by nextSockets: the client sent something (or left;
 // the read tells which, so the flags are not needed). A waiting connection
-// is read at once, on the poller's goroutine; a busy one notes it for its
-// next wait.
+// is read on the poller's goroutine, with the others of its batch
+// (nextReads); a busy one notes it for its next wait.
 func (nc *nextConn) EdgeReady(uint32) {
 	for {
 		s := nc.state.Load()
 		switch {
 		case s == nextWaiting:
 			if nc.state.CompareAndSwap(s, nextBusy) {
-				nc.take()
+				nextReads.add(nc)
 				return
 			}
 		case s&nextPending != 0:
@@ -177,6 +177,13 @@ func (nc *nextConn) take() {
 	start := time.Now()
 	buf := nextReadBuffers.Get().(*[]byte)
 	n, retry, failed := nc.sock.read(*buf)
+	nc.took(buf, n, retry, failed, start)
+}
+
+// took goes on with what the read of the client's next request brought
+// into buf (n bytes; retry: nothing after all; failed: an error), read at
+// start: by take, or with others in one system call (nextReads).
+func (nc *nextConn) took(buf *[]byte, n int, retry, failed bool, start time.Time) {
 	if retry {
 		nextReadBuffers.Put(buf)
 		nc.wait()

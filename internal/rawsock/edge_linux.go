@@ -13,6 +13,10 @@ import (
 // EdgeHup in them means the socket is drained.
 type EdgePoller struct {
 	sockSet[EdgeReady]
+	// AfterBatch, when set before the first Add, is called on the poller's
+	// goroutine once every socket of a batch was told: an owner that
+	// gathers work in EdgeReady does it there, for all at once.
+	AfterBatch func()
 
 	// Owned by the running goroutine.
 	events [128]syscall.EpollEvent
@@ -66,6 +70,9 @@ func (p *EdgePoller) run() {
 			}
 		}
 		p.ready = 0
+		if p.AfterBatch != nil {
+			p.AfterBatch()
+		}
 		// Under steady load the set never empties and the goroutine would
 		// run for good: the runtime's sysmon then preempts it every 10 ms
 		// and stops backing off. A yield per batch shows it progress.

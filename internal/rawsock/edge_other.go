@@ -4,7 +4,7 @@ package rawsock
 
 // EdgePoller is Linux-only; elsewhere Add fails and the caller waits for
 // the socket itself.
-type EdgePoller struct{}
+type EdgePoller struct{ AfterBatch func() }
 
 // EdgeReady is told the epoll flags of its socket's readiness.
 type EdgeReady interface{ EdgeReady(events uint32) }

@@ -256,6 +256,18 @@ func (r *Ring) Recv(fd int32, group uint16, userData uint64) bool {
 	return true
 }
 
+// RecvInto queues a receive into p from the socket fd with flags (MSG_*).
+// p must stay untouched until its completion.
+func (r *Ring) RecvInto(fd int32, p []byte, flags uint32, userData uint64) bool {
+	s := r.get()
+	if s == nil {
+		return false
+	}
+	s.opcode, s.fd, s.userData = opRecv, fd, userData
+	s.addr, s.len, s.opFlags = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), uint32(len(p)), flags
+	return true
+}
+
 // Send queues a send of p on the socket fd with flags (MSG_*). p must stay
 // untouched until its completion.
 func (r *Ring) Send(fd int32, p []byte, flags uint32, userData uint64) bool {
