@@ -230,20 +230,20 @@ return 1
 // sessionStateScript writes what a session's owner keeps in memory into
 // the session's meta hash: when it opens the session, and again whenever
 // its ownership renewal finds the hash without its binding (renewScript).
-// Nothing goes backwards: epoch and upstream id are written only when
-// absent; sendseq is the highest of the hash's, the owner's (the last seq
-// it took from the inbox) and the newest queued in the inbox; a stream
-// that lost its last entries, or all of them, gets a gap entry after the
-// owner's last seq, so cursors the clients hold stay valid on every
-// instance.
+// Nothing goes backwards: epoch is written only when absent; sendseq is
+// the highest of the hash's, the owner's (the last seq it took from the
+// inbox) and the newest queued in the inbox; a stream that lost its last
+// entries, or all of them, gets a gap entry after the owner's last seq, so
+// cursors the clients hold stay valid on every instance. The upstream SSE
+// id ('up') is not restored: only a topic's next holder reads it.
 // KEYS: meta, log, inbox. ARGV: creds, epoch ("": the owner has no log),
-// owner's send seq (-1: none), upstream id, log's last seq, log capacity,
-// meta ttl ms (set only on a hash without one), log ttl ms, inbox bound.
+// owner's send seq (-1: none), log's last seq, log capacity, meta ttl ms
+// (set only on a hash without one), log ttl ms, inbox bound.
 var sessionStateScript = redis.NewScript(lostTailLua + `
 local meta, log, inbox = KEYS[1], KEYS[2], KEYS[3]
 redis.call('HSET', meta, 'creds', ARGV[1])
 local seq = math.max(tonumber(redis.call('HGET', meta, 'sendseq') or '-1'), tonumber(ARGV[3]))
-local waiting = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', ARGV[9])
+local waiting = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', ARGV[8])
 local found = false
 for _, e in ipairs(waiting) do
   local f = e[2]
@@ -260,13 +260,12 @@ if seq >= 0 then redis.call('HSET', meta, 'sendseq', string.format('%d', seq)) e
 local epoch = ARGV[2]
 if epoch ~= '' then
   redis.call('HSETNX', meta, 'epoch', epoch)
-  if ARGV[4] ~= '' then redis.call('HSETNX', meta, 'up', ARGV[4]) end
-  local last = tonumber(ARGV[5])
+  local last = tonumber(ARGV[4])
   if (newestseq(log) or 0) < last then
-    addgap(log, ARGV[6], idafter(last), epoch, 'cluster state lost')
-    redis.call('PEXPIRE', log, ARGV[8])
+    addgap(log, ARGV[5], idafter(last), epoch, 'cluster state lost')
+    redis.call('PEXPIRE', log, ARGV[7])
   end
 end
-redis.call('PEXPIRE', meta, ARGV[7], 'NX')
+redis.call('PEXPIRE', meta, ARGV[6], 'NX')
 return 1
 `)
