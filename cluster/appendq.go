@@ -130,7 +130,7 @@ func (l *StreamLog) store(batch []*pendingAppend) []error {
 		l.pendingGap = "cluster storage unavailable"
 		return all(fmt.Errorf("cluster: append: %w", ErrUnavailable))
 	}
-	_, hint := l.position()
+	hint := l.position()
 	args := make([]any, 0, 6+len(batch)*10)
 	args = append(args, l.epoch, l.ttl.Milliseconds(), l.capacity, hint, l.pendingGap, len(batch))
 	for _, p := range batch {

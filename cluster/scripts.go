@@ -50,6 +50,23 @@ local closed = redis.call('HMGET', KEYS[1], 'closed', 'reason')
 return {e, closed[1] or '', closed[2] or ''}
 `)
 
+// lostTailLua is shared by the scripts that continue a log whose newest
+// entries Redis may have lost: newestseq is the stream's newest seq (nil
+// when it is missing); the next id follows the writer's last seq
+// (idafter), never one a mirror has passed; addgap says what was lost.
+const lostTailLua = `
+local function newestseq(log)
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  return newest[1] and tonumber(string.match(newest[1][1], '%-(%d+)$'))
+end
+local function idafter(seq)
+  return '0-' .. string.format('%d', seq + 1)
+end
+local function addgap(log, maxlen, id, epoch, reason)
+  redis.call('XADD', log, 'MAXLEN', maxlen, id, 'p', epoch, 'k', 'g', 'r', reason)
+end
+`
+
 // appendScript stores a batch of entries (messages, gaps, a close marker),
 // preceded by a gap entry when a gap reason is given. When the log's state
 // was lost (Redis restarted empty, or the keys expired) it is recreated
@@ -60,7 +77,7 @@ return {e, closed[1] or '', closed[2] or ''}
 // result is "CLOSED" instead of an id.
 // KEYS: meta, log. ARGV: epoch, ttl ms, maxlen, last seq, gap reason,
 // entry count, then per entry: upstream id, field count, field/value pairs.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(lostTailLua + `
 local meta, log = KEYS[1], KEYS[2]
 local epoch = ARGV[1]
 local e = redis.call('HGET', meta, 'epoch')
@@ -78,24 +95,20 @@ end
 local hint = tonumber(ARGV[4])
 local behind = false
 if hint > 0 then
-  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-  if not newest[1] then
-    behind = true
-  else
-    behind = tonumber(string.match(newest[1][1], '%-(%d+)$')) < hint
-    if behind and gap == '' then gap = 'cluster state lost' end
-  end
+  local top = newestseq(log)
+  behind = not top or top < hint
+  if top and behind and gap == '' then gap = 'cluster state lost' end
 end
 local function nextid()
   if behind then
     behind = false
-    return '0-' .. string.format('%d', hint + 1)
+    return idafter(hint)
   end
   return '0-*'
 end
 local closed = redis.call('HEXISTS', meta, 'closed') == 1
 if gap ~= '' and not closed then
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, 'k', 'g', 'r', gap)
+  addgap(log, ARGV[3], nextid(), epoch, gap)
 end
 local out = {}
 local i = 7
@@ -217,20 +230,20 @@ return 1
 // sessionStateScript writes what a session's owner keeps in memory into
 // the session's meta hash: when it opens the session, and again whenever
 // its ownership renewal finds the hash without its binding (renewScript).
-// Nothing goes backwards: epoch and upstream id are written only when
-// absent; sendseq is the highest of the hash's, the owner's (the last seq
-// it took from the inbox) and the newest queued in the inbox; a stream
-// that lost its last entries, or all of them, gets a gap entry after the
-// owner's last seq, so cursors the clients hold stay valid on every
-// instance.
+// Nothing goes backwards: epoch is written only when absent; sendseq is
+// the highest of the hash's, the owner's (the last seq it took from the
+// inbox) and the newest queued in the inbox; a stream that lost its last
+// entries, or all of them, gets a gap entry after the owner's last seq, so
+// cursors the clients hold stay valid on every instance. The upstream SSE
+// id ('up') is not restored: only a topic's next holder reads it.
 // KEYS: meta, log, inbox. ARGV: creds, epoch ("": the owner has no log),
-// owner's send seq (-1: none), upstream id, log's last seq, log capacity,
-// meta ttl ms (set only on a hash without one), log ttl ms, inbox bound.
-var sessionStateScript = redis.NewScript(`
+// owner's send seq (-1: none), log's last seq, log capacity, meta ttl ms
+// (set only on a hash without one), log ttl ms, inbox bound.
+var sessionStateScript = redis.NewScript(lostTailLua + `
 local meta, log, inbox = KEYS[1], KEYS[2], KEYS[3]
 redis.call('HSET', meta, 'creds', ARGV[1])
 local seq = math.max(tonumber(redis.call('HGET', meta, 'sendseq') or '-1'), tonumber(ARGV[3]))
-local waiting = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', ARGV[9])
+local waiting = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', ARGV[8])
 local found = false
 for _, e in ipairs(waiting) do
   local f = e[2]
@@ -247,17 +260,12 @@ if seq >= 0 then redis.call('HSET', meta, 'sendseq', string.format('%d', seq)) e
 local epoch = ARGV[2]
 if epoch ~= '' then
   redis.call('HSETNX', meta, 'epoch', epoch)
-  if ARGV[4] ~= '' then redis.call('HSETNX', meta, 'up', ARGV[4]) end
-  local last = tonumber(ARGV[5])
-  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-  local top = 0
-  if newest[1] then top = tonumber(string.match(newest[1][1], '%-(%d+)$')) end
-  if top < last then
-    top = last + 1
-    redis.call('XADD', log, 'MAXLEN', ARGV[6], '0-' .. string.format('%d', top), 'p', epoch, 'k', 'g', 'r', 'cluster state lost')
-    redis.call('PEXPIRE', log, ARGV[8])
+  local last = tonumber(ARGV[4])
+  if (newestseq(log) or 0) < last then
+    addgap(log, ARGV[5], idafter(last), epoch, 'cluster state lost')
+    redis.call('PEXPIRE', log, ARGV[7])
   end
 end
-redis.call('PEXPIRE', meta, ARGV[7], 'NX')
+redis.call('PEXPIRE', meta, ARGV[6], 'NX')
 return 1
 `)

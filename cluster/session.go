@@ -157,23 +157,22 @@ func (c *Client) openInbox(ctx context.Context, name, id string, opts InboxOptio
 
 // restoreState writes the session's state this owner keeps into its meta
 // hash (sessionStateScript): its binding, the highest send seq it took, and
-// with its log the epoch, upstream id and the stream's position. seqMu is
-// held until the script ran, so sends the owner took after sendSeq was
-// read are still in the inbox for the script to count (drain deletes them
-// under seqMu).
+// with its log the epoch and the stream's position. seqMu is held until
+// the script ran, so sends the owner took after sendSeq was read are still
+// in the inbox for the script to count (drain deletes them under seqMu).
 func (in *Inbox) restoreState(ctx context.Context, log *StreamLog) error {
 	in.seqMu.Lock()
 	defer in.seqMu.Unlock()
 	c := in.c
 	ttl := max(in.opts.TTL, c.keyTTL)
-	epoch, up, last, capacity, logTTL := "", "", uint64(0), 0, int64(0)
+	epoch, last, capacity, logTTL := "", uint64(0), 0, int64(0)
 	if log != nil {
 		epoch, capacity, logTTL = log.epoch, log.capacity, log.ttl.Milliseconds()
-		up, last = log.position()
+		last = log.position()
 		ttl = max(ttl, log.ttl)
 	}
 	return sessionStateScript.Run(ctx, c.rdb, []string{in.keys.meta, in.keys.log, in.keys.inbox},
-		in.opts.Credentials, epoch, in.sendSeq.Load(), up, last, capacity, ttl.Milliseconds(), logTTL, defaultInboxMax).Err()
+		in.opts.Credentials, epoch, in.sendSeq.Load(), last, capacity, ttl.Milliseconds(), logTTL, defaultInboxMax).Err()
 }
 
 // Lost is closed when this instance no longer owns the session (see

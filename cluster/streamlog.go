@@ -256,12 +256,12 @@ func (l *StreamLog) UpstreamID() string {
 	return l.upstreamID
 }
 
-// position is the last upstream SSE id and the last seq this instance
-// knows the log to have: appended here or seen in the stream.
-func (l *StreamLog) position() (upstreamID string, last uint64) {
+// position is the last seq this instance knows the log to have: appended
+// here or seen in the stream.
+func (l *StreamLog) position() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.upstreamID, max(l.lastSeq, l.next-1)
+	return max(l.lastSeq, l.next-1)
 }
 
 // FetchUpstreamID reads the last upstream SSE id stored with the log, for a
