@@ -31,20 +31,24 @@ var (
 
 func init() { batchPollIO.Store(true) }
 
+// takeBatch returns the Batch *b holds, taking one from the pool when it
+// holds none; nil when batches are off or none is free (the caller then
+// does its one operation alone).
+func takeBatch(b **uring.Batch) *uring.Batch {
+	if *b == nil && batchPollIO.Load() {
+		*b = uring.GetBatch()
+	}
+	return *b
+}
+
 // add answers p in the batch (the caller took p and took it off the list).
 func (b *answerBatch) add(p *parkedPoll) {
 	if b.s == nil {
-		if !batchPollIO.Load() {
+		if takeBatch(&b.s) == nil {
 			p.answer()
 			return
 		}
-		if b.s = uring.GetBatch(); b.s == nil {
-			p.answer()
-			return
-		}
-		if b.doneFn == nil {
-			b.doneFn = b.done
-		}
+		b.doneFn = b.done
 	}
 	p.prepare()
 	fd, ok := p.sock.nb.fd()

@@ -16,7 +16,10 @@ import (
 // Owned by nextSockets' goroutine: EdgeReady queues, AfterBatch reads.
 var nextReads readBatch
 
-func init() { nextSockets.AfterBatch = nextReads.flush }
+func init() {
+	nextReads.doneFn = nextReads.done
+	nextSockets.AfterBatch = nextReads.flush
+}
 
 type readBatch struct {
 	b      *uring.Batch
@@ -32,16 +35,9 @@ var nextReadsBatched atomic.Int64
 // add reads nc's next request with the batch (the caller made nc busy).
 func (rb *readBatch) add(nc *nextConn) {
 	if rb.b == nil {
-		if !batchPollIO.Load() {
+		if takeBatch(&rb.b) == nil {
 			nc.take()
 			return
-		}
-		if rb.b = uring.GetBatch(); rb.b == nil {
-			nc.take()
-			return
-		}
-		if rb.doneFn == nil {
-			rb.doneFn = rb.done
 		}
 		rb.start = time.Now()
 	}

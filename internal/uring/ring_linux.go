@@ -259,23 +259,21 @@ func (r *Ring) Recv(fd int32, group uint16, userData uint64) bool {
 // RecvInto queues a receive into p from the socket fd with flags (MSG_*).
 // p must stay untouched until its completion.
 func (r *Ring) RecvInto(fd int32, p []byte, flags uint32, userData uint64) bool {
-	s := r.get()
-	if s == nil {
-		return false
-	}
-	s.opcode, s.fd, s.userData = opRecv, fd, userData
-	s.addr, s.len, s.opFlags = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), uint32(len(p)), flags
-	return true
+	return r.socketOp(opRecv, fd, p, flags, userData)
 }
 
 // Send queues a send of p on the socket fd with flags (MSG_*). p must stay
 // untouched until its completion.
 func (r *Ring) Send(fd int32, p []byte, flags uint32, userData uint64) bool {
+	return r.socketOp(opSend, fd, p, flags, userData)
+}
+
+func (r *Ring) socketOp(op uint8, fd int32, p []byte, flags uint32, userData uint64) bool {
 	s := r.get()
 	if s == nil {
 		return false
 	}
-	s.opcode, s.fd, s.userData = opSend, fd, userData
+	s.opcode, s.fd, s.userData = op, fd, userData
 	s.addr, s.len, s.opFlags = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), uint32(len(p)), flags
 	return true
 }
