@@ -2,6 +2,7 @@ package rawsock_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/bridgeway/bridgeway/internal/rawsock"
 )
@@ -16,6 +17,26 @@ func (e edgeTold) EdgeReady(events uint32) { e <- events }
 // last socket ends the goroutine (goleak in TestMain).
 func TestEdgePollerTellsFlags(t *testing.T) {
 	var p rawsock.EdgePoller
+	edgePollerTellsFlags(t, &p)
+}
+
+// TestEdgePollerGathers: with Gather set, the goroutine sleeps between
+// batches and still tells every readiness, and AfterBatch follows each
+// batch.
+func TestEdgePollerGathers(t *testing.T) {
+	batches := make(chan struct{}, 16)
+	p := rawsock.EdgePoller{Gather: time.Millisecond, AfterBatch: func() { batches <- struct{}{} }}
+	edgePollerTellsFlags(t, &p)
+	for i := range 3 { // the last may come just after its socket was told
+		select {
+		case <-batches:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("AfterBatch called %d times, want one per batch (3)", i)
+		}
+	}
+}
+
+func edgePollerTellsFlags(t *testing.T, p *rawsock.EdgePoller) {
 	fd, server, client := pair(t)
 	defer server.Close()
 	told := make(edgeTold, 8)

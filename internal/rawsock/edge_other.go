@@ -2,9 +2,14 @@
 
 package rawsock
 
+import "time"
+
 // EdgePoller is Linux-only; elsewhere Add fails and the caller waits for
 // the socket itself.
-type EdgePoller struct{ AfterBatch func() }
+type EdgePoller struct {
+	AfterBatch func()
+	Gather     time.Duration
+}
 
 // EdgeReady is told the epoll flags of its socket's readiness.
 type EdgeReady interface{ EdgeReady(events uint32) }
