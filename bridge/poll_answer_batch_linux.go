@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"net"
 	"sync/atomic"
 	"syscall"
 
@@ -51,14 +50,12 @@ func (b *answerBatch) add(p *parkedPoll) {
 		b.doneFn = b.done
 	}
 	p.prepare()
-	fd, ok := p.sock.nb.fd()
-	if !ok {
-		p.sent(0, net.ErrClosed)
-		return
-	}
-	if !b.s.Send(int32(fd), *p.out) {
+	// The descriptor stays this socket's: whoever took the poll (here)
+	// is the only one to close its connection.
+	fd := int32(p.sock.fd)
+	if !b.s.Send(fd, *p.out) {
 		b.send()
-		if !b.s.Send(int32(fd), *p.out) { // the Batch was retired
+		if !b.s.Send(fd, *p.out) { // the Batch was retired
 			n, err := p.sock.nb.write(*p.out)
 			p.sent(n, err)
 			return

@@ -18,6 +18,7 @@ const peekSupported = rawsock.Supported
 // once per delivery.
 type parkSock struct {
 	nb   nbWriter
+	fd   uintptr // looked up once: the batches (poll_*_batch_linux.go) name the socket by it
 	gone bool
 }
 
@@ -33,13 +34,16 @@ func (s *parkSock) init(c net.Conn) bool {
 	}
 	s.nb.rc = rc
 	s.nb.fn = s.nb.try
-	return true
+	fd, ok := s.nb.fd()
+	s.fd = fd
+	return ok
 }
 
 // from binds s to the socket of o (the same connection's previous poll).
 func (s *parkSock) from(o *parkSock) {
 	s.nb.rc = o.nb.rc
 	s.nb.fn = s.nb.try
+	s.fd = o.fd
 }
 
 func (s *parkSock) peek(fd uintptr) { s.gone = rawsock.Gone(fd) }
@@ -71,9 +75,8 @@ type nextSock struct {
 func (s *nextSock) init(ps *parkSock) bool {
 	s.rc = ps.nb.rc
 	s.fn = s.readFD
-	fd, ok := ps.nb.fd()
-	s.fd = fd
-	return ok
+	s.fd = ps.fd
+	return true
 }
 
 func (s *nextSock) readFD(fd uintptr) { s.n, s.e = rawsock.Read(fd, s.b) }
