@@ -1,8 +1,11 @@
 package bridge
 
 import (
+	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/internal/uring"
 )
@@ -32,18 +35,27 @@ func init() { batchPollIO.Store(true) }
 
 // takeBatch returns the Batch *b holds, taking one from the pool when it
 // holds none; nil when batches are off or none is free (the caller then
-// does its one operation alone).
-func takeBatch(b **uring.Batch) *uring.Batch {
+// does its one operation alone). The first call logs which way it is.
+func takeBatch(b **uring.Batch, log *zap.Logger) *uring.Batch {
 	if *b == nil && batchPollIO.Load() {
 		*b = uring.GetBatch()
+		batchesLogged.Do(func() {
+			if err := uring.BatchesUnusable(); err != nil {
+				log.Info("long-poll answers and reads take a system call each", zap.String("io_uring", err.Error()))
+			} else {
+				log.Info("long-poll answers and reads go in io_uring batches")
+			}
+		})
 	}
 	return *b
 }
 
+var batchesLogged sync.Once
+
 // add answers p in the batch (the caller took p and took it off the list).
 func (b *answerBatch) add(p *parkedPoll) {
 	if b.s == nil {
-		if takeBatch(&b.s) == nil {
+		if takeBatch(&b.s, p.h.log) == nil {
 			p.answer()
 			return
 		}

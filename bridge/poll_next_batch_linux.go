@@ -42,7 +42,7 @@ var nextReadsBatched atomic.Int64
 // add reads nc's next request with the batch (the caller made nc busy).
 func (rb *readBatch) add(nc *nextConn) {
 	if rb.b == nil {
-		if takeBatch(&rb.b) == nil {
+		if takeBatch(&rb.b, nc.h.log) == nil {
 			nc.take()
 			return
 		}
