@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -246,6 +247,9 @@ func headerSet(h http.Header) string {
 // the answers sent in batches (io_uring) and one at a time.
 func TestParkedPollsKeepAliveCycles(t *testing.T) {
 	t.Run("batched", func(t *testing.T) {
+		if os.Getenv("BRIDGEWAY_IO_URING") == "off" {
+			t.Skip("this is the run without io_uring (TestParkedPollsWithoutIOURing)")
+		}
 		if err := bridge.BatchesUnusable(); err != nil {
 			testdeps.Missing(t, "io_uring: "+err.Error())
 		}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,17 +128,5 @@ func exchangeFrameStreams(t *testing.T, tunnels int, seed uint64) {
 // BRIDGEWAY_IO_URING=off, on the epoll loop (the plain HTTP proxy's tests
 // do not reach either loop).
 func TestEpollLoopWithoutIOURing(t *testing.T) {
-	if os.Getenv("BRIDGEWAY_IO_URING") == "off" {
-		t.Skip("this is the run without io_uring")
-	}
-	cmd := exec.Command(os.Args[0], "-test.count=1",
-		"-test.run=^(TestLoop|TestRelay|TestTunnel|TestWebSocket|TestGoAway|TestShutdown|TestCloseFrame)")
-	cmd.Env = append(os.Environ(), "BRIDGEWAY_IO_URING=off")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the package's tests on the epoll loop: %v\n%s", err, out)
-	}
-	if !bytes.Contains(out, []byte("PASS")) {
-		t.Fatalf("the package's tests on the epoll loop did not pass:\n%s", out)
-	}
+	testdeps.WithoutIOURing(t, "^(TestLoop|TestRelay|TestTunnel|TestWebSocket|TestGoAway|TestShutdown|TestCloseFrame)")
 }
