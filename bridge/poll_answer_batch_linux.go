@@ -64,14 +64,12 @@ func (b *answerBatch) add(p *parkedPoll) {
 	p.prepare()
 	// The descriptor stays this socket's: whoever took the poll (here)
 	// is the only one to close its connection.
-	fd := int32(p.sock.fd)
-	if !b.s.Send(fd, *p.out) {
+	if b.s.Full() {
 		b.send()
-		if !b.s.Send(fd, *p.out) { // the Batch was retired
-			n, err := p.sock.nb.write(*p.out)
-			p.sent(n, err)
-			return
-		}
+	}
+	if !b.s.Send(int32(p.sock.fd), *p.out) { // the Batch was retired
+		p.sendNow()
+		return
 	}
 	b.polls = append(b.polls, p)
 }

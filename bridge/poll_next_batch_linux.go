@@ -48,15 +48,14 @@ func (rb *readBatch) add(nc *nextConn) {
 		}
 		rb.start = time.Now()
 	}
-	buf := nextReadBuffers.Get().(*[]byte)
-	fd := int32(nc.sock.fd)
-	if !rb.b.Recv(fd, *buf) {
+	if rb.b.Full() {
 		rb.read()
-		if !rb.b.Recv(fd, *buf) { // the Batch was retired
-			nextReadBuffers.Put(buf)
-			nc.take()
-			return
-		}
+	}
+	buf := nextReadBuffers.Get().(*[]byte)
+	if !rb.b.Recv(int32(nc.sock.fd), *buf) { // the Batch was retired
+		nextReadBuffers.Put(buf)
+		nc.take()
+		return
 	}
 	rb.conns = append(rb.conns, nc)
 	rb.bufs = append(rb.bufs, buf)

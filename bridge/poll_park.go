@@ -145,6 +145,11 @@ func (p *parkedPoll) timeout() {
 // with one system call instead: answerBatch.)
 func (p *parkedPoll) answer() {
 	p.prepare()
+	p.sendNow()
+}
+
+// sendNow writes the prepared answer without waiting and goes on with it.
+func (p *parkedPoll) sendNow() {
 	n, err := p.sock.nb.write(*p.out)
 	p.sent(n, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,12 +78,7 @@ func (s *sseReader) heartbeats() int {
 func (s *sseReader) saw(d string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, got := range s.data {
-		if got == d {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.data, d)
 }
 
 // waitBeats waits for n more heartbeats of the clock.

@@ -28,9 +28,13 @@ type Batch struct {
 // BatchSize is how many operations one system call carries at most.
 const BatchSize = 128
 
-// Send adds a send of p to the socket fd; false when the batch is full
-// (Flush first, and write p another way if it is false again). p must
-// stay untouched until Flush returns.
+// Full reports whether the batch must be flushed before the next Send or
+// Recv.
+func (s *Batch) Full() bool { return len(s.bufs) == BatchSize }
+
+// Send adds a send of p to the socket fd; false when the batch is full or
+// was retired (the caller then writes p another way). p must stay
+// untouched until Flush returns.
 func (s *Batch) Send(fd int32, p []byte) bool {
 	if s.dead || len(s.bufs) == BatchSize || !s.r.Send(fd, p, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, uint64(len(s.bufs))) {
 		return false
@@ -39,8 +43,8 @@ func (s *Batch) Send(fd int32, p []byte) bool {
 	return true
 }
 
-// Recv adds a receive into p from the socket fd, as Send; its result is
-// the bytes read (0 at the end of the stream).
+// Recv adds a receive into p from the socket fd, as Send (false when full
+// or retired); its result is the bytes read (0 at the end of the stream).
 func (s *Batch) Recv(fd int32, p []byte) bool {
 	if s.dead || len(s.bufs) == BatchSize || !s.r.RecvInto(fd, p, syscall.MSG_DONTWAIT, uint64(len(s.bufs))) {
 		return false
