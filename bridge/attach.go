@@ -58,7 +58,7 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 	}
 	a := &attachment{tm: h.metrics.transports[transport]}
 	if h.set().broadcast {
-		t, aerr := h.subscribe(req)
+		t, waited, aerr := h.subscribe(req)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -71,11 +71,8 @@ func (h *RouteHandler) attach(req *request, transport, cursor string, owned bool
 				return nil, errBadCursor
 			}
 			a.rd = rd
-		} else if h.set().snapshot {
-			a.rd, a.start = msglog.NewReader(t.log, t.log.LatestMessage()), true
 		} else {
-			_, last := t.log.Bounds()
-			a.rd, a.start = msglog.NewReader(t.log, last), true
+			a.rd, a.start = msglog.NewReader(t.log, t.startAt(waited, h.set().snapshot)), true
 		}
 		return a, nil
 	}

@@ -38,8 +38,8 @@ func (localBackend) openTopic(t *topic, req *request) {
 	}
 	t.conn = conn
 	h.metrics.topicsOpen.Inc()
-	close(t.ready)
-	go t.run(ctx)
+	t.markReady()
+	go t.run(ctx) // the upstream's first message is appended from here on
 }
 
 func (localBackend) closeTopic(t *topic, info msg.CloseInfo) {

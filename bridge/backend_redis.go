@@ -47,6 +47,13 @@ func (r redisBackend) openTopic(t *topic, req *request) {
 		},
 		SkipRepeat: h.route.Upstream.Kind == config.KindPoll,
 		Hold: func(ctx context.Context, sink msg.Sink, lastEventID string) msg.CloseInfo {
+			// This instance's holder appends only after the topic is
+			// ready here: its first message then comes after readyAt.
+			select {
+			case <-t.ready:
+			case <-ctx.Done():
+				return msg.CloseInfo{}
+			}
 			o := opts
 			o.Header = opts.Header.Clone()
 			if lastEventID != "" {
@@ -80,7 +87,7 @@ func (r redisBackend) openTopic(t *topic, req *request) {
 	t.shared = tp
 	t.log = tp.Log()
 	h.metrics.topicsOpen.Inc()
-	close(t.ready)
+	t.markReady()
 	go func() {
 		defer h.runs.Done()
 		select {

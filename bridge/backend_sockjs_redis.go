@@ -220,7 +220,7 @@ func (r redisSockJS) lookup(h *RouteHandler, req *request, sid string) (*sjSessi
 // send forwards a send to the session's upstream, wherever it is held.
 func (r redisSockJS) send(h *RouteHandler, req *request, _ string, sj *sjSession, msgs []msg.Message, _ int) *apiError {
 	if h.set().broadcast {
-		t, aerr := h.subscribe(req)
+		t, _, aerr := h.subscribe(req)
 		if aerr != nil {
 			return aerr
 		}

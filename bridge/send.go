@@ -80,7 +80,7 @@ func (h *RouteHandler) serveSend(req *request) {
 
 	var err error
 	if s == nil {
-		t, aerr := h.subscribe(req)
+		t, _, aerr := h.subscribe(req)
 		if aerr != nil {
 			writeError(w, aerr)
 			return

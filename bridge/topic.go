@@ -25,6 +25,10 @@ type topic struct {
 	ready chan struct{} // closed when the dial finished (conn or dialErr set)
 	conn  upstream.Conn
 	err   *apiError
+	// readyAt is where the log stood when the topic became ready, before
+	// its upstream could append: where a subscriber that waited for the
+	// dial starts (startAt).
+	readyAt struct{ end, latest uint64 }
 
 	cancel context.CancelFunc
 	shared *cluster.Topic // cluster mode: this instance's part in the topic (backend_redis.go)
@@ -64,17 +68,22 @@ func newEpoch() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// afterTopicReady runs when a subscriber that waited for its topic's dial
+// goes on; tests use it to let the upstream speak first.
+var afterTopicReady = func(*topic) {}
+
 // subscribe finds or opens the request's topic and counts a subscriber in;
-// call unsubscribe when done.
-func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
+// call unsubscribe when done. waited says the topic was not ready when the
+// subscriber came (it opened it, or another subscriber's dial was on).
+func (h *RouteHandler) subscribe(req *request) (t *topic, waited bool, aerr *apiError) {
 	key := topicKey(req.params)
 	for {
 		h.mu.Lock()
 		if h.closing {
 			h.mu.Unlock()
-			return nil, errShuttingDown
+			return nil, false, errShuttingDown
 		}
-		t := h.topics[key]
+		t = h.topics[key]
 		created := false
 		if t == nil {
 			// Reserved before the dial, under h.mu: concurrent opens of
@@ -83,7 +92,7 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 			if aerr := h.bridge.topics.take(ip); aerr != nil {
 				h.mu.Unlock()
 				h.metrics.topicsRefused[aerr].Inc()
-				return nil, aerr
+				return nil, false, aerr
 			}
 			t = &topic{key: key, h: h, ip: ip, ready: make(chan struct{})}
 			h.topics[key] = t
@@ -97,20 +106,25 @@ func (h *RouteHandler) subscribe(req *request) (*topic, *apiError) {
 		}
 		// Ready already (the usual case) is checked first: Context().Done()
 		// makes the request context allocate its channel, on every poll.
+		waited = created
 		select {
 		case <-t.ready:
 		default:
+			waited = true
 			select {
 			case <-t.ready:
 			case <-req.r.Context().Done():
-				return nil, errShuttingDown
+				return nil, false, errShuttingDown
 			}
 		}
+		if waited {
+			afterTopicReady(t)
+		}
 		if t.err != nil {
-			return nil, t.err
+			return nil, false, t.err
 		}
 		if t.attach() {
-			return t, nil
+			return t, waited, nil
 		}
 		// It ended between lookup and attach: take the next incarnation.
 	}
@@ -131,6 +145,32 @@ func (t *topic) abandon(err *apiError, cancel context.CancelFunc) {
 	h.bridge.topics.give(t.ip)
 	h.runs.Done()
 	close(t.ready)
+}
+
+// markReady records where the log stands (readyAt) and lets the waiting
+// subscribers in. Call it before the upstream can append.
+func (t *topic) markReady() {
+	_, t.readyAt.end = t.log.Bounds()
+	t.readyAt.latest = t.log.LatestMessage()
+	close(t.ready)
+}
+
+// startAt is where a subscriber without a cursor starts: at the topic's
+// latest message (snapshot) or at its end. One that waited for the dial
+// starts where the log stood when the topic became ready: an upstream that
+// speaks at once (a greeting) can append before the subscriber reads the
+// log, and that message came after the subscriber did.
+func (t *topic) startAt(waited, snapshot bool) uint64 {
+	switch {
+	case waited && snapshot:
+		return t.readyAt.latest
+	case waited:
+		return t.readyAt.end
+	case snapshot:
+		return t.log.LatestMessage()
+	}
+	_, last := t.log.Bounds()
+	return last
 }
 
 func (t *topic) run(ctx context.Context) {
