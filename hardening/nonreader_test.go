@@ -1,11 +1,13 @@
 package hardening
 
 import (
+	"cmp"
 	"io"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,7 +63,7 @@ func TestNeverReadingClientsAreDropped(t *testing.T) {
 	}
 	var stuck []net.Conn
 	for _, req := range requests {
-		c := g.rawConn(t)
+		c := g.nonReaderConn(t)
 		if _, err := io.WriteString(c, req); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +79,9 @@ func TestNeverReadingClientsAreDropped(t *testing.T) {
 		pusher.Wait()
 	}()
 
-	eventually(t, "the non-readers to be dropped", func() bool {
+	// writeWait (10 s), then for the WebSocket closeGrace (5 s): 15 s
+	// unloaded, and twice that was seen on two loaded cores.
+	eventuallyWithin(t, 90*time.Second, "the non-readers to be dropped", func() bool {
 		return g.metric("bridgeway_bridge_clients_connected", `route="/flood"`) == 1
 	})
 	for _, c := range stuck {
@@ -91,4 +95,24 @@ func TestNeverReadingClientsAreDropped(t *testing.T) {
 	}
 	healthy.close()
 	<-readerDone
+}
+
+// nonReaderConn dials the gateway with a small receive buffer: a client
+// that never reads then fills up after a few KiB, not the megabytes
+// loopback's autotuning allows, so the gateway's writes block within a
+// moment of the flood on a loaded machine too, and writeWait runs from
+// there.
+func (g *gateway) nonReaderConn(t *testing.T) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return cmp.Or(err, serr)
+	}}
+	c, err := d.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatalf("dial gateway: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
