@@ -112,6 +112,7 @@ if gap ~= '' and not closed then
 end
 local out = {}
 local i = 7
+local lastup = ''
 for k = 1, tonumber(ARGV[6]) do
   local up = ARGV[i]
   local nf = tonumber(ARGV[i + 1])
@@ -122,13 +123,15 @@ for k = 1, tonumber(ARGV[6]) do
     out[k] = 'CLOSED'
   else
     out[k] = redis.call('XADD', log, 'MAXLEN', ARGV[3], nextid(), 'p', epoch, unpack(fields))
-    if up ~= '' then redis.call('HSET', meta, 'up', up) end
+    if up ~= '' then lastup = up end
     if fields[2] == 'c' then
       redis.call('HSET', meta, 'closed', fields[4], 'reason', fields[6])
       closed = true
     end
   end
 end
+-- The newest stored upstream id, once per batch: a new holder resumes after it.
+if lastup ~= '' then redis.call('HSET', meta, 'up', lastup) end
 redis.call('PEXPIRE', meta, ARGV[2])
 redis.call('PEXPIRE', log, ARGV[2])
 return out

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -356,4 +357,45 @@ func TestStreamLogCloseBringsWhatTheTailerHasNot(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStreamLogStoresTheUpstreamIDOncePerBatch: a batch of messages that
+// each carry an upstream SSE id stores only the newest (a new holder
+// resumes after it) with one HSET, not one per message.
+func TestStreamLogStoresTheUpstreamIDOncePerBatch(t *testing.T) {
+	_, url := startRedis(t)
+	c := newClients(t, url, 1, Options{})[0]
+	l := openLog(t, c, TopicName("/feed", ""), LogOptions{Capacity: 100})
+	batch := make([]*pendingAppend, 50)
+	for i := range batch {
+		batch[i] = l.messageAppend(msg.Message{Data: []byte("m"), UpstreamID: fmt.Sprintf("up-%d", i+1)})
+	}
+	before := hsetCalls(t, c)
+	for i, err := range l.store(batch) {
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+	if n := hsetCalls(t, c) - before; n != 1 {
+		t.Errorf("%d HSET calls for one batch of 50 messages with upstream ids, want 1", n)
+	}
+	if id, err := l.FetchUpstreamID(context.Background()); err != nil || id != "up-50" {
+		t.Errorf("stored upstream id %q, %v; want the newest, up-50", id, err)
+	}
+}
+
+// hsetCalls is how many HSET calls Redis has run (scripts' included).
+func hsetCalls(t *testing.T, c *Client) int {
+	t.Helper()
+	info, err := c.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_hset:calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
 }
