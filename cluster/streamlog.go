@@ -342,20 +342,28 @@ func (l *StreamLog) Close(info msg.CloseInfo) {
 // readToEnd brings the mirror up to the close marker just stored: entries
 // before it that the tailer has not brought yet (another instance
 // appended them a moment ago) would be lost to this instance's readers
-// once it is closed, the marker last. One XREVRANGE of the newest capacity
-// entries of this epoch; a hole before them is a gap, as anywhere.
+// once it is closed, the marker last. Usually the mirror is current and
+// one XRANGE after it brings the marker alone; a mirror further behind
+// than the log holds takes the newest capacity entries of this epoch
+// instead (one XREVRANGE), a hole before them being a gap, as anywhere.
 func (l *StreamLog) readToEnd() {
 	ctx, cancel := l.c.opContext(nil)
 	defer cancel()
-	msgs, err := l.c.rdb.XRevRangeN(ctx, l.keys.log, "+", "-", int64(l.capacity)).Result()
+	l.mu.Lock()
+	last := l.next - 1
+	l.mu.Unlock()
+	msgs, err := l.c.rdb.XRangeN(ctx, l.keys.log, "(0-"+strconv.FormatUint(last, 10), "+", int64(l.capacity)).Result()
+	if err == nil && len(msgs) == l.capacity {
+		msgs, err = l.c.rdb.XRevRangeN(ctx, l.keys.log, "+", "-", int64(l.capacity)).Result()
+		slices.Reverse(msgs)
+	}
 	if err != nil {
 		_ = l.c.fail(err)
 		return
 	}
 	l.c.up()
-	// Oldest first, and only this incarnation's (a fresh one may follow).
+	// Only this incarnation's (a fresh one may follow).
 	msgs = slices.DeleteFunc(msgs, func(xm redis.XMessage) bool { return str(xm.Values, "p") != l.epoch })
-	slices.Reverse(msgs)
 	l.ingest(msgs)
 }
 

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -384,18 +385,51 @@ func TestStreamLogStoresTheUpstreamIDOncePerBatch(t *testing.T) {
 	}
 }
 
+// TestStreamLogCloseReadsOnlyWhatTheMirrorLacks: closing a log whose
+// mirror is current reads the close marker back, not the whole log again
+// (it read the newest capacity entries: here 800 KiB for a 150-byte marker).
+func TestStreamLogCloseReadsOnlyWhatTheMirrorLacks(t *testing.T) {
+	_, url := startRedis(t)
+	c := newClients(t, url, 1, Options{})[0]
+	const n = 200
+	l := openLog(t, c, TopicName("/big", ""), LogOptions{Capacity: n})
+	for range n {
+		l.Append(msg.Message{Data: bytes.Repeat([]byte("x"), 4096)})
+	}
+	l.Flush()
+	readUntil(t, l, 0, atLeast(n)) // the mirror has them all
+	before := redisInfoInt(t, c, "stats", "total_net_output_bytes:")
+	l.Close(msg.CloseInfo{Code: 1000, Reason: "done"})
+	if out := redisInfoInt(t, c, "stats", "total_net_output_bytes:") - before; out > 64<<10 {
+		t.Errorf("closing sent %d bytes from Redis; the mirror lacked only the close marker", out)
+	}
+	if closed, info := l.Closed(); !closed || info.Code != 1000 {
+		t.Errorf("closed %v %+v", closed, info)
+	}
+}
+
 // hsetCalls is how many HSET calls Redis has run (scripts' included).
 func hsetCalls(t *testing.T, c *Client) int {
 	t.Helper()
-	info, err := c.rdb.Info(context.Background(), "commandstats").Result()
+	return redisInfoInt(t, c, "commandstats", "cmdstat_hset:calls=")
+}
+
+// redisInfoInt reads the number after prefix in Redis's INFO section.
+func redisInfoInt(t *testing.T, c *Client, section, prefix string) int {
+	t.Helper()
+	info, err := c.rdb.Info(context.Background(), section).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_hset:calls="); ok {
-			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			if i := strings.IndexByte(rest, ','); i >= 0 {
+				rest = rest[:i]
+			}
+			n, _ := strconv.Atoi(rest)
 			return n
 		}
 	}
+	t.Fatalf("no %s in INFO %s", prefix, section)
 	return 0
 }
