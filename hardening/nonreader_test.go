@@ -99,9 +99,8 @@ func TestNeverReadingClientsAreDropped(t *testing.T) {
 
 // nonReaderConn dials the gateway with a small receive buffer: a client
 // that never reads then fills up after a few KiB, not the megabytes
-// loopback's autotuning allows, so the gateway's writes block within a
-// moment of the flood on a loaded machine too, and writeWait runs from
-// there.
+// loopback's autotuning allows, so when the gateway's writes start to
+// block (and writeWait to run) depends less on the flood's pace.
 func (g *gateway) nonReaderConn(t *testing.T) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
