@@ -297,6 +297,7 @@ type fanShard struct {
 	step    stepRound // its policy is the route's (heartbeat, slow_client, shutdown, runs)
 	tally   outTally  // step.tally
 	answers answerBatch
+	streams streamBatch
 	wait    <-chan struct{}
 	again   bool
 }
@@ -314,6 +315,7 @@ func (sh *fanShard) deliver(f *fanout, members []fanMember) {
 		}
 		sh.merge(w)
 	}
+	sh.streams.end(f)
 	sh.answers.end()
 }
 
@@ -333,14 +335,25 @@ func (sh *fanShard) merge(w <-chan struct{}) {
 
 // step runs the stream's pumpStep for the round.
 func (s *fanSub) step(f *fanout, sh *fanShard) (<-chan struct{}, bool) {
+	if sh.streams.full() {
+		sh.streams.send(f)
+	}
 	s.mu.Lock()
 	if s.gone || s.finished || s.handed {
 		s.mu.Unlock()
 		return nil, false
 	}
 	s.out.buf = sh.scratch[:0]
+	slot := sh.streams.slotFor(s)
 	w, done, err := pumpStep(context.Background(), s.a, s.w, &sh.step)
 	sh.scratch, s.out.buf = s.out.buf[:0], nil
+	if slot != nil && sh.streams.keep(s, slot, done, err != nil) {
+		// Settled once the batch is sent; s stays locked until then.
+		if w == nil {
+			w = sh.step.wait
+		}
+		return w, true
+	}
 	left, unowned := f.settle(s, done, err != nil)
 	s.mu.Unlock()
 	if left {

@@ -85,6 +85,10 @@ type rawOut struct {
 	// closeOut: our close frame went to send. Every byte goes out through
 	// send, so checking there is what keeps a frame from following it.
 	closeOut bool
+	// queue (wmu held), while the fan-out's part holds the subscriber for
+	// a batch, takes every byte instead of the socket, in order: the
+	// part's streamBatch sends them with others' (stream_batch_linux.go).
+	queue *[]byte
 }
 
 // errClosedOut: a frame was dropped because our close frame went out first
@@ -186,6 +190,9 @@ func (o *rawOut) sendBytes(f []byte) error {
 		o.pending = append(o.pending, f...)
 		f = o.pending
 	} else if len(f) == 0 {
+		return nil
+	} else if o.queue != nil {
+		*o.queue = append(*o.queue, f...)
 		return nil
 	}
 	n, err := o.nb.write(f)

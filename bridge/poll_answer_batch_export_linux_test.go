@@ -2,11 +2,11 @@ package bridge
 
 import "github.com/bridgeway/bridgeway/internal/uring"
 
-// SetBatchPollIO turns sending parked polls' answers and reading next
+// SetBatchIO turns sending parked polls' answers and reading next
 // polls in batches on or off; it returns a func restoring the old value.
-func SetBatchPollIO(on bool) func() {
-	old := batchPollIO.Swap(on)
-	return func() { batchPollIO.Store(old) }
+func SetBatchIO(on bool) func() {
+	old := batchIO.Swap(on)
+	return func() { batchIO.Store(old) }
 }
 
 // NextReadsBatched counts the next polls read in batches since the process
@@ -24,3 +24,7 @@ func BatchesUnusable() error {
 	}
 	return uring.BatchesUnusable()
 }
+
+// StreamsBatched counts the stream frames sent in batches since the
+// process started.
+func StreamsBatched() int64 { return streamsBatched.Load() }

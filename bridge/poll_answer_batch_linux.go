@@ -23,27 +23,28 @@ type answerBatch struct {
 	doneFn func(i, n int, err error)
 }
 
-// batchPollIO switches the batches of answers and of next reads
-// (poll_next_batch_linux.go; tests compare both ways); answersBatched
+// batchIO switches the batches of poll answers, of next reads
+// (poll_next_batch_linux.go) and of stream frames (stream_batch_linux.go;
+// tests compare both ways); answersBatched
 // counts the answers sent through a Batch (tests).
 var (
-	batchPollIO    atomic.Bool
+	batchIO        atomic.Bool
 	answersBatched atomic.Int64
 )
 
-func init() { batchPollIO.Store(true) }
+func init() { batchIO.Store(true) }
 
 // takeBatch returns the Batch *b holds, taking one from the pool when it
 // holds none; nil when batches are off or none is free (the caller then
 // does its one operation alone). The first call logs which way it is.
 func takeBatch(b **uring.Batch, log *zap.Logger) *uring.Batch {
-	if *b == nil && batchPollIO.Load() {
+	if *b == nil && batchIO.Load() {
 		*b = uring.GetBatch()
 		batchesLogged.Do(func() {
 			if err := uring.BatchesUnusable(); err != nil {
-				log.Info("long-poll answers and reads take a system call each", zap.String("io_uring", err.Error()))
+				log.Info("fan-out writes and long-poll reads take a system call each", zap.String("io_uring", err.Error()))
 			} else {
-				log.Info("long-poll answers and reads go in io_uring batches")
+				log.Info("fan-out writes and long-poll reads go in io_uring batches")
 			}
 		})
 	}

@@ -266,7 +266,7 @@ func TestParkedPollsKeepAliveCycles(t *testing.T) {
 		}
 	})
 	t.Run("one at a time", func(t *testing.T) {
-		defer bridge.SetBatchPollIO(false)()
+		defer bridge.SetBatchIO(false)()
 		answers, reads := bridge.AnswersBatched(), bridge.NextReadsBatched()
 		keepAliveCycles(t)
 		if got := bridge.AnswersBatched() - answers + bridge.NextReadsBatched() - reads; got != 0 {
