@@ -47,6 +47,11 @@ type streamOutcome struct {
 // streamsBatched counts the stream frames sent through a Batch (tests).
 var streamsBatched atomic.Int64
 
+// slotKeep bounds the slot buffers kept from one round to the next: at
+// most uring.BatchSize of them per part (512 KiB), where frames of a few
+// hundred bytes are the usual.
+const slotKeep = 4 << 10
+
 // slotFor makes s's writes go into a slot of the batch (rawOut.queue) and
 // returns it, or nil when s writes at once (no non-blocking writer,
 // batches off or none free). The part's round calls it with s locked,
@@ -125,7 +130,7 @@ func (sb *streamBatch) send(f *fanout) {
 	sb.subs = sb.subs[:0]
 	sb.outs = sb.outs[:0]
 	for i, b := range sb.bufs {
-		if cap(b) > maxChunk*2 { // a burst's frame: not kept for the next round
+		if cap(b) > slotKeep { // a large frame's: not kept for the next round
 			sb.bufs[i] = nil
 		}
 	}
@@ -137,13 +142,9 @@ func (sb *streamBatch) send(f *fanout) {
 func (sb *streamBatch) queueFrom() {
 	for sb.next < len(sb.subs) {
 		i := sb.next
-		entered := false
-		err := sb.subs[i].out.nb.rc.Write(func(fd uintptr) bool {
-			entered = true
-			return sb.queueFn(fd)
-		})
-		if entered {
-			return // the rest were queued, and sent, inside
+		err := sb.subs[i].out.nb.rc.Write(sb.queueFn)
+		if sb.next > i {
+			return // queueAt ran: the rest were queued, and sent, inside
 		}
 		sb.outs[i].err = err // closed here: as a failed write
 		sb.next++
