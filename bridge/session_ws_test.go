@@ -147,19 +147,20 @@ func TestClientCloseCodeReachesUpstream(t *testing.T) {
 func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 	up := newUpstream(t)
 	route := sessionRoute(up)
-	// 1 s, not less: the session's upstream connection keeps it too, and
+	// 2 s, not less: the session's upstream connection keeps it too, and
 	// takes an upstream silent for two beats as dead (on a loaded machine
-	// 200 ms was not enough for its pong).
-	route.Heartbeat = config.Duration(time.Second)
+	// 200 ms was not enough for its pong, and under a double load 1 s was
+	// not always).
+	route.Heartbeat = config.Duration(2 * time.Second)
 	g := newGateway(t, route, config.Limits{})
 	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
 	waitUpstream(t, up)
 
 	route.Heartbeat = config.Duration(time.Minute)
 	g.rh.Update(route)
-	// Past the connection's read deadline (2 × 1 s + 5 s): gorilla answers
+	// Past the connection's read deadline (2 × 2 s + 5 s): gorilla answers
 	// each ping while ReadMessage waits.
-	_ = ws.SetReadDeadline(time.Now().Add(9 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(11 * time.Second))
 	for {
 		_, _, err := ws.ReadMessage()
 		var ne net.Error
