@@ -2,8 +2,9 @@ package bridge
 
 import "github.com/bridgeway/bridgeway/internal/uring"
 
-// SetBatchIO turns sending parked polls' answers and reading next
-// polls in batches on or off; it returns a func restoring the old value.
+// SetBatchIO turns the io_uring batches (parked polls' answers, next-poll
+// reads, the fan-out's stream frames) on or off; it returns a func
+// restoring the old value.
 func SetBatchIO(on bool) func() {
 	old := batchIO.Swap(on)
 	return func() { batchIO.Store(old) }

@@ -192,12 +192,21 @@ func eventuallyWithin(t *testing.T, limit time.Duration, what string, cond func(
 // rawConn dials the gateway's plain listener.
 func (g *gateway) rawConn(t *testing.T) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", g.addr, 5*time.Second)
+	c := g.dialWith(t, net.Dialer{})
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// dialWith dials the gateway's plain listener with d (5 s to connect),
+// closed when the test ends.
+func (g *gateway) dialWith(t *testing.T, d net.Dialer) net.Conn {
+	t.Helper()
+	d.Timeout = 5 * time.Second
+	c, err := d.Dial("tcp", g.addr)
 	if err != nil {
 		t.Fatalf("dial gateway: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	return c
 }
 

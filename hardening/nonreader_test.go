@@ -103,15 +103,9 @@ func TestNeverReadingClientsAreDropped(t *testing.T) {
 // block (and writeWait to run) depends less on the flood's pace.
 func (g *gateway) nonReaderConn(t *testing.T) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+	return g.dialWith(t, net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 		return cmp.Or(err, serr)
-	}}
-	c, err := d.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatalf("dial gateway: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	}})
 }
