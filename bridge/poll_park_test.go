@@ -435,8 +435,7 @@ func TestParkedPollCORS(t *testing.T) {
 }
 
 // TestParkedPollPipelined: a client that sends its next request before
-// the answer (pipelining) is answered in order, then the connection
-// closes (net/http's reader took the second request with it).
+// the answer (pipelining) is answered in order (pipelineTwoPolls).
 func TestParkedPollPipelined(t *testing.T) {
 	up := newUpstream(t)
 	g := startParkGateway(t, up, "    poll_timeout: 25s\n")
@@ -447,9 +446,15 @@ func TestParkedPollPipelined(t *testing.T) {
 	g.pipelineTwoPolls(t, up, p, first.Cursor)
 }
 
-// pipelineTwoPolls sends two polls at cursor at once on p: the first is
-// answered when a message comes, with Connection: close (net/http's reader
-// took the second with it).
+// pipelineTwoPolls sends two polls at cursor at once on p and checks that
+// both are answered, in order, each with the message published after
+// them: either the first answer says Connection: close and the connection
+// ends (net/http's reader took the second request with it, and a
+// hijacked connection cannot give it back), or both answers come, the
+// first kept alive (the second request was read after the first was
+// served: seen about once in 100 runs, when the two reach the gateway's
+// reads apart), the connection then open for more. Nothing may be lost or
+// reordered either way.
 func (g *parkGateway) pipelineTwoPolls(t *testing.T, up *testUpstream, p *rawPoller, cursor string) {
 	t.Helper()
 	two := "GET /chat/poll?cursor=" + cursor + " HTTP/1.1\r\nHost: gw\r\n\r\n"
@@ -458,12 +463,15 @@ func (g *parkGateway) pipelineTwoPolls(t *testing.T, up *testUpstream, p *rawPol
 	}
 	waitFor(t, "poll held", func() bool { return g.clients(t) == 1 })
 	up.publish("one")
-	resp, body := p.read(t)
-	if a := decodePark(t, resp, body); len(a.Messages) != 1 || a.Messages[0].Data != "one" {
-		t.Fatalf("answer %s", body)
-	}
-	if !resp.Close {
-		t.Fatal("pipelined answer does not close")
+	for i := range 2 {
+		resp, body := p.read(t)
+		if a := decodePark(t, resp, body); len(a.Messages) != 1 || a.Messages[0].Data != "one" {
+			t.Fatalf("answer %d: %s", i+1, body)
+		}
+		if resp.Close {
+			p.expectEOF(t)
+			return
+		}
 	}
 }
 
