@@ -451,10 +451,13 @@ func TestParkedPollPipelined(t *testing.T) {
 // them: either the first answer says Connection: close and the connection
 // ends (net/http's reader took the second request with it, and a
 // hijacked connection cannot give it back), or both answers come, the
-// first kept alive (the second request was read after the first was
-// served: seen about once in 100 runs, when the two reach the gateway's
-// reads apart), the connection then open for more. Nothing may be lost or
-// reordered either way.
+// first kept alive, the connection then open for more: the "poll held"
+// wait cannot tell the new poll from the one answered before (the gauge
+// counts both, and a poll answered in place never joins the fan-out), so
+// about once in 100 runs the message is in the log before the first
+// request is handled, which then answers at once without parking, and
+// net/http serves the second after it. Nothing may be lost or reordered
+// either way.
 func (g *parkGateway) pipelineTwoPolls(t *testing.T, up *testUpstream, p *rawPoller, cursor string) {
 	t.Helper()
 	two := "GET /chat/poll?cursor=" + cursor + " HTTP/1.1\r\nHost: gw\r\n\r\n"
