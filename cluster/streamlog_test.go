@@ -430,7 +430,8 @@ func (*rangeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return next
 }
 
-// hsetCalls is how many HSET calls Redis has run (scripts' included).
+// hsetCalls is how many HSET calls Redis has run (scripts' included); 0
+// before the first, when INFO has no line for HSET yet.
 func hsetCalls(t *testing.T, c *Client) int {
 	t.Helper()
 	info, err := c.rdb.Info(context.Background(), "commandstats").Result()
