@@ -83,10 +83,10 @@ func (c *rawClient) connect(ctx context.Context) error {
 // get sends GET path+query with extra headers ("Name: value" pairs) and
 // reads the whole answer into resp (reusing its buffers). A kept-alive
 // connection that the server closed meanwhile is redialled once.
-func (c *rawClient) get(ctx context.Context, query string, headers []string, resp *rawResponse) error {
+func (c *rawClient) get(ctx context.Context, query []byte, headers []string, resp *rawResponse) error {
 	c.req = append(c.req[:0], "GET "...)
 	c.req = append(c.req, c.path...)
-	if query != "" {
+	if len(query) > 0 {
 		c.req = append(c.req, '?')
 		c.req = append(c.req, query...)
 	}

@@ -60,7 +60,7 @@ func TestRawClientFraming(t *testing.T) {
 	}{{200, "hello"}, {200, "abcde"}, {304, ""}, {200, "until close"}}
 	var resp rawResponse
 	for i, w := range want {
-		if err := c.get(ctx, "a=1", []string{"If-None-Match", "x"}, &resp); err != nil {
+		if err := c.get(ctx, []byte("a=1"), []string{"If-None-Match", "x"}, &resp); err != nil {
 			t.Fatalf("answer %d: %v", i, err)
 		}
 		if resp.status != w.status || string(resp.body) != w.body {

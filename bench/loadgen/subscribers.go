@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -287,28 +286,29 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	return bytes.TrimSuffix(line, []byte("\r")), nil
 }
 
-// wireMessage is a message as bridgeway's long-poll and stream carry it.
+// wireMessage is a message as bridgeway's NDJSON stream (and, through
+// json.Unmarshal, its long-poll) carries it. A gap message has a gap
+// object and no event.
 type wireMessage struct {
-	ID     string `json:"id"`
-	Event  string `json:"event"`
-	Data   string `json:"data"`
-	Binary bool   `json:"binary"`
-}
-
-type pollAnswer struct {
-	Session  string          `json:"session"`
-	Cursor   string          `json:"cursor"`
-	Messages []wireMessage   `json:"messages"`
-	Gap      json.RawMessage `json:"gap"`
-	Closed   json.RawMessage `json:"closed"`
+	ID     string          `json:"id"`
+	Event  string          `json:"event"`
+	Data   string          `json:"data"`
+	Binary bool            `json:"binary"`
+	Gap    json.RawMessage `json:"gap"`
 }
 
 func (t *tracker) deliverWire(m *wireMessage, now time.Time) {
-	switch m.Event {
-	case "", "message":
-		t.deliver([]byte(m.Data), now)
-	case "gap":
+	t.deliverEvent([]byte(m.Event), []byte(m.Data), len(m.Gap) > 0 && string(m.Gap) != "null", now)
+}
+
+// deliverEvent counts one message of bridgeway's JSON formats: a gap
+// message, or a payload when its event is the default.
+func (t *tracker) deliverEvent(event, data []byte, gap bool, now time.Time) {
+	switch {
+	case gap || string(event) == "gap":
 		t.gaps++
+	case len(event) == 0 || string(event) == "message":
+		t.deliver(data, now)
 	}
 }
 
@@ -323,8 +323,8 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 	headers := []string{"Accept", "application/json"}
 	var (
 		resp  rawResponse
-		ans   pollAnswer
-		query string
+		ans   polled
+		query []byte
 	)
 	for {
 		t.live.pollReqs.Add(1)
@@ -334,27 +334,23 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 		if resp.status != 200 {
 			return fmt.Errorf("longpoll: %w", resp.statusError())
 		}
-		ans.Session, ans.Cursor, ans.Gap, ans.Closed = "", "", nil, nil
-		if err := json.Unmarshal(resp.body, &ans); err != nil {
+		if err := ans.decode(resp.body); err != nil {
 			return fmt.Errorf("longpoll: decode: %w", err)
 		}
 		t.markConnected()
 		ready()
 		now := time.Now()
-		for i := range ans.Messages {
-			t.deliverWire(&ans.Messages[i], now)
+		for i := range ans.messages {
+			m := &ans.messages[i]
+			t.deliverEvent(m.event, m.data, m.gap, now)
 		}
-		if len(ans.Gap) > 0 && string(ans.Gap) != "null" {
+		if ans.gap {
 			t.gaps++
 		}
-		if len(ans.Closed) > 0 && string(ans.Closed) != "null" {
-			return fmt.Errorf("longpoll: server closed: %s", ans.Closed)
+		if ans.closed != nil {
+			return fmt.Errorf("longpoll: server closed: %s", ans.closed)
 		}
-		q := url.Values{"cursor": {ans.Cursor}}
-		if ans.Session != "" {
-			q.Set("session", ans.Session)
-		}
-		query = q.Encode()
+		query = appendNextPollQuery(query[:0], &ans)
 	}
 }
 
@@ -377,7 +373,7 @@ func (e *subscriberEnv) runNchanLongPoll(ctx context.Context, t *tracker, ready 
 	ready()
 	for {
 		t.live.pollReqs.Add(1)
-		if err := c.get(ctx, "", headers, &resp); err != nil {
+		if err := c.get(ctx, nil, headers, &resp); err != nil {
 			return fmt.Errorf("longpoll: %w", err)
 		}
 		switch resp.status {
