@@ -128,11 +128,21 @@ func startReloadingNginx(t *testing.T, target string) *nginxProxy {
 	// Before startDaemon's kill: a killed master would leave its workers.
 	t.Cleanup(func() {
 		if pid := n.masterPID(t); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+			_ = signalPID(pid, syscall.SIGTERM)
 			waitUntil(t, func() bool { _, err := os.Stat(filepath.Join(n.dir, "nginx.pid")); return err != nil }, "nginx to stop")
 		}
 	})
 	return n
+}
+
+// signalPID sends sig to the process pid (os rather than syscall.Kill, so
+// the package's tests also build for Windows, where nginx is not tested).
+func signalPID(pid int, sig os.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Signal(sig)
 }
 
 func (n *nginxProxy) masterPID(t *testing.T) int {
@@ -165,7 +175,7 @@ func (n *nginxProxy) reloadEvery(t *testing.T, period time.Duration) (stop func(
 			case <-quit:
 				return
 			case <-tick.C:
-				if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+				if err := signalPID(pid, syscall.SIGHUP); err != nil {
 					t.Errorf("reload nginx: %v", err)
 					return
 				}

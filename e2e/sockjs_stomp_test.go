@@ -1,3 +1,8 @@
+//go:build unix
+
+// The STOMP tests need the RabbitMQ helper, which runs the broker as a Unix
+// process group: they build where it does.
+
 package e2e
 
 import (

@@ -105,7 +105,7 @@ func (g *gateway) nonReaderConn(t *testing.T) net.Conn {
 	t.Helper()
 	return g.dialWith(t, net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
-		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		err := rc.Control(func(fd uintptr) { serr = setReceiveBuffer(fd, 4096) })
 		return cmp.Or(err, serr)
 	}})
 }
