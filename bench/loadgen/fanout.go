@@ -201,7 +201,7 @@ type FanoutResult struct {
 	Foreign       uint64  `json:"foreign"`
 	Gaps          uint64  `json:"gaps"`
 	DeliveriesSec float64 `json:"deliveries_per_sec"`
-	PollRequests  uint64  `json:"poll_requests"`
+	PollCycles    uint64  `json:"poll_cycles"`
 	PollCyclesSec float64 `json:"poll_cycles_per_sec"`
 	Latency       Latency `json:"latency"`
 
@@ -423,7 +423,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	if window > 0 {
 		res.DeliveriesSec = float64(res.Delivered) / window.Seconds()
-		res.PollCyclesSec = float64(res.PollRequests) / window.Seconds()
+		res.PollCyclesSec = float64(res.PollCycles) / window.Seconds()
 	}
 	if res.Published > 0 {
 		progress("published %d (%.1f/s), delivered %d of %d", res.Published, res.PublishRate, res.Delivered, res.Expected)

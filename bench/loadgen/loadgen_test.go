@@ -113,6 +113,35 @@ func TestFanoutCleanRunLosesNothing(t *testing.T) {
 	}
 }
 
+// TestPollCyclesAreAnswersInTheWindow: a long-poll cycle is an answer from
+// the poller's first one with a message on, so neither the subscribe that
+// bridgeway answers at once nor the poll left parked at the end counts (they
+// made bridgeway's cycles read 1.05× nchan's for the same work). Every
+// answer the fake wrote with messages is a cycle; one it wrote empty may be
+// (a 2 s wait that ran out) or not (the parked poll ended by the stop).
+func TestPollCyclesAreAnswersInTheWindow(t *testing.T) {
+	g := newFakeGateway()
+	defer g.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := RunFanout(ctx, FanoutConfig{
+		Dialect: DialectBridgeway, URL: g.srv.URL + "/t", PublishURL: g.srv.URL + "/pub",
+		Subs: []SubGroup{{TransportLongPoll, 3}}, Rate: 20, Count: 10,
+		Settle: 50 * time.Millisecond, Drain: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Lost != 0 || res.Delivered != 30 {
+		t.Fatalf("run: %+v", res)
+	}
+	carrying, empty := uint64(g.pollsCarrying.Load()), uint64(g.pollsEmpty.Load())
+	if res.PollCycles < carrying || res.PollCycles > carrying+empty {
+		t.Fatalf("%d poll cycles counted; the fake answered %d polls with messages and %d without after the subscribes",
+			res.PollCycles, carrying, empty)
+	}
+}
+
 // TestIdleRunSendsOneProbe: with rate 0 the run reads memory and then
 // publishes exactly one message, which every subscriber must get.
 func TestIdleRunSendsOneProbe(t *testing.T) {

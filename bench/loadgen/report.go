@@ -21,7 +21,7 @@ func (r *FanoutResult) WriteHuman(w io.Writer) {
 	fmt.Fprintf(tw, "deliveries\t%d of %d expected, lost %d, duplicated %d, out of order %d, gaps %d, foreign %d\n",
 		r.Delivered, r.Expected, r.Lost, r.Duplicated, r.OutOfOrder, r.Gaps, r.Foreign)
 	fmt.Fprintf(tw, "rate\t%.0f deliveries/s", r.DeliveriesSec)
-	if r.PollRequests > 0 {
+	if r.PollCycles > 0 {
 		fmt.Fprintf(tw, ", %.0f poll cycles/s", r.PollCyclesSec)
 	}
 	fmt.Fprintln(tw)

@@ -10,15 +10,15 @@ import (
 // process run has one.
 type shardReport struct {
 	// Phase: "connected", "drained" or "final" (shard_child.go).
-	Phase        string         `json:"phase,omitempty"`
-	Connected    int64          `json:"connected"`
-	Failed       int64          `json:"failed"`
-	Dropped      int64          `json:"dropped"`
-	PollRequests uint64         `json:"poll_requests"`
-	LastNanos    int64          `json:"last_ns"` // latest first delivery, Unix nanoseconds
-	CPUSec       float64        `json:"cpu_sec"` // the shard's own CPU while messages flowed
-	Groups       []groupReport  `json:"groups,omitempty"`
-	Errors       map[string]int `json:"errors,omitempty"` // error text -> subscribers that ended with it
+	Phase      string         `json:"phase,omitempty"`
+	Connected  int64          `json:"connected"`
+	Failed     int64          `json:"failed"`
+	Dropped    int64          `json:"dropped"`
+	PollCycles uint64         `json:"poll_cycles"`
+	LastNanos  int64          `json:"last_ns"` // latest first delivery, Unix nanoseconds
+	CPUSec     float64        `json:"cpu_sec"` // the shard's own CPU while messages flowed
+	Groups     []groupReport  `json:"groups,omitempty"`
+	Errors     map[string]int `json:"errors,omitempty"` // error text -> subscribers that ended with it
 }
 
 // groupReport is a shard's subscribers of one transport (Latency unset:
@@ -87,7 +87,7 @@ func (r *FanoutResult) mergeReports(reports []shardReport) {
 	for _, rep := range reports {
 		r.Failed += int(rep.Failed)
 		r.Dropped += int(rep.Dropped)
-		r.PollRequests += rep.PollRequests
+		r.PollCycles += rep.PollCycles
 		for e, n := range rep.Errors {
 			errs[e] += n
 		}

@@ -30,10 +30,10 @@ func TestSplitSubsSpreadsEveryTransport(t *testing.T) {
 // quantiles over both shards' samples and their errors counted together.
 func TestMergeReportsAddsShards(t *testing.T) {
 	oneMs, hundredMs := bucketOf(1000), bucketOf(100000)
-	a := shardReport{Failed: 1, Dropped: 0, PollRequests: 5, Errors: map[string]int{"boom": 1},
+	a := shardReport{Failed: 1, Dropped: 0, PollCycles: 5, Errors: map[string]int{"boom": 1},
 		Groups: []groupReport{{TransportResult: TransportResult{Transport: TransportSSE, Subs: 3, Connected: 2, Delivered: 19, Lost: 1, Gaps: 1},
 			Hist: histSnapshot{Buckets: map[int]uint64{oneMs: 19}, MaxNanos: int64(time.Millisecond)}}}}
-	b := shardReport{Failed: 0, Dropped: 2, PollRequests: 7, Errors: map[string]int{"boom": 2, "reset": 1},
+	b := shardReport{Failed: 0, Dropped: 2, PollCycles: 7, Errors: map[string]int{"boom": 2, "reset": 1},
 		Groups: []groupReport{
 			{TransportResult: TransportResult{Transport: TransportWebSocket, Subs: 2, Connected: 2, Delivered: 20, Duplicated: 3, OutOfOrder: 1}, Foreign: 4,
 				Hist: histSnapshot{Buckets: map[int]uint64{oneMs: 19, hundredMs: 1}, MaxNanos: int64(100 * time.Millisecond)}},
@@ -44,7 +44,7 @@ func TestMergeReportsAddsShards(t *testing.T) {
 	r.mergeReports([]shardReport{a, b})
 
 	if r.Connected != 6 || r.Failed != 1 || r.Dropped != 2 || r.Delivered != 59 || r.Expected != 60 ||
-		r.Lost != 1 || r.Duplicated != 3 || r.OutOfOrder != 1 || r.Gaps != 1 || r.Foreign != 4 || r.PollRequests != 12 {
+		r.Lost != 1 || r.Duplicated != 3 || r.OutOfOrder != 1 || r.Gaps != 1 || r.Foreign != 4 || r.PollCycles != 12 {
 		t.Fatalf("totals: %+v", r)
 	}
 	if len(r.PerTransport) != 2 || r.PerTransport[0].Transport != TransportSSE || r.PerTransport[1].Transport != TransportWebSocket {

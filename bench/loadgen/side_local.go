@@ -113,7 +113,7 @@ func (s *localSide) stop() {
 func (s *localSide) report(published uint64) shardReport {
 	rep := shardReport{
 		Failed: s.live.failed.Load(), Dropped: s.live.dropped.Load(),
-		PollRequests: s.live.pollReqs.Load(), LastNanos: s.live.lastNanos.Load(),
+		PollCycles: s.live.pollCycles.Load(), LastNanos: s.live.lastNanos.Load(),
 		Errors: map[string]int{},
 	}
 	for _, g := range s.groups {

@@ -327,7 +327,6 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 		query []byte
 	)
 	for {
-		t.live.pollReqs.Add(1)
 		if err := c.get(ctx, query, headers, &resp); err != nil {
 			return fmt.Errorf("longpoll: %w", err)
 		}
@@ -339,6 +338,7 @@ func (e *subscriberEnv) runLongPoll(ctx context.Context, t *tracker, ready func(
 		}
 		t.markConnected()
 		ready()
+		t.pollAnswered(len(ans.messages) > 0)
 		now := time.Now()
 		for i := range ans.messages {
 			m := &ans.messages[i]
@@ -372,10 +372,10 @@ func (e *subscriberEnv) runNchanLongPoll(ctx context.Context, t *tracker, ready 
 	t.markConnected()
 	ready()
 	for {
-		t.live.pollReqs.Add(1)
 		if err := c.get(ctx, nil, headers, &resp); err != nil {
 			return fmt.Errorf("longpoll: %w", err)
 		}
+		t.pollAnswered(resp.status == 200)
 		switch resp.status {
 		case 200:
 			t.deliver(resp.body, time.Now())

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,10 @@ type fakeGateway struct {
 	dropPub, dupPub, swapPub int // publish numbers (1-based) to lose, repeat, swap with the next
 
 	sources map[string]int // subscriber requests per client IP address
+
+	// Long-poll answers after the subscribe: with messages, and without
+	// (a poll that waited its 2 s out, or one ended by the run's stop).
+	pollsCarrying, pollsEmpty atomic.Int64
 }
 
 type logEntry struct {
@@ -223,6 +228,11 @@ func (g *fakeGateway) poll(w http.ResponseWriter, r *http.Request) {
 		msgs = append(msgs, fakeMessage{ID: strconv.Itoa(cursor), Data: string(e.data)})
 	}
 	ans["cursor"], ans["messages"] = strconv.Itoa(cursor), msgs
+	if len(msgs) > 0 {
+		g.pollsCarrying.Add(1)
+	} else {
+		g.pollsEmpty.Add(1)
+	}
 	json.NewEncoder(w).Encode(ans)
 }
 

@@ -33,6 +33,7 @@ type tracker struct {
 	connected               bool
 	// connectedFlag mirrors connected for the run's goroutine.
 	connectedFlag atomic.Bool
+	pollCycling   bool // a poll answer carried a message: answers count as cycles
 	err           error
 }
 
@@ -44,7 +45,9 @@ type liveCounts struct {
 	failed    atomic.Int64
 	dropped   atomic.Int64 // connections that ended before the run did
 	lastNanos atomic.Int64 // time of the latest first delivery
-	pollReqs  atomic.Uint64
+	// pollCycles counts long-poll answers from each poller's first one that
+	// carried a message on (see pollAnswered).
+	pollCycles atomic.Uint64
 }
 
 // newTracker makes a tracker for a run with publishers concurrent
@@ -118,6 +121,21 @@ func (t *tracker) flushLive() {
 		t.live.unique.Add(t.pendUnique)
 		t.live.lastNanos.Store(t.pendNanos)
 		t.pendUnique = 0
+	}
+}
+
+// pollAnswered counts a poll cycle: an answer, from the poller's first one
+// that carried a message on. The subscribe that bridgeway answers at once
+// before anything is published (its cursor) and the poll each poller
+// leaves parked at the end are no cycles of the publishing window, and
+// nchan has the second but not the first: counting requests made
+// bridgeway's cycles read 1.05× nchan's with the same work done.
+func (t *tracker) pollAnswered(carried bool) {
+	if carried {
+		t.pollCycling = true
+	}
+	if t.pollCycling {
+		t.live.pollCycles.Add(1)
 	}
 }
 
