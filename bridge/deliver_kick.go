@@ -45,8 +45,9 @@ type sessionPump struct {
 
 // startSessionPump registers the pump with its session and writes what is
 // already in the log.
-func (c *wsClient) startSessionPump(onEnd func()) *sessionPump {
-	p := &sessionPump{c: c, s: c.a.sess, w: newGorillaWriter(c), onEnd: onEnd, every: c.h.set().heartbeat}
+// every is the heartbeat the connection's read deadline was set from.
+func (c *wsClient) startSessionPump(every time.Duration, onEnd func()) *sessionPump {
+	p := &sessionPump{c: c, s: c.a.sess, w: newGorillaWriter(c), onEnd: onEnd, every: every}
 	c.h.watchShutdown()
 	p.mu.Lock()
 	p.hb = time.AfterFunc(p.every, p.heartbeatDue)

@@ -32,13 +32,22 @@ type deliveryPolicy struct {
 	live     *atomic.Pointer[settings]
 	shutdown <-chan struct{}
 	runs     *sync.WaitGroup
+	// beat, when set, is the heartbeat the connection started with: a
+	// WebSocket's read deadline (2 beats + closeGrace) was set from it, so
+	// a reload must not stretch its pings past that deadline.
+	beat time.Duration
 }
 
 func (h *RouteHandler) policy() deliveryPolicy {
 	return deliveryPolicy{live: &h.live, shutdown: h.shutdown, runs: &h.runs}
 }
 
-func (p *deliveryPolicy) heartbeat() time.Duration { return p.live.Load().heartbeat }
+func (p *deliveryPolicy) heartbeat() time.Duration {
+	if p.beat > 0 {
+		return p.beat
+	}
+	return p.live.Load().heartbeat
+}
 
 // slowDisconnect: slow_client is disconnect (else a gap, drop_oldest).
 func (p *deliveryPolicy) slowDisconnect() bool { return p.live.Load().slowDisconnect }
@@ -47,6 +56,13 @@ func (p *deliveryPolicy) slowDisconnect() bool { return p.live.Load().slowDiscon
 // closes, the client goes, the route shuts down or a write fails.
 func (h *RouteHandler) pump(ctx context.Context, a *attachment, w streamWriter) {
 	pumpLoop(ctx, h.policy(), a, w)
+}
+
+// pumpBeating is pump with the heartbeat fixed at beat (deliveryPolicy.beat).
+func (h *RouteHandler) pumpBeating(ctx context.Context, a *attachment, w streamWriter, beat time.Duration) {
+	pol := h.policy()
+	pol.beat = beat
+	pumpLoop(ctx, pol, a, w)
 }
 
 func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWriter) {

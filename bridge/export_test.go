@@ -1,6 +1,9 @@
 package bridge
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // SetSlowClientWait shortens the flow-control wait for tests; it returns a
 // func restoring the old value.
@@ -36,4 +39,13 @@ func HoldTopicWaiters(n int) (restore func()) {
 		}
 	}
 	return func() { afterTopicReady = old }
+}
+
+// OnHeartbeatRead runs f once, right after the next client WebSocket read
+// its heartbeat; it returns a func removing the hook.
+func OnHeartbeatRead(f func()) (restore func()) {
+	var once sync.Once
+	hook := func() { once.Do(f) }
+	testHookBeatRead.Store(&hook)
+	return func() { testHookBeatRead.Store(nil) }
 }

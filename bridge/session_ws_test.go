@@ -144,6 +144,9 @@ func TestClientCloseCodeReachesUpstream(t *testing.T) {
 // An open session WebSocket keeps the heartbeat it started with (as its
 // read deadline, 2 beats + 5 s, does): a reload that raises heartbeat must
 // not leave an answering client unpinged past that deadline and dropped.
+// The reload lands right after the connection read its heartbeat for the
+// deadline: the session pump once read it a second time there, got the
+// reload's minute, and the client was dropped after 9 s (seen in CI).
 func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 	up := newUpstream(t)
 	route := sessionRoute(up)
@@ -153,11 +156,13 @@ func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 	// not always).
 	route.Heartbeat = config.Duration(2 * time.Second)
 	g := newGateway(t, route, config.Limits{})
+	raised := route
+	raised.Heartbeat = config.Duration(time.Minute)
+	reloaded := make(chan struct{})
+	defer bridge.OnHeartbeatRead(func() { g.rh.Update(raised); close(reloaded) })()
 	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
 	waitUpstream(t, up)
-
-	route.Heartbeat = config.Duration(time.Minute)
-	g.rh.Update(route)
+	<-reloaded
 	// Past the connection's read deadline (2 × 2 s + 5 s): gorilla answers
 	// each ping while ReadMessage waits.
 	_ = ws.SetReadDeadline(time.Now().Add(11 * time.Second))

@@ -69,7 +69,8 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	// A client that stopped reading answers no ping: it is dropped after
 	// two heartbeats and a grace, not when heartbeats stop fitting in its
 	// socket's buffers.
-	pongWait := 2*h.set().heartbeat + closeGrace
+	beat := h.set().heartbeat // read once: the pings and the deadline agree
+	pongWait := 2*beat + closeGrace
 	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	closing := msg.CloseInfo{Code: 3000, Reason: "Go away!"}
@@ -87,7 +88,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 		defer cancel() // the client left or broke the protocol: stop the pump
 		h.sockjsReadWS(sreq, ws, a, pongWait)
 	}()
-	h.pump(ctx, a, sw)
+	h.pumpBeating(ctx, a, sw, beat)
 	if sw.finished {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closing.Code, cutCloseReason(closing.Reason)), time.Now().Add(writeWait))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,6 +22,10 @@ const closeGrace = 5 * time.Second
 // wsWriteBuffers are shared by all connections between writes: idle
 // connections hold no write buffer.
 var wsWriteBuffers = &sync.Pool{}
+
+// testHookBeatRead, when a test sets it, runs after a client WebSocket read
+// its heartbeat (a reload landing there must not change its pings).
+var testHookBeatRead atomic.Pointer[func()]
 
 var upgrader = websocket.Upgrader{
 	// gorilla never reads past the handshake (bridge reads frames itself,
@@ -146,12 +151,18 @@ type wsClient struct {
 }
 
 func (c *wsClient) serve(ctx context.Context) {
-	pongWait := 2*c.h.set().heartbeat + closeGrace
+	// Read once: the pings and the read deadline must agree, whatever a
+	// reload sets meanwhile.
+	beat := c.h.set().heartbeat
+	pongWait := 2*beat + closeGrace
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	if hook := testHookBeatRead.Load(); hook != nil {
+		(*hook)()
+	}
 
 	if c.path == viaKick {
 		// No writer goroutine parked per client (deliver_kick.go).
-		p := c.startSessionPump(func() {
+		p := c.startSessionPump(beat, func() {
 			// As below: our close frame is out (or the connection broke).
 			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 		})
@@ -165,7 +176,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	go func() {
 		defer close(writerDone)
 		w := newGorillaWriter(c)
-		c.h.pump(writerCtx, c.a, w)
+		c.h.pumpBeating(writerCtx, c.a, w, beat)
 		// Our close frame is out (or the connection broke): give the
 		// client a moment to answer, then unblock the reader.
 		_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
