@@ -186,9 +186,11 @@ type rawFrames struct {
 	hdr  [10]byte
 
 	// pongWait is how long the client may stay silent (it answers our
-	// pings); seen is when it last sent a frame (monoNow).
+	// pings); seen is when it last sent a frame, pinged when we last pinged
+	// it or it joined (monoNow).
 	pongWait time.Duration
 	seen     atomic.Int64
+	pinged   atomic.Int64
 }
 
 // rawWriter is the WebSocket encoder over a hijacked socket.
@@ -199,6 +201,13 @@ var errClientSilent = errors.New("bridge: websocket client stopped answering pin
 
 // sawClient records a frame from the client (reader goroutine).
 func (r *rawFrames) sawClient() { r.seen.Store(int64(monoNow())) }
+
+// joined starts the clocks of a subscriber that just joined.
+func (r *rawFrames) joined() {
+	now := int64(monoNow())
+	r.seen.Store(now)
+	r.pinged.Store(now)
+}
 
 // monoNow is monotonic time since the process started (wall clock jumps
 // must not end connections).
@@ -220,10 +229,18 @@ func (r *rawFrames) closeFrame(payload []byte) error {
 // ping pings the client, or fails when it has not answered for pongWait:
 // the fan-out (or the handed-off pump) then ends the response and the
 // reader's read runs out after closeGrace, as with gorilla's read deadline.
+//
+// The pings come at the topic's fan-out's heartbeat, which it keeps from
+// its start: after a reload that shortened heartbeat they can be further
+// apart than pongWait, so silence is also allowed two of the actual gaps
+// between pings and the grace.
 func (r *rawFrames) ping() error {
-	if monoNow()-time.Duration(r.seen.Load()) > r.pongWait {
+	now := monoNow()
+	limit := max(r.pongWait, 2*(now-time.Duration(r.pinged.Load()))+closeGrace)
+	if now-time.Duration(r.seen.Load()) > limit {
 		return errClientSilent
 	}
+	r.pinged.Store(int64(now))
 	return r.frame(websocket.PingMessage, nil)
 }
 

@@ -37,7 +37,7 @@ func (h *RouteHandler) shareWebSocket(c *wsClient, nb *nbWriter, done func()) {
 	out := &rawOut{conn: conn, nb: nb, ws: true, counter: counterOf(conn)}
 	s := &fanSub{h: h, a: c.a, out: out, idx: -1, fan: c.a.top.fanout(), wsc: c, wsDone: done}
 	w := &rawWriter{sink: rawFrames{out: out, json: c.json, pongWait: 2*h.set().heartbeat + closeGrace}}
-	w.sink.sawClient()
+	w.sink.joined()
 	s.w = w
 	c.shared = s
 	// gorilla's connection is dropped after the handshake (it has read

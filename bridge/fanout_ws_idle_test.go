@@ -2,9 +2,12 @@ package bridge_test
 
 import (
 	"encoding/binary"
+	"errors"
+	"net"
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bridgeway/bridgeway/config"
 )
@@ -140,6 +143,50 @@ func TestSilentWebSocketMessagesForwarded(t *testing.T) {
 		waitFor(t, "message at the upstream", func() bool { _, _, got := up.stats(); return got == i+1 })
 		if p := c.until(0x1); string(p) != text {
 			t.Fatalf("got %q, want the echo %q", p, text)
+		}
+	}
+}
+
+// TestSharedWebSocketJoiningAfterShorterHeartbeat: a topic's fan-out pings
+// at the heartbeat it started with. A WebSocket that joins after a reload
+// shortened heartbeat (7 s → 500 ms: its own allowance is then 2 × 500 ms +
+// 5 s = 6 s) still hears a ping only every 7 s, and answering each must
+// keep it: it was dropped as silent at its second ping.
+func TestSharedWebSocketJoiningAfterShorterHeartbeat(t *testing.T) {
+	up := newUpstream(t)
+	route := broadcastRoute(up)
+	route.Heartbeat = config.Duration(7 * time.Second)
+	g := newGateway(t, route, config.Limits{})
+	first := mustDialWS(t, g.wsURL("/prices/abc/ws"), nil)
+	defer first.Close()
+	waitFor(t, "the first subscriber", func() bool { return wsGauge(t, g) == 1 })
+	waitUpstream(t, up) // the fan-out runs: its pings are 7 s apart
+	// The first subscriber answers its pings until the test closes it.
+	go func() {
+		for {
+			if _, _, err := first.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+
+	shorter := route
+	shorter.Heartbeat = config.Duration(500 * time.Millisecond)
+	g.rh.Update(shorter)
+	ws := mustDialWS(t, g.wsURL("/prices/abc/ws"), nil)
+	defer ws.Close()
+	waitFor(t, "the second subscriber", func() bool { return wsGauge(t, g) == 2 })
+	// Past two of the fan-out's pings: gorilla answers each while
+	// ReadMessage waits.
+	_ = ws.SetReadDeadline(time.Now().Add(17 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return // still open, still pinged
+		}
+		if err != nil {
+			t.Fatalf("the WebSocket that joined after the reload was dropped: %v", err)
 		}
 	}
 }
