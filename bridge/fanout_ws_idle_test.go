@@ -2,8 +2,6 @@ package bridge_test
 
 import (
 	"encoding/binary"
-	"errors"
-	"net"
 	"runtime"
 	"strconv"
 	"testing"
@@ -176,17 +174,6 @@ func TestSharedWebSocketJoiningAfterShorterHeartbeat(t *testing.T) {
 	ws := mustDialWS(t, g.wsURL("/prices/abc/ws"), nil)
 	defer ws.Close()
 	waitFor(t, "the second subscriber", func() bool { return wsGauge(t, g) == 2 })
-	// Past two of the fan-out's pings: gorilla answers each while
-	// ReadMessage waits.
-	_ = ws.SetReadDeadline(time.Now().Add(17 * time.Second))
-	for {
-		_, _, err := ws.ReadMessage()
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return // still open, still pinged
-		}
-		if err != nil {
-			t.Fatalf("the WebSocket that joined after the reload was dropped: %v", err)
-		}
-	}
+	// Past two of the fan-out's pings.
+	expectStillPinged(t, ws, 17*time.Second, "the WebSocket that joined after the reload was dropped")
 }

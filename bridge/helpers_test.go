@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -480,6 +482,23 @@ func mustDialWS(t testing.TB, url string, hdr http.Header) *websocket.Conn {
 		t.Fatalf("dial %s: status %d", url, resp.StatusCode)
 	}
 	return ws
+}
+
+// expectStillPinged reads ws for d (gorilla answers each ping while
+// ReadMessage waits) and fails with what if the connection ends meanwhile.
+func expectStillPinged(t testing.TB, ws *websocket.Conn, d time.Duration, what string) {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, _, err := ws.ReadMessage()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return // still open, still pinged
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 }
 
 func wantText(i int) string { return "m" + strconv.Itoa(i) }

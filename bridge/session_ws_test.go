@@ -2,8 +2,6 @@ package bridge_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -163,19 +161,8 @@ func TestSessionWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
 	ws := mustDialWS(t, g.wsURL("/chat/ws"), nil)
 	waitUpstream(t, up)
 	<-reloaded
-	// Past the connection's read deadline (2 × 2 s + 5 s): gorilla answers
-	// each ping while ReadMessage waits.
-	_ = ws.SetReadDeadline(time.Now().Add(11 * time.Second))
-	for {
-		_, _, err := ws.ReadMessage()
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return // still open, still pinged
-		}
-		if err != nil {
-			t.Fatalf("the session WebSocket ended after the reload: %v", err)
-		}
-	}
+	// Past the connection's read deadline (2 × 2 s + 5 s).
+	expectStillPinged(t, ws, 11*time.Second, "the session WebSocket ended after the reload")
 }
 
 // TestSessionBurstReturnsMemory: a burst of session-mode WebSockets (each
