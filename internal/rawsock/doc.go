@@ -12,5 +12,7 @@
 // goroutine when any of many sockets becomes readable (one-shot);
 // EdgePoller does the same edge-triggered, with epoll's flags, for
 // sockets that stay registered (the pass-through loop, waiting long-poll
-// connections).
+// connections). Detach and Attach take a socket out of the runtime's own
+// epoll set while nothing of Go waits for it, and put it back
+// (netpoll_detach_linux.go).
 package rawsock

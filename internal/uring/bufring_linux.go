@@ -70,6 +70,10 @@ func (r *Ring) RegisterBufRing(group uint16, count, size int) (*BufRing, error) 
 	return b, nil
 }
 
+// Close unmaps the buffers; the ring they were registered with must be
+// closed first.
+func (b *BufRing) Close() { _ = syscall.Munmap(b.mem) }
+
 // Group is the group id to pass to Ring.Recv.
 func (b *BufRing) Group() uint16 { return b.group }
 

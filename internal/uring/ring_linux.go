@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -14,11 +16,14 @@ const (
 	sysEnter    = 426
 	sysRegister = 427
 
-	setupCQSize      = 1 << 3
-	setupSubmitAll   = 1 << 7
-	setupCoopTaskrun = 1 << 8
+	setupCQSize       = 1 << 3
+	setupSubmitAll    = 1 << 7
+	setupCoopTaskrun  = 1 << 8
+	setupSingleIssuer = 1 << 12
+	setupDeferTaskrun = 1 << 13
 
 	enterGetEvents = 1 << 0
+	enterExtArg    = 1 << 3
 
 	featSingleMmap = 1 << 0
 
@@ -122,9 +127,26 @@ type Ring struct {
 // while the sender's softirq still held the socket's lock, and spun on it
 // (docs/benchmarks.md, *Pass-through on io_uring*).
 func New(entries uint32) (*Ring, error) {
-	p := params{flags: setupCQSize | setupSubmitAll | setupCoopTaskrun, cqEntries: entries * 4}
+	return setupRing(entries, setupCoopTaskrun)
+}
+
+// NewOwned sets up a ring that only the calling thread may use, for a
+// goroutine locked to its thread for the ring's life (Close it before the
+// goroutine ends). The kernel then completes an operation that had to
+// wait only when that thread asks for completions (WaitHeld), and wakes
+// nothing else for it: a receive's data reaching the socket wakes the
+// thread if it waits in WaitHeld, and costs nobody anything otherwise.
+func NewOwned(entries uint32) (*Ring, error) {
+	return setupRing(entries, setupSingleIssuer|setupDeferTaskrun)
+}
+
+func setupRing(entries, flags uint32) (*Ring, error) {
+	p := params{flags: setupCQSize | setupSubmitAll | flags, cqEntries: entries * 4}
 	fd, _, e := syscall.RawSyscall(sysSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
+		if e == syscall.EINVAL && flags&setupDeferTaskrun != 0 {
+			return nil, fmt.Errorf("%w: io_uring_setup: %v (a ring of one thread with deferred task running needs Linux 6.1)", ErrUnsupported, e)
+		}
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrUnsupported, e)
 	}
 	r := &Ring{fd: int(fd)}
@@ -219,6 +241,40 @@ func (r *Ring) Submit(wait uint32) error {
 		return nil
 	}
 	return os.NewSyscallError("io_uring_enter", e)
+}
+
+// getEventsArg is struct io_uring_getevents_arg.
+type getEventsArg struct {
+	sigmask   uint64
+	sigmaskSz uint32
+	minWait   uint32
+	ts        uint64 // *timespec
+}
+
+// WaitHeld (a ring from NewOwned) submits what is queued, makes the
+// completions that are ready and, when there are none, waits for one, or
+// for timeout (timedOut), or a signal. It waits without telling the scheduler: the
+// goroutine keeps its P, as a goroutine computing would, so the runtime
+// neither hands the P on nor takes it back around each wait (what made
+// waiting in Submit cost more than it saved). The runtime's preemption
+// signal ends the wait early, so a stop of the world is not held up; the
+// timeout bounds it where that signal is switched off
+// (GODEBUG=asyncpreemptoff=1).
+func (r *Ring) WaitHeld(timeout time.Duration) (timedOut bool, err error) {
+	atomic.StoreUint32(r.sqTail, r.tail)
+	ts := syscall.NsecToTimespec(int64(timeout))
+	arg := getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&ts)))}
+	_, _, e := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(r.unsubmit), 1, enterGetEvents|enterExtArg,
+		uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg))
+	runtime.KeepAlive(&ts) // arg holds its address as a number
+	r.unsubmit = r.tail - atomic.LoadUint32(r.sqHead)
+	switch e {
+	case syscall.ETIME:
+		return true, nil
+	case 0, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY:
+		return false, nil
+	}
+	return false, os.NewSyscallError("io_uring_enter", e)
 }
 
 // Fd is the ring's descriptor: it polls readable while completions wait

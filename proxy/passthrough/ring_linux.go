@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"go.uber.org/zap"
@@ -25,8 +26,22 @@ import (
 // come back. The ring's
 // goroutine scans the frames of each receive exactly as the epoll loop
 // does and queues the send; one io_uring_enter then submits every send and
-// receive of a batch and collects the next completions. That is what makes
-// the relay cheaper than nginx's recv, send and epoll_wait per message.
+// receive of a batch, collects the next completions, and waits for one
+// when there are none. That is what makes the relay cheaper than nginx's
+// recv, send and epoll_wait per message.
+//
+// The ring is its goroutine's thread's own (uring.NewOwned): the goroutine
+// is locked to its thread, makes the ring when it starts and closes it when
+// no direction is left. An operation that had to wait then completes only
+// when that thread asks, and a receive's bytes wake that thread alone, and
+// only while it waits in the kernel, as an nginx worker waits in
+// epoll_wait: no other thread is woken to complete it, and none for the
+// netpoller (docs/benchmarks.md, *Pass-through on a thread's own ring*).
+// It waits without giving up its P (uring.WaitHeld), so openRings adds one
+// P per ring to GOMAXPROCS. While both directions of a tunnel are on the
+// ring, its sockets are out of the runtime's epoll set (rawsock.Detach):
+// nothing of Go waits for them then, and each segment would otherwise
+// wake the runtime's netpoller thread for nothing.
 //
 // The hand-overs are the epoll loop's (loop.go): the pump offers the source
 // after reading to EAGAIN (toLoop), and gets it back, with whatever must be
@@ -64,14 +79,16 @@ const (
 type ringLoop struct {
 	mu       sync.Mutex
 	running  bool
+	failed   bool      // the goroutine could not make its ring: directions stay with their pumps
 	attached int       // directions on the ring
 	reqs     []ringReq // for the goroutine: arm or give back
 
-	efd      int             // eventfd: wakes the goroutine for reqs
-	poll     syscall.RawConn // the ring's descriptor (a copy) in Go's netpoller
-	pollFile *os.File
+	efd     int // eventfd: wakes the goroutine for reqs
+	buffers int
+	log     *zap.Logger
 
-	// Owned by the running goroutine (one at a time: running).
+	// Owned by the running goroutine (one at a time: running); ring and
+	// bufs exist while it runs.
 	ring      *uring.Ring
 	bufs      *uring.BufRing
 	slots     []*direction
@@ -81,7 +98,6 @@ type ringLoop struct {
 	wakeArmed bool
 	// Bound once: a method value or closure made per batch would allocate.
 	completeFn func(*uring.CQE)
-	pendingFn  func(uintptr) bool
 }
 
 type ringReq struct {
@@ -103,6 +119,11 @@ type ringShare struct {
 	sendN   int
 	sendSp  span
 	gone    *sync.Cond // on d.loop.mu: evict waits for the hand-back
+
+	np       rawsock.NetpollEntry // the source's entry in the runtime's epoll set
+	npOK     bool                 // np can be detached
+	armed    bool                 // on the ring (the ring's goroutine's)
+	detached bool                 // np is out of the runtime's set (both directions are)
 }
 
 var (
@@ -114,6 +135,8 @@ var (
 	// testHookRingNoBuffer runs when a receive found no free buffer.
 	testRing             atomic.Pointer[ringLoop]
 	testHookRingNoBuffer atomic.Pointer[func()]
+	// testHookRingQuiet runs when the ring's waits turn quiet.
+	testHookRingQuiet atomic.Pointer[func()]
 )
 
 // pickRing spreads tunnels over the rings, both directions of a tunnel on
@@ -124,11 +147,11 @@ func pickRing(log *zap.Logger) *ringLoop {
 		return rl
 	}
 	ringsOnce.Do(func() {
-		rings, ringsErr = openRings()
+		rings, ringsErr = openRings(log)
 		if ringsErr != nil {
 			log.Info("websocket tunnels relay on the epoll loop", zap.String("io_uring", ringsErr.Error()))
 		} else {
-			log.Info("websocket tunnels relay on io_uring", zap.Int("rings", len(rings)))
+			log.Info("websocket tunnels relay on io_uring", zap.Int("rings", len(rings)), zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 		}
 	})
 	if len(rings) == 0 {
@@ -137,14 +160,20 @@ func pickRing(log *zap.Logger) *ringLoop {
 	return rings[int(ringNext.Add(1))%len(rings)]
 }
 
-// openRings makes one ring per P, at most four.
-func openRings() ([]*ringLoop, error) {
+// openRings makes one ring loop per P, at most four, once a ring of the
+// kind they use could be made here, and adds as many Ps to GOMAXPROCS: a
+// loop's goroutine keeps its P while it waits in the kernel, and the rest
+// of the gateway keeps the Ps it had.
+func openRings(log *zap.Logger) ([]*ringLoop, error) {
 	if uring.Off() {
 		return nil, errors.New("off (BRIDGEWAY_IO_URING)")
 	}
+	if err := probeRing(); err != nil {
+		return nil, err
+	}
 	var rs []*ringLoop
 	for range min(runtime.GOMAXPROCS(0), 4) {
-		rl, err := newRingLoop(ringBuffers)
+		rl, err := newRingLoop(ringBuffers, log)
 		if err != nil {
 			for _, r := range rs {
 				r.close()
@@ -153,48 +182,51 @@ func openRings() ([]*ringLoop, error) {
 		}
 		rs = append(rs, rl)
 	}
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + len(rs))
 	return rs, nil
 }
 
-// newRingLoop sets up a ring with buffers relay buffers.
-func newRingLoop(buffers int) (*ringLoop, error) {
-	r, err := uring.New(ringEntries)
+// probeRing makes and closes a ring as the loops make theirs.
+func probeRing() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, bufs, err := openOwnedRing(ringBuffers)
+	if err == nil {
+		r.Close()
+		bufs.Close()
+	}
+	return err
+}
+
+// openOwnedRing makes a ring for the calling thread, with buffers relay
+// buffers.
+func openOwnedRing(buffers int) (*uring.Ring, *uring.BufRing, error) {
+	r, err := uring.NewOwned(ringEntries)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bufs, err := r.RegisterBufRing(ringGroup, buffers, ringBufferSize)
 	if err != nil {
 		r.Close()
-		return nil, err
+		return nil, nil, err
 	}
+	return r, bufs, nil
+}
+
+// newRingLoop is a loop whose rings get buffers relay buffers; its
+// goroutine starts with the first direction.
+func newRingLoop(buffers int, log *zap.Logger) (*ringLoop, error) {
 	efd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC, 0)
 	if e != 0 {
-		r.Close()
 		return nil, e
 	}
-	rl := &ringLoop{ring: r, bufs: bufs, efd: int(efd), slots: []*direction{nil}}
-	rl.completeFn, rl.pendingFn = rl.complete, func(uintptr) bool { return r.Pending() }
-	// The goroutine waits for completions where goroutines wait for
-	// sockets: the ring's descriptor polls readable when there are some.
-	pfd, err := syscall.Dup(r.Fd())
-	if err == nil {
-		syscall.CloseOnExec(pfd)
-		rl.pollFile, rl.poll, err = rawsock.InNetpoller(pfd, "io_uring")
-	}
-	if err != nil {
-		rl.close()
-		return nil, err
-	}
+	rl := &ringLoop{efd: int(efd), buffers: buffers, log: log, slots: []*direction{nil}}
+	rl.completeFn = rl.complete
 	return rl, nil
 }
 
-func (rl *ringLoop) close() {
-	if rl.pollFile != nil {
-		_ = rl.pollFile.Close()
-	}
-	rl.ring.Close()
-	_ = syscall.Close(rl.efd)
-}
+// close (tests) frees a loop whose goroutine has ended.
+func (rl *ringLoop) close() { _ = syscall.Close(rl.efd) }
 
 // useRing makes d relay on rl when both its ends are plain sockets (as
 // useLoop); false leaves d to the epoll loop.
@@ -207,6 +239,7 @@ func (d *direction) useRing(rl *ringLoop) bool {
 		return false
 	}
 	d.loop.ring = &ringShare{rl: rl, srcFD: src, dstFD: dst, gone: sync.NewCond(&d.loop.mu)}
+	d.loop.ring.np, d.loop.ring.npOK = rawsock.NetpollEntryOf(d.raw)
 	d.loop.wake = make(chan struct{}, 1)
 	return true
 }
@@ -223,8 +256,10 @@ func (d *direction) ringArm() bool {
 	if d.pendingLen > 0 {
 		return false // the next read must follow those bytes: the pump's
 	}
-	d.loop.onLoop = true
-	d.loop.ring.rl.request(ringReq{d: d, arm: true})
+	if !d.loop.ring.rl.request(ringReq{d: d, arm: true}) {
+		return false // no ring here after all: the pump keeps the source
+	}
+	d.loop.onLoop = true // before the ring can hand it back: that takes d.loop.mu, held here
 	return true
 }
 
@@ -243,9 +278,14 @@ func (d *direction) ringEvict() {
 	}
 }
 
-// request queues r for the goroutine, starting it or waking it.
-func (rl *ringLoop) request(r ringReq) {
+// request queues r for the goroutine, starting it or waking it; false
+// when the loop has no ring (and never will).
+func (rl *ringLoop) request(r ringReq) bool {
 	rl.mu.Lock()
+	if rl.failed {
+		rl.mu.Unlock()
+		return false
+	}
 	rl.reqs = append(rl.reqs, r)
 	if r.arm {
 		rl.attached++
@@ -255,18 +295,27 @@ func (rl *ringLoop) request(r ringReq) {
 	rl.mu.Unlock()
 	if start {
 		go rl.run()
-		return
+		return true
 	}
 	one := uint64(1)
 	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(rl.efd), uintptr(unsafe.Pointer(&one)), 8)
+	return true
 }
 
-// run submits and completes until no direction is on the ring. It never
-// blocks in a system call: when nothing is left to complete it parks in
-// Go's netpoller on the ring's descriptor, like a goroutine reading a
-// socket, and the batch that wakes it is submitted and collected with
-// calls that do not wait.
+// run submits and completes until no direction is on the ring, on a ring
+// it makes for its thread and closes before it ends. It waits in the
+// kernel (WaitHeld) only when nothing is left to complete.
 func (rl *ringLoop) run() {
+	// Never unlocked: the ring may be used from this thread alone, and a
+	// goroutine that ends locked ends its thread with it.
+	runtime.LockOSThread()
+	var err error
+	if rl.ring, rl.bufs, err = openOwnedRing(rl.buffers); err != nil {
+		rl.refuse(err)
+		return
+	}
+	rl.wakeArmed = false
+	quiet := false
 	for {
 		rl.mu.Lock()
 		reqs := rl.reqs
@@ -281,8 +330,12 @@ func (rl *ringLoop) run() {
 		}
 		rl.mu.Lock()
 		if rl.attached == 0 && len(rl.reqs) == 0 {
-			// Nothing is in flight but the wake's read: a request from now
-			// on starts another goroutine.
+			// Nothing is in flight but the wake's read, which closing
+			// cancels; a request from now on starts another goroutine
+			// with a ring of its own.
+			rl.ring.Close()
+			rl.bufs.Close()
+			rl.ring, rl.bufs = nil, nil
 			rl.running = false
 			rl.mu.Unlock()
 			return
@@ -291,14 +344,52 @@ func (rl *ringLoop) run() {
 		if !rl.wakeArmed {
 			rl.wakeArmed = rl.ring.Read(int32(rl.efd), rl.wakeBuf[:], kindWake)
 		}
-		if err := rl.ring.Submit(0); err != nil {
+		var err error
+		timedOut := false
+		if quiet {
+			err = rl.ring.Submit(1)
+		} else {
+			timedOut, err = rl.ring.WaitHeld(ringWaitBound)
+		}
+		if err != nil {
 			panic(err) // EFAULT, EBADF: a broken ring, never expected
 		}
-		if rl.ring.Completions(rl.completeFn) == 0 && len(rl.starved) == 0 {
-			_ = rl.poll.Read(rl.pendingFn)
+		quiet = rl.ring.Completions(rl.completeFn) == 0 && (quiet || timedOut)
+		if quiet && timedOut {
+			if hook := testHookRingQuiet.Load(); hook != nil {
+				(*hook)()
+			}
 		}
 		rl.bufs.Publish()
 		rl.retryStarved()
+	}
+}
+
+// ringWaitBound is the longest wait that keeps the P. The runtime's
+// preemption signal ends such a wait at once, and where that signal is
+// switched off this is as long as a stop of the world can wait for the
+// ring's goroutine. A wait that reaches its bound with nothing to
+// complete makes the ring quiet until something completes: its waits go through
+// the scheduler's syscall state (Submit), which lets the runtime use the
+// P and neither wakes nor preempts the goroutine while nothing comes: with
+// 1,000 idle tunnels, held waits cost 2-3% of a core in timeouts and the
+// runtime's preemptions (every 10 ms of a goroutine that never yields),
+// quiet waits nothing.
+const ringWaitBound = 20 * time.Millisecond
+
+// refuse is run's end when no ring could be made: the directions already
+// handed over go back to their pumps, and the loop takes no more.
+func (rl *ringLoop) refuse(err error) {
+	rl.log.Error("websocket tunnels: an io_uring ring could not be made; its tunnels relay without it", zap.Error(err))
+	rl.mu.Lock()
+	rl.failed, rl.running = true, false
+	reqs := rl.reqs
+	rl.reqs = nil
+	rl.mu.Unlock()
+	for _, r := range reqs {
+		if r.arm {
+			rl.release(r.d)
+		}
 	}
 }
 
@@ -312,7 +403,49 @@ func (rl *ringLoop) arm(d *direction) {
 		s.slot = uint64(len(rl.slots))
 		rl.slots = append(rl.slots, d)
 	}
+	s.armed = true
+	rl.detach(d)
 	rl.recv(d)
+}
+
+// detach takes a tunnel's sockets out of the runtime's epoll set once both
+// its directions are on the ring: no goroutine waits for them in the
+// netpoller then (the pumps wait on their wake; an injector evicts first).
+func (rl *ringLoop) detach(d *direction) {
+	s, o := d.loop.ring, d.other.loop.ring
+	if o == nil || !o.armed || s.detached || !s.npOK || !o.npOK {
+		return
+	}
+	if rawsock.Detach(s.np) != nil {
+		return
+	}
+	if rawsock.Detach(o.np) != nil {
+		rl.reattach(s.np)
+		return
+	}
+	s.detached, o.detached = true, true
+}
+
+// attach puts d's tunnel's sockets back in the runtime's epoll set, before
+// d's pump (or an injector, or closing) can wait for either of them there.
+func (rl *ringLoop) attach(d *direction) {
+	s := d.loop.ring
+	if !s.detached {
+		return
+	}
+	o := d.other.loop.ring
+	rl.reattach(s.np)
+	rl.reattach(o.np)
+	s.detached, o.detached = false, false
+}
+
+func (rl *ringLoop) reattach(e rawsock.NetpollEntry) {
+	if err := rawsock.Attach(e); err != nil {
+		// Never expected (ENOMEM, or the user's epoll watch limit reached
+		// in between): a goroutine waiting for this socket is then woken
+		// only by its deadline.
+		rl.log.Error("websocket tunnel: a socket could not go back to the runtime's epoll set", zap.Error(err))
+	}
 }
 
 func (rl *ringLoop) recv(d *direction) {
@@ -477,13 +610,20 @@ func (rl *ringLoop) handBack(d *direction) {
 	s := d.loop.ring
 	rl.slots[s.slot] = nil
 	rl.free = append(rl.free, s.slot)
+	s.armed = false
+	rl.attach(d)
+	rl.release(d)
+}
+
+// release gives d back to its pump.
+func (rl *ringLoop) release(d *direction) {
 	rl.mu.Lock()
 	rl.attached--
 	rl.mu.Unlock()
 	l := &d.loop
 	l.mu.Lock()
 	l.onLoop = false
-	s.gone.Broadcast()
+	l.ring.gone.Broadcast()
 	l.mu.Unlock()
 	l.wake <- struct{}{}
 }

@@ -5,11 +5,19 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
+	"go.uber.org/zap"
+
+	"github.com/bridgeway/bridgeway/internal/rawsock"
 	"github.com/bridgeway/bridgeway/internal/testdeps"
 	"github.com/bridgeway/bridgeway/internal/uring"
 )
@@ -25,7 +33,7 @@ import (
 // buffers relay buffers.
 func useTestRing(t *testing.T, buffers int) *ringLoop {
 	t.Helper()
-	rl, err := newRingLoop(buffers)
+	rl, err := newRingLoop(buffers, zap.NewNop())
 	if errors.Is(err, uring.ErrUnsupported) {
 		testdeps.Missing(t, err.Error())
 	}
@@ -129,4 +137,92 @@ func exchangeFrameStreams(t *testing.T, tunnels int, seed uint64) {
 // do not reach either loop).
 func TestEpollLoopWithoutIOURing(t *testing.T) {
 	testdeps.WithoutIOURing(t, "^(TestLoop|TestRelay|TestTunnel|TestWebSocket|TestGoAway|TestShutdown|TestCloseFrame)")
+}
+
+// TestRingTakesTunnelSocketsOutOfTheRuntimesEpollSet: while both directions
+// of a tunnel are on the ring, the gateway's two sockets of it are in no
+// epoll set (each segment would otherwise wake the runtime's netpoller for
+// nothing); stop-the-world collections meanwhile do not wait on the ring's
+// goroutine, which waits in the kernel; the tunnel still echoes after them,
+// and after the ring turned quiet for want of traffic.
+// (That the sockets go back before a pump waits for them is what the
+// stall tests prove: without it their pumps' writes are never woken.)
+func TestRingTakesTunnelSocketsOutOfTheRuntimesEpollSet(t *testing.T) {
+	useTestRing(t, ringBuffers)
+	relays := countLoopRelays(t)
+	up := newEchoUpstream(t, false)
+	gw := newGateway(t, route("/ws", up.srv.URL), nil)
+	c := dialWS(t, wsURL(gw.srv, "/ws"))
+	roundTrip := func() {
+		kind, msg := message(3)
+		if err := c.WriteMessage(kind, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo: %q, %v", got, err)
+		}
+	}
+	reachLoop(t, relays, roundTrip)
+	fromClient := socketsWithPeerPort(t, c.LocalAddr().(*net.TCPAddr).Port)
+	toUpstream := socketsWithPeerPort(t, up.srv.Listener.Addr().(*net.TCPAddr).Port)
+	if len(fromClient) != 1 || len(toUpstream) != 1 {
+		t.Fatalf("found the gateway's sockets %v (client) and %v (upstream), want one each", fromClient, toUpstream)
+	}
+	eventually(t, "the tunnel's sockets leave the runtime's epoll set", func() bool {
+		roundTrip()
+		return len(rawsock.EpollEntries(fromClient[0])) == 0 && len(rawsock.EpollEntries(toUpstream[0])) == 0
+	})
+	for range 3 {
+		runtime.GC()
+	}
+	roundTrip()
+
+	// Idle, the ring's waits turn quiet (they give the P up); bytes still
+	// wake it.
+	quiet := make(chan struct{}, 1)
+	hook := func() { trySend(quiet, struct{}{}) }
+	testHookRingQuiet.Store(&hook)
+	t.Cleanup(func() { testHookRingQuiet.Store(nil) })
+	recv(t, quiet)
+	roundTrip()
+}
+
+// socketsWithPeerPort lists the process's sockets connected to port on
+// the loopback.
+func socketsWithPeerPort(t *testing.T, port int) []int {
+	t.Helper()
+	dir, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds []int
+	for _, d := range dir {
+		fd, _ := strconv.Atoi(d.Name())
+		if sa, err := syscall.Getpeername(fd); err == nil {
+			if in, ok := sa.(*syscall.SockaddrInet4); ok && in.Port == port {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	return fds
+}
+
+// TestOpenRingsAddsTheirPs: each ring's goroutine keeps its P while it
+// waits in the kernel, so openRings adds one P per ring.
+func TestOpenRingsAddsTheirPs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+	rs, err := openRings(zap.NewNop())
+	if errors.Is(err, uring.ErrUnsupported) {
+		testdeps.Missing(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rl := range rs {
+		rl.close()
+	}
+	if got := runtime.GOMAXPROCS(0); got != before+len(rs) || len(rs) != min(before, 4) {
+		t.Errorf("GOMAXPROCS %d with %d rings, was %d", got, len(rs), before)
+	}
 }
