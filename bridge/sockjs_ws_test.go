@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/bridgeway/bridgeway/bridge"
 	"github.com/bridgeway/bridgeway/config"
 )
 
@@ -172,4 +173,25 @@ func TestSockJSWebSocketDeadClient(t *testing.T) {
 	waitFor(t, "the upstream", func() bool { open, _, _ := up.stats(); return open == 1 })
 	// From here the client reads nothing, so gorilla answers no ping.
 	waitFor(t, "the dead client's session to end", func() bool { open, _, _ := up.stats(); return open == 0 })
+}
+
+// TestSockJSWebSocketKeepsItsHeartbeatAcrossUpdate: a reload that raises
+// the route's heartbeat right after a SockJS WebSocket read it (for its read
+// deadline) does not leave its pings at the new, longer heartbeat against
+// the old deadline: the client, answering every ping, stays connected past
+// that deadline.
+func TestSockJSWebSocketKeepsItsHeartbeatAcrossUpdate(t *testing.T) {
+	up := newUpstream(t)
+	r := sockjsRoute("/echo", up.url("/echo"))
+	r.Heartbeat = config.Duration(2 * time.Second) // the upstream stays healthy meanwhile
+	s := newSockJS(t, r, zeroSockJSLimits())
+	raised := r
+	raised.Heartbeat = config.Duration(time.Minute)
+	reloaded := make(chan struct{})
+	defer bridge.OnHeartbeatRead(func() { s.g.rh.Update(raised); close(reloaded) })()
+	ws := mustDialWS(t, wsURL(s.base)+"/000/"+newSID()+"/websocket", nil)
+	<-reloaded
+	expectWS(t, ws, "o")
+	// Past the connection's read deadline (2 × 2 s + 5 s).
+	expectStillPinged(t, ws, 11*time.Second, "the SockJS WebSocket ended after the reload")
 }
