@@ -72,9 +72,7 @@ func (h *RouteHandler) sockjsWebSocket(req *request) {
 	beat := h.set().heartbeat // read once: the pings and the deadline agree
 	pongWait := 2*beat + closeGrace
 	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
-	if hook := testHookBeatRead.Load(); hook != nil {
-		(*hook)()
-	}
+	heartbeatRead()
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	closing := msg.CloseInfo{Code: 3000, Reason: "Go away!"}
 	sw := &sockjsWriter{out: &sockjsWSOut{ws: ws}, perFrame: true, onClose: func(i msg.CloseInfo) { closing = i },

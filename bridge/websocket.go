@@ -27,6 +27,12 @@ var wsWriteBuffers = &sync.Pool{}
 // its heartbeat (a reload landing there must not change its pings).
 var testHookBeatRead atomic.Pointer[func()]
 
+func heartbeatRead() {
+	if hook := testHookBeatRead.Load(); hook != nil {
+		(*hook)()
+	}
+}
+
 var upgrader = websocket.Upgrader{
 	// gorilla never reads past the handshake (bridge reads frames itself,
 	// wsread.go): the smallest buffer bufio allows.
@@ -156,9 +162,7 @@ func (c *wsClient) serve(ctx context.Context) {
 	beat := c.h.set().heartbeat
 	pongWait := 2*beat + closeGrace
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	if hook := testHookBeatRead.Load(); hook != nil {
-		(*hook)()
-	}
+	heartbeatRead()
 
 	if c.path == viaKick {
 		// No writer goroutine parked per client (deliver_kick.go).

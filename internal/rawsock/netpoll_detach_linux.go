@@ -35,7 +35,8 @@ import (
 // its descriptor when it is made.
 
 // runtimeEvents are the flags the runtime registers every descriptor with
-// (runtime/netpoll_epoll.go, netpollopen).
+// (runtime/netpoll_epoll.go, netpollopen); package syscall declares
+// EPOLLET negative, hence its minus.
 const runtimeEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET
 
 // The runtime's tagged pointer on Linux amd64 and arm64: the address

@@ -309,19 +309,15 @@ func (rl *ringLoop) run() {
 	// Never unlocked: the ring may be used from this thread alone, and a
 	// goroutine that ends locked ends its thread with it.
 	runtime.LockOSThread()
-	var err error
-	if rl.ring, rl.bufs, err = openOwnedRing(rl.buffers); err != nil {
+	ring, bufs, err := openOwnedRing(rl.buffers)
+	if err != nil {
 		rl.refuse(err)
 		return
 	}
-	rl.wakeArmed = false
+	rl.ring, rl.bufs, rl.wakeArmed = ring, bufs, false
 	quiet := false
 	for {
-		rl.mu.Lock()
-		reqs := rl.reqs
-		rl.reqs = nil
-		rl.mu.Unlock()
-		for _, r := range reqs {
+		for _, r := range rl.takeReqs() {
 			if r.arm {
 				rl.arm(r.d)
 			} else {
@@ -344,25 +340,44 @@ func (rl *ringLoop) run() {
 		if !rl.wakeArmed {
 			rl.wakeArmed = rl.ring.Read(int32(rl.efd), rl.wakeBuf[:], kindWake)
 		}
-		var err error
-		timedOut := false
-		if quiet {
-			err = rl.ring.Submit(1)
-		} else {
-			timedOut, err = rl.ring.WaitHeld(ringWaitBound)
-		}
-		if err != nil {
-			panic(err) // EFAULT, EBADF: a broken ring, never expected
-		}
-		quiet = rl.ring.Completions(rl.completeFn) == 0 && (quiet || timedOut)
-		if quiet && timedOut {
-			if hook := testHookRingQuiet.Load(); hook != nil {
-				(*hook)()
-			}
-		}
+		quiet = rl.waitAndComplete(quiet)
 		rl.bufs.Publish()
 		rl.retryStarved()
 	}
+}
+
+// takeReqs hands the queued requests to the goroutine.
+func (rl *ringLoop) takeReqs() []ringReq {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	reqs := rl.reqs
+	rl.reqs = nil
+	return reqs
+}
+
+// waitAndComplete submits what is queued, waits for completions if there
+// are none (holding the P, or through the scheduler when quiet) and makes
+// them; it reports whether the ring is quiet from now on.
+func (rl *ringLoop) waitAndComplete(quiet bool) bool {
+	var err error
+	timedOut := false
+	if quiet {
+		err = rl.ring.Submit(1)
+	} else {
+		timedOut, err = rl.ring.WaitHeld(ringWaitBound)
+	}
+	if err != nil {
+		panic(err) // EFAULT, EBADF: a broken ring, never expected
+	}
+	if rl.ring.Completions(rl.completeFn) > 0 {
+		return false
+	}
+	if timedOut {
+		if hook := testHookRingQuiet.Load(); hook != nil {
+			(*hook)()
+		}
+	}
+	return quiet || timedOut
 }
 
 // ringWaitBound is the longest wait that keeps the P. The runtime's
@@ -382,11 +397,9 @@ const ringWaitBound = 20 * time.Millisecond
 func (rl *ringLoop) refuse(err error) {
 	rl.log.Error("websocket tunnels: an io_uring ring could not be made; its tunnels relay without it", zap.Error(err))
 	rl.mu.Lock()
-	rl.failed, rl.running = true, false
-	reqs := rl.reqs
-	rl.reqs = nil
+	rl.failed, rl.running = true, false // no request is queued from here
 	rl.mu.Unlock()
-	for _, r := range reqs {
+	for _, r := range rl.takeReqs() {
 		if r.arm {
 			rl.release(r.d)
 		}

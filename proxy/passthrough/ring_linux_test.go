@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 
 	"github.com/bridgeway/bridgeway/internal/rawsock"
@@ -56,21 +57,8 @@ func useTestRing(t *testing.T, buffers int) *ringLoop {
 // TestRingCarriesTunnels: echoes through a tunnel are relayed by the ring,
 // intact and in order, in both directions.
 func TestRingCarriesTunnels(t *testing.T) {
-	useTestRing(t, ringBuffers)
-	relays := countLoopRelays(t)
-	up := newEchoUpstream(t, false)
-	gw := newGateway(t, route("/ws", up.srv.URL), nil)
-	c := dialWS(t, wsURL(gw.srv, "/ws"))
-	roundTrip := func() {
-		kind, msg := message(7)
-		if err := c.WriteMessage(kind, msg); err != nil {
-			t.Fatal(err)
-		}
-		if gotKind, got, err := c.ReadMessage(); err != nil || gotKind != kind || !bytes.Equal(got, msg) {
-			t.Fatalf("echo: kind %d, %d bytes, %v", gotKind, len(got), err)
-		}
-	}
-	reachLoop(t, relays, roundTrip)
+	rt := echoOnTestRing(t, 7)
+	relays, roundTrip := rt.relays, rt.roundTrip
 	before := relays.Load()
 	for range 100 {
 		roundTrip()
@@ -78,6 +66,34 @@ func TestRingCarriesTunnels(t *testing.T) {
 	if relays.Load() < before+100 {
 		t.Errorf("the ring relayed %d of 200 messages", relays.Load()-before)
 	}
+}
+
+// ringEcho is a tunnel to an echo upstream carried by a test ring.
+type ringEcho struct {
+	c         *websocket.Conn
+	up        *echoUpstream
+	relays    *atomic.Int64 // the ring's relays
+	roundTrip func()        // the same message there and back, checked
+}
+
+// echoOnTestRing opens a tunnel through a ring of the test's own and
+// round-trips until the ring carries it.
+func echoOnTestRing(t *testing.T, i int) ringEcho {
+	useTestRing(t, ringBuffers)
+	e := ringEcho{relays: countLoopRelays(t), up: newEchoUpstream(t, false)}
+	gw := newGateway(t, route("/ws", e.up.srv.URL), nil)
+	e.c = dialWS(t, wsURL(gw.srv, "/ws"))
+	e.roundTrip = func() {
+		kind, msg := message(i)
+		if err := e.c.WriteMessage(kind, msg); err != nil {
+			t.Fatal(err)
+		}
+		if gotKind, got, err := e.c.ReadMessage(); err != nil || gotKind != kind || !bytes.Equal(got, msg) {
+			t.Fatalf("echo: kind %d, %d bytes, %v", gotKind, len(got), err)
+		}
+	}
+	reachLoop(t, e.relays, e.roundTrip)
+	return e
 }
 
 // TestRingStarvedOfBuffers: with one buffer for many busy tunnels, many
@@ -148,21 +164,8 @@ func TestEpollLoopWithoutIOURing(t *testing.T) {
 // (That the sockets go back before a pump waits for them is what the
 // stall tests prove: without it their pumps' writes are never woken.)
 func TestRingTakesTunnelSocketsOutOfTheRuntimesEpollSet(t *testing.T) {
-	useTestRing(t, ringBuffers)
-	relays := countLoopRelays(t)
-	up := newEchoUpstream(t, false)
-	gw := newGateway(t, route("/ws", up.srv.URL), nil)
-	c := dialWS(t, wsURL(gw.srv, "/ws"))
-	roundTrip := func() {
-		kind, msg := message(3)
-		if err := c.WriteMessage(kind, msg); err != nil {
-			t.Fatal(err)
-		}
-		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, msg) {
-			t.Fatalf("echo: %q, %v", got, err)
-		}
-	}
-	reachLoop(t, relays, roundTrip)
+	rt := echoOnTestRing(t, 3)
+	c, up, roundTrip := rt.c, rt.up, rt.roundTrip
 	fromClient := socketsWithPeerPort(t, c.LocalAddr().(*net.TCPAddr).Port)
 	toUpstream := socketsWithPeerPort(t, up.srv.Listener.Addr().(*net.TCPAddr).Port)
 	if len(fromClient) != 1 || len(toUpstream) != 1 {
