@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/bridgeway/bridgeway/bridge/msglog"
 )
@@ -149,6 +148,11 @@ func (f *fanout) startOrKick() {
 		go f.run()
 		return
 	}
+	f.wake()
+}
+
+// wake kicks the running goroutine; a kick while it is busy is kept.
+func (f *fanout) wake() {
 	select {
 	case f.kick <- struct{}{}:
 	default:
@@ -187,7 +191,7 @@ func listRemove[T listed](l []T, x T) []T {
 func (f *fanout) run() {
 	pol := &f.step.policy
 	defer pol.runs.Done()
-	heartbeat := time.NewTicker(pol.heartbeat())
+	heartbeat := newBeatTicker(pol)
 	defer heartbeat.Stop()
 	for {
 		f.mu.Lock()
@@ -213,15 +217,17 @@ func (f *fanout) run() {
 		if again {
 			continue
 		}
-		f.idle(wait, heartbeat.C)
+		f.idle(wait, &heartbeat)
 	}
 }
 
 // idle waits for the next thing to do: a change of the log, a new
 // stream, a heartbeat or shutdown. Newly parked polls are looked at here
-// without a round of everyone.
-func (f *fanout) idle(wait <-chan struct{}, heartbeat <-chan time.Time) {
+// without a round of everyone. A reload that changed the heartbeat kicks
+// it (retune), so the ticker follows.
+func (f *fanout) idle(wait <-chan struct{}, heartbeat *beatTicker) {
 	for {
+		heartbeat.retune()
 		select {
 		case <-f.kick:
 			f.mu.Lock()
@@ -241,7 +247,7 @@ func (f *fanout) idle(wait <-chan struct{}, heartbeat <-chan time.Time) {
 			}
 			continue
 		case <-wait:
-		case <-heartbeat:
+		case <-heartbeat.C:
 			f.each(fanMember.beat)
 		case <-f.step.policy.shutdown:
 			f.goAway()

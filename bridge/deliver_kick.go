@@ -226,12 +226,7 @@ func (h *RouteHandler) watchShutdown() {
 		go func() {
 			defer h.runs.Done()
 			<-h.shuttingDown()
-			h.mu.Lock()
-			sessions := make([]*session, 0, len(h.sessions))
-			for _, s := range h.sessions {
-				sessions = append(sessions, s)
-			}
-			h.mu.Unlock()
+			sessions, _ := h.openNow()
 			// A pump started after the snapshot sees the signal on its
 			// first step.
 			for _, s := range sessions {

@@ -49,6 +49,26 @@ func (p *deliveryPolicy) heartbeat() time.Duration {
 	return p.live.Load().heartbeat
 }
 
+// beatTicker ticks at the policy's heartbeat and follows a reload that
+// changes it: retune, called at each wake of its loop, resets it then.
+type beatTicker struct {
+	*time.Ticker
+	pol    *deliveryPolicy
+	period time.Duration
+}
+
+func newBeatTicker(pol *deliveryPolicy) beatTicker {
+	period := pol.heartbeat()
+	return beatTicker{Ticker: time.NewTicker(period), pol: pol, period: period}
+}
+
+func (b *beatTicker) retune() {
+	if p := b.pol.heartbeat(); p != b.period {
+		b.period = p
+		b.Reset(p)
+	}
+}
+
 // slowDisconnect: slow_client is disconnect (else a gap, drop_oldest).
 func (p *deliveryPolicy) slowDisconnect() bool { return p.live.Load().slowDisconnect }
 
@@ -66,7 +86,7 @@ func (h *RouteHandler) pumpBeating(ctx context.Context, a *attachment, w streamW
 }
 
 func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWriter) {
-	heartbeat := time.NewTicker(pol.heartbeat())
+	heartbeat := newBeatTicker(&pol)
 	defer heartbeat.Stop()
 	rd := stepRound{policy: pol}
 	for {
@@ -74,6 +94,7 @@ func pumpLoop(ctx context.Context, pol deliveryPolicy, a *attachment, w streamWr
 		if done || err != nil {
 			return
 		}
+		heartbeat.retune()
 		select {
 		case <-wait:
 		case <-heartbeat.C:

@@ -230,10 +230,11 @@ func (r *rawFrames) closeFrame(payload []byte) error {
 // the fan-out (or the handed-off pump) then ends the response and the
 // reader's read runs out after closeGrace, as with gorilla's read deadline.
 //
-// The pings come at the topic's fan-out's heartbeat, which it keeps from
-// its start: after a reload that shortened heartbeat they can be further
-// apart than pongWait, so silence is also allowed two of the actual gaps
-// between pings and the grace.
+// The pings come at the topic's fan-out's heartbeat, which follows a
+// reload while pongWait stays what the client joined with: after a reload
+// that lengthened heartbeat they can be further apart than pongWait, so
+// silence is also allowed two of the actual gaps between pings and the
+// grace.
 func (r *rawFrames) ping() error {
 	now := monoNow()
 	limit := max(r.pongWait, 2*(now-time.Duration(r.pinged.Load()))+closeGrace)

@@ -145,35 +145,22 @@ func TestSilentWebSocketMessagesForwarded(t *testing.T) {
 	}
 }
 
-// TestSharedWebSocketJoiningAfterShorterHeartbeat: a topic's fan-out pings
-// at the heartbeat it started with. A WebSocket that joins after a reload
-// shortened heartbeat (7 s → 500 ms: its own allowance is then 2 × 500 ms +
-// 5 s = 6 s) still hears a ping only every 7 s, and answering each must
-// keep it: it was dropped as silent at its second ping.
-func TestSharedWebSocketJoiningAfterShorterHeartbeat(t *testing.T) {
+// TestSharedWebSocketKeptAfterLongerHeartbeat: a topic's fan-out pings at
+// the route's heartbeat and follows a reload, but a WebSocket keeps the
+// allowance it joined with (2 × heartbeat + 5 s). After a reload lengthens
+// heartbeat (500 ms → 7 s: its allowance stays 6 s), the pings come 7 s
+// apart, and answering each must keep it: silence is also allowed two of
+// the gaps between pings + 5 s. Without that it is dropped as silent at
+// the first ping after the reload.
+func TestSharedWebSocketKeptAfterLongerHeartbeat(t *testing.T) {
 	up := newUpstream(t)
-	route := broadcastRoute(up)
-	route.Heartbeat = config.Duration(7 * time.Second)
+	route := withHeartbeat(broadcastRoute(up), 500*time.Millisecond)
 	g := newGateway(t, route, config.Limits{})
-	first := mustDialWS(t, g.wsURL("/prices/abc/ws"), nil)
-	defer first.Close()
-	waitFor(t, "the first subscriber", func() bool { return wsGauge(t, g) == 1 })
-	waitUpstream(t, up) // the fan-out runs: its pings are 7 s apart
-	// The first subscriber answers its pings until the test closes it.
-	go func() {
-		for {
-			if _, _, err := first.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-
-	shorter := route
-	shorter.Heartbeat = config.Duration(500 * time.Millisecond)
-	g.rh.Update(shorter)
 	ws := mustDialWS(t, g.wsURL("/prices/abc/ws"), nil)
 	defer ws.Close()
-	waitFor(t, "the second subscriber", func() bool { return wsGauge(t, g) == 2 })
+	waitFor(t, "the subscriber", func() bool { return wsGauge(t, g) == 1 })
+	waitUpstream(t, up) // the fan-out runs: its pings are 500 ms apart
+	g.rh.Update(withHeartbeat(route, 7*time.Second))
 	// Past two of the fan-out's pings.
-	expectStillPinged(t, ws, 17*time.Second, "the WebSocket that joined after the reload was dropped")
+	expectStillPinged(t, ws, 17*time.Second, "the WebSocket was dropped after the reload lengthened heartbeat")
 }

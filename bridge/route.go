@@ -214,7 +214,20 @@ func (h *RouteHandler) closeWith(ctx context.Context, farewell bool) error {
 
 // endAll ends every session and topic still open with code and reason.
 func (h *RouteHandler) endAll(code int, reason string) {
+	sessions, topics := h.openNow()
+	for _, s := range sessions {
+		s.end(code, reason)
+	}
+	for _, t := range topics {
+		t.end(reason)
+	}
+}
+
+// openNow is the sessions and topics open now: what is done with them
+// happens after h.mu is released.
+func (h *RouteHandler) openNow() ([]*session, []*topic) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	sessions := make([]*session, 0, len(h.sessions))
 	for _, s := range h.sessions {
 		sessions = append(sessions, s)
@@ -223,13 +236,7 @@ func (h *RouteHandler) endAll(code int, reason string) {
 	for _, t := range h.topics {
 		topics = append(topics, t)
 	}
-	h.mu.Unlock()
-	for _, s := range sessions {
-		s.end(code, reason)
-	}
-	for _, t := range topics {
-		t.end(reason)
-	}
+	return sessions, topics
 }
 
 // shuttingDown is closed when Close begins.

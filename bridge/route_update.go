@@ -31,7 +31,21 @@ func (h *RouteHandler) CanUpdate(route config.Route) bool {
 func (h *RouteHandler) Update(route config.Route) {
 	s := newSettings(route, h.bridge.limits)
 	h.live.Store(&s)
+	h.wakeFanouts() // their heartbeat tickers follow
 	h.log.Info("route updated in place: sessions and topics kept")
+}
+
+// wakeFanouts kicks every topic's running fan-out.
+func (h *RouteHandler) wakeFanouts() {
+	_, topics := h.openNow()
+	for _, t := range topics {
+		t.mu.Lock()
+		f := t.fan
+		t.mu.Unlock()
+		if f != nil {
+			f.wake()
+		}
+	}
 }
 
 // Retire ends the route after a reload removed it or changed its
