@@ -66,20 +66,34 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 }
 
 // waitPushpinReady waits until Pushpin answers a held stream with 200
-// (before its processes are wired it answers 500).
+// (before its processes are wired it answers 500) and a WebSocket with
+// 101: WebSocket over HTTP goes to the origin on a path of its own, and
+// right after the stream was ready it once answered the test's
+// WebSockets 502 "Error while proxying to origin".
 func waitPushpinReady(ctx context.Context, t *testing.T, base string) {
 	t.Helper()
-	var last error
-	for ctx.Err() == nil {
-		conn, _, _, err := dialPush(ctx, nil, base+"/c/ready/sse", "", 200)
-		if err == nil {
-			conn.Close()
-			return
+	upgrade := "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsClientKey + "\r\n"
+	for _, probe := range []struct {
+		path, extra string
+		status      int
+	}{
+		{"/c/ready/sse", "", 200},
+		{"/c/ready/websocket", upgrade, 101},
+	} {
+		var last error
+		for {
+			conn, _, _, err := dialPush(ctx, nil, base+probe.path, probe.extra, probe.status)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			last = err
+			if ctx.Err() != nil {
+				t.Fatalf("pushpin never became ready for %s: %v", probe.path, last)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("pushpin never became ready: %v", last)
 }
 
 func configFromTemplate(t *testing.T, path string, vars map[string]string) string {
