@@ -58,7 +58,7 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 	}
 	if res.Connected != 6 || res.Published != 10 || res.PublishErrors != 0 ||
 		res.Delivered != 60 || res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 {
-		t.Fatalf("pushpin run: %+v", res)
+		t.Fatalf("pushpin run: %+v\nthe end of Pushpin's logs:\n%s", res, held.LogTail())
 	}
 	if res.ServerProcs < 4 { // the runner, condure, zurl, pushpin-proxy, pushpin-handler
 		t.Errorf("measured %d pushpin processes, want the runner and its children", res.ServerProcs)

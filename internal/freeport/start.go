@@ -43,7 +43,12 @@ type Held struct {
 	proc   *os.Process
 	exited chan struct{}
 	once   sync.Once
+	logs   []string
 }
+
+// LogTail is the end of the program's output and logs: for a test that
+// fails after the program started.
+func (h *Held) LogTail() string { return string(tail(readLogs(h.logs))) }
 
 // StartHeld starts p and waits until its process, or one it started,
 // listens on every port. It fails, with the end of the program's logs,
@@ -72,7 +77,7 @@ func StartHeld(t testing.TB, p Program) (*Held, error) {
 	if err := p.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.Cmd.Path, err)
 	}
-	h := &Held{Pid: p.Cmd.Process.Pid, stop: p.Stop, proc: p.Cmd.Process, exited: make(chan struct{})}
+	h := &Held{Pid: p.Cmd.Process.Pid, stop: p.Stop, proc: p.Cmd.Process, exited: make(chan struct{}), logs: logs}
 	go func() { _ = p.Cmd.Wait(); close(h.exited) }()
 	if err := waitHeld(h.Pid, p.Ports, h.exited, p.Timeout, logs); err != nil {
 		h.Stop()
