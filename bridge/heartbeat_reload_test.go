@@ -60,36 +60,11 @@ func reloadHeartbeatSubscribers(t *testing.T) (g *gateway, up *testUpstream, rou
 	up.publish("before")
 	sse, stream = bufio.NewReader(resp.Body), bufio.NewReader(st.Body)
 	expectLine(t, sse, "data: before\n", "the SSE subscriber's first message")
-	expectContains(t, stream, "before", "the NDJSON subscriber's first message")
+	expectMatch(t, stream, func(line string) bool { return strings.Contains(line, "before") }, "the NDJSON subscriber's first message")
 	return g, up, route, sse, stream
 }
 
 func withHeartbeat(r config.Route, d time.Duration) config.Route {
 	r.Heartbeat = config.Duration(d)
 	return r
-}
-
-// expectLine reads lines until one is want; the body's context ends the
-// wait at the test's deadline.
-func expectLine(t *testing.T, r *bufio.Reader, want, what string) {
-	t.Helper()
-	expectMatch(t, r, func(line string) bool { return line == want }, what)
-}
-
-func expectContains(t *testing.T, r *bufio.Reader, sub, what string) {
-	t.Helper()
-	expectMatch(t, r, func(line string) bool { return strings.Contains(line, sub) }, what)
-}
-
-func expectMatch(t *testing.T, r *bufio.Reader, match func(string) bool, what string) {
-	t.Helper()
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if match(line) {
-			return
-		}
-	}
 }

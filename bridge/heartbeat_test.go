@@ -63,28 +63,16 @@ func heartbeatsAndPadding(t *testing.T) {
 	}
 	// SSE heartbeats are named events, which EventSource shows to
 	// JavaScript (a comment it never shows).
-	for heartbeats := 0; heartbeats < 2; {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "event: heartbeat\n" {
-			if data, _ := br.ReadString('\n'); data != "data:\n" {
-				t.Fatalf("heartbeat event data line %q", data)
-			}
-			heartbeats++
+	for range 2 {
+		expectLine(t, br, "event: heartbeat\n", "an SSE heartbeat")
+		if data, _ := br.ReadString('\n'); data != "data:\n" {
+			t.Fatalf("heartbeat event data line %q", data)
 		}
 	}
 
 	sr := bufio.NewReader(st.Body)
-	for blank := 0; blank < 2; {
-		line, err := sr.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stream: %v", err)
-		}
-		if line == "\n" {
-			blank++
-		}
+	for range 2 {
+		expectLine(t, sr, "\n", "a stream heartbeat")
 	}
 
 	for range 2 {

@@ -515,6 +515,27 @@ func checkSeq(t testing.TB, got []string, n int, what string) {
 	}
 }
 
+// expectLine reads lines until one is want; the body's context ends the
+// wait at the test's deadline.
+func expectLine(t *testing.T, r *bufio.Reader, want, what string) {
+	t.Helper()
+	expectMatch(t, r, func(line string) bool { return line == want }, what)
+}
+
+// expectMatch reads lines until match says yes.
+func expectMatch(t *testing.T, r *bufio.Reader, match func(string) bool, what string) {
+	t.Helper()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if match(line) {
+			return
+		}
+	}
+}
+
 var _ = fmt.Sprint
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

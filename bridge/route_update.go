@@ -30,8 +30,9 @@ func (h *RouteHandler) CanUpdate(route config.Route) bool {
 // running idle or session timer, the pings of an open upstream WebSocket.
 func (h *RouteHandler) Update(route config.Route) {
 	s := newSettings(route, h.bridge.limits)
-	h.live.Store(&s)
-	h.wakeFanouts() // their heartbeat tickers follow
+	if old := h.live.Swap(&s); old.heartbeat != s.heartbeat {
+		h.wakeFanouts() // their heartbeat tickers follow
+	}
 	h.log.Info("route updated in place: sessions and topics kept")
 }
 

@@ -27,6 +27,8 @@ var wsWriteBuffers = &sync.Pool{}
 // its heartbeat (a reload landing there must not change its pings).
 var testHookBeatRead atomic.Pointer[func()]
 
+// heartbeatRead marks where a connection has read its heartbeat, for
+// testHookBeatRead.
 func heartbeatRead() {
 	if hook := testHookBeatRead.Load(); hook != nil {
 		(*hook)()

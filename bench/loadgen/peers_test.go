@@ -72,24 +72,21 @@ func TestPushpinThroughGripBackend(t *testing.T) {
 // WebSockets 502 "Error while proxying to origin".
 func waitPushpinReady(ctx context.Context, t *testing.T, base string) {
 	t.Helper()
-	upgrade := "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsClientKey + "\r\n"
 	for _, probe := range []struct {
 		path, extra string
 		status      int
 	}{
 		{"/c/ready/sse", "", 200},
-		{"/c/ready/websocket", upgrade, 101},
+		{"/c/ready/websocket", wsUpgradeHeader, 101},
 	} {
-		var last error
 		for {
 			conn, _, _, err := dialPush(ctx, nil, base+probe.path, probe.extra, probe.status)
 			if err == nil {
 				conn.Close()
 				break
 			}
-			last = err
 			if ctx.Err() != nil {
-				t.Fatalf("pushpin never became ready for %s: %v", probe.path, last)
+				t.Fatalf("pushpin never became ready for %s: %v", probe.path, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -269,12 +269,14 @@ func (p *sseParser) line(line []byte) {
 	}
 }
 
+// wsUpgradeHeader asks dialPush's request for a WebSocket.
+const wsUpgradeHeader = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsClientKey + "\r\n"
+
 // runRawWebSocket is runWebSocket over its own socket: server frames are
 // parsed in place; pings are answered, a close frame ends the subscriber.
 func (e *subscriberEnv) runRawWebSocket(ctx context.Context, t *tracker, ready func()) error {
-	hdr := "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsClientKey + "\r\n"
 	u := strings.Replace(e.urlFor(TransportWebSocket), "ws://", "http://", 1)
-	conn, br, _, err := dialPush(ctx, e.netDialer, u, hdr, 101)
+	conn, br, _, err := dialPush(ctx, e.netDialer, u, wsUpgradeHeader, 101)
 	if err != nil {
 		return fmt.Errorf("websocket: dial: %w", err)
 	}
